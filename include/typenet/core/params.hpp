@@ -1,0 +1,146 @@
+// typenet/core/params.hpp: all weights and biases of a network in one aligned heap buffer.
+//
+// The layout is fixed at compile time: layer by layer in network order, each layer's weight (PyTorch
+// layout: conv [F, C/G, KH, KW], dense [Units, In]) followed by its bias. Offsets are
+// bound_layer::weight_offset / bias_offset. Policies repack this canonical layout when a model is built.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "network.hpp"
+
+namespace typenet {
+
+namespace detail {
+struct aligned_free {
+  void operator()(float* p) const noexcept { std::free(p); }
+};
+using aligned_floats = std::unique_ptr<float[], aligned_free>;
+
+/// A zeroed, 64-byte aligned buffer of n floats (n may be 0).
+inline aligned_floats make_aligned_floats(std::int64_t n) {
+  const std::size_t bytes = ((static_cast<std::size_t>(n) * sizeof(float) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, bytes == 0 ? 64 : bytes);
+  return aligned_floats(static_cast<float*>(p));
+}
+
+/// splitmix64: a small, fast, deterministic generator for weights and test inputs.
+struct splitmix64 {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [-1, 1).
+  float uniform() { return static_cast<float>(static_cast<double>(next() >> 11) * 0x1.0p-52 - 1.0); }
+};
+}  // namespace detail
+
+/// Fills `out` with uniform values in [lo, hi) from a deterministic seed.
+inline void fill_uniform(std::span<float> out, std::uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  detail::splitmix64 g{seed};
+  for (float& x : out) x = lo + (hi - lo) * 0.5f * (g.uniform() + 1.f);
+}
+
+/// One parameter tensor as the outside world names it.
+struct param_tensor {
+  std::string name;                  ///< e.g. "3.weight" or "features.3.weight"
+  std::vector<std::int64_t> shape;   ///< PyTorch shape
+  std::span<float> data;
+};
+
+template <Network Net>
+class params {
+ public:
+  static constexpr std::int64_t count = param_count<Net>;
+
+  params() : data_(detail::make_aligned_floats(count)) {}
+  params(const params& other) : params() { std::memcpy(data(), other.data(), sizeof(float) * count); }
+  params& operator=(const params& other) {
+    if (this != &other) std::memcpy(data(), other.data(), sizeof(float) * count);
+    return *this;
+  }
+  params(params&&) noexcept = default;
+  params& operator=(params&&) noexcept = default;
+
+  float* data() noexcept { return data_.get(); }
+  const float* data() const noexcept { return data_.get(); }
+  static constexpr std::int64_t size() noexcept { return count; }
+  std::span<float> span() noexcept { return {data(), static_cast<std::size_t>(count)}; }
+  std::span<const float> span() const noexcept { return {data(), static_cast<std::size_t>(count)}; }
+
+  template <int I> std::span<float> weight() noexcept {
+    using B = layer_at<Net, I>;
+    return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
+  }
+  template <int I> std::span<float> bias() noexcept {
+    using B = layer_at<Net, I>;
+    return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
+  }
+  template <int I> std::span<const float> weight() const noexcept {
+    using B = layer_at<Net, I>;
+    return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
+  }
+  template <int I> std::span<const float> bias() const noexcept {
+    using B = layer_at<Net, I>;
+    return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
+  }
+
+  /// Every parameter tensor in network order, named as in PyTorch (Net::param_prefix + ".weight"/".bias").
+  std::vector<param_tensor> tensors() { return tensors_of(data()); }
+
+ private:
+  template <class B>
+  static void add(std::vector<param_tensor>& out, float* base) {
+    if constexpr (B::params > 0) {
+      using L = typename B::layer;
+      std::vector<std::int64_t> wshape;
+      if constexpr (requires { L::filters; }) {
+        wshape = {L::filters, B::input::dims[0] / L::group_count, L::kernel_h, L::kernel_w};
+      } else {
+        wshape = {B::output::size, B::input::size};
+      }
+      const std::string prefix = Net::param_prefix(B::index);
+      out.push_back({prefix + ".weight", wshape, {base + B::weight_offset, static_cast<std::size_t>(B::weights)}});
+      out.push_back({prefix + ".bias", {B::biases}, {base + B::bias_offset, static_cast<std::size_t>(B::biases)}});
+    }
+  }
+  template <class... B>
+  static void add_all(type_list<B...>, std::vector<param_tensor>& out, float* base) {
+    (add<B>(out, base), ...);
+  }
+  static std::vector<param_tensor> tensors_of(float* base) {
+    std::vector<param_tensor> out;
+    add_all(typename Net::layers{}, out, base);
+    return out;
+  }
+
+  detail::aligned_floats data_;
+};
+
+/// Deterministic He-style initialisation: weights uniform in +-sqrt(6 / fan_in) (variance 2 / fan_in),
+/// biases uniform in +-0.01. The same seed gives the same parameters on every machine.
+template <Network Net>
+void init_he(params<Net>& p, std::uint64_t seed = 1) {
+  std::uint64_t s = seed;
+  for (param_tensor& t : p.tensors()) {
+    const bool is_bias = t.shape.size() == 1;
+    std::int64_t fan_in = 1;
+    for (std::size_t d = 1; d < t.shape.size(); ++d) fan_in *= t.shape[d];
+    const float bound = is_bias ? 0.01f : static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan_in)));
+    fill_uniform(t.data, s++ * 0x2545f4914f6cdd1dull + 17, -bound, bound);
+  }
+}
+
+}  // namespace typenet

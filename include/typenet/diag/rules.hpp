@@ -1,0 +1,63 @@
+// typenet/diag/rules.hpp: every compile-time rule a network declaration is checked against.
+//
+// Each rule is a class template named after the rule. The network instantiates the first one that a
+// layer breaks, which fires the static_assert below; the compiler's "in instantiation of" line then shows
+// the template arguments: the layer's index (numbered from 0 after input), the layer's type with its
+// parameters, and the shape that flows into it. g++ 12 and clang 14 cannot format numbers into
+// static_assert text, so the values travel as template arguments. docs/errors.md has one entry per rule.
+#pragma once
+#include "../detail/type_list.hpp"
+
+namespace typenet::diag {
+
+#define TYPENET_DIAG_RULE(rule, params, message)                       \
+  template <params>                                                     \
+  struct rule {                                                         \
+    static_assert(::typenet::detail::always_false<rule>::value, message); \
+  };
+
+#define TYPENET_P(...) __VA_ARGS__
+
+TYPENET_DIAG_RULE(input_must_come_first, class First,
+  "typenet: input_must_come_first: a network's layer list must start with exactly one tn::input<...> "
+  "(see the first template argument of input_must_come_first below for what came first)")
+TYPENET_DIAG_RULE(only_one_input, TYPENET_P(int Index, class Input),
+  "typenet: only_one_input: tn::input may appear only once, at the start of the layer list")
+TYPENET_DIAG_RULE(input_rank, class Input,
+  "typenet: input_rank: tn::input takes either C, H, W (an image) or N (a flat vector)")
+TYPENET_DIAG_RULE(not_a_layer, TYPENET_P(int Index, class Type),
+  "typenet: not_a_layer: this entry of the layer list is not a typenet layer (layers are tn::conv2d, "
+  "tn::relu, tn::dense, ...; tags such as tn::kernel go inside a layer's template arguments)")
+TYPENET_DIAG_RULE(non_positive_parameter, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: non_positive_parameter: sizes (filters, units, kernel, stride, groups, pool output, lrn size, "
+  "input dimensions) must be at least 1, padding at least 0, and a dropout rate in [0, 100)")
+TYPENET_DIAG_RULE(repeated_tag, TYPENET_P(int Index, class Layer, class Tag),
+  "typenet: repeated_tag: a tag (kernel, stride, pad, groups, floor_mode/ceil_mode) is given twice to "
+  "one layer")
+TYPENET_DIAG_RULE(unknown_tag, TYPENET_P(int Index, class Layer, class Tag),
+  "typenet: unknown_tag: this layer does not accept this template argument (conv2d takes kernel, "
+  "stride, pad, groups, floor_mode; pools take kernel, stride, pad, floor_mode, ceil_mode)")
+TYPENET_DIAG_RULE(missing_kernel, TYPENET_P(int Index, class Layer),
+  "typenet: missing_kernel: conv2d and pooling layers need a tn::kernel<K> or tn::kernel<KH, KW> tag")
+TYPENET_DIAG_RULE(needs_spatial_input, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: needs_spatial_input: this layer works on C x H x W activations, but its input is a flat "
+  "vector (did a tn::flatten or tn::dense come too early?)")
+TYPENET_DIAG_RULE(needs_flat_input, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: needs_flat_input: dense and softmax take a flat vector, but this input is C x H x W: put a "
+  "tn::flatten before this layer")
+TYPENET_DIAG_RULE(kernel_larger_than_input, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: kernel_larger_than_input: the window (kernel) is larger than the padded input it slides over")
+TYPENET_DIAG_RULE(stride_does_not_tile_input, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: stride_does_not_tile_input: (input + 2*pad - kernel) is not a multiple of the stride, so the "
+  "last window would not fit; change the input size or padding, or opt in to tn::floor_mode (PyTorch) "
+  "or tn::ceil_mode (Caffe pooling)")
+TYPENET_DIAG_RULE(groups_do_not_divide_channels, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: groups_do_not_divide_channels: tn::groups<G> must divide both the input channels and the "
+  "conv2d's filters")
+TYPENET_DIAG_RULE(pool_padding_too_large, TYPENET_P(int Index, class Layer, class Input),
+  "typenet: pool_padding_too_large: pooling padding must be at most half the kernel size (as in PyTorch)")
+
+#undef TYPENET_P
+#undef TYPENET_DIAG_RULE
+
+}  // namespace typenet::diag
