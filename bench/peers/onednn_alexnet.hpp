@@ -1,0 +1,84 @@
+// onednn_alexnet: the seed AlexNet of DESIGN.md §1, built from oneDNN 2.6 primitives, as the CPU peer that
+// typenet's benchmarks compare against. Target: typenet_onednn_peer (static library, built only when
+// oneDNN's CMake config is found). This header includes no oneDNN header; the primitives live behind a pimpl.
+//
+// Network (input 3x227x227, NCHW float32):
+//   conv 96 11x11/4 + relu, maxpool 3/2, conv 256 5x5 p2 + relu, maxpool 3/2,
+//   conv 384 3x3 p1 + relu, conv 384 3x3 p1 + relu, conv 256 3x3 p1 + relu, maxpool 3/2,
+//   flatten, dense 4096 + relu, dense 4096 + relu, dense 1000, softmax.   (dropout = identity)
+//
+// How it is built: prop_kind::forward_inference everywhere; convolutions and inner products take
+// format_tag::any for src, weights and dst, so oneDNN picks its layouts; ReLU is an eltwise post-op;
+// max pooling is pooling_forward, softmax is softmax_forward on axis 1. Reorders are added only where a
+// primitive wants a layout its producer did not write (including the NCHW user input). Scratchpads are
+// user-managed (one shared buffer), so forward() allocates nothing.
+//
+// Usage (stable interface; typenet's side-by-side benchmark relies on it):
+//
+//   onednn_alexnet::set_threads(2);                 // OpenMP threads; call BEFORE constructing
+//   onednn_alexnet net(64, onednn_alexnet::direct); // primitives for batch 64
+//   net.set_weights(params);                        // PyTorch order and layout, param_count floats
+//   net.forward(input, probs);                      // input batch x 3x227x227, probs batch x 1000
+//
+// Threads: oneDNN (OpenMP runtime) sizes its work partition when a primitive is created, so set the
+// thread count first and build a new object after changing it.
+
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace dnnl {
+enum class algorithm;  // the real enum lives in <oneapi/dnnl/dnnl.hpp>; the underlying type is int
+}
+
+class onednn_alexnet {
+ public:
+  // Parameters of the network, in PyTorch's order and layout (nn.Sequential of the same layers):
+  // for each conv, weight [F][C][KH][KW] then bias [F]; for each dense, weight [N][In] then bias [N];
+  // layers in network order. fc6's In = 9216 is pool5's output flattened as C, H, W.
+  static constexpr std::size_t param_count = 62'378'344;
+  static constexpr int input_channels = 3, input_height = 227, input_width = 227;
+  static constexpr std::size_t input_size = std::size_t{3} * 227 * 227;  // floats per image
+  static constexpr int classes = 1000;
+
+  // Convenience values of dnnl::algorithm for the conv_alg parameter, so callers need not include oneDNN:
+  // direct = dnnl::algorithm::convolution_direct, automatic = dnnl::algorithm::convolution_auto.
+  static const dnnl::algorithm direct;
+  static const dnnl::algorithm automatic;
+
+  // Creates the primitives for `batch` images (batch >= 1) with the given convolution algorithm
+  // (dnnl::algorithm::convolution_direct or convolution_auto), and allocates every buffer. Weights are
+  // zero until set_weights is called. Throws std::invalid_argument or dnnl::error on failure.
+  onednn_alexnet(int batch, dnnl::algorithm conv_alg);
+  ~onednn_alexnet();
+  onednn_alexnet(onednn_alexnet&&) noexcept;
+  onednn_alexnet& operator=(onednn_alexnet&&) noexcept;
+  onednn_alexnet(const onednn_alexnet&) = delete;
+  onednn_alexnet& operator=(const onednn_alexnet&) = delete;
+
+  // Copies param_count floats (see above) into the primitives' weight layouts: the weight reorders run
+  // here, once, never in forward().
+  void set_weights(const float* params);
+
+  // Runs the network: in_nchw holds batch x 3 x 227 x 227 floats (NCHW), out receives batch x 1000
+  // softmax probabilities (row-major). Both stay owned by the caller; neither is kept after the call.
+  void forward(const float* in_nchw, float* out);
+
+  // Same as forward() but stops before the softmax: out receives the batch x 1000 logits of fc8.
+  void forward_logits(const float* in_nchw, float* out);
+
+  // The primitives in execution order with oneDNN's implementation name and the layouts it chose,
+  // one per line, e.g. "conv1  brgconv:avx512_core  src=acdb wei=Acdb48a dst=acdb".
+  std::string impl_info() const;
+
+  int batch() const;
+
+  // Number of OpenMP threads oneDNN uses (omp_set_num_threads). Affects objects constructed afterwards.
+  static void set_threads(int n);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> p_;
+};
