@@ -1,6 +1,7 @@
 // Machine limits: the ceilings every typenet kernel is measured against.
 //
-//   * peak FP32 fused multiply-add rate of one core (and of two cores at once) with AVX-512 zmm registers;
+//   * peak FP32 fused multiply-add rate of one core (and of two cores at once) with AVX-512 zmm registers,
+//     and the same with 256-bit ymm registers for comparison;
 //   * memory bandwidth: a read-only sum over a 512 MiB array, and the STREAM triad a = b + s*c over three
 //     256 MiB arrays (STREAM's byte count: 3 arrays per pass, write-allocate traffic not counted).
 //
@@ -28,72 +29,58 @@ namespace {
 // Peak FMA
 // ---------------------------------------------------------------------------------------------------------
 
-// One call performs kFmaBlocks * 16 vfmadd231ps on 16 independent zmm accumulators (zmm0..zmm15), with the
-// multiplicand and addend in zmm16/zmm17. Sixteen chains cover the FMA latency (4 cycles) times the
-// throughput (2 per cycle on Zen 4 as 256-bit halves, 2 per cycle on Intel server cores) with room to spare.
+// One call of fma_loop<R> runs kFmaBlocks blocks of 16 vfmadd231ps on 16 independent accumulators
+// (R0..R15, R = zmm or ymm), with the multiplicands in R16/R17. Sixteen chains cover FMA latency (4 cycles)
+// times throughput (2 FMA pipes on Zen 4/Zen 5 and Intel server cores) with room to spare. The
+// accumulators are reset at each call and grow by 2^-20 per FMA, so values stay normal and finite.
 constexpr int kFmaBlocks = 256;
-constexpr double kFlopsPerCall = double(kFmaBlocks) * 16 /*instr*/ * 16 /*lanes*/ * 2 /*mul+add*/;
 
-#define TN_FMA16                                  \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm0\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm1\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm2\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm3\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm4\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm5\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm6\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm7\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm8\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm9\n\t"      \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm10\n\t"     \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm11\n\t"     \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm12\n\t"     \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm13\n\t"     \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm14\n\t"     \
-  "vfmadd231ps %%zmm16, %%zmm17, %%zmm15\n\t"
+#define TN_FMA(R, i) "vfmadd231ps %%" R "16, %%" R "17, %%" R #i "\n\t"
+#define TN_FMA16(R)                                                                                         \
+  TN_FMA(R, 0) TN_FMA(R, 1) TN_FMA(R, 2) TN_FMA(R, 3) TN_FMA(R, 4) TN_FMA(R, 5) TN_FMA(R, 6) TN_FMA(R, 7)     \
+      TN_FMA(R, 8) TN_FMA(R, 9) TN_FMA(R, 10) TN_FMA(R, 11) TN_FMA(R, 12) TN_FMA(R, 13) TN_FMA(R, 14)         \
+          TN_FMA(R, 15)
+#define TN_ZERO(R, i) "vmovaps %%" R "0, %%" R #i "\n\t"
+#define TN_FMA_LOOP(R)                                                                                      \
+  asm volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" TN_ZERO(R, 1) TN_ZERO(R, 2) TN_ZERO(R, 3) TN_ZERO(R, 4)   \
+                   TN_ZERO(R, 5) TN_ZERO(R, 6) TN_ZERO(R, 7) TN_ZERO(R, 8) TN_ZERO(R, 9) TN_ZERO(R, 10)           \
+                       TN_ZERO(R, 11) TN_ZERO(R, 12) TN_ZERO(R, 13) TN_ZERO(R, 14) TN_ZERO(R, 15)                 \
+               "vbroadcastss %[a], %%" R "16\n\t"                                                                \
+               "vbroadcastss %[b], %%" R "17\n\t"                                                                \
+               "1:\n\t" TN_FMA16(R) "dec %[n]\n\t"                                                                \
+               "jnz 1b\n\t"                                                                                    \
+               : [n] "+r"(blocks)                                                                              \
+               : [a] "m"(a), [b] "m"(b)                                                                        \
+               : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
+                 "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17")
 
-// Runs the FMA block `calls` times. The accumulators start at zero and the operands are 0 * 0, so the
-// values never overflow or turn denormal (which could slow some cores down); the hardware does not
-// short-cut multiplications by zero.
-void fma_loop(std::int64_t calls) {
+void fma_loop_zmm(std::int64_t calls) {
   std::int64_t blocks = calls * kFmaBlocks;
-  asm volatile(
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
-      "vmovaps %%zmm0, %%zmm1\n\t"
-      "vmovaps %%zmm0, %%zmm2\n\t"
-      "vmovaps %%zmm0, %%zmm3\n\t"
-      "vmovaps %%zmm0, %%zmm4\n\t"
-      "vmovaps %%zmm0, %%zmm5\n\t"
-      "vmovaps %%zmm0, %%zmm6\n\t"
-      "vmovaps %%zmm0, %%zmm7\n\t"
-      "vmovaps %%zmm0, %%zmm8\n\t"
-      "vmovaps %%zmm0, %%zmm9\n\t"
-      "vmovaps %%zmm0, %%zmm10\n\t"
-      "vmovaps %%zmm0, %%zmm11\n\t"
-      "vmovaps %%zmm0, %%zmm12\n\t"
-      "vmovaps %%zmm0, %%zmm13\n\t"
-      "vmovaps %%zmm0, %%zmm14\n\t"
-      "vmovaps %%zmm0, %%zmm15\n\t"
-      "vmovaps %%zmm0, %%zmm16\n\t"
-      "vmovaps %%zmm0, %%zmm17\n\t"
-      "1:\n\t"
-      TN_FMA16
-      "dec %[n]\n\t"
-      "jnz 1b\n\t"
-      : [n] "+r"(blocks)
-      :
-      : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17");
+  const float a = 1.0f / 1024, b = 1.0f / 1024;
+  TN_FMA_LOOP("zmm");
 }
+void fma_loop_ymm(std::int64_t calls) {
+  std::int64_t blocks = calls * kFmaBlocks;
+  const float a = 1.0f / 1024, b = 1.0f / 1024;
+  TN_FMA_LOOP("ymm");
+}
+#undef TN_FMA_LOOP
+#undef TN_ZERO
 #undef TN_FMA16
+#undef TN_FMA
 
-void BM_peak_fma_zmm(benchmark::State& state) {
-  constexpr std::int64_t kCallsPerIter = 64;  // ~0.9 ms per iteration at 3.6 GHz
-  for (auto _ : state) fma_loop(kCallsPerIter);
-  state.counters["flops"] = benchmark::Counter(double(state.iterations()) * kCallsPerIter * kFlopsPerCall,
+template <int Lanes, void (*Loop)(std::int64_t)>
+void peak_fma(benchmark::State& state) {
+  constexpr std::int64_t kCallsPerIter = 64;  // 16384 blocks: tens of microseconds
+  for (auto _ : state) Loop(kCallsPerIter);
+  const double flops_per_call = double(kFmaBlocks) * 16 /*instr*/ * Lanes * 2 /*mul+add*/;
+  state.counters["flops"] = benchmark::Counter(double(state.iterations()) * kCallsPerIter * flops_per_call,
                                                benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_peak_fma_zmm)->Threads(1)->Threads(2)->UseRealTime()->MinTime(0.5);
+void BM_peak_fma_f32_zmm(benchmark::State& state) { peak_fma<16, fma_loop_zmm>(state); }
+void BM_peak_fma_f32_ymm(benchmark::State& state) { peak_fma<8, fma_loop_ymm>(state); }
+BENCHMARK(BM_peak_fma_f32_zmm)->Threads(1)->Threads(2)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_peak_fma_f32_ymm)->Threads(1)->Threads(2)->UseRealTime()->MinTime(0.5);
 
 // ---------------------------------------------------------------------------------------------------------
 // Memory bandwidth
