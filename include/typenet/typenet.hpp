@@ -9,5 +9,6 @@
 #include "core/shape.hpp"
 #include "diag/print.hpp"
 #include "diag/rules.hpp"
+#include "exec/reference.hpp"
 #include "fusion/plan.hpp"
 #include "layers.hpp"

@@ -1,0 +1,35 @@
+// typenet/kernels/reference/layer.hpp: runs one bound layer of a network with the reference kernels.
+//
+// Each layer kind has one overload of reference::forward(Layer, In, Out, in, out, batch, weight, bias) in the
+// file named like its layers/ header; overload resolution on the layer type picks it. A layer kind without
+// a reference kernel is a compile error naming the layer.
+#pragma once
+#include <cstdint>
+
+#include "../../detail/type_list.hpp"
+#include "activation.hpp"
+#include "conv2d.hpp"
+#include "dense.hpp"
+#include "dropout.hpp"
+#include "flatten.hpp"
+#include "norm.hpp"
+#include "pool.hpp"
+
+namespace typenet::kernels::reference {
+
+/// Chosen only when no layer-specific overload matches.
+template <class Layer, class In, class Out>
+void forward(Layer, In, Out, const float*, float*, int, const float*, const float*) {
+  static_assert(typenet::detail::always_false<Layer>::value,
+                "typenet: exec::reference has no kernel for this layer kind (see the template argument Layer)");
+}
+
+/// Runs bound layer B on `batch` images: `in` holds batch x B::input, `out` receives batch x B::output,
+/// `params` is the start of the network's parameter buffer (params<Net>::data()).
+template <class B>
+void forward_layer(const float* in, float* out, int batch, const float* params) {
+  forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, batch,
+          params + B::weight_offset, params + B::bias_offset);
+}
+
+}  // namespace typenet::kernels::reference
