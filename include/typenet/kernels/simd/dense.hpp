@@ -1,0 +1,276 @@
+// typenet/kernels/simd/dense.hpp: the dense (fully connected) layer of exec::simd.
+//
+// y[b][o] = ep(bias[o] + sum_i w[o][i] * x[b][i]), with In and Out compile-time constants.
+//
+// One packed weight layout serves every batch size. Output rows are grouped in blocks of
+// `block` = 2 vectors (32 rows with AVX-512, 16 with AVX2); inside a block the weights are interleaved
+// over the input index, so packed[(blk * In + i) * block + j] = w[blk * block + j][i] (zero where the
+// row is past Out). One step of the input index reads `block` consecutive floats, and a thread that
+// owns a run of consecutive blocks reads one contiguous stream of memory.
+//
+//   * batch 1 (the weight-streaming GEMV): per input index, one broadcast of x[i] and two vector loads
+//     feed two FMAs; two input indices are in flight on four accumulators, with a software prefetch a
+//     few KiB ahead of the stream. Memory-bound: the target is the machine's read bandwidth.
+//   * batch >= 2 (the packed GEMM): a register-blocked tile of `rows` batch rows x 2 vectors of outputs
+//     (8 x 32 = 16 zmm accumulators with AVX-512) walks the input in chunks of `k_chunk` so that a
+//     block's chunk of weights (k_chunk * block floats, 32 KiB) stays in L1/L2 while every row tile of
+//     the batch uses it. Partial sums live in y between chunks; the bias is added by the first chunk and
+//     the epilogue applied by the last. Compute-bound from about 8 rows on.
+//
+// Threads: callers split the work with (part, parts); part p owns the output blocks
+// [nblocks * p / parts, nblocks * (p + 1) / parts), so parts write disjoint outputs and each reads
+// a contiguous share of the packed weights. run() allocates nothing.
+//
+// NaN and infinities propagate as IEEE arithmetic says: the ReLU keeps a NaN (it is a select on v < 0,
+// not a max), and zero-padded rows of the last block are computed but never stored.
+#pragma once
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace typenet::kernels::simd {
+
+struct epilogue_none {};
+struct epilogue_relu {};
+
+namespace detail {
+
+/// Tile geometry of the dense kernel for one instruction set.
+template <class Arch>
+struct dense_geometry {
+  using vec = xsimd::batch<float, Arch>;
+  static constexpr int lanes = static_cast<int>(vec::size);
+  static constexpr int block = 2 * lanes;  ///< output rows per packed block (two vectors)
+  /// Batch rows per GEMM tile: 2 * rows accumulators + 2 weight vectors + 1 broadcast must fit the
+  /// register file (32 registers with AVX-512, 16 with AVX2 and narrower).
+  static constexpr int rows = lanes >= 16 ? 8 : 6;
+  /// Input indices per GEMM chunk: k_chunk * block floats of weights (32 KiB with AVX-512) are reused
+  /// by every row tile of the batch from L1/L2.
+  static constexpr int k_chunk = 256;
+  /// How far ahead of the batch-1 stream to prefetch, in floats (4 KiB).
+  static constexpr int prefetch_floats = 1024;
+};
+
+template <class Epilogue, class V>
+inline V apply_epilogue(V v) noexcept {
+  if constexpr (std::is_same_v<Epilogue, epilogue_relu>) {
+    const V zero(0.0f);
+    return xsimd::select(v < zero, zero, v);  // NaN < 0 is false: a NaN stays NaN
+  } else {
+    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: dense_kernel: unknown epilogue");
+    return v;
+  }
+}
+
+/// Loads the first n (1..lanes) floats at p; lanes past n read as 0.
+template <class V>
+inline V load_first(const float* p, int n) noexcept {
+  constexpr int lanes = static_cast<int>(V::size);
+  if (n >= lanes) return V::load_unaligned(p);
+  alignas(64) float tmp[lanes] = {};
+  std::copy(p, p + n, tmp);
+  return V::load_aligned(tmp);
+}
+
+/// Stores the first n (1..lanes) lanes of v at p.
+template <class V>
+inline void store_first(V v, float* p, int n) noexcept {
+  constexpr int lanes = static_cast<int>(V::size);
+  if (n >= lanes) {
+    v.store_unaligned(p);
+    return;
+  }
+  alignas(64) float tmp[lanes];
+  v.store_aligned(tmp);
+  std::copy(tmp, tmp + n, p);
+}
+
+/// Calls f.template operator()<R>() for the run-time r in [1, Max].
+template <int Max, class F, int... R>
+inline void with_rows_impl(int r, F&& f, std::integer_sequence<int, R...>) {
+  (void)((r == R + 1 ? (f.template operator()<R + 1>(), true) : false) || ...);
+}
+template <int Max, class F>
+inline void with_rows(int r, F&& f) {
+  with_rows_impl<Max>(r, std::forward<F>(f), std::make_integer_sequence<int, Max>{});
+}
+
+}  // namespace detail
+
+template <int In, int Out, class Arch = xsimd::default_arch>
+struct dense_kernel {
+  static_assert(In > 0 && Out > 0, "typenet: dense_kernel: In and Out must be positive");
+
+  using geometry = detail::dense_geometry<Arch>;
+  using vec = typename geometry::vec;
+  static constexpr int lanes = geometry::lanes;
+  static constexpr int block = geometry::block;
+  static constexpr int blocks = (Out + block - 1) / block;     ///< packed blocks, the last one may be partial
+  static constexpr int last_rows = Out - (blocks - 1) * block;  ///< valid rows of the last block (1..block)
+  static constexpr int tile_rows = geometry::rows;
+  static constexpr int k_chunk = geometry::k_chunk < In ? geometry::k_chunk : In;
+  static constexpr int full_chunks = In / k_chunk;
+  static constexpr int k_tail = In % k_chunk;
+
+  /// Floats of the packed weights (blocks * block * In; rows past Out are zero).
+  static constexpr std::size_t packed_floats = std::size_t(blocks) * block * std::size_t(In);
+
+  /// Packs PyTorch-layout weights w[Out][In] into the kernel's layout (see the file comment).
+  static void pack(const float* w, float* packed) {
+    for (int b = 0; b < blocks; ++b) {
+      float* dst = packed + std::size_t(b) * block * In;
+      for (int j = 0; j < block; ++j) {
+        const int o = b * block + j;
+        if (o < Out) {
+          const float* row = w + std::size_t(o) * In;
+          for (int i = 0; i < In; ++i) dst[std::size_t(i) * block + j] = row[i];
+        } else {
+          for (int i = 0; i < In; ++i) dst[std::size_t(i) * block + j] = 0.0f;
+        }
+      }
+    }
+  }
+
+  /// The output blocks [first, last) of part `part` of `parts`.
+  static constexpr std::pair<int, int> part_blocks(int part, int parts) noexcept {
+    return {int(std::int64_t(blocks) * part / parts), int(std::int64_t(blocks) * (part + 1) / parts)};
+  }
+
+  template <class Epilogue>
+  static void run(const float* packed, const float* bias, const float* x, float* y, int batch, int part,
+                  int parts) {
+    if (parts < 1 || part < 0 || part >= parts)
+      throw std::invalid_argument("typenet: dense_kernel::run: part " + std::to_string(part) +
+                                  " is outside 0.." + std::to_string(parts - 1) + " (parts = " +
+                                  std::to_string(parts) + ")");
+    if (batch < 0)
+      throw std::invalid_argument("typenet: dense_kernel::run: negative batch " + std::to_string(batch));
+    const auto [first, last] = part_blocks(part, parts);
+    if (batch == 0 || first == last) return;
+    if (batch == 1)
+      gemv<Epilogue>(packed, bias, x, y, first, last);
+    else
+      gemm<Epilogue>(packed, bias, x, y, batch, first, last);
+  }
+
+ private:
+  static constexpr int valid_rows(int blk) noexcept { return blk == blocks - 1 ? last_rows : block; }
+
+  // ---- batch 1: weight-streaming GEMV ----------------------------------------------------------------
+  template <class Epilogue>
+  static void gemv(const float* packed, const float* bias, const float* x, float* y, int first, int last) {
+    constexpr std::size_t step = block;
+    // Prefetch targets are clamped to the last line of this part's stream, so no address past it is formed.
+    const std::size_t stream_end = std::size_t(last) * block * In - 16;
+    for (int blk = first; blk < last; ++blk) {
+      const std::size_t base = std::size_t(blk) * block * In;
+      const float* w = packed + base;
+      vec a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+      int i = 0;
+      for (; i + 2 <= In; i += 2) {
+        const std::size_t at = base + std::size_t(i) * step;
+        const std::size_t pf = std::min(at + geometry::prefetch_floats, stream_end);
+        __builtin_prefetch(packed + pf, 0, 0);
+        __builtin_prefetch(packed + std::min(pf + 16, stream_end), 0, 0);
+        __builtin_prefetch(packed + std::min(pf + 32, stream_end), 0, 0);
+        __builtin_prefetch(packed + std::min(pf + 48, stream_end), 0, 0);
+        const float* wi = w + std::size_t(i) * step;
+        const vec x0(x[i]), x1(x[i + 1]);
+        a0 = xsimd::fma(vec::load_unaligned(wi), x0, a0);
+        a1 = xsimd::fma(vec::load_unaligned(wi + lanes), x0, a1);
+        a2 = xsimd::fma(vec::load_unaligned(wi + step), x1, a2);
+        a3 = xsimd::fma(vec::load_unaligned(wi + step + lanes), x1, a3);
+      }
+      if constexpr (In % 2 != 0) {
+        const float* wi = w + std::size_t(In - 1) * step;
+        const vec x0(x[In - 1]);
+        a0 = xsimd::fma(vec::load_unaligned(wi), x0, a0);
+        a1 = xsimd::fma(vec::load_unaligned(wi + lanes), x0, a1);
+      }
+      const int valid = valid_rows(blk);
+      const int o = blk * block;
+      const int n0 = std::min(valid, lanes), n1 = valid - n0;
+      const vec r0 = detail::apply_epilogue<Epilogue>((a0 + a2) + detail::load_first<vec>(bias + o, n0));
+      detail::store_first(r0, y + o, n0);
+      if (n1 > 0) {
+        const vec r1 = detail::apply_epilogue<Epilogue>((a1 + a3) + detail::load_first<vec>(bias + o + lanes, n1));
+        detail::store_first(r1, y + o + lanes, n1);
+      }
+    }
+  }
+
+  // ---- batch >= 2: register-blocked packed GEMM ------------------------------------------------------
+  // One tile: R batch rows x one block of outputs over K input indices starting at k0. The accumulators
+  // start from the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue.
+  template <int R, int K, class Epilogue>
+  static void tile(const float* w, const float* bias_blk, const float* x, float* y, int valid, bool first_chunk,
+                   bool last_chunk) {
+    vec acc[R][2];
+    const int n0 = std::min(valid, lanes), n1 = valid - n0;
+    if (first_chunk) {
+      const vec b0 = detail::load_first<vec>(bias_blk, n0);
+      const vec b1 = n1 > 0 ? detail::load_first<vec>(bias_blk + lanes, n1) : vec(0.0f);
+      for (int r = 0; r < R; ++r) acc[r][0] = b0, acc[r][1] = b1;
+    } else {
+      for (int r = 0; r < R; ++r) {
+        acc[r][0] = detail::load_first<vec>(y + std::size_t(r) * Out, n0);
+        acc[r][1] = n1 > 0 ? detail::load_first<vec>(y + std::size_t(r) * Out + lanes, n1) : vec(0.0f);
+      }
+    }
+    for (int k = 0; k < K; ++k) {
+      const vec w0 = vec::load_unaligned(w + std::size_t(k) * block);
+      const vec w1 = vec::load_unaligned(w + std::size_t(k) * block + lanes);
+      for (int r = 0; r < R; ++r) {
+        const vec xb(x[std::size_t(r) * In + k]);
+        acc[r][0] = xsimd::fma(w0, xb, acc[r][0]);
+        acc[r][1] = xsimd::fma(w1, xb, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + std::size_t(r) * Out;
+      if (last_chunk) {
+        acc[r][0] = detail::apply_epilogue<Epilogue>(acc[r][0]);
+        acc[r][1] = detail::apply_epilogue<Epilogue>(acc[r][1]);
+      }
+      detail::store_first(acc[r][0], yr, n0);
+      if (n1 > 0) detail::store_first(acc[r][1], yr + lanes, n1);
+    }
+  }
+
+  template <int K, class Epilogue>
+  static void chunk(const float* packed, const float* bias, const float* x, float* y, int batch, int blk, int k0,
+                    bool first_chunk, bool last_chunk) {
+    const float* w = packed + (std::size_t(blk) * In + std::size_t(k0)) * block;
+    const int o = blk * block;
+    const int valid = valid_rows(blk);
+    int b = 0;
+    for (; b + tile_rows <= batch; b += tile_rows)
+      tile<tile_rows, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o, valid,
+                                   first_chunk, last_chunk);
+    if (b < batch)
+      detail::with_rows<tile_rows - 1>(batch - b, [&]<int R>() {
+        tile<R, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o, valid,
+                             first_chunk, last_chunk);
+      });
+  }
+
+  template <class Epilogue>
+  static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first,
+                   int last) {
+    for (int blk = first; blk < last; ++blk) {
+      for (int c = 0; c < full_chunks; ++c)
+        chunk<k_chunk, Epilogue>(packed, bias, x, y, batch, blk, c * k_chunk, c == 0,
+                                 k_tail == 0 && c == full_chunks - 1);
+      if constexpr (k_tail != 0)
+        chunk<k_tail, Epilogue>(packed, bias, x, y, batch, blk, full_chunks * k_chunk, full_chunks == 0, true);
+    }
+  }
+};
+
+}  // namespace typenet::kernels::simd
