@@ -1,0 +1,79 @@
+// run() allocates nothing: every operator new in this program is counted, and a forward pass on a built
+// model must not move the counter.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <typenet/zoo/networks.hpp>
+
+#include "reference_util.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+
+void* counted_alloc(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* counted_aligned_alloc(std::size_t n, std::align_val_t a) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t align = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(align, ((n == 0 ? 1 : n) + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace tn = typenet;
+
+TEST_CASE("the allocation counter sees operator new") {
+  const long before = allocations.load();
+  auto* v = new std::vector<float>(100);
+  CHECK(allocations.load() - before == 2);  // the vector object and its storage
+  delete v;
+}
+
+template <class Net>
+void check_no_allocation_in_forward(int max_batch) {
+  tn::params<Net> p;
+  tn::init_he(p, 11);
+  tn::model<Net, tn::exec::reference_t> m(p, max_batch);
+  std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
+  std::vector<float> out(static_cast<std::size_t>(max_batch * Net::output_shape::size));
+  tn::fill_uniform(in, 5);
+  const long before = allocations.load();
+  for (int batch = 1; batch <= max_batch; ++batch) {
+    m.forward(std::span<const float>(in.data(), static_cast<std::size_t>(batch * Net::input_shape::size)),
+              std::span<float>(out.data(), static_cast<std::size_t>(batch * Net::output_shape::size)), batch);
+    m.forward(in.data(), out.data(), batch);
+  }
+  CHECK(allocations.load() == before);
+}
+
+TEST_CASE("exec::reference: forward allocates nothing (lenet5)") { check_no_allocation_in_forward<tn::zoo::lenet5>(3); }
+
+namespace {
+struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu,
+                                tn::lrn<3>, tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
+                                tn::avg_pool<tn::kernel<2>, tn::floor_mode>, tn::adaptive_avg_pool<2>,
+                                tn::flatten, tn::dropout<50>, tn::dense<5>, tn::softmax> {};
+}  // namespace
+
+TEST_CASE("exec::reference: forward allocates nothing (every layer kind)") {
+  check_no_allocation_in_forward<every_kind>(2);
+}
