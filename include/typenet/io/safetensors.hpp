@@ -73,7 +73,12 @@ inline std::string json_type_name(const nlohmann::json& j) {
     return (t == "array" || t == "object") ? "an " + t : "a " + t;
 }
 
-inline std::string quote_name(std::string_view s) { return "'" + printable(s, true) + "'"; }
+inline std::string quote_name(std::string_view s) {
+    std::string q = "'";  // built with += : g++ 12 warns falsely (-Wrestrict) on "'" + std::string&&
+    q += printable(s, true);
+    q += '\'';
+    return q;
+}
 
 }  // namespace detail
 

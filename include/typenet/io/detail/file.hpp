@@ -86,7 +86,10 @@ public:
                 stamp ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ULL) ^ reinterpret_cast<std::uintptr_t>(this);
             char suffix[32];
             std::snprintf(suffix, sizeof suffix, ".tmp-%016llx", static_cast<unsigned long long>(salt));
-            temp_ = target.parent_path() / ("." + target.filename().string() + suffix);
+            std::string temp_name = ".";  // built with += : g++ 12 warns falsely on "." + std::string&&
+            temp_name += target.filename().string();
+            temp_name += suffix;
+            temp_ = target.parent_path() / temp_name;
             file_ = std::fopen(temp_.c_str(), "wbx");  // "x": fail rather than reuse an existing file
             if (file_ != nullptr) return;
             if (errno != EEXIST) break;
