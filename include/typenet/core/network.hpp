@@ -154,16 +154,31 @@ template <Network Net, int I> using layer_at = detail::at_t<I, typename Net::lay
 /// Number of layers after input.
 template <Network Net> inline constexpr int layer_count = static_cast<int>(Net::layers::size);
 
+namespace detail {
+// Stands in for layer I of a network that failed a rule, so queries on it add no errors of their own.
+struct missing_layer {
+  using output = invalid_shape;
+  static constexpr std::int64_t params = 0, macs = 0;
+};
+template <class Net, int I, bool Valid = Net::is_valid> struct layer_or_missing { using type = missing_layer; };
+template <class Net, int I> struct layer_or_missing<Net, I, true> { using type = layer_at<Net, I>; };
+template <class Net, int I> using layer_or_missing_t = typename layer_or_missing<Net, I>::type;
+}  // namespace detail
+
 template <Network Net> inline constexpr auto input_shape = typename Net::input_shape{};
 template <Network Net> inline constexpr auto output_shape = typename Net::output_shape{};
-template <Network Net, int I> inline constexpr auto shape_after = typename layer_at<Net, I>::output{};
+/// The output shape of layer I; invalid_shape{} (no further error) when the network failed a rule.
+template <Network Net, int I>
+inline constexpr auto shape_after = typename detail::layer_or_missing_t<Net, I>::output{};
 
 /// Parameters (weights and biases) of the whole network, or of layer I.
 template <Network Net> inline constexpr std::int64_t param_count = detail::sums<typename Net::layers>::params;
-template <Network Net, int I> inline constexpr std::int64_t layer_param_count = layer_at<Net, I>::params;
+template <Network Net, int I>
+inline constexpr std::int64_t layer_param_count = detail::layer_or_missing_t<Net, I>::params;
 /// Multiply-adds of the conv2d and dense layers per image (padding taps included), whole network or layer I.
 template <Network Net> inline constexpr std::int64_t mac_count = detail::sums<typename Net::layers>::macs;
-template <Network Net, int I> inline constexpr std::int64_t layer_mac_count = layer_at<Net, I>::macs;
+template <Network Net, int I>
+inline constexpr std::int64_t layer_mac_count = detail::layer_or_missing_t<Net, I>::macs;
 
 /// Bytes of all activations one image produces (input included), if every layer's output were kept.
 template <Network Net>
