@@ -69,8 +69,12 @@ class onednn_alexnet {
   // Same as forward() but stops before the softmax: out receives the batch x 1000 logits of fc8.
   void forward_logits(const float* in_nchw, float* out);
 
-  // The primitives in execution order with oneDNN's implementation name and the layouts it chose,
-  // one per line, e.g. "conv1  brgconv:avx512_core  src=acdb wei=Acdb48a dst=acdb".
+  // The primitives in execution order (reorders included) with oneDNN's implementation name and the
+  // layouts it chose, one per line, e.g.
+  //   "conv1                brgconv:avx512_core  src=acdb wei=Acdb48a dst=acdb +relu"
+  //   "reorder(fc6 src)     jit:uni  acdb -> abcd"
+  // Layouts use oneDNN's letters: dimensions from outermost to innermost (a = N or O, b = C or I, ...),
+  // upper case where the dimension is also blocked, then the inner blocks ("Acdb48a": O blocked by 48).
   std::string impl_info() const;
 
   int batch() const;
