@@ -159,11 +159,11 @@ struct dense_kernel {
       gemm<Epilogue>(packed, bias, x, y, batch, first, last);
   }
 
- private:
-  static constexpr int valid_rows(int blk) noexcept { return blk == blocks - 1 ? last_rows : block; }
+  // The two paths run() chooses between, on the output blocks [first, last); public so that benchmarks
+  // can compare them at the same batch. Arguments are not checked here.
 
-  // ---- batch 1: weight-streaming GEMV ----------------------------------------------------------------
-  template <class Epilogue>
+  /// Batch 1 only: the weight-streaming GEMV. PrefetchFloats: software prefetch distance (0: none).
+  template <class Epilogue, int PrefetchFloats = geometry::prefetch_floats>
   static void gemv(const float* packed, const float* bias, const float* x, float* y, int first, int last) {
     constexpr std::size_t step = block;
     // Prefetch targets are clamped to the last line of this part's stream, so no address past it is formed.
@@ -174,12 +174,14 @@ struct dense_kernel {
       vec a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
       int i = 0;
       for (; i + 2 <= In; i += 2) {
-        const std::size_t at = base + std::size_t(i) * step;
-        const std::size_t pf = std::min(at + geometry::prefetch_floats, stream_end);
-        __builtin_prefetch(packed + pf, 0, 0);
-        __builtin_prefetch(packed + std::min(pf + 16, stream_end), 0, 0);
-        __builtin_prefetch(packed + std::min(pf + 32, stream_end), 0, 0);
-        __builtin_prefetch(packed + std::min(pf + 48, stream_end), 0, 0);
+        if constexpr (PrefetchFloats > 0) {  // the 4 lines of the step PrefetchFloats ahead
+          const std::size_t at = base + std::size_t(i) * step;
+          const std::size_t pf = std::min(at + PrefetchFloats, stream_end);
+          __builtin_prefetch(packed + pf, 0, 0);
+          __builtin_prefetch(packed + std::min(pf + 16, stream_end), 0, 0);
+          __builtin_prefetch(packed + std::min(pf + 32, stream_end), 0, 0);
+          __builtin_prefetch(packed + std::min(pf + 48, stream_end), 0, 0);
+        }
         const float* wi = w + std::size_t(i) * step;
         const vec x0(x[i]), x1(x[i + 1]);
         a0 = xsimd::fma(vec::load_unaligned(wi), x0, a0);
@@ -205,10 +207,35 @@ struct dense_kernel {
     }
   }
 
+  /// Any batch >= 1: the register-blocked GEMM. Prefetch: the next chunk's weights are prefetched.
+  template <class Epilogue, bool Prefetch = true>
+  static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first,
+                   int last) {
+    // A chunk may prefetch the K * block floats after it when they end inside this part's weights.
+    const std::size_t part_end = std::size_t(last) * In * block;
+    const auto prefetch_ok = [&](int blk, int k0, int k) {
+      return Prefetch && (std::size_t(blk) * In + std::size_t(k0) + 2 * std::size_t(k)) * block <= part_end;
+    };
+    for (int blk = first; blk < last; ++blk) {
+      for (int c = 0; c < full_chunks; ++c)
+        chunk<k_chunk, Epilogue>(packed, bias, x, y, batch, blk, c * k_chunk, c == 0,
+                                 k_tail == 0 && c == full_chunks - 1, prefetch_ok(blk, c * k_chunk, k_chunk));
+      if constexpr (k_tail != 0)
+        chunk<k_tail, Epilogue>(packed, bias, x, y, batch, blk, full_chunks * k_chunk, full_chunks == 0, true,
+                                prefetch_ok(blk, full_chunks * k_chunk, k_tail));
+    }
+  }
+
+ private:
+  static constexpr int valid_rows(int blk) noexcept { return blk == blocks - 1 ? last_rows : block; }
+
   // ---- batch >= 2: register-blocked packed GEMM ------------------------------------------------------
   // One tile: R batch rows x one block of outputs over K input indices starting at k0. The accumulators
   // start from the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue.
-  template <int R, int K, class Epilogue>
+  // With Prefetch, the tile also pulls the K * block floats after its own weights (the next chunk, which
+  // is contiguous with this one) into L2, two lines per step, so the next chunk's first tile does not
+  // wait on memory.
+  template <int R, int K, class Epilogue, bool Prefetch = false>
   static void tile(const float* w, const float* bias_blk, const float* x, float* y, int valid, bool first_chunk,
                    bool last_chunk) {
     vec acc[R][2];
@@ -224,6 +251,14 @@ struct dense_kernel {
       }
     }
     for (int k = 0; k < K; ++k) {
+      if constexpr (Prefetch) {
+        __builtin_prefetch(w + std::size_t(K + k) * block, 0, 2);
+        __builtin_prefetch(w + std::size_t(K + k) * block + 16, 0, 2);
+        if constexpr (block > 32) {
+          __builtin_prefetch(w + std::size_t(K + k) * block + 32, 0, 2);
+          __builtin_prefetch(w + std::size_t(K + k) * block + 48, 0, 2);
+        }
+      }
       const vec w0 = vec::load_unaligned(w + std::size_t(k) * block);
       const vec w1 = vec::load_unaligned(w + std::size_t(k) * block + lanes);
       for (int r = 0; r < R; ++r) {
@@ -243,33 +278,28 @@ struct dense_kernel {
     }
   }
 
+  // One chunk of K input indices of one block, for every row of the batch. The second row tile prefetches
+  // the next chunk when that lies inside this part's weights (prefetch_ok).
   template <int K, class Epilogue>
   static void chunk(const float* packed, const float* bias, const float* x, float* y, int batch, int blk, int k0,
-                    bool first_chunk, bool last_chunk) {
+                    bool first_chunk, bool last_chunk, bool prefetch_ok) {
     const float* w = packed + (std::size_t(blk) * In + std::size_t(k0)) * block;
     const int o = blk * block;
     const int valid = valid_rows(blk);
     int b = 0;
-    for (; b + tile_rows <= batch; b += tile_rows)
-      tile<tile_rows, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o, valid,
-                                   first_chunk, last_chunk);
+    for (; b + tile_rows <= batch; b += tile_rows) {
+      if (b == tile_rows && prefetch_ok)
+        tile<tile_rows, K, Epilogue, true>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o,
+                                           valid, first_chunk, last_chunk);
+      else
+        tile<tile_rows, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o,
+                                     valid, first_chunk, last_chunk);
+    }
     if (b < batch)
       detail::with_rows<tile_rows - 1>(batch - b, [&]<int R>() {
         tile<R, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o, valid,
                              first_chunk, last_chunk);
       });
-  }
-
-  template <class Epilogue>
-  static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first,
-                   int last) {
-    for (int blk = first; blk < last; ++blk) {
-      for (int c = 0; c < full_chunks; ++c)
-        chunk<k_chunk, Epilogue>(packed, bias, x, y, batch, blk, c * k_chunk, c == 0,
-                                 k_tail == 0 && c == full_chunks - 1);
-      if constexpr (k_tail != 0)
-        chunk<k_tail, Epilogue>(packed, bias, x, y, batch, blk, full_chunks * k_chunk, full_chunks == 0, true);
-    }
   }
 };
 
