@@ -125,7 +125,7 @@ TEST_CASE("the writer rejects bad input before touching the file") {
     CHECK(io_error_of([&] { io::write_safetensors(p, {{"__metadata__", {2}, two}}); }) ==
           p.string() + ": cannot write a tensor named '__metadata__' (reserved)");
     CHECK(io_error_of([&] { io::write_safetensors(p, {{"a\xff", {2}, two}}); }) ==
-          p.string() + ": cannot write tensor name 'a\xff': it is not valid UTF-8");
+          p.string() + ": cannot write tensor name 'a\\xff': it is not valid UTF-8");
     CHECK(read_bytes(p) == "old");
     CHECK(dir.entries() == std::vector<std::string>{"x.safetensors"});
 }

@@ -375,8 +375,8 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
         try {
             return nlohmann::json(s).dump();
         } catch (const nlohmann::json::exception&) {
-            throw io_error(file, "cannot write " + std::string(what) + " " + detail::quote_name(s) +
-                                     ": it is not valid UTF-8");
+            throw io_error(file, "cannot write " + std::string(what) + " '" + detail::printable(s) +
+                                     "': it is not valid UTF-8");
         }
     };
 
