@@ -1,0 +1,36 @@
+# typenet-zoo: list, summary, run, bench and demo over the networks typenet ships (DESIGN.md §5).
+find_package(nlohmann_json 3 REQUIRED)
+if(NOT TARGET xtl)  # Debian's xsimd export names an xtl target that nothing defines (see tests/io)
+  add_library(xtl INTERFACE IMPORTED GLOBAL)
+endif()
+
+add_executable(typenet-zoo ${CMAKE_CURRENT_LIST_DIR}/zoo.cpp)
+target_link_libraries(typenet-zoo PRIVATE typenet::typenet typenet_dev_flags nlohmann_json::nlohmann_json)
+option(TYPENET_ZOO_SIMD "typenet-zoo: offer --policy simd when <typenet/exec/simd.hpp> exists" ON)
+if(NOT TYPENET_ZOO_SIMD)
+  target_compile_definitions(typenet-zoo PRIVATE TYPENET_ZOO_NO_SIMD)
+endif()
+find_package(Threads)
+if(Threads_FOUND)
+  target_link_libraries(typenet-zoo PRIVATE Threads::Threads)  # the simd policy's thread pool
+endif()
+
+# Smoke tests of the interface (label "examples"); failure cases through a checking script that demands
+# exit status 1, the expected message on stderr and no output file (tests/reference/zoo_errors.py,
+# standard-library Python only).
+add_test(NAME zoo.list COMMAND typenet-zoo list)
+set_tests_properties(zoo.list PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "seed_alexnet.*torchvision_alexnet.*caffe_alexnet.*lenet5")
+add_test(NAME zoo.summary COMMAND typenet-zoo summary seed_alexnet)
+set_tests_properties(zoo.summary PROPERTIES LABELS examples PASS_REGULAR_EXPRESSION "total: 62,378,344 parameters")
+add_test(NAME zoo.demo_lenet5 COMMAND typenet-zoo demo lenet5)
+set_tests_properties(zoo.demo_lenet5 PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "top-5 classes.*class +[0-9]+  p = 0\\.[0-9]+.*forward pass: [0-9.]+ ms")
+add_test(NAME zoo.bench_lenet5 COMMAND typenet-zoo bench lenet5 --batch 4 --iters 3)
+set_tests_properties(zoo.bench_lenet5 PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "lenet5 batch=4 threads=1 ms_per_batch_median=[0-9.]+ images_per_s=[0-9.]+\n$")
+set(TYPENET_PYTHON "/usr/bin/python3" CACHE FILEPATH "Python for typenet's scripted tests (torch needed only for parity)")
+add_test(NAME zoo.errors
+  COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tests/reference/zoo_errors.py $<TARGET_FILE:typenet-zoo>
+          ${CMAKE_CURRENT_BINARY_DIR}/zoo_errors)
+set_tests_properties(zoo.errors PROPERTIES LABELS examples)

@@ -1,0 +1,154 @@
+// io::load_weights / save_weights / read_input / write_output against the network type.
+#include <doctest/doctest.h>
+
+#include <typenet/io/weights.hpp>
+#include <typenet/zoo/networks.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "reference_util.hpp"
+
+namespace tn = typenet;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory per test case, removed at the end.
+struct temp_dir {
+  fs::path path;
+  explicit temp_dir(const std::string& tag)
+      : path(fs::temp_directory_path() / ("typenet_weights_test_" + tag + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+  fs::path operator/(const std::string& name) const { return path / name; }
+};
+
+struct small : tn::network<tn::input<2, 4, 4>, tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::flatten,
+                           tn::dense<5>> {};
+
+std::string message_of(auto&& f) {
+  try {
+    f();
+  } catch (const tn::io::io_error& e) {
+    return e.what();
+  }
+  return "(no io_error)";
+}
+
+// Writes a safetensors file with the given tensors (names, shapes, values given; all F32).
+void write_tensors(const fs::path& path, const std::vector<tn::io::named_tensor>& tensors) {
+  tn::io::write_safetensors(path, std::span<const tn::io::named_tensor>(tensors));
+}
+
+}  // namespace
+
+TEST_CASE("save_weights then load_weights gives back every parameter, under PyTorch's names") {
+  temp_dir dir("roundtrip");
+  tn::params<small> p;
+  tn::init_he(p, 21);
+  tn::io::save_weights(dir / "w.safetensors", p);
+
+  const auto file = tn::io::read_safetensors(dir / "w.safetensors");
+  REQUIRE(file.tensors().size() == 4);
+  REQUIRE(file.find("0.weight") != nullptr);
+  CHECK(file.find("0.weight")->shape == std::vector<std::int64_t>{3, 2, 3, 3});
+  CHECK(file.find("0.bias")->shape == std::vector<std::int64_t>{3});
+  CHECK(file.find("3.weight")->shape == std::vector<std::int64_t>{5, 48});
+  CHECK(file.find("3.bias")->shape == std::vector<std::int64_t>{5});
+
+  tn::params<small> q;
+  tn::io::load_weights(dir / "w.safetensors", q);
+  CHECK(std::equal(p.span().begin(), p.span().end(), q.span().begin()));
+}
+
+TEST_CASE("torchvision_alexnet's weights are keyed like torchvision") {
+  tn::params<tn::zoo::torchvision_alexnet> p;
+  std::vector<std::string> names;
+  for (const auto& s : tn::io::weight_slots(p)) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight",
+                                          "features.3.bias", "features.6.weight", "features.6.bias",
+                                          "features.8.weight", "features.8.bias", "features.10.weight",
+                                          "features.10.bias", "classifier.1.weight", "classifier.1.bias",
+                                          "classifier.4.weight", "classifier.4.bias", "classifier.6.weight",
+                                          "classifier.6.bias"});
+}
+
+TEST_CASE("load_weights rejects missing, extra and mis-shaped tensors and leaves the params unchanged") {
+  temp_dir dir("bad");
+  tn::params<small> good;
+  tn::init_he(good, 5);
+  std::vector<float> w0(54, 1.f), b0(3, 1.f), w3(240, 1.f), b3(5, 1.f), extra(2, 0.f);
+  const tn::io::named_tensor t_w0{"0.weight", {3, 2, 3, 3}, w0}, t_b0{"0.bias", {3}, b0},
+      t_w3{"3.weight", {5, 48}, w3}, t_b3{"3.bias", {5}, b3};
+
+  auto expect_failure = [&](const std::string& file, const std::vector<tn::io::named_tensor>& tensors,
+                            const std::string& expected) {
+    write_tensors(dir / file, tensors);
+    tn::params<small> p = good;
+    const std::string msg = message_of([&] { tn::io::load_weights(dir / file, p); });
+    CAPTURE(msg);
+    CHECK(msg.find(file) != std::string::npos);
+    CHECK(msg.find(expected) != std::string::npos);
+    CHECK(std::equal(p.span().begin(), p.span().end(), good.span().begin()));
+  };
+  expect_failure("missing.safetensors", {t_w0, t_b0, t_w3}, "missing tensor '3.bias'");
+  expect_failure("extra.safetensors", {t_w0, t_b0, t_w3, t_b3, {"4.weight", {2}, extra}}, "'4.weight'");
+  // The dense layer's weight transposed: both shapes appear.
+  expect_failure("shape.safetensors", {t_w0, t_b0, {"3.weight", {48, 5}, w3}, t_b3}, "[48, 5]");
+  expect_failure("shape2.safetensors", {t_w0, t_b0, {"3.weight", {48, 5}, w3}, t_b3}, "[5, 48]");
+  expect_failure("flatconv.safetensors", {{"0.weight", {54}, w0}, t_b0, t_w3, t_b3}, "[3, 2, 3, 3]");
+}
+
+TEST_CASE("load_weights rejects another dtype, naming it") {
+  temp_dir dir("dtype");
+  // A safetensors file whose only tensor is F16: header, then 2 bytes of data.
+  const std::string header = R"({"0.weight":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})";
+  std::ofstream f(dir / "f16.safetensors", std::ios::binary);
+  const std::uint64_t n = header.size();
+  for (int b = 0; b < 8; ++b) f.put(static_cast<char>((n >> (8 * b)) & 0xff));
+  f << header;
+  f.put(0).put(0x3c);
+  f.close();
+  tn::params<small> p;
+  const std::string msg = message_of([&] { tn::io::load_weights(dir / "f16.safetensors", p); });
+  CAPTURE(msg);
+  CHECK(msg.find("F16") != std::string::npos);
+  CHECK(msg.find("f16.safetensors") != std::string::npos);
+}
+
+TEST_CASE("read_input checks the array against the network's input, write_output writes [N, outputs]") {
+  temp_dir dir("input");
+  std::vector<float> x(3 * 2 * 4 * 4);
+  tn::fill_uniform(x, 1);
+  tn::io::write_npy(dir / "x.npy", {3, 2, 4, 4}, x);
+  const auto in = tn::io::read_input<small>(dir / "x.npy");
+  CHECK(in.batch == 3);
+  CHECK(in.data == x);
+
+  const std::vector<float> wrong(3 * 2 * 4 * 5, 0.5f);
+  tn::io::write_npy(dir / "wrong.npy", {3, 2, 4, 5}, wrong);
+  std::string msg = message_of([&] { (void)tn::io::read_input<small>(dir / "wrong.npy"); });
+  CAPTURE(msg);
+  CHECK(msg.find("wrong.npy") != std::string::npos);
+  CHECK(msg.find("[3, 2, 4, 5]") != std::string::npos);
+  CHECK(msg.find("[N, 2, 4, 4]") != std::string::npos);
+
+  tn::io::write_npy(dir / "single.npy", {2, 4, 4}, std::span<const float>(x.data(), 32));
+  msg = message_of([&] { (void)tn::io::read_input<small>(dir / "single.npy"); });
+  CHECK(msg.find("add a leading batch dimension") != std::string::npos);
+
+  tn::io::write_npy(dir / "empty.npy", {0, 2, 4, 4}, std::span<const float>());
+  msg = message_of([&] { (void)tn::io::read_input<small>(dir / "empty.npy"); });
+  CHECK(msg.find("empty") != std::string::npos);
+
+  std::vector<float> y(3 * 5, 0.25f);
+  tn::io::write_output<small>(dir / "y.npy", y, 3);
+  const auto back = tn::io::read_npy(dir / "y.npy");
+  CHECK(back.shape == std::vector<std::int64_t>{3, 5});
+  CHECK(back.data == y);
+}
