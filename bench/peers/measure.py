@@ -77,8 +77,17 @@ def main():
     ap.add_argument("--no-machine", action="store_true", help="skip bench_machine")
     args = ap.parse_args()
 
-    peer = os.path.join(args.build, "bench", "bench_onednn_alexnet")
-    machine = os.path.join(args.build, "bench", "bench_machine")
+    def find(name):  # executables land in <build>/bin (CMAKE_RUNTIME_OUTPUT_DIRECTORY) or next to bench/
+        for sub in ("bin", "bench"):
+            path = os.path.join(args.build, sub, name)
+            if os.path.exists(path):
+                return path
+        sys.exit(f"{name} not found under {args.build}/bin or {args.build}/bench: build it first")
+
+    peer = find("bench_onednn_alexnet")
+    machine = os.path.join(args.build, "bin", "bench_machine")
+    if not os.path.exists(machine):
+        machine = os.path.join(args.build, "bench", "bench_machine")
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')} rounds={args.rounds}", flush=True)
 
     def machine_pass(label):
