@@ -1,0 +1,11 @@
+// Shape law: conv2d with floor rounding (PyTorch), second half of the sweep.
+// The sweep and the oracle are described in shape_law_common.hpp.
+#include <doctest/doctest.h>
+
+#include "shape_law_common.hpp"
+
+namespace {
+template <class K, class S, class P> using layer = typenet::conv2d<3, K, S, P, typenet::floor_mode>;
+}  // namespace
+
+TYPENET_SHAPE_LAW_TEST("shape law: conv2d floor_mode, cases 1120-2239", layer, false, 3, 1120, 1120)
