@@ -1,0 +1,35 @@
+// A program outside typenet's build that uses it as a package: checks the seed AlexNet at compile time and
+// prints its layer table. Shared by the find_package and add_subdirectory consumers.
+#include <typenet/typenet.hpp>
+#include <typenet/zoo/networks.hpp>
+
+#include <cstdio>
+
+namespace tn = typenet;
+
+struct alexnet : tn::network<
+    tn::input<3, 227, 227>,
+    tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu,
+    tn::max_pool<tn::kernel<3>, tn::stride<2>>,
+    tn::conv2d<256, tn::kernel<5>, tn::pad<2>>, tn::relu,
+    tn::max_pool<tn::kernel<3>, tn::stride<2>>,
+    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,
+    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,
+    tn::conv2d<256, tn::kernel<3>, tn::pad<1>>, tn::relu,
+    tn::max_pool<tn::kernel<3>, tn::stride<2>>,
+    tn::flatten,
+    tn::dropout<50>, tn::dense<4096>, tn::relu,
+    tn::dropout<50>, tn::dense<4096>, tn::relu,
+    tn::dense<1000>, tn::softmax> {};
+
+static_assert(tn::output_shape<alexnet> == tn::shape<1000>{});
+static_assert(tn::shape_after<alexnet, 0> == tn::shape<96, 55, 55>{});
+static_assert(tn::param_count<alexnet> == 62'378'344);
+static_assert(tn::mac_count<alexnet> == 1'135'256'096);
+static_assert(tn::param_count<tn::zoo::seed_alexnet> == tn::param_count<alexnet>);
+
+int main() {
+  std::printf("typenet %d.%d.%d\n%s", TYPENET_VERSION_MAJOR, TYPENET_VERSION_MINOR, TYPENET_VERSION_PATCH,
+              tn::describe<alexnet>().c_str());
+  return 0;
+}
