@@ -1,0 +1,401 @@
+// typenet/exec/simd.hpp: the fused, packed, vectorised and threaded CPU policy.
+//
+//   tn::exec::simd<> policy;  policy.threads = 2;
+//   tn::model<tn::zoo::seed_alexnet, tn::exec::simd<>> m(params, /*max_batch=*/64, policy);
+//
+// The program runs the fusion plan fusion::stages_t<Net> stage by stage:
+//   conv2d [+ relu] [+ lrn] [+ max/avg pool]   register-blocked direct convolution (kernels/simd/conv2d.hpp),
+//                                              bias and ReLU in the kernel's epilogue, then LRN and pooling
+//   dense [+ relu | softmax]                   kernels/simd/dense.hpp, softmax applied per row afterwards
+//   relu, softmax, lrn, pools, adaptive_avg_pool on their own
+// Activations between spatial stages are NHWC; the NCHW input is converted once at the start, and a
+// spatial output back to NCHW at the end. A dense layer that reads a flattened spatial tensor gets its
+// weights permuted (C,H,W -> H,W,C order of its inputs) when the model is built, so no conversion runs.
+//
+// Everything is allocated by the constructor: packed weights, two ping-pong activation buffers and a
+// scratch buffer for max_batch images, and a persistent pool of std::threads (detail/thread_pool.hpp;
+// no OpenMP). run() allocates nothing.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <ratio>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/model.hpp"
+#include "../core/network.hpp"
+#include "../core/params.hpp"
+#include "../detail/thread_pool.hpp"
+#include "../fusion/plan.hpp"
+#include "../kernels/simd/activation.hpp"
+#include "../kernels/simd/conv2d.hpp"
+#include "../kernels/simd/dense.hpp"
+#include "../kernels/simd/norm.hpp"
+#include "../kernels/simd/pool.hpp"
+#include "../layers.hpp"
+
+namespace typenet::exec {
+
+template <class Arch = xsimd::default_arch>
+struct simd {
+  /// Threads that run a forward pass (the caller included); at least 1.
+  int threads = 1;
+  template <class Net> class program;
+};
+
+namespace simd_detail {
+
+namespace ks = ::typenet::kernels::simd;
+using ::typenet::detail::split;
+using ::typenet::detail::thread_pool;
+using ::typenet::type_list;
+
+/// How a tensor between stages is stored: a plain row-major vector per image, or NHWC.
+struct plain_layout {};
+template <int C, int H, int W> struct nhwc_layout {
+  static constexpr int c = C, h = H, w = W;
+};
+
+template <class S> struct layout_of_shape { using type = plain_layout; };
+template <int C, int H, int W> struct layout_of_shape<shape<C, H, W>> { using type = nhwc_layout<C, H, W>; };
+
+// Layer kinds.
+template <class L> struct is_conv : std::false_type {};
+template <int F, class... T> struct is_conv<conv2d<F, T...>> : std::true_type {};
+template <class L> struct is_dense : std::false_type {};
+template <int U> struct is_dense<dense<U>> : std::true_type {};
+template <class L> struct is_lrn : std::false_type {};
+template <int S, class A, class B, class K> struct is_lrn<lrn<S, A, B, K>> : std::true_type {};
+template <class L> struct is_pool : std::false_type {};
+template <class... T> struct is_pool<max_pool<T...>> : std::true_type {};
+template <class... T> struct is_pool<avg_pool<T...>> : std::true_type {};
+template <class L> struct is_adaptive : std::false_type {};
+template <int H, int W> struct is_adaptive<adaptive_avg_pool<H, W>> : std::true_type {};
+
+/// The first bound layer in Bs... whose layer satisfies Pred, or void.
+template <template <class> class Pred, class... Bs> struct find_bound { using type = void; };
+template <template <class> class Pred, class B, class... Bs>
+struct find_bound<Pred, B, Bs...>
+    : std::conditional_t<Pred<typename B::layer>::value, std::type_identity<B>, find_bound<Pred, Bs...>> {};
+
+template <class L> using is_relu = std::is_same<L, relu>;
+template <class L> using is_softmax = std::is_same<L, softmax>;
+
+inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_aligned_floats(std::int64_t(n)); }
+
+// ---- stage executors -------------------------------------------------------------------------------
+// Each has: using out_layout; static constexpr scratch_floats (per image); zero_floats;
+// a constructor from the canonical parameter buffer; run(in, out, scratch, zeros, batch, pool).
+
+template <class Stage, class InLayout, class Arch> struct stage_exec;
+
+template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct conv_stage;
+template <class Stage, class InLayout, class Arch, class... Bs>
+struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
+  using conv_b = typename Stage::first;
+  using lrn_b = typename find_bound<is_lrn, Bs...>::type;
+  using pool_b = typename find_bound<is_pool, Bs...>::type;
+  static constexpr bool relu_ = !std::is_void_v<typename find_bound<is_relu, Bs...>::type>;
+  using geo = ks::conv_geometry_of<conv_b>;
+  using kernel = ks::conv_kernel<geo, Arch>;
+  using out_shape = typename Stage::output;
+  using out_layout = typename layout_of_shape<out_shape>::type;
+  static constexpr std::int64_t conv_floats = conv_b::output::size;
+  static constexpr std::int64_t scratch_floats = std::is_void_v<pool_b> ? 0 : conv_floats;
+  static constexpr std::size_t zero_floats = kernel::zero_floats;
+
+  detail::aligned_floats packed, packed_bias;
+
+  explicit conv_stage(const float* params)
+      : packed(copy_aligned(kernel::packed_floats)), packed_bias(copy_aligned(kernel::packed_bias_floats)) {
+    kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, packed.get(), packed_bias.get());
+  }
+
+  void run(const float* in, float* out, float* scratch, const float* zeros, int batch, thread_pool& pool) const {
+    float* conv_out = std::is_void_v<pool_b> ? out : scratch;
+    auto conv = [&](int t, int n) {
+      const auto r = split(kernel::items(batch), t, n);
+      kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, r.begin, r.end);
+    };
+    pool.run(conv);
+    if constexpr (!std::is_void_v<lrn_b>) {
+      using L = typename lrn_b::layer;
+      using K = ks::lrn_kernel<geo::f, geo::oh, geo::ow, L::size, Arch>;
+      auto norm = [&](int t, int n) {
+        const auto r = split(K::items(batch), t, n);
+        K::run(conv_out, conv_out, r.begin, r.end, L::alpha, L::beta, L::k);
+      };
+      pool.run(norm);
+    }
+    if constexpr (!std::is_void_v<pool_b>) {
+      using P = typename pool_b::layer;
+      using K = ks::pool_kernel<ks::pool_geometry_of<pool_b>,
+                                P::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch>;
+      auto pooling = [&](int t, int n) {
+        const auto r = split(K::items(batch), t, n);
+        K::run(conv_out, out, r.begin, r.end);
+      };
+      pool.run(pooling);
+    }
+  }
+};
+
+/// Dense weights [Out][C*H*W] in PyTorch's (C, H, W) input order, permuted to the (H, W, C) order of an
+/// NHWC producer.
+template <class InLayout> struct dense_input_order {
+  static void permute(const float* w, float* dst, int out, std::int64_t in) {
+    std::memcpy(dst, w, sizeof(float) * std::size_t(out) * std::size_t(in));
+  }
+};
+template <int C, int H, int W> struct dense_input_order<nhwc_layout<C, H, W>> {
+  static void permute(const float* w, float* dst, int out, std::int64_t) {
+    constexpr std::size_t in = std::size_t(C) * H * W;
+    for (int o = 0; o < out; ++o)
+      for (int c = 0; c < C; ++c)
+        for (int p = 0; p < H * W; ++p) dst[std::size_t(o) * in + std::size_t(p) * C + c] = w[std::size_t(o) * in + std::size_t(c) * H * W + p];
+  }
+};
+
+template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct dense_stage;
+template <class Stage, class InLayout, class Arch, class... Bs>
+struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
+  using dense_b = typename Stage::first;
+  static constexpr int in_size = static_cast<int>(dense_b::input::size);
+  static constexpr int out_size = static_cast<int>(dense_b::output::size);
+  static constexpr bool relu_ = !std::is_void_v<typename find_bound<is_relu, Bs...>::type>;
+  static constexpr bool softmax_ = !std::is_void_v<typename find_bound<is_softmax, Bs...>::type>;
+  using kernel = ks::dense_kernel<in_size, out_size, Arch>;
+  using epilogue = std::conditional_t<relu_, ks::epilogue_relu, ks::epilogue_none>;
+  using out_layout = plain_layout;
+  static constexpr std::int64_t scratch_floats = 0;
+  static constexpr std::size_t zero_floats = 0;
+
+  detail::aligned_floats packed, bias;
+
+  explicit dense_stage(const float* params)
+      : packed(copy_aligned(kernel::packed_floats)), bias(copy_aligned(std::size_t(out_size))) {
+    std::vector<float> w(std::size_t(in_size) * out_size);
+    dense_input_order<InLayout>::permute(params + dense_b::weight_offset, w.data(), out_size, in_size);
+    kernel::pack(w.data(), packed.get());
+    std::memcpy(bias.get(), params + dense_b::bias_offset, sizeof(float) * out_size);
+  }
+
+  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+    auto dense = [&](int t, int n) {
+      kernel::template run<epilogue>(packed.get(), bias.get(), in, out, batch, t, n);
+    };
+    pool.run(dense);
+    if constexpr (softmax_) {
+      auto soft = [&](int t, int n) {
+        const auto r = split(batch, t, n);
+        for (std::int64_t b = r.begin; b < r.end; ++b)
+          ks::softmax_row(out + b * out_size, out + b * out_size, out_size);
+      };
+      pool.run(soft);
+    }
+  }
+};
+
+/// Element-wise relu, any layout (the layout is kept).
+template <class Stage, class InLayout, class Arch>
+struct relu_stage {
+  using out_layout = InLayout;
+  static constexpr std::int64_t size = Stage::output::size;
+  static constexpr std::int64_t scratch_floats = 0;
+  static constexpr std::size_t zero_floats = 0;
+  explicit relu_stage(const float*) {}
+  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+    auto f = [&](int t, int n) {
+      const auto r = split(size * batch, t, n);
+      ks::relu_range<Arch>(in, out, r.begin, r.end);
+    };
+    pool.run(f);
+  }
+};
+
+/// Softmax over each image's flat vector (a permutation of it keeps the layout valid).
+template <class Stage, class InLayout, class Arch>
+struct softmax_stage {
+  using out_layout = InLayout;
+  static constexpr int size = static_cast<int>(Stage::output::size);
+  static constexpr std::int64_t scratch_floats = 0;
+  static constexpr std::size_t zero_floats = 0;
+  explicit softmax_stage(const float*) {}
+  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+    auto f = [&](int t, int n) {
+      const auto r = split(batch, t, n);
+      for (std::int64_t b = r.begin; b < r.end; ++b) ks::softmax_row(in + b * size, out + b * size, size);
+    };
+    pool.run(f);
+  }
+};
+
+/// Standalone spatial layers on NHWC: lrn, pools, adaptive average pool.
+template <class Stage, class InLayout, class Arch>
+struct spatial_stage {
+  using B = typename Stage::first;
+  using L = typename B::layer;
+  static constexpr int C = B::input::dims[0], H = B::input::dims[1], W = B::input::dims[2];
+  using out_layout = typename layout_of_shape<typename B::output>::type;
+  static constexpr std::int64_t scratch_floats = 0;
+  static constexpr std::size_t zero_floats = 0;
+  explicit spatial_stage(const float*) {}
+
+  template <class K, class... Extra>
+  static void rows(const float* in, float* out, int batch, thread_pool& pool, Extra... extra) {
+    auto f = [&](int t, int n) {
+      const auto r = split(K::items(batch), t, n);
+      K::run(in, out, r.begin, r.end, extra...);
+    };
+    pool.run(f);
+  }
+
+  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+    if constexpr (is_lrn<L>::value) {
+      rows<ks::lrn_kernel<C, H, W, L::size, Arch>>(in, out, batch, pool, L::alpha, L::beta, L::k);
+    } else if constexpr (is_pool<L>::value) {
+      rows<ks::pool_kernel<ks::pool_geometry_of<B>, L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average,
+                           Arch>>(in, out, batch, pool);
+    } else {
+      rows<ks::adaptive_avg_pool_kernel<C, H, W, L::out_h, L::out_w, Arch>>(in, out, batch, pool);
+    }
+  }
+};
+
+template <class Stage, class InLayout, class Arch>
+struct stage_exec_select {
+  using L = typename Stage::first::layer;
+  using type = std::conditional_t<
+      is_conv<L>::value, conv_stage<Stage, InLayout, Arch>,
+      std::conditional_t<
+          is_dense<L>::value, dense_stage<Stage, InLayout, Arch>,
+          std::conditional_t<
+              is_relu<L>::value, relu_stage<Stage, InLayout, Arch>,
+              std::conditional_t<is_softmax<L>::value, softmax_stage<Stage, InLayout, Arch>,
+                                 spatial_stage<Stage, InLayout, Arch>>>>>;
+  static_assert(is_conv<L>::value || is_dense<L>::value || is_relu<L>::value || is_softmax<L>::value ||
+                    is_lrn<L>::value || is_pool<L>::value || is_adaptive<L>::value,
+                "typenet: exec::simd has no kernel for this layer kind");
+};
+
+/// The executors of a stage list, with the layout each stage reads.
+template <class Layout, class Stages, class Arch> struct build;
+template <class Layout, class Arch> struct build<Layout, type_list<>, Arch> {
+  using execs = type_list<>;
+  using final_layout = Layout;
+};
+template <class Layout, class S, class... Rest, class Arch>
+struct build<Layout, type_list<S, Rest...>, Arch> {
+  using exec = typename stage_exec_select<S, Layout, Arch>::type;
+  using next = build<typename exec::out_layout, type_list<Rest...>, Arch>;
+  template <class List> struct prepend;
+  template <class... E> struct prepend<type_list<E...>> { using type = type_list<exec, E...>; };
+  using execs = typename prepend<typename next::execs>::type;
+  using final_layout = typename next::final_layout;
+};
+
+template <class List> struct as_tuple;
+template <class... E> struct as_tuple<type_list<E...>> {
+  using type = std::tuple<E...>;
+  static constexpr std::int64_t scratch = std::max({std::int64_t{0}, E::scratch_floats...});
+  static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
+};
+
+template <class Stages> struct largest_output;
+template <class... S> struct largest_output<type_list<S...>> {
+  static constexpr std::int64_t value = std::max({std::int64_t{0}, S::output::size...});
+};
+
+}  // namespace simd_detail
+
+template <class Arch>
+template <class Net>
+class simd<Arch>::program {
+  using stages = fusion::stages_t<Net>;
+  using in_layout = typename simd_detail::layout_of_shape<typename Net::input_shape>::type;
+  using built = simd_detail::build<in_layout, stages, Arch>;
+  using execs_list = typename built::execs;
+  using tuple_info = simd_detail::as_tuple<execs_list>;
+  using execs_tuple = typename tuple_info::type;
+  static constexpr std::int64_t in_size = Net::input_shape::size;
+  static constexpr std::int64_t out_size = Net::output_shape::size;
+  static constexpr std::int64_t buffer_floats =
+      std::max(in_size, simd_detail::largest_output<stages>::value);
+
+ public:
+  program(const params<Net>& p, int max_batch, const simd& policy)
+      : max_batch_(check(max_batch, policy)),
+        execs_(make_execs(p.data(), static_cast<execs_list*>(nullptr))),
+        a_(detail::make_aligned_floats(buffer_floats * max_batch_)),
+        b_(detail::make_aligned_floats(buffer_floats * max_batch_)),
+        scratch_(detail::make_aligned_floats(tuple_info::scratch * max_batch_)),
+        zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
+        pool_(policy.threads) {}
+
+  int threads() const noexcept { return pool_.size(); }
+
+  void run(const float* in, float* out, int batch) {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
+                                  std::to_string(max_batch_));
+    float* cur = a_.get();
+    float* next = b_.get();
+    // Input edge: NCHW -> NHWC (or a plain copy).
+    auto load = [&](int t, int n) {
+      const auto r = detail::split(batch, t, n);
+      if constexpr (std::is_same_v<in_layout, simd_detail::plain_layout>) {
+        std::memcpy(cur + r.begin * in_size, in + r.begin * in_size, sizeof(float) * (r.end - r.begin) * in_size);
+      } else {
+        using S = typename Net::input_shape;
+        kernels::simd::nchw_to_nhwc<S::dims[0], S::dims[1], S::dims[2]>(in, cur, r.begin, r.end);
+      }
+    };
+    pool_.run(load);
+    std::apply(
+        [&](auto&... e) {
+          ((e.run(cur, next, scratch_.get(), zeros_.get(), batch, pool_), std::swap(cur, next)), ...);
+        },
+        execs_);
+    // Output edge.
+    using final_layout = typename built::final_layout;
+    if constexpr (std::is_same_v<final_layout, simd_detail::plain_layout>) {
+      std::memcpy(out, cur, sizeof(float) * std::size_t(batch * out_size));
+    } else {
+      using S = final_layout;
+      auto store = [&](int t, int n) {
+        const auto r = detail::split(batch, t, n);
+        kernels::simd::nhwc_to_nchw<S::c, S::h, S::w>(cur, out, r.begin, r.end);
+      };
+      pool_.run(store);
+    }
+  }
+
+ private:
+  static int check(int max_batch, const simd& policy) {
+    if (max_batch < 1)
+      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " + std::to_string(max_batch));
+    if (policy.threads < 1)
+      throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
+                                  std::to_string(policy.threads));
+    return max_batch;
+  }
+  template <class... E>
+  static execs_tuple make_execs(const float* p, simd_detail::type_list<E...>*) {
+    return execs_tuple(E(p)...);
+  }
+
+  int max_batch_;
+  execs_tuple execs_;
+  detail::aligned_floats a_, b_, scratch_, zeros_;
+  detail::thread_pool pool_;
+};
+
+}  // namespace typenet::exec

@@ -1,0 +1,33 @@
+// typenet/kernels/simd/common.hpp: small helpers shared by the SIMD kernels.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__GNUC__)
+#define TYPENET_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TYPENET_ALWAYS_INLINE inline
+#endif
+
+namespace typenet::kernels::simd {
+
+/// Calls f(std::integral_constant<int, I>{}) for I = 0 .. N-1, unrolled at compile time.
+template <int N, class F>
+TYPENET_ALWAYS_INLINE void static_for(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+/// max(0, x) that keeps NaN: a select on x < 0 (false for NaN).
+template <class Batch>
+TYPENET_ALWAYS_INLINE Batch relu_keep_nan(const Batch& x) {
+  return xsimd::select(x < Batch(0.f), Batch(0.f), x);
+}
+
+constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+}  // namespace typenet::kernels::simd

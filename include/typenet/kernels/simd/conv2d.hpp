@@ -1,0 +1,203 @@
+// typenet/kernels/simd/conv2d.hpp: direct convolution on NHWC activations, register-blocked.
+//
+// Layouts
+//   input   [N][H][W][C]   (NHWC, channels contiguous)
+//   output  [N][OH][OW][F] (NHWC)
+//   weights packed once: [G][block][KH][KW][C/G][B], B = NB * V output channels of one group
+//           (V = the vector width: 16 floats for AVX-512), zero-padded past F/G.
+//
+// The inner loop broadcasts one input value and multiplies it by NB weight vectors, accumulating into
+// a register tile of S output pixels x NB vectors of output channels (S * NB accumulators, e.g. 8 x 3):
+// every FMA is independent of the others in the same step, so the two FMA pipes stay busy.
+//
+// Padding: rows of the kernel that fall into the zero padding are skipped (the kh range is clipped per
+// output row); columns are handled per tile: a tile whose every tap is inside the input reads a single
+// base pointer with compile-time offsets, and with one group the (kw, c) reduction is one contiguous run
+// of KW * C floats (this is what makes conv1, with C = 3, efficient); a tile that touches the left or right
+// padding points its padding taps at a row of zeros.
+//
+// Work is split into items (group, output-channel block, image, output row), ordered block-major so that
+// a thread's consecutive items reuse one block of weights from cache.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "common.hpp"
+
+namespace typenet::kernels::simd {
+
+/// The compile-time geometry of one conv2d layer.
+template <int C, int H, int W, int F, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW, int G>
+struct conv_geometry {
+  static constexpr int c = C, h = H, w = W, f = F, oh = OH, ow = OW, kh = KH, kw = KW;
+  static constexpr int sh = SH, sw = SW, ph = PH, pw = PW, g = G;
+  static constexpr int cg = C / G, fg = F / G;
+};
+
+/// The geometry of a bound conv2d layer (bound_layer of core/network.hpp).
+template <class B>
+using conv_geometry_of =
+    conv_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[0],
+                  B::output::dims[1], B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w,
+                  B::layer::stride_h, B::layer::stride_w, B::layer::pad_h, B::layer::pad_w,
+                  B::layer::group_count>;
+
+template <class Geo, class Arch>
+struct conv_kernel {
+  using batch = xsimd::batch<float, Arch>;
+  static constexpr int V = static_cast<int>(batch::size);
+  static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
+  static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
+  static constexpr int G = Geo::g, Cg = Geo::cg, Fg = Geo::fg;
+
+  /// Vectors of output channels per block: 3 (48 channels with AVX-512) when that divides the group's
+  /// channels or there are many, 2 when that divides, else as few as cover them.
+  static constexpr int NB = (Fg % (3 * V) == 0) ? 3
+                            : (Fg % (2 * V) == 0) ? 2
+                            : (Fg >= 3 * V)       ? 3
+                                                  : ceil_div(Fg, V);
+  static constexpr int B = NB * V;
+  static constexpr int blocks = ceil_div(Fg, B);  ///< blocks per group
+  static constexpr bool full_blocks = Fg % B == 0;
+  /// Pixels per register tile: S * NB accumulators plus NB weight vectors and a broadcast fit in 32
+  /// registers (AVX-512); the output row is cut into tiles of nearly equal size.
+  static constexpr int max_tile = NB == 3 ? 8 : NB == 2 ? 12 : 16;
+  static constexpr int tiles = ceil_div(OW, max_tile);
+  static constexpr int tile = ceil_div(OW, tiles);
+  static constexpr int last_tile = OW - (tiles - 1) * tile;
+
+  static constexpr std::size_t block_floats = std::size_t{KH} * KW * Cg * B;
+  static constexpr std::size_t packed_floats = std::size_t{G} * blocks * block_floats;
+  static constexpr std::size_t packed_bias_floats = std::size_t{G} * blocks * B;
+  /// Floats of zeros the padding taps read.
+  static constexpr std::size_t zero_floats = Cg;
+
+  /// Packs PyTorch weights [F][C/G][KH][KW] and bias [F] into this kernel's layout.
+  static void pack(const float* w, const float* bias, float* packed, float* packed_bias) {
+    for (int g = 0; g < G; ++g)
+      for (int ob = 0; ob < blocks; ++ob)
+        for (int j = 0; j < B; ++j) {
+          const int oc = ob * B + j;
+          float* pb = packed + (std::size_t(g) * blocks + ob) * block_floats;
+          for (int kh = 0; kh < KH; ++kh)
+            for (int kw = 0; kw < KW; ++kw)
+              for (int ic = 0; ic < Cg; ++ic) {
+                const std::size_t dst = ((std::size_t(kh) * KW + kw) * Cg + ic) * B + j;
+                pb[dst] = oc < Fg ? w[((std::size_t(g * Fg + oc) * Cg + ic) * KH + kh) * KW + kw] : 0.f;
+              }
+          packed_bias[(std::size_t(g) * blocks + ob) * B + j] = oc < Fg ? bias[g * Fg + oc] : 0.f;
+        }
+  }
+
+  /// Work items for a batch: one per (group, block, image, output row).
+  static constexpr std::int64_t items(int batch) { return std::int64_t{G} * blocks * batch * OH; }
+
+  /// Computes items [begin, end): out = (relu)(conv(in) + bias).
+  template <bool Relu>
+  static void run(const float* packed, const float* packed_bias, const float* in, float* out, const float* zeros,
+                  int batch, std::int64_t begin, std::int64_t end) {
+    const std::int64_t rows = std::int64_t{batch} * OH;
+    for (std::int64_t i = begin; i < end; ++i) {
+      const int gb = static_cast<int>(i / rows);
+      const int r = static_cast<int>(i % rows);
+      const int n = r / OH, oh = r % OH;
+      const int g = gb / blocks, ob = gb % blocks;
+      const float* w = packed + std::size_t(gb) * block_floats;
+      const float* bias = packed_bias + std::size_t(gb) * B;
+      const float* x = in + std::size_t(n) * H * W * C + std::size_t(g) * Cg;
+      float* y = out + (std::size_t(n) * OH + oh) * OW * F + std::size_t(g) * Fg + std::size_t(ob) * B;
+      const int ih0 = oh * SH - PH;
+      const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
+      const int valid = std::min(B, Fg - ob * B);
+      for (int t = 0; t < tiles; ++t) {
+        const int ow0 = t * tile;
+        if (t + 1 < tiles) {
+          if (interior(ow0, tile)) tile_kernel<tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          else tile_kernel<tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+        } else {
+          if (interior(ow0, last_tile))
+            tile_kernel<last_tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          else tile_kernel<last_tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+        }
+      }
+    }
+  }
+
+ private:
+  /// Whether every tap of the tile's S output pixels lies inside the input columns.
+  static constexpr bool interior(int ow0, int s) { return ow0 * SW - PW >= 0 && (ow0 + s - 1) * SW - PW + KW <= W; }
+
+  // acc[p][b] += x[p * Stride + r] * w[r * B + b * V] for r in [0, Len).
+  template <int S, int Stride, int Len>
+  TYPENET_ALWAYS_INLINE static void accumulate_run(batch (&acc)[S][NB], const float* x, const float* w) {
+    for (int r = 0; r < Len; ++r) {
+      batch wv[NB];
+      static_for<NB>([&](auto b) { wv[b] = batch::load_aligned(w + r * B + b * V); });
+      static_for<S>([&](auto p) {
+        const batch xv(x[p * Stride + r]);
+        static_for<NB>([&](auto b) { acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]); });
+      });
+    }
+  }
+
+  // The same with one pointer per pixel (tiles touching the padding).
+  template <int S>
+  TYPENET_ALWAYS_INLINE static void accumulate_ptrs(batch (&acc)[S][NB], const float* const (&x)[S], const float* w) {
+    for (int r = 0; r < Cg; ++r) {
+      batch wv[NB];
+      static_for<NB>([&](auto b) { wv[b] = batch::load_aligned(w + r * B + b * V); });
+      static_for<S>([&](auto p) {
+        const batch xv(x[p][r]);
+        static_for<NB>([&](auto b) { acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]); });
+      });
+    }
+  }
+
+  template <int S, bool Interior, bool Relu>
+  static void tile_kernel(const float* w, const float* bias, const float* x, float* y, int ih0, int kh0, int kh1,
+                          int ow0, const float* zeros, int valid) {
+    batch acc[S][NB];
+    static_for<NB>([&](auto b) {
+      const batch bv = batch::load_aligned(bias + b * V);
+      static_for<S>([&](auto p) { acc[p][b] = bv; });
+    });
+    for (int kh = kh0; kh < kh1; ++kh) {
+      const float* wk = w + std::size_t(kh) * KW * Cg * B;
+      const float* xr = x + std::size_t(ih0 + kh) * W * C;
+      if constexpr (Interior) {
+        const float* xp = xr + std::size_t(ow0 * SW - PW) * C;
+        if constexpr (G == 1) {
+          accumulate_run<S, SW * C, KW * C>(acc, xp, wk);
+        } else {
+          for (int kw = 0; kw < KW; ++kw) accumulate_run<S, SW * C, Cg>(acc, xp + kw * C, wk + std::size_t(kw) * Cg * B);
+        }
+      } else {
+        for (int kw = 0; kw < KW; ++kw) {
+          const float* ptr[S];
+          static_for<S>([&](auto p) {
+            const int iw = (ow0 + p) * SW - PW + kw;
+            ptr[p] = (iw >= 0 && iw < W) ? xr + std::size_t(iw) * C : zeros;
+          });
+          accumulate_ptrs<S>(acc, ptr, wk + std::size_t(kw) * Cg * B);
+        }
+      }
+    }
+    static_for<S>([&](auto p) {
+      float* yp = y + std::size_t(ow0 + p) * F;
+      static_for<NB>([&](auto b) {
+        if constexpr (Relu) acc[p][b] = relu_keep_nan(acc[p][b]);
+      });
+      if (full_blocks || valid == B) {
+        static_for<NB>([&](auto b) { acc[p][b].store_unaligned(yp + b * V); });
+      } else {
+        alignas(64) float tmp[B];
+        static_for<NB>([&](auto b) { acc[p][b].store_aligned(tmp + b * V); });
+        std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid));
+      }
+    });
+  }
+};
+
+}  // namespace typenet::kernels::simd

@@ -1,0 +1,119 @@
+// exec::simd's forward pass allocates nothing: operator new (every form) and malloc, calloc, realloc,
+// aligned_alloc, posix_memalign and memalign are replaced in this program by counting versions, and the
+// counter must not move during forward() on a built model, with 1 and 2 threads, at every batch size.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include <typenet/zoo/networks.hpp>
+
+#include "simd_util.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+
+// glibc's own entry points, so the replacements below can forward to them.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+
+void* malloc(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t s) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, s);
+}
+void* realloc(void* p, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(a, n);
+}
+void* memalign(std::size_t a, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, std::size_t a, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  void* p = __libc_memalign(a, n);
+  if (p == nullptr) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+void free(void* p) { __libc_free(p); }
+}
+
+namespace {
+void* counted_new(std::size_t n, std::size_t align) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  void* p = align <= alignof(std::max_align_t) ? __libc_malloc(n == 0 ? 1 : n) : __libc_memalign(align, n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_new(n, 0); }
+void* operator new[](std::size_t n) { return counted_new(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+
+namespace tn = typenet;
+
+TEST_CASE("the counter sees operator new, malloc and aligned_alloc") {
+  const long before = allocations.load();
+  auto* v = new std::vector<float>(100);  // two: the vector and its storage
+  void* m = std::malloc(16);
+  void* a = std::aligned_alloc(64, 128);
+  CHECK(allocations.load() - before == 4);
+  std::free(a);
+  std::free(m);
+  delete v;
+}
+
+template <class Net>
+void check_no_allocation(int max_batch, int threads) {
+  tn::params<Net> p;
+  tn::init_he(p, 3);
+  tn::exec::simd<> policy;
+  policy.threads = threads;
+  tn::model<Net, tn::exec::simd<>> m(p, max_batch, policy);
+  std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
+  std::vector<float> out(static_cast<std::size_t>(max_batch * Net::output_shape::size));
+  tn::fill_uniform(in, 9);
+  m.forward(in.data(), out.data(), max_batch);  // warm: first use of the pool's threads
+  const long before = allocations.load();
+  for (int batch = 1; batch <= max_batch; ++batch)
+    for (int rep = 0; rep < 2; ++rep) m.forward(in.data(), out.data(), batch);
+  CHECK(allocations.load() - before == 0);
+}
+
+TEST_CASE("simd forward allocates nothing: lenet5") {
+  check_no_allocation<tn::zoo::lenet5>(4, 1);
+  check_no_allocation<tn::zoo::lenet5>(4, 2);
+}
+TEST_CASE("simd forward allocates nothing: caffe_alexnet (lrn, groups, ceil pools)") {
+  check_no_allocation<tn::zoo::caffe_alexnet>(2, 2);
+}
+TEST_CASE("simd forward allocates nothing: seed_alexnet") {
+  check_no_allocation<tn::zoo::seed_alexnet>(2, 1);
+  check_no_allocation<tn::zoo::seed_alexnet>(2, 2);
+}

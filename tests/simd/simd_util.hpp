@@ -1,0 +1,58 @@
+// Helpers shared by the SIMD-policy tests: run a network with a policy, compare with a tolerance.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <typenet/exec/reference.hpp>
+#include <typenet/exec/simd.hpp>
+#include <typenet/typenet.hpp>
+
+namespace typenet::test {
+
+/// The tolerance of every simd-vs-reference comparison: |simd - ref| <= atol + rtol * |ref|.
+inline constexpr double atol = 1e-4, rtol = 1e-3;
+
+template <class Net, class Policy>
+std::vector<float> run_policy(const params<Net>& p, const std::vector<float>& in, int batch,
+                              const Policy& policy = Policy{}) {
+  model<Net, Policy> m(p, batch, policy);
+  std::vector<float> out(static_cast<std::size_t>(batch * Net::output_shape::size));
+  m.forward(std::span<const float>(in), std::span<float>(out), batch);
+  return out;
+}
+
+template <class Net>
+std::vector<float> run_simd(const params<Net>& p, const std::vector<float>& in, int batch, int threads) {
+  exec::simd<> policy;
+  policy.threads = threads;
+  return run_policy<Net>(p, in, batch, policy);
+}
+
+/// Checks every element; reports the first mismatch and the number of mismatches.
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  std::size_t bad = 0, first = 0;
+  double worst = 0.0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double d = std::abs(double(got[i]) - double(want[i]));
+    const double lim = atol + rtol * std::abs(double(want[i]));
+    if (!(d <= lim)) {
+      if (bad == 0) first = i;
+      ++bad;
+    }
+    if (d > worst) worst = d;
+  }
+  INFO(what << ": " << bad << " of " << got.size() << " outside atol 1e-4 + rtol 1e-3; max |diff| " << worst);
+  if (bad != 0) INFO("first at " << first << ": simd " << got[first] << " vs reference " << want[first]);
+  CHECK(bad == 0);
+}
+
+/// The first `batch` images of a larger batch's outputs.
+inline std::vector<float> head(const std::vector<float>& v, std::size_t n) { return {v.begin(), v.begin() + n}; }
+
+}  // namespace typenet::test
