@@ -17,6 +17,7 @@
 
 #include <typenet/kernels/simd/dense.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -140,6 +141,7 @@ struct layer {
 using fc6 = layer<9216, 4096>;
 using fc7 = layer<4096, 4096>;
 using fc8 = layer<4096, 1000>;
+using hot = layer<256, 256>;  // weights 256 KiB, x 64 KiB: the GEMM tile from L2, no memory traffic
 
 template <class L>
 void BM_dense_b1(benchmark::State& state) {
@@ -181,24 +183,24 @@ void BM_dense_b64(benchmark::State& state) {
 
 /// Variants that run() does not pick, for comparison: the GEMV without software prefetch, the GEMM without
 /// prefetching the next chunk (both 1 thread).
-template <class L>
-void BM_dense_b1_noprefetch(benchmark::State& state) {
+template <class L, int PrefetchFloats = 0>
+void BM_dense_b1_prefetch(benchmark::State& state) {
   L& l = L::get();
   std::size_t turn = 0;
   for (auto _ : state) {
     const float* w = l.packed[turn++ % L::copies]->p;
-    L::kernel::template gemv<ks::epilogue_relu, 0>(w, l.bias.p, l.x.p, l.y.p, 0, L::kernel::blocks);
+    L::kernel::template gemv<ks::epilogue_relu, PrefetchFloats>(w, l.bias.p, l.x.p, l.y.p, 0, L::kernel::blocks);
     benchmark::ClobberMemory();
   }
   state.counters["GB_per_s"] =
       benchmark::Counter(double(state.iterations()) * L::weight_bytes * 1e-9, benchmark::Counter::kIsRate);
 }
 
-template <class L>
-void BM_dense_b64_noprefetch(benchmark::State& state) {
+template <class L, bool Prefetch = false, bool ChunkOuter = true>
+void BM_dense_b64_variant(benchmark::State& state) {
   L& l = L::get();
   for (auto _ : state) {
-    L::kernel::template gemm<ks::epilogue_relu, false>(l.packed[0]->p, l.bias.p, l.x.p, l.y.p, max_batch, 0,
+    L::kernel::template gemm<ks::epilogue_relu, Prefetch, ChunkOuter>(l.packed[0]->p, l.bias.p, l.x.p, l.y.p, max_batch, 0,
                                                        L::kernel::blocks);
     benchmark::ClobberMemory();
   }
@@ -270,12 +272,19 @@ void BM_peak_fma(benchmark::State& state) {
 }
 
 // Registration: baselines first and last around the kernels, so drift during the run shows.
+// Aggregates: the median, and the min and max over repetitions (best time = min, best rate = max), which
+// on a shared machine show how much the other processes took.
+double min_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
+void common(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Repetitions(7)->ReportAggregatesOnly(true)->MinTime(0.2);
+  b->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
+}
 void configure(benchmark::internal::Benchmark* b) {
-  b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Repetitions(5)->ReportAggregatesOnly(true)->MinTime(0.3);
+  common(b);
+  b->ArgName("threads")->Arg(1)->Arg(2);
 }
-void configure_1t(benchmark::internal::Benchmark* b) {
-  b->UseRealTime()->Repetitions(5)->ReportAggregatesOnly(true)->MinTime(0.3);
-}
+void configure_1t(benchmark::internal::Benchmark* b) { common(b); }
 
 BENCHMARK(BM_peak_fma)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_read, fc6)->Apply(configure);
@@ -286,13 +295,16 @@ BENCHMARK_TEMPLATE(BM_read, fc7)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_read, fc8)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_dense_b1_gemm, fc6)->Apply(configure_1t);
 BENCHMARK_TEMPLATE(BM_dense_b1_gemm, fc8)->Apply(configure_1t);
-BENCHMARK_TEMPLATE(BM_dense_b1_noprefetch, fc6)->Apply(configure_1t);
-BENCHMARK_TEMPLATE(BM_dense_b1_noprefetch, fc8)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b1_prefetch, fc6, 1024)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b1_prefetch, fc8, 1024)->Apply(configure_1t);
 BENCHMARK_TEMPLATE(BM_dense_b64, fc6)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_dense_b64, fc7)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_dense_b64, fc8)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_dense_b64_noprefetch, fc6)->Apply(configure_1t);
-BENCHMARK_TEMPLATE(BM_dense_b64_noprefetch, fc7)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b64, hot)->Apply(configure_1t)->Arg(1);
+BENCHMARK_TEMPLATE(BM_dense_b64_variant, fc6, false, true)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b64_variant, fc7, false, true)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b64_variant, fc6, true, false)->Apply(configure_1t);
+BENCHMARK_TEMPLATE(BM_dense_b64_variant, fc7, true, false)->Apply(configure_1t);
 BENCHMARK(BM_peak_fma)->Name("BM_peak_fma_again")->Apply(configure);
 
 }  // namespace

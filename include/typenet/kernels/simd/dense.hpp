@@ -53,8 +53,9 @@ struct dense_geometry {
   /// Input indices per GEMM chunk: k_chunk * block floats of weights (32 KiB with AVX-512) are reused
   /// by every row tile of the batch from L1/L2.
   static constexpr int k_chunk = 256;
-  /// How far ahead of the batch-1 stream to prefetch, in floats (4 KiB).
-  static constexpr int prefetch_floats = 1024;
+  /// How far ahead the batch-1 stream is software-prefetched, in floats; 0: not at all (measured best
+  /// on Zen 4, whose hardware prefetcher follows the single sequential stream; see docs/dense-kernels.md).
+  static constexpr int prefetch_floats = 0;
 };
 
 template <class Epilogue, class V>
@@ -177,10 +178,10 @@ struct dense_kernel {
         if constexpr (PrefetchFloats > 0) {  // the 4 lines of the step PrefetchFloats ahead
           const std::size_t at = base + std::size_t(i) * step;
           const std::size_t pf = std::min(at + PrefetchFloats, stream_end);
-          __builtin_prefetch(packed + pf, 0, 0);
-          __builtin_prefetch(packed + std::min(pf + 16, stream_end), 0, 0);
-          __builtin_prefetch(packed + std::min(pf + 32, stream_end), 0, 0);
-          __builtin_prefetch(packed + std::min(pf + 48, stream_end), 0, 0);
+          __builtin_prefetch(packed + pf, 0, 3);
+          __builtin_prefetch(packed + std::min(pf + 16, stream_end), 0, 3);
+          __builtin_prefetch(packed + std::min(pf + 32, stream_end), 0, 3);
+          __builtin_prefetch(packed + std::min(pf + 48, stream_end), 0, 3);
         }
         const float* wi = w + std::size_t(i) * step;
         const vec x0(x[i]), x1(x[i + 1]);
@@ -208,21 +209,36 @@ struct dense_kernel {
   }
 
   /// Any batch >= 1: the register-blocked GEMM. Prefetch: the next chunk's weights are prefetched.
-  template <class Epilogue, bool Prefetch = true>
+  template <class Epilogue, bool Prefetch = true, bool ChunkOuter = true>
   static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first,
                    int last) {
-    // A chunk may prefetch the K * block floats after it when they end inside this part's weights.
-    const std::size_t part_end = std::size_t(last) * In * block;
-    const auto prefetch_ok = [&](int blk, int k0, int k) {
-      return Prefetch && (std::size_t(blk) * In + std::size_t(k0) + 2 * std::size_t(k)) * block <= part_end;
-    };
-    for (int blk = first; blk < last; ++blk) {
+    const auto at = [&](int blk, int k0) { return packed + (std::size_t(blk) * In + std::size_t(k0)) * block; };
+    if constexpr (ChunkOuter) {
+      // Chunk by chunk of the input; inside, block by block, so the batch's x chunk (batch x k_chunk floats)
+      // stays in L2 while the part's weights stream through once. The tile prefetches the same chunk of
+      // the next block.
+      const auto pass = [&]<int K>(int k0, bool first_chunk, bool last_chunk) {
+        for (int blk = first; blk < last; ++blk)
+          chunk<K, Epilogue>(packed, bias, x, y, batch, blk, k0, first_chunk, last_chunk,
+                             Prefetch && blk + 1 < last ? at(blk + 1, k0) : nullptr);
+      };
       for (int c = 0; c < full_chunks; ++c)
-        chunk<k_chunk, Epilogue>(packed, bias, x, y, batch, blk, c * k_chunk, c == 0,
-                                 k_tail == 0 && c == full_chunks - 1, prefetch_ok(blk, c * k_chunk, k_chunk));
-      if constexpr (k_tail != 0)
-        chunk<k_tail, Epilogue>(packed, bias, x, y, batch, blk, full_chunks * k_chunk, full_chunks == 0, true,
-                                prefetch_ok(blk, full_chunks * k_chunk, k_tail));
+        pass.template operator()<k_chunk>(c * k_chunk, c == 0, k_tail == 0 && c == full_chunks - 1);
+      if constexpr (k_tail != 0) pass.template operator()<k_tail>(full_chunks * k_chunk, false, true);
+    } else {
+      const std::size_t part_end = std::size_t(last) * In * block;
+      const auto next = [&](int blk, int k0, int k) -> const float* {
+        const bool ok = (std::size_t(blk) * In + std::size_t(k0) + 2 * std::size_t(k)) * block <= part_end;
+        return Prefetch && ok ? at(blk, k0) + std::size_t(k) * block : nullptr;
+      };
+      for (int blk = first; blk < last; ++blk) {
+        for (int c = 0; c < full_chunks; ++c)
+          chunk<k_chunk, Epilogue>(packed, bias, x, y, batch, blk, c * k_chunk, c == 0,
+                                   k_tail == 0 && c == full_chunks - 1, next(blk, c * k_chunk, k_chunk));
+        if constexpr (k_tail != 0)
+          chunk<k_tail, Epilogue>(packed, bias, x, y, batch, blk, full_chunks * k_chunk, false, true,
+                                  next(blk, full_chunks * k_chunk, k_tail));
+      }
     }
   }
 
@@ -237,7 +253,7 @@ struct dense_kernel {
   // wait on memory.
   template <int R, int K, class Epilogue, bool Prefetch = false>
   static void tile(const float* w, const float* bias_blk, const float* x, float* y, int valid, bool first_chunk,
-                   bool last_chunk) {
+                   bool last_chunk, const float* pf = nullptr) {
     vec acc[R][2];
     const int n0 = std::min(valid, lanes), n1 = valid - n0;
     if (first_chunk) {
@@ -252,11 +268,11 @@ struct dense_kernel {
     }
     for (int k = 0; k < K; ++k) {
       if constexpr (Prefetch) {
-        __builtin_prefetch(w + std::size_t(K + k) * block, 0, 2);
-        __builtin_prefetch(w + std::size_t(K + k) * block + 16, 0, 2);
+        __builtin_prefetch(pf + std::size_t(k) * block, 0, 2);
+        __builtin_prefetch(pf + std::size_t(k) * block + 16, 0, 2);
         if constexpr (block > 32) {
-          __builtin_prefetch(w + std::size_t(K + k) * block + 32, 0, 2);
-          __builtin_prefetch(w + std::size_t(K + k) * block + 48, 0, 2);
+          __builtin_prefetch(pf + std::size_t(k) * block + 32, 0, 2);
+          __builtin_prefetch(pf + std::size_t(k) * block + 48, 0, 2);
         }
       }
       const vec w0 = vec::load_unaligned(w + std::size_t(k) * block);
@@ -282,15 +298,15 @@ struct dense_kernel {
   // the next chunk when that lies inside this part's weights (prefetch_ok).
   template <int K, class Epilogue>
   static void chunk(const float* packed, const float* bias, const float* x, float* y, int batch, int blk, int k0,
-                    bool first_chunk, bool last_chunk, bool prefetch_ok) {
+                    bool first_chunk, bool last_chunk, const float* pf) {
     const float* w = packed + (std::size_t(blk) * In + std::size_t(k0)) * block;
     const int o = blk * block;
     const int valid = valid_rows(blk);
     int b = 0;
     for (; b + tile_rows <= batch; b += tile_rows) {
-      if (b == tile_rows && prefetch_ok)
+      if (b == tile_rows && pf != nullptr)
         tile<tile_rows, K, Epilogue, true>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o,
-                                           valid, first_chunk, last_chunk);
+                                           valid, first_chunk, last_chunk, pf);
       else
         tile<tile_rows, K, Epilogue>(w, bias + o, x + std::size_t(b) * In + k0, y + std::size_t(b) * Out + o,
                                      valid, first_chunk, last_chunk);
