@@ -78,15 +78,13 @@ struct propagate_next {  // the failing case: stop here
   using layers = Done;
   using output = invalid_shape;
 };
+// Inherits the rest of the propagation rather than naming it in three member aliases: nvcc's front end
+// (cudafe++) re-instantiated the aliased chain once per alias, which took time exponential in the layer count.
 template <int I, class In, std::int64_t Offset, class Done, class L, class... Rest>
-struct propagate_next<true, I, In, Offset, Done, L, Rest...> {
-  using out = typename step<I, L, In>::output;
-  using bound = bound_layer<I, L, In, out, Offset>;
-  using next = propagate<I + 1, out, Offset + bound::params, push_back_t<Done, bound>, Rest...>;
-  using error = typename next::error;
-  using layers = typename next::layers;
-  using output = typename next::output;
-};
+struct propagate_next<true, I, In, Offset, Done, L, Rest...>
+    : propagate<I + 1, typename step<I, L, In>::output,
+                Offset + bound_layer<I, L, In, typename step<I, L, In>::output, Offset>::params,
+                push_back_t<Done, bound_layer<I, L, In, typename step<I, L, In>::output, Offset>>, Rest...> {};
 
 template <int I, class In, std::int64_t Offset, class Done, class L, class... Rest>
 struct propagate<I, In, Offset, Done, L, Rest...>
