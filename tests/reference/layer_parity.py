@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Layer-level parity: the reference loop nests against torch.nn.functional on thousands of random small
+geometries (pools with floor/ceil rounding and padding, adaptive pooling, conv2d with stride, padding,
+groups and floor rounding, LRN of every small size). Output shapes and values must agree.
+
+  layer_parity.py PATH/typenet_reference_layer_harness [--cases N] [--seed S]
+
+Exit status 77 (skip) with the reason printed when torch cannot be imported.
+"""
+import argparse
+import random
+import subprocess
+import sys
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("harness")
+    ap.add_argument("--cases", type=int, default=4000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        print(f"SKIP: layer parity needs torch in {sys.executable}: {e}")
+        return 77
+
+    rng = random.Random(args.seed)
+    cases = []
+    while len(cases) < args.cases:
+        kind = rng.randrange(5)
+        c, h, w = rng.randint(1, 6), rng.randint(1, 12), rng.randint(1, 12)
+        k, s, r = rng.randint(1, 5), rng.randint(1, 3), rng.randint(0, 1)
+        p = rng.randint(0, k // 2) if kind in (0, 1) else rng.randint(0, 2)
+        f, g = 1, 1
+        if kind == 2:
+            k, s, p, r = rng.randint(1, 7), rng.randint(1, 7), 0, 0
+        elif kind == 3:
+            g = rng.choice([d for d in (1, 2, 3) if c % d == 0])
+            f = g * rng.randint(1, 3)
+            r = 0  # conv2d rounds down (floor_mode); ceil is for pools
+        elif kind == 4:
+            s, p, r = 1, 0, 0
+        if kind in (0, 1, 3) and (h + 2 * p < k or w + 2 * p < k):
+            continue
+        cases.append((kind, c, h, w, k, s, p, r, f, g))
+
+    text = "".join(" ".join(map(str, cs)) + "\n" for cs in cases)
+    res = subprocess.run([args.harness], input=text, capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"FAIL: harness exited with {res.returncode}: {res.stderr}")
+        return 1
+    lines = res.stdout.splitlines()
+    if len(lines) != len(cases):
+        print(f"FAIL: {len(lines)} result lines for {len(cases)} cases")
+        return 1
+
+    names = ["max_pool", "avg_pool", "adaptive_avg_pool", "conv2d", "lrn"]
+    counts = [0] * 5
+    bad = 0
+    for cs, line in zip(cases, lines):
+        kind, c, h, w, k, s, p, r, f, g = cs
+        counts[kind] += 1
+        x = torch.sin(0.7 * torch.arange(c * h * w, dtype=torch.float64) + 0.3).float().view(1, c, h, w)
+        if kind == 0:
+            y = F.max_pool2d(x, k, s, p, ceil_mode=bool(r))
+        elif kind == 1:
+            y = F.avg_pool2d(x, k, s, p, ceil_mode=bool(r))
+        elif kind == 2:
+            y = F.adaptive_avg_pool2d(x, (k, s))
+        elif kind == 3:
+            wt = torch.cos(0.37 * torch.arange(f * (c // g) * k * k, dtype=torch.float64)).float()
+            b = 0.1 * torch.arange(f, dtype=torch.float32)
+            y = F.conv2d(x.double(), wt.view(f, c // g, k, k).double(), b.double(), s, p, groups=g)
+        else:
+            y = F.local_response_norm(x.double(), k, alpha=0.5, beta=0.75, k=2.0)
+        v = line.split()
+        if v[0] == "invalid":
+            print(f"FAIL: {names[kind]} {cs}: the harness found no output size, PyTorch gives {tuple(y.shape[2:])}")
+            bad += 1
+            continue
+        shape = (int(v[0]), int(v[1]))
+        got = torch.tensor([float(t) for t in v[2:]], dtype=torch.float64)
+        want = y.double().flatten()
+        if shape != tuple(y.shape[2:]) or got.numel() != want.numel() or \
+                not torch.allclose(got, want, atol=1e-5, rtol=1e-5):
+            bad += 1
+            if bad <= 10:
+                print(f"MISMATCH {names[kind]} (kind C H W k s p round F G) = {cs}: typenet {shape}, "
+                      f"torch {tuple(y.shape[2:])}")
+    print(", ".join(f"{n}: {m}" for n, m in zip(names, counts)) + f"; {bad} mismatches")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
