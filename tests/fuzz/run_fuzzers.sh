@@ -26,7 +26,7 @@ for format in npy safetensors; do
     echo "== fuzz_$format for ${seconds}s (log: $log)"
     set +e
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$build/tests/fuzz/fuzz_$format" \
-        -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 -dict="$here/$format.dict" \
         -artifact_prefix="$findings/" "$work" "$here/corpus/$format" >"$log" 2>&1
     rc=$?
     set -e
