@@ -23,9 +23,10 @@ for format in npy safetensors; do
     findings="$build/findings/$format"
     mkdir -p "$work" "$findings"
     log="$build/fuzz_$format.log"
-    echo "== fuzz_$format for ${seconds}s (log: $log)"
+    binary="$(cat "$build/tests/fuzz/fuzz_$format.path")"
+    echo "== $binary for ${seconds}s (log: $log)"
     set +e
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$build/tests/fuzz/fuzz_$format" \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" \
         -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 -dict="$here/$format.dict" \
         -artifact_prefix="$findings/" "$work" "$here/corpus/$format" >"$log" 2>&1
     rc=$?
