@@ -97,6 +97,18 @@ inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_
 
 template <class Stage, class InLayout, class Arch> struct stage_exec;
 
+template <class LrnB, class Geo, class Arch> struct lrn_of {
+  using type = ks::lrn_kernel<Geo::f, Geo::oh, Geo::ow, LrnB::layer::size, Arch>;
+};
+template <class PoolB, class Arch> struct pool_of {
+  using P = typename PoolB::layer;
+  using type = ks::pool_kernel<ks::pool_geometry_of<PoolB>,
+                               P::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch>;
+};
+
+template <class Geo, class Arch> struct lrn_of<void, Geo, Arch> { using type = void; };
+template <class Arch> struct pool_of<void, Arch> { using type = void; };
+
 template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct conv_stage;
 template <class Stage, class InLayout, class Arch, class... Bs>
 struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
@@ -119,31 +131,57 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, packed.get(), packed_bias.get());
   }
 
+  using lrn_kernel = typename lrn_of<lrn_b, geo, Arch>::type;    // void when the stage has no lrn
+  using pool_kernel = typename pool_of<pool_b, Arch>::type;      // void when the stage has no pool
+  static constexpr std::int64_t in_floats = conv_b::input::size, out_floats = out_shape::size;
+
+  // conv items [b0, b1) of the batch, then (after a barrier when the items span images) lrn and pool.
   void run(const float* in, float* out, float* scratch, const float* zeros, int batch, thread_pool& pool) const {
     float* conv_out = std::is_void_v<pool_b> ? out : scratch;
+    const int threads = pool.size();
+    if (batch % threads == 0) {
+      // Whole images per thread: each image's conv output is pooled while it is still in cache, and the
+      // threads never wait for each other inside the stage.
+      auto per_image = [&](int t, int n) {
+        const auto r = split(batch, t, n);
+        for (std::int64_t i = r.begin; i < r.end; ++i) image(in + i * in_floats, conv_out + i * conv_floats,
+                                                              out + i * out_floats, zeros);
+      };
+      pool.run(per_image);
+      return;
+    }
+    // Split one batch's items over the threads (batch 1 with 2 threads): conv, barrier, lrn, barrier, pool.
     auto conv = [&](int t, int n) {
       const auto r = split(kernel::items(batch), t, n);
       kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, r.begin, r.end);
     };
     pool.run(conv);
     if constexpr (!std::is_void_v<lrn_b>) {
-      using L = typename lrn_b::layer;
-      using K = ks::lrn_kernel<geo::f, geo::oh, geo::ow, L::size, Arch>;
       auto norm = [&](int t, int n) {
-        const auto r = split(K::items(batch), t, n);
-        K::run(conv_out, conv_out, r.begin, r.end, L::alpha, L::beta, L::k);
+        const auto r = split(lrn_kernel::items(batch), t, n);
+        run_lrn(conv_out, r.begin, r.end);
       };
       pool.run(norm);
     }
     if constexpr (!std::is_void_v<pool_b>) {
-      using P = typename pool_b::layer;
-      using K = ks::pool_kernel<ks::pool_geometry_of<pool_b>,
-                                P::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch>;
       auto pooling = [&](int t, int n) {
-        const auto r = split(K::items(batch), t, n);
-        K::run(conv_out, out, r.begin, r.end);
+        const auto r = split(pool_kernel::items(batch), t, n);
+        pool_kernel::run(conv_out, out, r.begin, r.end);
       };
       pool.run(pooling);
+    }
+  }
+
+ private:
+  void image(const float* in, float* conv_out, float* out, const float* zeros) const {
+    kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, 1, 0, kernel::items(1));
+    if constexpr (!std::is_void_v<lrn_b>) run_lrn(conv_out, 0, lrn_kernel::items(1));
+    if constexpr (!std::is_void_v<pool_b>) pool_kernel::run(conv_out, out, 0, pool_kernel::items(1));
+  }
+  static void run_lrn(float* data, std::int64_t begin, std::int64_t end) {
+    if constexpr (!std::is_void_v<lrn_b>) {
+      using L = typename lrn_b::layer;
+      lrn_kernel::run(data, data, begin, end, L::alpha, L::beta, L::k);
     }
   }
 };
