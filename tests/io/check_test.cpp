@@ -15,16 +15,16 @@ constexpr float sentinel = -777.0f;
 
 // A tiny "network": 0.weight [2, 3], 0.bias [2], 2.weight [1, 2].
 struct expected_params {
-    std::vector<float> buffer = std::vector<float>(6 + 2 + 2, sentinel);
-    std::vector<io::tensor_slot> slots() {
-        std::span<float> all(buffer);
-        return {{"0.weight", {2, 3}, all.subspan(0, 6)},
-                {"0.bias", {2}, all.subspan(6, 2)},
-                {"2.weight", {1, 2}, all.subspan(8, 2)}};
-    }
-    [[nodiscard]] bool untouched() const {
-        return std::all_of(buffer.begin(), buffer.end(), [](float v) { return v == sentinel; });
-    }
+  std::vector<float> buffer = std::vector<float>(6 + 2 + 2, sentinel);
+  std::vector<io::tensor_slot> slots() {
+    std::span<float> all(buffer);
+    return {{"0.weight", {2, 3}, all.subspan(0, 6)},
+            {"0.bias", {2}, all.subspan(6, 2)},
+            {"2.weight", {1, 2}, all.subspan(8, 2)}};
+  }
+  [[nodiscard]] bool untouched() const {
+    return std::all_of(buffer.begin(), buffer.end(), [](float v) { return v == sentinel; });
+  }
 };
 
 const std::vector<float> w0{1, 2, 3, 4, 5, 6}, b0{0.5f, -0.5f}, w2{7, 8};
@@ -32,8 +32,7 @@ const std::vector<float> w0{1, 2, 3, 4, 5, 6}, b0{0.5f, -0.5f}, w2{7, 8};
 }  // namespace
 
 TEST_SUITE("io.check") {
-
-TEST_CASE("a matching file fills every slot") {
+  TEST_CASE("a matching file fills every slot") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";
     // File order differs from the network's order; that is fine.
@@ -41,9 +40,9 @@ TEST_CASE("a matching file fills every slot") {
     expected_params net;
     io::load_tensors(p, net.slots());
     CHECK(net.buffer == std::vector<float>{1, 2, 3, 4, 5, 6, 0.5f, -0.5f, 7, 8});
-}
+  }
 
-TEST_CASE("a missing tensor is reported with the expected dtype and shape") {
+  TEST_CASE("a missing tensor is reported with the expected dtype and shape") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";
     io::write_safetensors(p, {{"0.weight", {2, 3}, w0}, {"2.weight", {1, 2}, w2}});
@@ -51,9 +50,9 @@ TEST_CASE("a missing tensor is reported with the expected dtype and shape") {
     CHECK(io_error_of([&] { io::load_tensors(p, net.slots()); }) ==
           p.string() + ": missing tensor '0.bias' (expected float32 [2])");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("a wrong shape is reported with both shapes") {
+  TEST_CASE("a wrong shape is reported with both shapes") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";
     io::write_safetensors(p, {{"0.weight", {3, 2}, w0}, {"0.bias", {2}, b0}, {"2.weight", {1, 2}, w2}});
@@ -61,35 +60,35 @@ TEST_CASE("a wrong shape is reported with both shapes") {
     CHECK(io_error_of([&] { io::load_tensors(p, net.slots()); }) ==
           p.string() + ": '0.weight' has shape [3, 2] but the network expects [2, 3]");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("a wrong dtype is reported") {
+  TEST_CASE("a wrong dtype is reported") {
     // Written by hand: the library's writer only writes F32.
-    const std::string header =
-        R"({"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
-        R"("0.bias":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},)"
-        R"("2.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[28,36]}})";
-    const auto bytes = to_bytes(le_u64(header.size()) + header + f32_bytes({1, 2, 3, 4, 5, 6}) + std::string("\0\x3c\0\x3c", 4) +
-                                f32_bytes({7, 8}));
+    const std::string header = R"({"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+                               R"("0.bias":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},)"
+                               R"("2.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[28,36]}})";
+    const auto bytes = to_bytes(le_u64(header.size()) + header + f32_bytes({1, 2, 3, 4, 5, 6}) +
+                                std::string("\0\x3c\0\x3c", 4) + f32_bytes({7, 8}));
     const auto file = io::read_safetensors_from_memory(bytes, "w.safetensors");
     expected_params net;
     CHECK(io_error_of([&] { io::load_tensors(file, net.slots()); }) ==
           "w.safetensors: '0.bias' has dtype F16 [2] but the network expects float32 (F32) [2]");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("an extra tensor is an error") {
+  TEST_CASE("an extra tensor is an error") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";
     const std::vector<float> extra{1};
-    io::write_safetensors(p, {{"0.weight", {2, 3}, w0}, {"0.bias", {2}, b0}, {"9.bias", {1}, extra}, {"2.weight", {1, 2}, w2}});
+    io::write_safetensors(
+        p, {{"0.weight", {2, 3}, w0}, {"0.bias", {2}, b0}, {"9.bias", {1}, extra}, {"2.weight", {1, 2}, w2}});
     expected_params net;
     CHECK(io_error_of([&] { io::load_tensors(p, net.slots()); }) ==
           p.string() + ": unexpected tensor '9.bias' (F32 [1]): the network has no parameter of that name");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("the first mismatch in the network's order is the one reported") {
+  TEST_CASE("the first mismatch in the network's order is the one reported") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";
     // Three problems: an extra tensor first in the file, 2.weight missing, 0.bias with a wrong shape.
@@ -99,18 +98,18 @@ TEST_CASE("the first mismatch in the network's order is the one reported") {
     CHECK(io_error_of([&] { io::load_tensors(p, net.slots()); }) ==
           p.string() + ": '0.bias' has shape [3] but the network expects [2]");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("a bad file is reported before any slot is checked") {
+  TEST_CASE("a bad file is reported before any slot is checked") {
     scratch_dir dir;
     write_bytes(dir / "w.safetensors", "");
     expected_params net;
     CHECK(io_error_of([&] { io::load_tensors(dir / "w.safetensors", net.slots()); }) ==
           (dir / "w.safetensors").string() + ": file is empty (expected a safetensors file)");
     CHECK(net.untouched());
-}
+  }
 
-TEST_CASE("inconsistent slots are a programming error") {
+  TEST_CASE("inconsistent slots are a programming error") {
     const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
     const auto bytes = to_bytes(le_u64(header.size()) + header + f32_bytes({1, 2}));
     const auto file = io::read_safetensors_from_memory(bytes, "w.safetensors");
@@ -123,6 +122,6 @@ TEST_CASE("inconsistent slots are a programming error") {
     const std::vector<io::tensor_slot> ok{{"a", {2}, std::span<float>(buf).first(2)}};
     io::load_tensors(file, ok);
     CHECK(buf == std::vector<float>{1, 2, 0});
-}
+  }
 
 }  // TEST_SUITE

@@ -5,9 +5,9 @@
 #include <typenet/io/npy.hpp>
 #include <typenet/io/safetensors.hpp>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
-#include <sys/wait.h>
 
 using namespace typenet_io_test;
 namespace io = typenet::io;
@@ -15,31 +15,31 @@ namespace io = typenet::io;
 namespace {
 
 struct run_result {
-    int status = -1;
-    std::string output;
+  int status = -1;
+  std::string output;
 };
 
 // Runs `python script args...` and captures stdout and stderr.
 run_result run_python(const fs::path& script, const fs::path& dir) {
-    const std::string cmd = std::string("'") + TYPENET_IO_TEST_PYTHON + "' '" + script.string() + "' '" +
-                            dir.string() + "' 2>&1";
-    run_result r;
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    std::array<char, 512> buf;
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+  const std::string cmd =
+      std::string("'") + TYPENET_IO_TEST_PYTHON + "' '" + script.string() + "' '" + dir.string() + "' 2>&1";
+  run_result r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 512> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 bool numpy_available() {
-    static const bool ok = [] {
-        const std::string cmd = std::string("'") + TYPENET_IO_TEST_PYTHON + "' -c 'import numpy' >/dev/null 2>&1";
-        return std::system(cmd.c_str()) == 0;
-    }();
-    return ok;
+  static const bool ok = [] {
+    const std::string cmd = std::string("'") + TYPENET_IO_TEST_PYTHON + "' -c 'import numpy' >/dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  }();
+  return ok;
 }
 
 constexpr const char* python_writes = R"PY(
@@ -100,11 +100,10 @@ print("verified")
 }  // namespace
 
 TEST_SUITE("io.python") {
-
-TEST_CASE("files written by numpy and by hand in Python are read exactly") {
+  TEST_CASE("files written by numpy and by hand in Python are read exactly") {
     if (!numpy_available()) {
-        MESSAGE("SKIPPED: " << TYPENET_IO_TEST_PYTHON << " cannot import numpy");
-        return;
+      MESSAGE("SKIPPED: " << TYPENET_IO_TEST_PYTHON << " cannot import numpy");
+      return;
     }
     scratch_dir dir;
     write_bytes(dir / "write.py", python_writes);
@@ -135,12 +134,12 @@ TEST_CASE("files written by numpy and by hand in Python are read exactly") {
     CHECK(m.find("0.weight")->shape == std::vector<std::int64_t>{2, 3});
     CHECK(m.floats("0.weight") == std::vector<float>{0, 1, 4, 9, 16, 25});
     CHECK(m.floats("0.bias") == std::vector<float>{-1.5f, 2.25f});
-}
+  }
 
-TEST_CASE("files written here are read exactly by numpy and by hand in Python") {
+  TEST_CASE("files written here are read exactly by numpy and by hand in Python") {
     if (!numpy_available()) {
-        MESSAGE("SKIPPED: " << TYPENET_IO_TEST_PYTHON << " cannot import numpy");
-        return;
+      MESSAGE("SKIPPED: " << TYPENET_IO_TEST_PYTHON << " cannot import numpy");
+      return;
     }
     scratch_dir dir;
     std::vector<float> c(12);
@@ -159,6 +158,6 @@ TEST_CASE("files written here are read exactly by numpy and by hand in Python") 
     INFO(r.output);
     CHECK(r.status == 0);
     CHECK(r.output.find("verified") != std::string::npos);
-}
+  }
 
 }  // TEST_SUITE

@@ -23,59 +23,59 @@ namespace typenet::io {
 
 // One tensor the network expects: its name (e.g. "3.weight"), its shape, and where its values go.
 struct tensor_slot {
-    std::string name;
-    std::vector<std::int64_t> shape;
-    std::span<float> dest;
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::span<float> dest;
 };
 
 // Checks `file` against `slots` and, if everything matches, copies every tensor into its slot.
 // Throws io_error (naming the file) on the first mismatch, std::invalid_argument if the slots themselves
 // are inconsistent (a destination whose size is not the product of the shape, or a repeated name).
 inline void load_tensors(const safetensors_file& file, std::span<const tensor_slot> slots) {
-    using detail::quote_name;
-    using detail::shape_string;
+  using detail::quote_name;
+  using detail::shape_string;
 
-    std::set<std::string_view> expected;
-    for (const auto& s : slots) {
-        const auto count = detail::element_count(s.shape);
-        if (!count || *count != s.dest.size()) {
-            throw std::invalid_argument("typenet::io::load_tensors: slot '" + s.name + "' has shape " +
-                                        shape_string(s.shape) + " but a destination of " +
-                                        std::to_string(s.dest.size()) + " floats");
-        }
-        if (!expected.insert(s.name).second) {
-            throw std::invalid_argument("typenet::io::load_tensors: two slots are named '" + s.name + "'");
-        }
+  std::set<std::string_view> expected;
+  for (const auto& s : slots) {
+    const auto count = detail::element_count(s.shape);
+    if (!count || *count != s.dest.size()) {
+      throw std::invalid_argument("typenet::io::load_tensors: slot '" + s.name + "' has shape " +
+                                  shape_string(s.shape) + " but a destination of " + std::to_string(s.dest.size()) +
+                                  " floats");
     }
+    if (!expected.insert(s.name).second) {
+      throw std::invalid_argument("typenet::io::load_tensors: two slots are named '" + s.name + "'");
+    }
+  }
 
-    for (const auto& s : slots) {
-        const auto* t = file.find(s.name);
-        if (t == nullptr) {
-            throw io_error(file.name(), "missing tensor " + quote_name(s.name) + " (expected float32 " +
-                                            shape_string(s.shape) + ")");
-        }
-        if (t->dtype != "F32") {
-            throw io_error(file.name(), quote_name(s.name) + " has dtype " + t->dtype + " " + shape_string(t->shape) +
-                                            " but the network expects float32 (F32) " + shape_string(s.shape));
-        }
-        if (t->shape != s.shape) {
-            throw io_error(file.name(), quote_name(s.name) + " has shape " + shape_string(t->shape) +
-                                            " but the network expects " + shape_string(s.shape));
-        }
+  for (const auto& s : slots) {
+    const auto* t = file.find(s.name);
+    if (t == nullptr) {
+      throw io_error(file.name(),
+                     "missing tensor " + quote_name(s.name) + " (expected float32 " + shape_string(s.shape) + ")");
     }
-    for (const auto& t : file.tensors()) {
-        if (!expected.contains(t.name)) {
-            throw io_error(file.name(), "unexpected tensor " + quote_name(t.name) + " (" + t.dtype + " " +
-                                            shape_string(t.shape) + "): the network has no parameter of that name");
-        }
+    if (t->dtype != "F32") {
+      throw io_error(file.name(), quote_name(s.name) + " has dtype " + t->dtype + " " + shape_string(t->shape) +
+                                      " but the network expects float32 (F32) " + shape_string(s.shape));
     }
+    if (t->shape != s.shape) {
+      throw io_error(file.name(), quote_name(s.name) + " has shape " + shape_string(t->shape) +
+                                      " but the network expects " + shape_string(s.shape));
+    }
+  }
+  for (const auto& t : file.tensors()) {
+    if (!expected.contains(t.name)) {
+      throw io_error(file.name(), "unexpected tensor " + quote_name(t.name) + " (" + t.dtype + " " +
+                                      shape_string(t.shape) + "): the network has no parameter of that name");
+    }
+  }
 
-    for (const auto& s : slots) file.copy_floats(*file.find(s.name), s.dest);
+  for (const auto& s : slots) file.copy_floats(*file.find(s.name), s.dest);
 }
 
 // Reads a safetensors file and loads it into `slots` (see above).
 inline void load_tensors(const std::filesystem::path& path, std::span<const tensor_slot> slots) {
-    load_tensors(read_safetensors(path), slots);
+  load_tensors(read_safetensors(path), slots);
 }
 
 }  // namespace typenet::io

@@ -12,23 +12,23 @@ namespace typenet::io {
 //   "weights.safetensors: header length 9000000000 exceeds file size 1234"
 // file() and problem() give the two parts separately.
 class io_error : public std::runtime_error {
-public:
-    io_error(std::string_view file, std::string_view problem)
-        : std::runtime_error(compose(file, problem)), file_(file), problem_(problem) {}
+ public:
+  io_error(std::string_view file, std::string_view problem)
+      : std::runtime_error(compose(file, problem)), file_(file), problem_(problem) {}
 
-    [[nodiscard]] const std::string& file() const noexcept { return file_; }
-    [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
+  [[nodiscard]] const std::string& file() const noexcept { return file_; }
+  [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
 
-private:
-    static std::string compose(std::string_view file, std::string_view problem) {
-        std::string s;
-        s.reserve(file.size() + 2 + problem.size());
-        s.append(file).append(": ").append(problem);
-        return s;
-    }
+ private:
+  static std::string compose(std::string_view file, std::string_view problem) {
+    std::string s;
+    s.reserve(file.size() + 2 + problem.size());
+    s.append(file).append(": ").append(problem);
+    return s;
+  }
 
-    std::string file_;
-    std::string problem_;
+  std::string file_;
+  std::string problem_;
 };
 
 namespace detail {
@@ -37,27 +37,27 @@ namespace detail {
 // escaped as \xNN (bytes >= 0x80 are kept when keep_utf8 is set, for text already known to be valid
 // UTF-8), and text longer than max_chars is cut with "...".
 inline std::string printable(std::string_view text, bool keep_utf8 = false, std::size_t max_chars = 64) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    std::size_t shown = 0;
-    for (const char c : text) {
-        if (shown == max_chars) {
-            out += "...";
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        if ((u >= 0x20 && u < 0x7f && c != '\\') || (keep_utf8 && u >= 0x80)) {
-            out += c;
-        } else if (c == '\\') {
-            out += "\\\\";
-        } else {
-            out += "\\x";
-            out += hex[u >> 4];
-            out += hex[u & 0xf];
-        }
-        ++shown;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  std::size_t shown = 0;
+  for (const char c : text) {
+    if (shown == max_chars) {
+      out += "...";
+      break;
     }
-    return out;
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 0x20 && u < 0x7f && c != '\\') || (keep_utf8 && u >= 0x80)) {
+      out += c;
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    }
+    ++shown;
+  }
+  return out;
 }
 
 }  // namespace detail
