@@ -1,7 +1,7 @@
 // Tests of kernels::simd::dense_kernel against a naive loop accumulated in double.
 //
-// For every shape: batches 1, 2, 3, 7, 9 and 64 (the GEMV path, the GEMM path with partial, one full and
-// several row tiles), both epilogues, and parts 1..3: each part is run alone on a sentinel-filled output,
+// For every shape: batches 1, 2, 3, 7, 9, 64 and 130 (the GEMV path; the GEMM path with a partial tile,
+// one full tile plus a partial one, one full group of row tiles, several groups), both epilogues, and parts 1..3: each part is run alone on a sentinel-filled output,
 // and the outputs the parts write must be disjoint and cover everything. Tolerance: rtol 1e-4 of
 // |bias| + sum |w||x| per output.
 #include <doctest/doctest.h>
@@ -126,7 +126,7 @@ void check_shape(std::initializer_list<int> batches, int max_parts = 3) {
   }
 }
 
-constexpr std::initializer_list<int> all_batches = {1, 2, 3, 7, 9, 64};
+constexpr std::initializer_list<int> all_batches = {1, 2, 3, 7, 9, 64, 130};  // 130: three row groups
 
 }  // namespace
 

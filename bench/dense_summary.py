@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Summarises bench_typenet_dense's JSON output (--benchmark_out=F.json --benchmark_out_format=json).
+
+For every benchmark: the median and the best (highest) rate over its repetitions, and each as a fraction of
+the baseline of the same run (BM_read of the same layer for GB/s at batch 1, BM_peak_fma for GFLOP/s at
+batch 64, matched by thread count).
+
+    python3 bench/dense_summary.py build-dense/dense.json
+"""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main(path):
+    with open(path) as f:
+        data = json.load(f)
+    rates = defaultdict(list)
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        name = re.sub(r"/min_time:[^/]+|/repeats:\d+|/real_time", "", b["run_name"])
+        for key in ("GB_per_s", "GFLOP_per_s"):
+            if key in b:
+                rates[name].append((key, b[key]))
+    summary = {}
+    for name, vals in rates.items():
+        key = vals[0][0]
+        xs = [v for _, v in vals]
+        summary[name] = (key, statistics.median(xs), max(xs), len(xs))
+
+    def threads_of(name):
+        m = re.search(r"threads:(\d)", name)
+        return m.group(1) if m else "1"
+
+    def baseline(name):
+        t = threads_of(name)
+        m = re.search(r"<(\w+)", name)
+        if summary[name][0] == "GB_per_s" and m:
+            return f"BM_read<{m.group(1)}>/threads:{t}"
+        if summary[name][0] == "GFLOP_per_s":
+            return f"BM_peak_fma/threads:{t}"
+        return None
+
+    print(f"{'benchmark':48s} {'unit':12s} {'median':>8s} {'best':>8s} {'n':>3s}  {'median/base':>11s} {'best/base':>9s}")
+    for name, (key, med, best, n) in summary.items():
+        base = baseline(name)
+        frac = ""
+        if base and base in summary and base != name:
+            bm, bb = summary[base][1], summary[base][2]
+            frac = f"{med / bm:11.2f} {best / bb:9.2f}"
+        print(f"{name:48s} {key:12s} {med:8.2f} {best:8.2f} {n:3d}  {frac}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "dense.json")
