@@ -52,7 +52,7 @@ std::string describe() {
   std::string out = pad_left("index", 5) + "  " + pad_right("layer", wl) + "  " + pad_right("output", 16) + "  " +
                     pad_left("params", 12) + "  " + pad_left("MACs", 15) + "  stage\n";
   out += pad_left("-", 5) + "  " + pad_right(Net::input_shape::str().insert(0, "input "), wl) + "  " +
-         pad_right(Net::input_shape::str(), 16) + "\n";
+         Net::input_shape::str() + "\n";
   for (const auto& r : rows) {
     out += pad_left(std::to_string(r.index), 5) + "  " + pad_right(r.layer, wl) + "  " + pad_right(r.output_shape, 16) +
            "  " + pad_left(group_digits(r.params), 12) + "  " + pad_left(group_digits(r.macs), 15) + "  " +
