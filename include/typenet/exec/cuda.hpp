@@ -1,0 +1,396 @@
+// typenet/exec/cuda.hpp: exec::cuda, the GPU policy (nvcc only; include <typenet/cuda.hpp>).
+//
+//   tn::model<tn::zoo::seed_alexnet, tn::exec::cuda> m(p, /*max_batch=*/64);                 // fp32
+//   tn::model<tn::zoo::seed_alexnet, tn::exec::cuda> t(p, 64, {.math = tn::exec::cuda_math::tf32});
+//   m.forward(in, out, batch);    // host float32 NCHW in, host float32 out
+//
+// The program follows fusion::stages_t<Net>: a conv2d stage is one implicit-GEMM kernel with bias and
+// ReLU in its epilogue, followed (when the stage has them) by one kernel doing LRN and pooling in a single
+// pass; a dense stage is one GEMM kernel with bias and ReLU (plus a softmax kernel when the stage ends in
+// softmax). Weights are repacked and uploaded once; all activations (two ping-pong buffers for max_batch
+// images, sizes from memory_plan<Net>) and the k-split workspace live in one device allocation made when
+// the program is built. run() allocates nothing. Every CUDA call and launch is checked and a failure
+// throws typenet::cuda_error; no usable GPU, or too little device memory, throws when the program is built.
+#pragma once
+#if !defined(__CUDACC__)
+#error "typenet/exec/cuda.hpp needs nvcc: include <typenet/cuda.hpp> from a .cu file"
+#endif
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../core/model.hpp"
+#include "../core/network.hpp"
+#include "../core/params.hpp"
+#include "../fusion/plan.hpp"
+#include "../kernels/cuda/check.hpp"
+#include "../kernels/cuda/gemm.hpp"
+#include "../kernels/cuda/pointwise.hpp"
+
+namespace typenet::exec {
+
+/// Arithmetic of the convolution and dense kernels. fp32 is the default; tf32 runs the products on the
+/// tensor cores with 10-bit mantissas (inputs rounded to TF32, fp32 accumulation): faster, about 1e-3
+/// relative error.
+enum class cuda_math { fp32, tf32 };
+
+/// The CUDA policy: which stream the program runs on, on which device, with which arithmetic.
+struct cuda {
+  cudaStream_t stream = nullptr;       ///< nullptr: the default stream
+  cuda_math math = cuda_math::fp32;
+  int device = -1;                     ///< -1: the current device
+
+  template <Network Net> class program;
+};
+
+namespace cuda_detail {
+
+namespace kc = ::typenet::kernels::cuda;
+using fusion::detail::role;
+using fusion::detail::role_of;
+
+struct device_free {
+  void operator()(float* p) const noexcept { cudaFree(p); }
+};
+using device_floats = std::unique_ptr<float, device_free>;
+
+template <class List, role R> struct find_role { using type = void; };
+template <class B, class... Rest, role R>
+struct find_role<type_list<B, Rest...>, R>
+    : std::conditional_t<role_of<typename B::layer>::value == R, std::type_identity<B>,
+                         find_role<type_list<Rest...>, R>> {};
+template <class Stage, role R> using find_t = typename find_role<typename Stage::layers, R>::type;
+template <class Stage, role R> inline constexpr bool has_role = !std::is_void_v<find_t<Stage, R>>;
+
+template <class L> struct is_adaptive : std::false_type {};
+template <int OH, int OW> struct is_adaptive<adaptive_avg_pool<OH, OW>> : std::true_type {};
+
+template <class L> struct lrn_of;
+template <int S, class A, class B, class K> struct lrn_of<lrn<S, A, B, K>> {
+  using type = kc::lrn_params<S, A, B, K>;
+};
+template <class Bound> struct lrn_params_of { using type = typename lrn_of<typename Bound::layer>::type; };
+template <> struct lrn_params_of<void> { using type = kc::no_lrn; };
+
+template <class Bound> struct pool_params_of {
+  using L = typename Bound::layer;
+  using type = kc::pool_params<L::kind == pool_kind::max, L::kernel_h, L::kernel_w, L::stride_h, L::stride_w,
+                               L::pad_h, L::pad_w>;
+};
+template <> struct pool_params_of<void> { using type = kc::no_pool; };
+
+template <class Bound> struct geometry_of;  // the GEMM view of a conv2d or dense bound layer
+template <class Bound>
+  requires(role_of<typename Bound::layer>::value == role::conv)
+struct geometry_of<Bound> {
+  using L = typename Bound::layer;
+  using in = typename Bound::input;
+  using out = typename Bound::output;
+  using type = kc::conv_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::kernel_w,
+                                 L::stride_h, L::stride_w, L::pad_h, L::pad_w, L::group_count, out::dims[1],
+                                 out::dims[2]>;
+};
+template <class Bound>
+  requires(role_of<typename Bound::layer>::value == role::dense)
+struct geometry_of<Bound> {
+  using type = kc::dense_geometry<static_cast<int>(Bound::input::size), Bound::layer::units>;
+};
+
+template <class Stage>
+inline constexpr bool is_gemm_stage = has_role<Stage, role::conv> || has_role<Stage, role::dense>;
+
+/// Floats of packed weights plus bias for a GEMM stage, rounded up to 64 (256-byte alignment).
+template <class Stage>
+constexpr std::int64_t packed_floats() {
+  if constexpr (is_gemm_stage<Stage>) {
+    using Geo = typename geometry_of<typename Stage::first>::type;
+    return kc::round_up(static_cast<int>(kc::gemm_tiles<Geo>::packed_weights + Geo::channels), 64);
+  } else {
+    return 0;
+  }
+}
+
+/// Workspace floats the k split needs for any batch up to max_batch.
+template <class Stage>
+std::int64_t workspace_floats(int max_batch, int sms) {
+  if constexpr (is_gemm_stage<Stage>) {
+    using Geo = typename geometry_of<typename Stage::first>::type;
+    std::int64_t most = 0;
+    for (int b = 1; b <= max_batch; ++b) {
+      int tps = 0;
+      const int n_total = b * Geo::pixels;
+      const int splits = kc::gemm_splits<Geo>(n_total, sms, tps);
+      if (splits > 1) most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
+      else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms) break;
+    }
+    return most;
+  } else {
+    return 0;
+  }
+}
+
+inline int grid_for(std::int64_t total, int sms) {
+  const std::int64_t blocks = (total + 255) / 256;
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(blocks, std::int64_t{sms} * 16)));
+}
+
+inline std::string mib(std::int64_t floats) { return std::to_string((floats * 4 + (1 << 20) - 1) >> 20) + " MiB"; }
+
+}  // namespace cuda_detail
+
+template <Network Net>
+class cuda::program {
+  using stages = fusion::stages_t<Net>;
+  static constexpr std::size_t stage_count = stages::size;
+  static constexpr std::int64_t buffer_floats = memory_plan<Net>::buffer_floats_per_image;
+
+ public:
+  program(const params<Net>& p, int max_batch, const cuda& policy = {})
+      : policy_(policy), max_batch_(max_batch) {
+    if (max_batch < 1)
+      throw std::invalid_argument("typenet: exec::cuda: max_batch must be at least 1, got " +
+                                  std::to_string(max_batch));
+    if (std::int64_t{max_batch} * largest_pixels() > (std::int64_t{1} << 31) - 1 ||
+        std::int64_t{max_batch} * buffer_floats > (std::int64_t{1} << 40))
+      throw std::invalid_argument("typenet: exec::cuda: max_batch " + std::to_string(max_batch) +
+                                  " is too large for this network (32-bit pixel index)");
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+      (void)cudaGetLastError();
+      throw cuda_error(e == cudaSuccess ? cudaErrorNoDevice : e,
+                       "typenet: exec::cuda: no usable CUDA device (cudaGetDeviceCount: " +
+                           (e == cudaSuccess ? std::string("0 devices") : kernels::cuda::cuda_error_text(e)) + ")");
+    }
+    if (policy.device >= 0) TYPENET_CUDA_CHECK(cudaSetDevice(policy.device));
+    TYPENET_CUDA_CHECK(cudaGetDevice(&device_));
+    TYPENET_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device_));
+
+    // Activations (two ping-pong buffers) and the k-split workspace: one allocation.
+    workspace_floats_ = [&]<class... S>(type_list<S...>) {
+      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_)...});
+    }(stages{});
+    const std::int64_t act = buffer_floats * max_batch;
+    const std::int64_t act_padded = (act + 63) / 64 * 64;
+    activations_ = allocate(2 * act_padded + workspace_floats_,
+                            "activations for max_batch " + std::to_string(max_batch));
+    buffers_[0] = activations_.get();
+    buffers_[1] = activations_.get() + act_padded;
+    workspace_ = activations_.get() + 2 * act_padded;
+
+    // Weights: packed for the kernels on the host, uploaded once.
+    std::int64_t total = 0;
+    [&]<class... S>(type_list<S...>) {
+      std::size_t i = 0;
+      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>()), ...);
+    }(stages{});
+    weights_ = allocate(std::max<std::int64_t>(total, 1), "weights");
+    std::vector<float> host(static_cast<std::size_t>(std::max<std::int64_t>(total, 1)));
+    [&]<class... S>(type_list<S...>) {
+      std::size_t i = 0;
+      ((pack<S>(p, host.data() + offsets_[i++])), ...);
+    }(stages{});
+    TYPENET_CUDA_CHECK(cudaMemcpy(weights_.get(), host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice));
+  }
+
+  program(const program&) = delete;
+  program& operator=(const program&) = delete;
+  program(program&&) noexcept = default;
+  program& operator=(program&&) noexcept = default;
+
+  /// Host in (batch x input floats, NCHW), host out (batch x output floats); waits for the result.
+  void run(const float* in, float* out, int batch) {
+    check_batch(batch);
+    const std::size_t in_bytes = sizeof(float) * static_cast<std::size_t>(batch * Net::input_shape::size);
+    const std::size_t out_bytes = sizeof(float) * static_cast<std::size_t>(batch * Net::output_shape::size);
+    TYPENET_CUDA_CHECK(cudaSetDevice(device_));
+    TYPENET_CUDA_CHECK(cudaMemcpyAsync(buffers_[0], in, in_bytes, cudaMemcpyHostToDevice, policy_.stream));
+    const float* result = enqueue(buffers_[0], batch);
+    TYPENET_CUDA_CHECK(cudaMemcpyAsync(out, result, out_bytes, cudaMemcpyDeviceToHost, policy_.stream));
+    TYPENET_CUDA_CHECK(cudaStreamSynchronize(policy_.stream));
+  }
+
+  /// Device in, device out, asynchronous on the policy's stream (for callers that keep data on the GPU).
+  /// d_in is only read; it may not alias the program's own buffers.
+  void run_device(const float* d_in, float* d_out, int batch) {
+    check_batch(batch);
+    const float* result = enqueue(d_in, batch);
+    TYPENET_CUDA_CHECK(cudaMemcpyAsync(d_out, result,
+                                       sizeof(float) * static_cast<std::size_t>(batch * Net::output_shape::size),
+                                       cudaMemcpyDeviceToDevice, policy_.stream));
+  }
+
+  /// Runs only stage S (for per-stage benchmarks): reads buffer 0, writes buffer 1 or back to 0.
+  template <std::size_t S>
+  void run_stage_device(int batch) {
+    check_batch(batch);
+    const float* cur = buffers_[0];
+    launch<S>(::typenet::detail::at_t<S, stages>{}, cur, batch);
+  }
+
+  int max_batch() const noexcept { return max_batch_; }
+  cudaStream_t stream() const noexcept { return policy_.stream; }
+  /// Device bytes held: activations + workspace, and packed weights.
+  std::int64_t device_bytes() const noexcept {
+    return 4 * (2 * ((buffer_floats * max_batch_ + 63) / 64 * 64) + workspace_floats_) + 4 * weight_floats();
+  }
+
+ private:
+  static constexpr std::int64_t largest_pixels() {
+    return [&]<class... B>(type_list<B...>) {
+      return std::max({std::int64_t{1}, B::output::size...});
+    }(typename Net::layers{});
+  }
+  std::int64_t weight_floats() const noexcept {
+    return [&]<class... S>(type_list<S...>) { return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>()); }(stages{});
+  }
+
+  cuda_detail::device_floats allocate(std::int64_t floats, const std::string& what) {
+    float* ptr = nullptr;
+    const cudaError_t e = cudaMalloc(&ptr, sizeof(float) * static_cast<std::size_t>(floats));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      std::size_t free_bytes = 0, total_bytes = 0;
+      (void)cudaMemGetInfo(&free_bytes, &total_bytes);
+      (void)cudaGetLastError();
+      throw cuda_error(e, "typenet: exec::cuda: cannot allocate " + cuda_detail::mib(floats) + " of device memory for " +
+                              what + " (" + std::to_string(free_bytes >> 20) + " MiB free of " +
+                              std::to_string(total_bytes >> 20) + " MiB; cudaMalloc: " +
+                              kernels::cuda::cuda_error_text(e) + ")");
+    }
+    return cuda_detail::device_floats(ptr);
+  }
+
+  void check_batch(int batch) const {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument("typenet: exec::cuda: batch " + std::to_string(batch) + " is outside 1.." +
+                                  std::to_string(max_batch_));
+  }
+
+  template <class S>
+  static void pack(const params<Net>& p, float* out) {
+    if constexpr (cuda_detail::is_gemm_stage<S>) {
+      using B = typename S::first;
+      using Geo = typename cuda_detail::geometry_of<B>::type;
+      kernels::cuda::pack_gemm_weights<Geo>(p.data() + B::weight_offset, out);
+      std::copy(p.data() + B::bias_offset, p.data() + B::bias_offset + B::biases,
+                out + kernels::cuda::gemm_tiles<Geo>::packed_weights);
+    }
+  }
+
+  const float* enqueue(const float* d_in, int batch) {
+    const float* cur = d_in;
+    [&]<class... S>(type_list<S...>) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) { (launch<I>(S{}, cur, batch), ...); }(
+          std::index_sequence_for<S...>{});
+    }(stages{});
+    return cur;
+  }
+
+  float* next_buffer(const float* cur) const noexcept { return cur == buffers_[0] ? buffers_[1] : buffers_[0]; }
+
+  template <std::size_t I, class... B>
+  void launch(fusion::stage<B...>, const float*& cur, int batch) {
+    using S = fusion::stage<B...>;
+    using namespace cuda_detail;
+    namespace kc = kernels::cuda;
+    using First = typename S::first;
+    constexpr role r = role_of<typename First::layer>::value;
+    cudaStream_t st = policy_.stream;
+    if constexpr (r == role::conv || r == role::dense) {
+      using Geo = typename geometry_of<First>::type;
+      constexpr bool relu = has_role<S, role::relu>;
+      const float* w = weights_.get() + offsets_[I];
+      const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
+      float* dst = next_buffer(cur);
+      if (policy_.math == cuda_math::tf32) gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch);
+      else gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch);
+      cur = dst;
+      if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
+        using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;
+        using Pool = typename pool_params_of<find_t<S, role::pool>>::type;
+        post<typename First::output, typename S::output, Lrn, Pool>(cur, batch);
+      }
+      if constexpr (has_role<S, role::softmax>) softmax<S::output::size>(cur, batch);
+    } else if constexpr (r == role::relu) {
+      float* dst = next_buffer(cur);
+      const std::int64_t count = std::int64_t{batch} * S::output::size;
+      kc::relu_kernel<<<grid_for(count, sms_), 256, 0, st>>>(cur, dst, count);
+      TYPENET_CUDA_CHECK_LAUNCH("relu_kernel");
+      cur = dst;
+    } else if constexpr (r == role::softmax) {
+      softmax<S::output::size>(cur, batch);
+    } else if constexpr (r == role::lrn) {
+      post<typename S::input, typename S::output, typename lrn_params_of<First>::type, kc::no_pool>(cur, batch);
+    } else if constexpr (r == role::pool) {
+      post<typename S::input, typename S::output, kc::no_lrn, typename pool_params_of<First>::type>(cur, batch);
+    } else if constexpr (is_adaptive<typename First::layer>::value) {
+      using in = typename S::input;
+      using out = typename S::output;
+      float* dst = next_buffer(cur);
+      const std::int64_t count = std::int64_t{batch} * out::size;
+      kc::adaptive_avg_pool_kernel<in::dims[0], in::dims[1], in::dims[2], out::dims[1], out::dims[2]>
+          <<<grid_for(count, sms_), 256, 0, st>>>(cur, dst, batch);
+      TYPENET_CUDA_CHECK_LAUNCH("adaptive_avg_pool_kernel");
+      cur = dst;
+    } else {
+      static_assert(::typenet::detail::always_false<S>::value, "typenet: exec::cuda has no kernel for this layer kind");
+    }
+  }
+
+  template <class Geo, bool Relu, kernels::cuda::math_mode Math>
+  void gemm(const float* w, const float* bias, const float* x, float* y, int batch) {
+    namespace kc = kernels::cuda;
+    using T = kc::gemm_tiles<Geo>;
+    const int n_total = batch * Geo::pixels;
+    int tps = 0;
+    const int splits = kc::gemm_splits<Geo>(n_total, sms_, tps);
+    const dim3 grid((n_total + T::bn - 1) / T::bn, T::mpad / T::bm, Geo::groups * splits);
+    kc::gemm_kernel<Geo, Relu, Math><<<grid, T::threads, 0, policy_.stream>>>(w, bias, x, y, workspace_, n_total, tps);
+    TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
+    if (splits > 1) {
+      kc::gemm_finish<Geo, Relu><<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0,
+                                   policy_.stream>>>(workspace_, bias, y, n_total, splits);
+      TYPENET_CUDA_CHECK_LAUNCH("gemm_finish");
+    }
+  }
+
+  template <class In, class Out, class Lrn, class Pool>
+  void post(const float*& cur, int batch) {
+    float* dst = next_buffer(cur);
+    const std::int64_t count = std::int64_t{batch} * Out::size;
+    kernels::cuda::lrn_pool_kernel<In::dims[0], In::dims[1], In::dims[2], Out::dims[1], Out::dims[2], Lrn, Pool>
+        <<<cuda_detail::grid_for(count, sms_), 256, 0, policy_.stream>>>(cur, dst, batch);
+    TYPENET_CUDA_CHECK_LAUNCH("lrn_pool_kernel");
+    cur = dst;
+  }
+
+  template <std::int64_t N>
+  void softmax(const float*& cur, int batch) {
+    float* dst = next_buffer(cur);
+    kernels::cuda::softmax_kernel<static_cast<int>(N)><<<batch, 256, 0, policy_.stream>>>(cur, dst);
+    TYPENET_CUDA_CHECK_LAUNCH("softmax_kernel");
+    cur = dst;
+  }
+
+  cuda policy_;
+  int max_batch_;
+  int device_ = 0;
+  int sms_ = 1;
+  std::int64_t workspace_floats_ = 0;
+  cuda_detail::device_floats activations_;
+  cuda_detail::device_floats weights_;
+  std::array<float*, 2> buffers_{};
+  float* workspace_ = nullptr;
+  std::array<std::int64_t, stage_count + 1> offsets_{};
+};
+
+}  // namespace typenet::exec

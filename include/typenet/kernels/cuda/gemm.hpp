@@ -1,0 +1,336 @@
+// typenet/kernels/cuda/gemm.hpp: conv2d (implicit GEMM) and dense (GEMM) kernels with a fused
+// bias + ReLU epilogue, generated from a layer's compile-time shape (nvcc only).
+//
+// Both layers are C[m, n] = sum_k A[m, k] * B[k, n]:
+//   conv2d, per group g: m = output channel in the group, k = (input channel, kh, kw), n = (image, oh, ow);
+//                        B is gathered from the NCHW input on the fly (no im2col buffer).
+//   dense:               m = unit, k = input feature, n = image.
+// A (the weights) is repacked once, when the program is built, to [G][Kpad][Mpad] (k-major, zero padded
+// to whole tiles), so tile loads of A are aligned float4 loads without bounds checks.
+//
+// Tiles (BM x BN, depth BK = 8) are constants chosen from the shape; each thread owns 8 x 8 outputs.
+// Two shared-memory stages: the next tile is fetched into registers while the current one is multiplied.
+// Math: fp32 (FFMA, the default) or tf32 (tensor cores, mma.sync m16n8k8, opt-in).
+// When the grid would not fill the GPU (small batch, few output channels) the k range is split over
+// blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias and ReLU.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace typenet::kernels::cuda {
+
+enum class math_mode { fp32, tf32 };
+
+TYPENET_HOST_DEVICE constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+/// The GEMM view of conv2d on a C x H x W input.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PH, int PW, int G, int OH, int OW>
+struct conv_geometry {
+  static constexpr bool is_conv = true;
+  static constexpr int groups = G;
+  static constexpr int in_c = C / G;         // input channels per group
+  static constexpr int m = F / G;            // output channels per group
+  static constexpr int k = in_c * KH * KW;
+  static constexpr int pixels = OH * OW;     // n per image
+  static constexpr int channels = F;
+  static constexpr std::int64_t in_image = std::int64_t{C} * H * W;
+  static constexpr std::int64_t out_image = std::int64_t{F} * OH * OW;
+  static constexpr int h = H, w = W, kh = KH, kw = KW, sh = SH, sw = SW, ph = PH, pw = PW, ow = OW;
+};
+
+/// The GEMM view of dense: [units, in] x [in, batch].
+template <int In, int Units>
+struct dense_geometry {
+  static constexpr bool is_conv = false;
+  static constexpr int groups = 1, in_c = In, m = Units, k = In, pixels = 1, channels = Units;
+  static constexpr std::int64_t in_image = In, out_image = Units;
+  static constexpr int h = 1, w = 1, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, ow = 1;
+};
+
+/// Tile sizes from the shape: 128 rows when a group has more than 64 output channels, else 64; 128
+/// columns for convolutions with many output pixels, 64 for dense layers (n = batch) and small images.
+template <class Geo>
+struct gemm_tiles {
+  static constexpr int bm = Geo::m > 64 ? 128 : 64;
+  static constexpr int bn = (Geo::is_conv && Geo::pixels >= 128) ? 128 : 64;
+  static constexpr int bk = 8;
+  static constexpr int threads = (bm / 8) * (bn / 8);
+  static constexpr int kpad = round_up(Geo::k, bk);
+  static constexpr int mpad = round_up(Geo::m, bm);
+  static constexpr int k_tiles = kpad / bk;
+  static constexpr std::int64_t packed_weights = std::int64_t{Geo::groups} * kpad * mpad;
+  // Shared-memory rows are padded by 8 floats so that the tensor-core fragment loads hit 32 banks.
+  static constexpr int a_stride = bm + 8;
+  static constexpr int b_stride = bn + 8;
+  static_assert(threads % bn == 0 && (bk * bm) % (4 * threads) == 0);
+};
+
+__device__ __forceinline__ std::uint32_t to_tf32(float x) {
+  std::uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+/// Writes one finished output: into the final layout (bias, ReLU) or, for a k split, into the workspace.
+template <class Geo, bool Relu>
+__device__ __forceinline__ void gemm_store(float v, int g, int m, int n, int n_total, int split, bool split_k,
+                                           const float* __restrict__ bias, float* __restrict__ y,
+                                           float* __restrict__ ws) {
+  if (m >= Geo::m || n >= n_total) return;
+  const int ch = g * Geo::m + m;
+  if (split_k) {
+    ws[(std::int64_t{split} * n_total + n) * Geo::channels + ch] = v;
+    return;
+  }
+  v += bias[ch];
+  if (Relu) v = fmaxf(v, 0.f);
+  if constexpr (Geo::is_conv) {
+    const int img = n / Geo::pixels, p = n - img * Geo::pixels;
+    y[img * Geo::out_image + std::int64_t{ch} * Geo::pixels + p] = v;
+  } else {
+    y[std::int64_t{n} * Geo::channels + ch] = v;
+  }
+}
+
+/// grid: (n tiles, m tiles, groups * splits); block: gemm_tiles<Geo>::threads.
+/// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW or [N, In]); y: output; ws: split workspace.
+template <class Geo, bool Relu, math_mode Math>
+__global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
+    gemm_kernel(const float* __restrict__ wt, const float* __restrict__ bias, const float* __restrict__ x,
+                float* __restrict__ y, float* __restrict__ ws, int n_total, int tiles_per_split) {
+  using T = gemm_tiles<Geo>;
+  constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads;
+  constexpr int AS = T::a_stride, BS = T::b_stride;
+  constexpr int a_vec = BK * BM / (4 * NT);   // float4 loads of A per thread and tile
+  constexpr int b_rows = BK / (NT / BN);      // B elements per thread and tile (one column, several k)
+  __shared__ __align__(16) float as[2][BK * AS];
+  __shared__ __align__(16) float bs[2][BK * BS];
+
+  const int tid = threadIdx.x;
+  const int g = blockIdx.z % Geo::groups;
+  const int split = blockIdx.z / Geo::groups;
+  const bool split_k = gridDim.z > Geo::groups;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int t_begin = split * tiles_per_split;
+  const int t_end = min(t_begin + tiles_per_split, T::k_tiles);
+
+  const float* a_src = wt + std::int64_t{g} * T::kpad * T::mpad + m0;
+
+  // This thread's column of B and where its pixel's window starts in the input.
+  const int b_col = tid % BN, b_row0 = tid / BN;
+  const int n = n0 + b_col;
+  const bool n_ok = n < n_total;
+  const float* x_img;
+  int ih0 = 0, iw0 = 0;
+  if constexpr (Geo::is_conv) {
+    const int img = n_ok ? n / Geo::pixels : 0;
+    const int p = n_ok ? n - img * Geo::pixels : 0;
+    const int oh = p / Geo::ow, ow = p - oh * Geo::ow;
+    ih0 = oh * Geo::sh - Geo::ph;
+    iw0 = ow * Geo::sw - Geo::pw;
+    x_img = x + img * Geo::in_image + std::int64_t{g} * Geo::in_c * Geo::h * Geo::w;
+  } else {
+    x_img = x + std::int64_t{n_ok ? n : 0} * Geo::k;
+  }
+
+  float4 a_reg[a_vec];
+  float b_reg[b_rows];
+  auto fetch = [&](int t) {
+    const int k0 = t * BK;
+#pragma unroll
+    for (int i = 0; i < a_vec; ++i) {
+      const int idx = tid + i * NT, row = idx / (BM / 4), col = idx % (BM / 4);
+      a_reg[i] = __ldg(reinterpret_cast<const float4*>(a_src + std::int64_t{k0 + row} * T::mpad) + col);
+    }
+#pragma unroll
+    for (int i = 0; i < b_rows; ++i) {
+      const int k = k0 + b_row0 + i * (NT / BN);
+      float v = 0.f;
+      if constexpr (Geo::is_conv) {
+        const int c = k / (Geo::kh * Geo::kw), r = k - c * (Geo::kh * Geo::kw);
+        const int ih = ih0 + r / Geo::kw, iw = iw0 + r % Geo::kw;
+        if (n_ok && k < Geo::k && ih >= 0 && ih < Geo::h && iw >= 0 && iw < Geo::w)
+          v = __ldg(x_img + (c * Geo::h + ih) * Geo::w + iw);
+      } else {
+        if (n_ok && k < Geo::k) v = __ldg(x_img + k);
+      }
+      b_reg[i] = v;
+    }
+  };
+  auto stash = [&](int buf) {
+#pragma unroll
+    for (int i = 0; i < a_vec; ++i) {
+      const int idx = tid + i * NT, row = idx / (BM / 4), col = idx % (BM / 4);
+      float4 v = a_reg[i];
+      if constexpr (Math == math_mode::tf32) {
+        v.x = __uint_as_float(to_tf32(v.x));
+        v.y = __uint_as_float(to_tf32(v.y));
+        v.z = __uint_as_float(to_tf32(v.z));
+        v.w = __uint_as_float(to_tf32(v.w));
+      }
+      *reinterpret_cast<float4*>(&as[buf][row * AS + col * 4]) = v;
+    }
+#pragma unroll
+    for (int i = 0; i < b_rows; ++i) {
+      float v = b_reg[i];
+      if constexpr (Math == math_mode::tf32) v = __uint_as_float(to_tf32(v));
+      bs[buf][(b_row0 + i * (NT / BN)) * BS + b_col] = v;
+    }
+  };
+
+  float acc[8][8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+  // fp32: thread (ty, tx) owns rows ty*4 + {0..3} and BM/2 + ty*4 + {0..3}, and likewise columns.
+  const int tx = tid % (BN / 8), ty = tid / (BN / 8);
+  // tf32: warp (wm, wn) owns a 64 x 32 block: 4 x 4 mma tiles of 16 x 8.
+  const int lane = tid % 32, warp = tid / 32;
+  const int wm = warp / (BN / 32), wn = warp % (BN / 32);
+  const int gid = lane / 4, tig = lane % 4;
+
+  if (t_begin < t_end) {
+    fetch(t_begin);
+    stash(0);
+  }
+  __syncthreads();
+  int buf = 0;
+  for (int t = t_begin; t < t_end; ++t) {
+    const bool more = t + 1 < t_end;
+    if (more) fetch(t + 1);
+    const float* a_s = as[buf];
+    const float* b_s = bs[buf];
+    if constexpr (Math == math_mode::fp32) {
+#pragma unroll
+      for (int kk = 0; kk < BK; ++kk) {
+        const float4 a0 = *reinterpret_cast<const float4*>(a_s + kk * AS + ty * 4);
+        const float4 a1 = *reinterpret_cast<const float4*>(a_s + kk * AS + BM / 2 + ty * 4);
+        const float4 b0 = *reinterpret_cast<const float4*>(b_s + kk * BS + tx * 4);
+        const float4 b1 = *reinterpret_cast<const float4*>(b_s + kk * BS + BN / 2 + tx * 4);
+        const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
+    } else {
+      // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
+      std::uint32_t af[4][4], bf[4][2];
+#pragma unroll
+      for (int mi = 0; mi < 4; ++mi) {
+        const int r = wm * 64 + mi * 16 + gid;
+        af[mi][0] = __float_as_uint(a_s[tig * AS + r]);
+        af[mi][1] = __float_as_uint(a_s[tig * AS + r + 8]);
+        af[mi][2] = __float_as_uint(a_s[(tig + 4) * AS + r]);
+        af[mi][3] = __float_as_uint(a_s[(tig + 4) * AS + r + 8]);
+      }
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni) {
+        const int c = wn * 32 + ni * 8 + gid;
+        bf[ni][0] = __float_as_uint(b_s[tig * BS + c]);
+        bf[ni][1] = __float_as_uint(b_s[(tig + 4) * BS + c]);
+      }
+#pragma unroll
+      for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) {
+          float* d = &acc[mi * 2][ni * 2];  // 4 accumulators per mma tile, see the epilogue
+          float* e = &acc[mi * 2 + 1][ni * 2];
+          asm volatile(
+              "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+              "{%0,%1,%2,%3};\n"
+              : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
+              : "r"(af[mi][0]), "r"(af[mi][1]), "r"(af[mi][2]), "r"(af[mi][3]), "r"(bf[ni][0]),
+                "r"(bf[ni][1]));
+        }
+    }
+    if (more) stash(buf ^ 1);
+    __syncthreads();
+    buf ^= 1;
+  }
+
+  if constexpr (Math == math_mode::fp32) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int m = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int nn = n0 + (j < 4 ? tx * 4 + j : BN / 2 + tx * 4 + j - 4);
+        gemm_store<Geo, Relu>(acc[i][j], g, m, nn, n_total, split, split_k, bias, y, ws);
+      }
+    }
+  } else {
+    // mma tile (mi, ni): c0, c1 at row gid, columns 2*tig, 2*tig+1; c2, c3 at row gid + 8.
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const int m = m0 + wm * 64 + mi * 16 + gid + h * 8;
+            const int nn = n0 + wn * 32 + ni * 8 + tig * 2 + c;
+            gemm_store<Geo, Relu>(acc[mi * 2 + h][ni * 2 + c], g, m, nn, n_total, split, split_k, bias, y, ws);
+          }
+  }
+}
+
+/// Sums the k splits of the workspace, adds the bias, applies ReLU and writes the final layout.
+/// One thread per output value; grid covers n_total * channels.
+template <class Geo, bool Relu>
+__global__ void gemm_finish(const float* __restrict__ ws, const float* __restrict__ bias, float* __restrict__ y,
+                            int n_total, int splits) {
+  const std::int64_t total = std::int64_t{n_total} * Geo::channels;
+  for (std::int64_t o = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; o < total;
+       o += std::int64_t{gridDim.x} * blockDim.x) {
+    int n, ch;
+    if constexpr (Geo::is_conv) {  // o indexes the NCHW output: (image, channel, pixel)
+      const std::int64_t img = o / Geo::out_image;
+      const int rest = static_cast<int>(o - img * Geo::out_image);
+      ch = rest / Geo::pixels;
+      n = static_cast<int>(img) * Geo::pixels + (rest - ch * Geo::pixels);
+    } else {
+      n = static_cast<int>(o / Geo::channels);
+      ch = static_cast<int>(o - std::int64_t{n} * Geo::channels);
+    }
+    float v = bias[ch];
+    for (int s = 0; s < splits; ++s) v += ws[(std::int64_t{s} * n_total + n) * Geo::channels + ch];
+    y[o] = Relu ? fmaxf(v, 0.f) : v;
+  }
+}
+
+/// The k split for a launch: enough blocks for about two waves on `sms` multiprocessors, each split at
+/// least four k tiles long. Returns the split count; tiles_per_split receives the tiles each split takes.
+template <class Geo>
+inline int gemm_splits(int n_total, int sms, int& tiles_per_split) {
+  using T = gemm_tiles<Geo>;
+  const long long blocks = (long long)((n_total + T::bn - 1) / T::bn) * (T::mpad / T::bm) * Geo::groups;
+  int splits = 1;
+  if (blocks < sms) {
+    splits = static_cast<int>((2LL * sms + blocks - 1) / blocks);
+    splits = splits < T::k_tiles / 4 ? splits : T::k_tiles / 4;
+    splits = splits < 32 ? splits : 32;
+    if (splits < 1) splits = 1;
+  }
+  tiles_per_split = (T::k_tiles + splits - 1) / splits;
+  splits = (T::k_tiles + tiles_per_split - 1) / tiles_per_split;  // no empty split
+  return splits;
+}
+
+/// Repacks PyTorch weights [F][C/G][KH][KW] (or [Units][In]) to [G][Kpad][Mpad], zero padded.
+template <class Geo>
+inline void pack_gemm_weights(const float* w, float* out) {
+  using T = gemm_tiles<Geo>;
+  for (std::int64_t i = 0; i < T::packed_weights; ++i) out[i] = 0.f;
+  for (int g = 0; g < Geo::groups; ++g)
+    for (int m = 0; m < Geo::m; ++m)
+      for (int k = 0; k < Geo::k; ++k)
+        out[(std::int64_t{g} * T::kpad + k) * T::mpad + m] = w[(std::int64_t{g} * Geo::m + m) * Geo::k + k];
+}
+
+}  // namespace typenet::kernels::cuda

@@ -1,0 +1,101 @@
+// tests/cuda/cuda_test_util.hpp: shared pieces of the gpu tests: the skip rule and the parity check of
+// exec::cuda against exec::reference.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <typenet/cuda.hpp>
+#include <typenet/exec/reference.hpp>
+
+namespace typenet_cuda_test {
+
+namespace tn = ::typenet;
+
+/// Exit status CTest reads as "skipped" (SKIP_RETURN_CODE in tests/cuda/CMakeLists.txt).
+inline constexpr int skip_code = 77;
+
+/// True when a CUDA device is usable; otherwise prints why on stderr.
+inline bool have_gpu() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    std::fprintf(stderr, "SKIPPED: no usable CUDA device (%s); the gpu tests need one\n",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    (void)cudaGetLastError();
+    return false;
+  }
+  return true;
+}
+
+/// How the outputs of two policies are compared.
+struct tolerance {
+  double atol, rtol;   ///< element-wise: |a - b| <= atol + rtol * |b|
+  double scaled;       ///< if > 0 instead: max |a - b| <= scaled * max |b| (TF32's relative error)
+};
+inline constexpr tolerance fp32_tolerance{1e-4, 1e-3, 0.0};
+inline constexpr tolerance tf32_tolerance{0.0, 0.0, 1e-2};
+
+struct comparison {
+  double max_abs_diff = 0, max_ref = 0;
+  long long failures = 0, first_failure = -1;
+};
+
+inline comparison compare(const std::vector<float>& got, const std::vector<float>& want, tolerance tol) {
+  comparison c;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double d = std::fabs(double(got[i]) - double(want[i]));
+    c.max_abs_diff = std::max(c.max_abs_diff, std::isnan(d) ? INFINITY : d);
+    c.max_ref = std::max(c.max_ref, std::fabs(double(want[i])));
+    if (tol.scaled == 0.0 && !(d <= tol.atol + tol.rtol * std::fabs(double(want[i])))) {
+      if (c.failures++ == 0) c.first_failure = static_cast<long long>(i);
+    }
+  }
+  if (tol.scaled > 0.0 && !(c.max_abs_diff <= tol.scaled * c.max_ref)) c.failures = 1;
+  return c;
+}
+
+/// Runs Net on exec::reference and exec::cuda (given math) for each batch size and checks parity.
+/// Weights: init_he(seed); inputs uniform in [-1, 1).
+template <class Net>
+void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches, tn::exec::cuda_math math) {
+  tn::params<Net> p;
+  tn::init_he(p, seed);
+  int max_batch = 1;
+  for (int b : batches) max_batch = std::max(max_batch, b);
+  constexpr auto in_size = Net::input_shape::size, out_size = Net::output_shape::size;
+  std::vector<float> in(static_cast<std::size_t>(max_batch * in_size));
+  tn::fill_uniform(in, seed * 7 + 3);
+  tn::model<Net, tn::exec::reference_t> ref(p, max_batch);
+  std::vector<float> want(static_cast<std::size_t>(max_batch * out_size));
+  ref.forward(in.data(), want.data(), max_batch);
+  tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math});
+  const tolerance tol = math == tn::exec::cuda_math::fp32 ? fp32_tolerance : tf32_tolerance;
+  for (int b : batches) {
+    std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
+    gpu.forward(in.data(), got.data(), b);
+    std::vector<float> w(want.begin(), want.begin() + b * out_size);
+    const comparison c = compare(got, w, tol);
+    std::printf("parity %-22s %s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name,
+                math == tn::exec::cuda_math::fp32 ? "fp32" : "tf32", b, c.max_abs_diff, c.max_ref, c.failures);
+    INFO(name << " batch " << b << " first failing index " << c.first_failure
+              << (c.first_failure >= 0 ? " got " + std::to_string(got[c.first_failure]) + " want " +
+                                             std::to_string(w[c.first_failure])
+                                       : std::string()));
+    CHECK(c.failures == 0);
+    CHECK(c.max_ref > 0.0);  // the comparison saw real values
+  }
+}
+
+}  // namespace typenet_cuda_test
+
+/// main() of a gpu test: skips (exit 77, message on stderr) without a GPU, else runs doctest.
+#define TYPENET_CUDA_TEST_MAIN                                                   \
+  int main(int argc, char** argv) {                                              \
+    if (!typenet_cuda_test::have_gpu()) return typenet_cuda_test::skip_code;     \
+    doctest::Context context(argc, argv);                                        \
+    return context.run();                                                        \
+  }

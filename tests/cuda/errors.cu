@@ -1,0 +1,82 @@
+// tests/cuda/errors.cu: the error paths of exec::cuda, runnable with or without a GPU.
+// Without a usable GPU, building a program throws typenet::cuda_error naming the problem (never a hang or
+// a crash). With one, a max_batch too large for the device's memory throws a cuda_error naming the
+// allocation, and bad batches throw std::invalid_argument; nothing is left half-built.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include <typenet/cuda.hpp>
+#include <typenet/zoo/networks.hpp>
+
+namespace tn = typenet;
+using tn::zoo::lenet5;
+using tn::zoo::seed_alexnet;
+
+namespace {
+bool gpu_present() {
+  int count = 0;
+  const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  (void)cudaGetLastError();
+  return ok;
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("exec::cuda without a GPU: building a program throws a clear cuda_error") {
+  if (gpu_present()) {
+    MESSAGE("a GPU is present: the no-device path is not reachable here");
+    return;
+  }
+  tn::params<lenet5> p;
+  std::string what;
+  try {
+    tn::model<lenet5, tn::exec::cuda> m(p, 4);
+    FAIL("building exec::cuda's program without a GPU did not throw");
+  } catch (const tn::cuda_error& e) {
+    what = e.what();
+    CHECK(e.code() != cudaSuccess);
+  }
+  MESSAGE(what);
+  CHECK(contains(what, "typenet: exec::cuda: no usable CUDA device"));
+  CHECK(contains(what, "cudaGetDeviceCount"));
+  // A second attempt fails the same way (no sticky state, no hang).
+  CHECK_THROWS_AS((tn::model<lenet5, tn::exec::cuda>(p, 1)), tn::cuda_error);
+}
+
+TEST_CASE("exec::cuda: max_batch and batch are checked before any device work") {
+  tn::params<lenet5> p;
+  CHECK_THROWS_AS((tn::exec::cuda::program<lenet5>(p, 0, {})), std::invalid_argument);
+  CHECK_THROWS_AS((tn::exec::cuda::program<seed_alexnet>(tn::params<seed_alexnet>{}, 1 << 30, {})),
+                  std::invalid_argument);
+}
+
+TEST_CASE("exec::cuda with a GPU: out of device memory is a clear cuda_error; bad batches are rejected") {
+  if (!gpu_present()) {
+    MESSAGE("no GPU: the out-of-memory path needs one");
+    return;
+  }
+  tn::params<seed_alexnet> p;
+  std::string what;
+  try {
+    // 500000 images need about 1.1 TiB of activations: more than any GPU has.
+    tn::model<seed_alexnet, tn::exec::cuda> m(p, 500000);
+    FAIL("a 1 TiB activation buffer was allocated");
+  } catch (const tn::cuda_error& e) {
+    what = e.what();
+    CHECK(e.code() == cudaErrorMemoryAllocation);
+  }
+  MESSAGE(what);
+  CHECK(contains(what, "cannot allocate"));
+  CHECK(contains(what, "max_batch 500000"));
+  // The device is still usable afterwards.
+  tn::params<lenet5> q;
+  tn::init_he(q, 3);
+  tn::model<lenet5, tn::exec::cuda> m(q, 2);
+  std::vector<float> in(2 * 32 * 32, 0.5f), out(2 * 10, 0.f);
+  m.forward(in, out, 2);
+  CHECK(out[0] == out[10]);  // two equal images give equal outputs
+  CHECK_THROWS_AS(m.forward(in.data(), out.data(), 3), std::invalid_argument);
+}
