@@ -152,6 +152,7 @@ void BM_dense_b1(benchmark::State& state) {
   });
   state.counters["GB_per_s"] =
       benchmark::Counter(double(state.iterations()) * L::weight_bytes * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["bytes"] = L::weight_bytes;
 }
 
 /// Batch 1 through the GEMM path, for comparison with the GEMV that run() picks.
@@ -166,6 +167,7 @@ void BM_dense_b1_gemm(benchmark::State& state) {
   }
   state.counters["GB_per_s"] =
       benchmark::Counter(double(state.iterations()) * L::weight_bytes * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["bytes"] = L::weight_bytes;
 }
 
 template <class L>
@@ -178,6 +180,7 @@ void BM_dense_b64(benchmark::State& state) {
   const double flops = 2.0 * L::weight_bytes / sizeof(float) * max_batch;
   state.counters["GFLOP_per_s"] =
       benchmark::Counter(double(state.iterations()) * flops * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["flop"] = flops;
 }
 
 /// Variants that run() does not pick, for comparison: the GEMV without software prefetch, the GEMM without
@@ -193,6 +196,7 @@ void BM_dense_b1_prefetch(benchmark::State& state) {
   }
   state.counters["GB_per_s"] =
       benchmark::Counter(double(state.iterations()) * L::weight_bytes * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["bytes"] = L::weight_bytes;
 }
 
 template <class L>
@@ -206,6 +210,7 @@ void BM_dense_b64_noprefetch(benchmark::State& state) {
   const double flops = 2.0 * L::weight_bytes / sizeof(float) * max_batch;
   state.counters["GFLOP_per_s"] =
       benchmark::Counter(double(state.iterations()) * flops * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["flop"] = flops;
 }
 
 // ---- baselines -------------------------------------------------------------------------------------
@@ -242,6 +247,7 @@ void BM_read(benchmark::State& state) {
   benchmark::DoNotOptimize(sink);
   state.counters["GB_per_s"] =
       benchmark::Counter(double(state.iterations()) * double(n) * sizeof(float) * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["bytes"] = double(n) * sizeof(float);
 }
 
 /// 16 independent FMA chains; returns a value that depends on all of them.
@@ -268,12 +274,15 @@ void BM_peak_fma(benchmark::State& state) {
   const double flops = double(threads) * steps * 16 * vec::size * 2;
   state.counters["GFLOP_per_s"] =
       benchmark::Counter(double(state.iterations()) * flops * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["flop"] = flops;
 }
 
 // Registration: baselines first and last around the kernels, so drift during the run shows.
 // Every repetition goes to --benchmark_out (JSON); the console shows the aggregates. On a shared machine
 // the best repetition (highest rate) is the figure least disturbed by other processes; report it next to
-// the median (bench/dense_summary.py computes both from the JSON).
+// the median. bench/dense_summary.py computes both from the JSON, as the per-iteration work (counters
+// `bytes`, `flop`) over the real time: Google Benchmark 1.7 divides kIsRate counters by CPU time in the
+// per-repetition JSON entries, and CPU time reads low in this VM.
 void common(benchmark::internal::Benchmark* b) {
   b->UseRealTime()->Repetitions(7)->DisplayAggregatesOnly(true)->MinTime(0.2);
 }

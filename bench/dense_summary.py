@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarises bench_typenet_dense's JSON output (--benchmark_out=F.json --benchmark_out_format=json).
 
-For every benchmark: the median and the best (highest) rate over its repetitions, and each as a fraction of
+For every benchmark: the median and the best (highest) rate over its repetitions, computed as the work per
+iteration (counters `bytes`, `flop`) over the real time per iteration, and each as a fraction of
 the baseline of the same run (BM_read of the same layer for GB/s at batch 1, BM_peak_fma for GFLOP/s at
 batch 64, matched by thread count).
 
@@ -22,9 +23,12 @@ def main(path):
         if b.get("run_type") != "iteration":
             continue
         name = re.sub(r"/min_time:[^/]+|/repeats:\d+|/real_time", "", b["run_name"])
-        for key in ("GB_per_s", "GFLOP_per_s"):
-            if key in b:
-                rates[name].append((key, b[key]))
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        seconds = b["real_time"] * scale  # per iteration
+        if "bytes" in b:
+            rates[name].append(("GB_per_s", b["bytes"] / seconds * 1e-9))
+        elif "flop" in b:
+            rates[name].append(("GFLOP_per_s", b["flop"] / seconds * 1e-9))
     summary = {}
     for name, vals in rates.items():
         key = vals[0][0]

@@ -263,11 +263,11 @@ struct dense_kernel {
   // R batch rows x one block of outputs over K input indices: w is the block's chunk of weights, xp the
   // tile's panel ([k][tile_rows]), y the first output of the tile's first row. The accumulators start from
   // the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue. With
-  // Prefetch, the tile also pulls the K * block floats at pf (the next block's chunk) into L2, one
-  // 128-byte step of it per step of its own.
+  // Prefetch, the tile also pulls pf_lines cache lines from pf into L2 (at most two per step), its share
+  // of the next block's chunk.
   template <int R, int K, class Epilogue, bool Prefetch = false>
   static void tile(const float* w, const float* bias_blk, const float* xp, float* y, int valid, bool first_chunk,
-                   bool last_chunk, const float* pf = nullptr) {
+                   bool last_chunk, const float* pf = nullptr, int pf_lines = 0) {
     vec acc[R][2];
     const int n0 = std::min(valid, lanes), n1 = valid - n0;
     if (first_chunk) {
@@ -282,7 +282,8 @@ struct dense_kernel {
     }
     for (int k = 0; k < K; ++k) {
       if constexpr (Prefetch) {
-        for (int line = 0; line < block; line += 16) __builtin_prefetch(pf + std::size_t(k) * block + line, 0, 2);
+        if (k < pf_lines) __builtin_prefetch(pf + std::size_t(k) * 16, 0, 2);
+        if (k + K < pf_lines) __builtin_prefetch(pf + std::size_t(k + K) * 16, 0, 2);
       }
       const vec w0 = vec::load_unaligned(w + std::size_t(k) * block);
       const vec w1 = vec::load_unaligned(w + std::size_t(k) * block + lanes);
@@ -303,22 +304,27 @@ struct dense_kernel {
     }
   }
 
-  // One block's chunk for the `rows` rows of a group. The second row tile (the first if there is only
-  // one) prefetches pf, the next block's chunk, unless pf is null.
+  // One block's chunk for the `rows` rows of a group. Unless pf is null, the row tiles share the
+  // prefetching of pf, the next block's chunk (K * block floats), in equal slices of its cache lines, so
+  // the misses are spread over the whole block instead of bursting.
   template <int K, class Epilogue>
   static void chunk(const float* w, const float* bias, const float* panel, float* y, int rows, int blk,
                     bool first_chunk, bool last_chunk, const float* pf) {
+    static_assert(K * block / 16 <= 2 * K, "typenet: dense_kernel: a tile prefetches at most two lines per step");
+    constexpr int pf_total = K * block / 16;  // cache lines of the next chunk
     const int o = blk * block;
     const int valid = valid_rows(blk);
     const int tiles = (rows + tile_rows - 1) / tile_rows;
-    const int prefetcher = pf == nullptr ? -1 : std::min(1, tiles - 1);
+    const int slice = (pf_total + tiles - 1) / tiles;
     for (int t = 0; t < tiles; ++t) {
       const int r = std::min(tile_rows, rows - t * tile_rows);
       const float* xp = panel + t * tile_panel;
       float* yt = y + std::size_t(t) * tile_rows * Out + o;
+      const int pf_first = std::min(pf_total, t * slice), pf_lines = std::min(pf_total, pf_first + slice) - pf_first;
       detail::with_rows<tile_rows>(r, [&]<int R>() {
-        if (t == prefetcher)
-          tile<R, K, Epilogue, true>(w, bias + o, xp, yt, valid, first_chunk, last_chunk, pf);
+        if (pf != nullptr)
+          tile<R, K, Epilogue, true>(w, bias + o, xp, yt, valid, first_chunk, last_chunk,
+                                     pf + std::size_t(pf_first) * 16, pf_lines);
         else
           tile<R, K, Epilogue>(w, bias + o, xp, yt, valid, first_chunk, last_chunk);
       });
