@@ -281,8 +281,8 @@ void BM_peak_fma(benchmark::State& state) {
 // Every repetition goes to --benchmark_out (JSON); the console shows the aggregates. On a shared machine
 // the best repetition (highest rate) is the figure least disturbed by other processes; report it next to
 // the median. bench/dense_summary.py computes both from the JSON, as the per-iteration work (counters
-// `bytes`, `flop`) over the real time: Google Benchmark 1.7 divides kIsRate counters by CPU time in the
-// per-repetition JSON entries, and CPU time reads low in this VM.
+// `bytes`, `flop`) over the real time, and also the median over the "quiet" repetitions, those whose real
+// time is within 5% of the benchmark thread's CPU time (the thread was not descheduled).
 void common(benchmark::internal::Benchmark* b) {
   b->UseRealTime()->Repetitions(7)->DisplayAggregatesOnly(true)->MinTime(0.2);
 }
