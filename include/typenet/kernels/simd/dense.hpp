@@ -9,13 +9,16 @@
 // owns a run of consecutive blocks reads one contiguous stream of memory.
 //
 //   * batch 1 (the weight-streaming GEMV): per input index, one broadcast of x[i] and two vector loads
-//     feed two FMAs; two input indices are in flight on four accumulators, with a software prefetch a
-//     few KiB ahead of the stream. Memory-bound: the target is the machine's read bandwidth.
+//     feed two FMAs; two input indices are in flight on four accumulators. Memory-bound: it runs at the
+//     machine's read bandwidth; the hardware prefetcher follows the one sequential stream, and a
+//     software prefetch measured slower (docs/dense-kernels.md).
 //   * batch >= 2 (the packed GEMM): a register-blocked tile of `rows` batch rows x 2 vectors of outputs
-//     (8 x 32 = 16 zmm accumulators with AVX-512) walks the input in chunks of `k_chunk` so that a
-//     block's chunk of weights (k_chunk * block floats, 32 KiB) stays in L1/L2 while every row tile of
-//     the batch uses it. Partial sums live in y between chunks; the bias is added by the first chunk and
-//     the epilogue applied by the last. Compute-bound from about 8 rows on.
+//     (8 x 32 = 16 zmm accumulators with AVX-512). The input goes in chunks of `k_chunk` indices; for
+//     each chunk the batch's x is copied into a small panel on the stack, then every block of the part
+//     runs its row tiles over it, so a block's chunk of weights (32 KiB) comes from memory once and is
+//     reused from L1 by every row tile, while the tiles prefetch the next block's chunk. Partial sums
+//     live in y between chunks; the bias is added by the first chunk, the epilogue by the last.
+//     Compute-bound from about 8 rows on.
 //
 // Threads: callers split the work with (part, parts); part p owns the output blocks
 // [nblocks * p / parts, nblocks * (p + 1) / parts), so parts write disjoint outputs and each reads
