@@ -142,10 +142,14 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     if (batch % threads == 0) {
       // Whole images per thread: each image's conv output is pooled while it is still in cache, and the
       // threads never wait for each other inside the stage.
+      // With a pool, each thread reuses one slot of the scratch for all its images, so the conv output it
+      // pools stays in L2/L3 instead of streaming a whole batch of conv outputs through memory.
       auto per_image = [&](int t, int n) {
         const auto r = split(batch, t, n);
-        for (std::int64_t i = r.begin; i < r.end; ++i) image(in + i * in_floats, conv_out + i * conv_floats,
-                                                              out + i * out_floats, zeros);
+        for (std::int64_t i = r.begin; i < r.end; ++i) {
+          float* c = std::is_void_v<pool_b> ? out + i * conv_floats : scratch + std::int64_t{t} * conv_floats;
+          image(in + i * in_floats, c, out + i * out_floats, zeros);
+        }
       };
       pool.run(per_image);
       return;

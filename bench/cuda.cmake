@@ -1,0 +1,9 @@
+# bench/cuda.cmake: cuda_bench (exec::cuda on the seed AlexNet, per stage and whole network), built only
+# with TYPENET_ENABLE_CUDA. Plain CUDA-event timing, no Google Benchmark, so the binary runs on a GPU
+# machine that has none. bench/gpu_check.sh runs it together with the gpu tests and the PyTorch comparison.
+if(NOT TYPENET_ENABLE_CUDA)
+  return()
+endif()
+add_executable(cuda_bench ${CMAKE_CURRENT_LIST_DIR}/cuda_bench.cu)
+target_link_libraries(cuda_bench PRIVATE typenet::typenet)
+target_compile_options(cuda_bench PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 -Xcompiler=-Wall,-Wextra>)
