@@ -22,16 +22,16 @@ declare -A result
 for t in typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_zoo; do
   echo "=== $t" >> "$out/tests.log"
   start=$(date +%s)
-  timeout 300 "$bin/$t" >> "$out/tests.log" 2>&1
+  timeout 120 "$bin/$t" >> "$out/tests.log" 2>&1
   rc=$?
   case $rc in 0) result[$t]="passed";; 77) result[$t]="SKIPPED"; status=1;; *) result[$t]="FAILED (exit $rc)"; status=1;; esac
   result[$t]="${result[$t]} in $(( $(date +%s) - start )) s"
   echo "=== $t: ${result[$t]}" >> "$out/tests.log"
 done
 
-timeout 240 "$bin/cuda_bench" --iters 20 > "$out/bench.txt" 2>&1 || status=1
+timeout 120 "$bin/cuda_bench" --iters 20 > "$out/bench.txt" 2>&1 || status=1
 
-PYTHONUNBUFFERED=1 timeout 240 python3 "$here/bench/torch_cuda_compare.py" --typenet "$out/bench.txt" \
+PYTHONUNBUFFERED=1 timeout 150 python3 "$here/bench/torch_cuda_compare.py" --typenet "$out/bench.txt" \
   --markdown "$out/compare.md" > "$out/compare.log" 2>&1 || status=1
 
 {

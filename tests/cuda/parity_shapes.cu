@@ -54,8 +54,7 @@ std::vector<int> random_batches(std::uint64_t seed) {
 template <class Net>
 void both(const char* name, std::uint64_t seed) {
   const std::vector<int> batches = random_batches(seed);
-  check_parity<Net>(name, seed, batches, cuda_math::fp32);
-  check_parity<Net>(name, seed, batches, cuda_math::tf32);
+  check_parity<Net>(name, seed, batches, {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3});
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // tests/cuda/parity_zoo.cu: exec::cuda against exec::reference on every zoo network, batch 1 and an odd
-// batch of 3, in fp32 (atol 1e-4 + rtol 1e-3) and TF32 (1e-2 relative to the output's largest value).
+// batch of 3, in fp32 and tf32x3 (atol 1e-4 + rtol 1e-3) and TF32 (1e-2 relative to the output's largest
+// value).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "cuda_test_util.hpp"
 
@@ -8,22 +9,19 @@
 namespace zoo = typenet::zoo;
 using typenet::exec::cuda_math;
 using typenet_cuda_test::check_parity;
+const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
 
 TEST_CASE("cuda parity: lenet5") {
-  check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, cuda_math::fp32);
-  check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, cuda_math::tf32);
+  check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, all_maths);
 }
 TEST_CASE("cuda parity: seed_alexnet") {
-  check_parity<zoo::seed_alexnet>("seed_alexnet", 12, {1, 3}, cuda_math::fp32);
-  check_parity<zoo::seed_alexnet>("seed_alexnet", 12, {1, 3}, cuda_math::tf32);
+  check_parity<zoo::seed_alexnet>("seed_alexnet", 12, {1, 3}, all_maths);
 }
 TEST_CASE("cuda parity: torchvision_alexnet") {
-  check_parity<zoo::torchvision_alexnet>("torchvision_alexnet", 13, {1, 3}, cuda_math::fp32);
-  check_parity<zoo::torchvision_alexnet>("torchvision_alexnet", 13, {1, 3}, cuda_math::tf32);
+  check_parity<zoo::torchvision_alexnet>("torchvision_alexnet", 13, {1, 3}, all_maths);
 }
 TEST_CASE("cuda parity: caffe_alexnet") {
-  check_parity<zoo::caffe_alexnet>("caffe_alexnet", 14, {1, 3}, cuda_math::fp32);
-  check_parity<zoo::caffe_alexnet>("caffe_alexnet", 14, {1, 3}, cuda_math::tf32);
+  check_parity<zoo::caffe_alexnet>("caffe_alexnet", 14, {1, 3}, all_maths);
 }
 
 TYPENET_CUDA_TEST_MAIN

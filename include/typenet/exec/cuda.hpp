@@ -37,10 +37,11 @@
 
 namespace typenet::exec {
 
-/// Arithmetic of the convolution and dense kernels. fp32 is the default; tf32 runs the products on the
-/// tensor cores with 10-bit mantissas (inputs rounded to TF32, fp32 accumulation): faster, about 1e-3
-/// relative error.
-enum class cuda_math { fp32, tf32 };
+/// Arithmetic of the convolution and dense kernels. fp32 (the default) is plain FFMA. tf32 runs the
+/// products on the tensor cores with 10-bit mantissas (inputs rounded to TF32, fp32 accumulation): fastest,
+/// about 1e-3 relative error. tf32x3 also runs on the tensor cores but splits every operand into a TF32 head
+/// and tail and adds three products, for about fp32 accuracy.
+enum class cuda_math { fp32, tf32, tf32x3 };
 
 /// The CUDA policy: which stream the program runs on, on which device, with which arithmetic.
 struct cuda {
@@ -311,8 +312,11 @@ class cuda::program {
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
-      if (policy_.math == cuda_math::tf32) gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch);
-      else gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch);
+      switch (policy_.math) {
+        case cuda_math::tf32: gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch); break;
+        case cuda_math::tf32x3: gemm<Geo, relu, kc::math_mode::tf32x3>(w, bias, cur, dst, batch); break;
+        default: gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch); break;
+      }
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;

@@ -10,7 +10,8 @@
 //
 // Tiles (BM x BN, depth BK = 8) are constants chosen from the shape; each thread owns 8 x 8 outputs.
 // Two shared-memory stages: the next tile is fetched into registers while the current one is multiplied.
-// Math: fp32 (FFMA, the default) or tf32 (tensor cores, mma.sync m16n8k8, opt-in).
+// Math: fp32 (FFMA, the default), tf32 (tensor cores, mma.sync m16n8k8, opt-in) or tf32x3 (tensor cores
+// with split operands, about fp32 accuracy, opt-in).
 // When the grid would not fill the GPU (small batch, few output channels) the k range is split over
 // blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias and ReLU.
 #pragma once
@@ -20,7 +21,10 @@
 
 namespace typenet::kernels::cuda {
 
-enum class math_mode { fp32, tf32 };
+/// fp32: FFMA. tf32: tensor cores, operands rounded to TF32. tf32x3: tensor cores, each operand split into
+/// a TF32 head and a TF32 tail and three products summed (head*head + head*tail + tail*head), which gives
+/// about fp32 accuracy.
+enum class math_mode { fp32, tf32, tf32x3 };
 
 TYPENET_HOST_DEVICE constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -219,33 +223,52 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
       }
     } else {
       // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
+      constexpr bool split = Math == math_mode::tf32x3;
       std::uint32_t af[4][4], bf[4][2];
+      std::uint32_t at[split ? 4 : 1][4], bt[split ? 4 : 1][2];  // TF32 tails (tf32x3 only)
+      auto take = [&](float v, std::uint32_t& head, std::uint32_t& tail) {
+        if constexpr (split) {
+          head = to_tf32(v);
+          tail = to_tf32(v - __uint_as_float(head));
+        } else {
+          head = __float_as_uint(v);  // already rounded when stashed
+          (void)tail;
+        }
+      };
 #pragma unroll
       for (int mi = 0; mi < 4; ++mi) {
         const int r = wm * 64 + mi * 16 + gid;
-        af[mi][0] = __float_as_uint(a_s[tig * AS + r]);
-        af[mi][1] = __float_as_uint(a_s[tig * AS + r + 8]);
-        af[mi][2] = __float_as_uint(a_s[(tig + 4) * AS + r]);
-        af[mi][3] = __float_as_uint(a_s[(tig + 4) * AS + r + 8]);
+        const int q = split ? mi : 0;
+        take(a_s[tig * AS + r], af[mi][0], at[q][0]);
+        take(a_s[tig * AS + r + 8], af[mi][1], at[q][1]);
+        take(a_s[(tig + 4) * AS + r], af[mi][2], at[q][2]);
+        take(a_s[(tig + 4) * AS + r + 8], af[mi][3], at[q][3]);
       }
 #pragma unroll
       for (int ni = 0; ni < 4; ++ni) {
         const int c = wn * 32 + ni * 8 + gid;
-        bf[ni][0] = __float_as_uint(b_s[tig * BS + c]);
-        bf[ni][1] = __float_as_uint(b_s[(tig + 4) * BS + c]);
+        const int q = split ? ni : 0;
+        take(b_s[tig * BS + c], bf[ni][0], bt[q][0]);
+        take(b_s[(tig + 4) * BS + c], bf[ni][1], bt[q][1]);
       }
+      auto mma = [](float* d, float* e, const std::uint32_t* a, const std::uint32_t* b) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+            "{%0,%1,%2,%3};\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+      };
 #pragma unroll
       for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni) {
           float* d = &acc[mi * 2][ni * 2];  // 4 accumulators per mma tile, see the epilogue
           float* e = &acc[mi * 2 + 1][ni * 2];
-          asm volatile(
-              "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-              "{%0,%1,%2,%3};\n"
-              : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
-              : "r"(af[mi][0]), "r"(af[mi][1]), "r"(af[mi][2]), "r"(af[mi][3]), "r"(bf[ni][0]),
-                "r"(bf[ni][1]));
+          if constexpr (split) {  // small terms first
+            mma(d, e, at[split ? mi : 0], bf[ni]);
+            mma(d, e, af[mi], bt[split ? ni : 0]);
+          }
+          mma(d, e, af[mi], bf[ni]);
         }
     }
     if (more) stash(buf ^ 1);
