@@ -282,7 +282,7 @@ void BM_peak_fma(benchmark::State& state) {
 // the best repetition (highest rate) is the figure least disturbed by other processes; report it next to
 // the median. bench/dense_summary.py computes both from the JSON, as the per-iteration work (counters
 // `bytes`, `flop`) over the real time, and also the median over the "quiet" repetitions, those whose real
-// time is within 5% of the benchmark thread's CPU time (the thread was not descheduled).
+// time is within 15% of the benchmark thread's CPU time (the thread was nearly never descheduled).
 void common(benchmark::internal::Benchmark* b) {
   b->UseRealTime()->Repetitions(7)->DisplayAggregatesOnly(true)->MinTime(0.2);
 }

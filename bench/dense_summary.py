@@ -3,7 +3,8 @@
 
 For every benchmark: the median and the best (highest) rate over its repetitions, computed as the work per
 iteration (counters `bytes`, `flop`) over the real time per iteration, and the median over the quiet
-repetitions (real time within 5% of the benchmark thread's CPU time: it was not descheduled), and each as a fraction of
+repetitions (real time within 15% of the benchmark thread's CPU time; on this VM the two differ by about 10% even when
+nothing else runs), and each as a fraction of
 the baseline of the same run (BM_read of the same layer for GB/s at batch 1, BM_peak_fma for GFLOP/s at
 batch 64, matched by thread count).
 
@@ -26,7 +27,7 @@ def main(path):
         name = re.sub(r"/min_time:[^/]+|/repeats:\d+|/real_time", "", b["run_name"])
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
         seconds = b["real_time"] * scale  # per iteration
-        quiet = b["real_time"] <= 1.05 * b["cpu_time"]  # the benchmark thread was not descheduled
+        quiet = b["real_time"] <= 1.15 * b["cpu_time"]  # the benchmark thread was (nearly) never descheduled
         if "bytes" in b:
             rates[name].append(("GB_per_s", b["bytes"] / seconds * 1e-9, quiet))
         elif "flop" in b:
