@@ -245,9 +245,14 @@ class cuda::program {
   }
 
  private:
+  // The most output pixels (H x W) of one image in any layer: the GEMM's n index is batch x pixels, an int.
+  template <class S> static constexpr std::int64_t pixels_of() {
+    if constexpr (S::rank == 3) return std::int64_t{S::dims[1]} * S::dims[2];
+    else return 1;
+  }
   static constexpr std::int64_t largest_pixels() {
-    return [&]<class... B>(type_list<B...>) {
-      return std::max({std::int64_t{1}, B::output::size...});
+    return []<class... B>(type_list<B...>) {
+      return std::max({std::int64_t{1}, pixels_of<typename B::output>()...});
     }(typename Net::layers{});
   }
   std::int64_t weight_floats() const noexcept {
@@ -358,7 +363,11 @@ class cuda::program {
     int tps = 0;
     const int splits = kc::gemm_splits<Geo>(n_total, sms_, tps);
     const dim3 grid((n_total + T::bn - 1) / T::bn, T::mpad / T::bm, Geo::groups * splits);
-    kc::gemm_kernel<Geo, Relu, Math><<<grid, T::threads, 0, policy_.stream>>>(w, bias, x, y, workspace_, n_total, tps);
+    // Above 48 KiB of dynamic shared memory a kernel must opt in (per device, so on every launch: cheap).
+    TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
+    kc::gemm_kernel<Geo, Relu, Math>
+        <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, workspace_, n_total, tps);
     TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
     if (splits > 1) {
       kc::gemm_finish<Geo, Relu><<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0,

@@ -8,8 +8,9 @@
 // A (the weights) is repacked once, when the program is built, to [G][Kpad][Mpad] (k-major, zero padded
 // to whole tiles), so tile loads of A are aligned float4 loads without bounds checks.
 //
-// Tiles (BM x BN, depth BK = 8) are constants chosen from the shape; each thread owns 8 x 8 outputs.
-// Two shared-memory stages: the next tile is fetched into registers while the current one is multiplied.
+// Tiles (BM x BN, depth BK = 32) are constants chosen from the shape; each thread owns 8 x 8 outputs.
+// Three shared-memory stages filled by cp.async (the gather of B zero-fills padding and edges), so two
+// tiles are in flight while one is multiplied.
 // Math: fp32 (FFMA, the default), tf32 (tensor cores, mma.sync m16n8k8, opt-in) or tf32x3 (tensor cores
 // with split operands, about fp32 accuracy, opt-in).
 // When the grid would not fill the GPU (small batch, few output channels) the k range is split over
@@ -58,7 +59,8 @@ template <class Geo>
 struct gemm_tiles {
   static constexpr int bm = Geo::m > 64 ? 128 : 64;
   static constexpr int bn = (Geo::is_conv && Geo::pixels >= 128) ? 128 : 64;
-  static constexpr int bk = 8;
+  static constexpr int bk = 32;
+  static constexpr int stages = 3;  // cp.async pipeline depth
   static constexpr int threads = (bm / 8) * (bn / 8);
   static constexpr int kpad = round_up(Geo::k, bk);
   static constexpr int mpad = round_up(Geo::m, bm);
@@ -67,8 +69,24 @@ struct gemm_tiles {
   // Shared-memory rows are padded by 8 floats so that the tensor-core fragment loads hit 32 banks.
   static constexpr int a_stride = bm + 8;
   static constexpr int b_stride = bn + 8;
+  static constexpr int smem_bytes = stages * bk * (a_stride + b_stride) * 4;  // dynamic shared memory
   static_assert(threads % bn == 0 && (bk * bm) % (4 * threads) == 0);
 };
+
+__device__ __forceinline__ void cp_async16(float* smem, const float* src) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
+}
+/// Copies 4 bytes, or writes a zero when !valid (src is then not read).
+__device__ __forceinline__ void cp_async4(float* smem, const float* src, bool valid) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+}
 
 __device__ __forceinline__ std::uint32_t to_tf32(float x) {
   std::uint32_t r;
@@ -106,10 +124,12 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
   using T = gemm_tiles<Geo>;
   constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads;
   constexpr int AS = T::a_stride, BS = T::b_stride;
-  constexpr int a_vec = BK * BM / (4 * NT);   // float4 loads of A per thread and tile
+  constexpr int a_vec = BK * BM / (4 * NT);   // 16-byte copies of A per thread and tile
   constexpr int b_rows = BK / (NT / BN);      // B elements per thread and tile (one column, several k)
-  __shared__ __align__(16) float as[2][BK * AS];
-  __shared__ __align__(16) float bs[2][BK * BS];
+  constexpr int ST = T::stages;
+  extern __shared__ __align__(16) float smem[];
+  float* as = smem;                    // [ST][BK * AS]
+  float* bs = smem + ST * BK * AS;     // [ST][BK * BS]
 
   const int tid = threadIdx.x;
   const int g = blockIdx.z % Geo::groups;
@@ -138,48 +158,32 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
     x_img = x + std::int64_t{n_ok ? n : 0} * Geo::k;
   }
 
-  float4 a_reg[a_vec];
-  float b_reg[b_rows];
-  auto fetch = [&](int t) {
+  // Starts the copies of k tile t into pipeline stage s (cp.async; out-of-range B elements become zeros).
+  auto issue = [&](int t, int s) {
     const int k0 = t * BK;
+    float* a_dst = as + s * BK * AS;
+    float* b_dst = bs + s * BK * BS;
 #pragma unroll
     for (int i = 0; i < a_vec; ++i) {
       const int idx = tid + i * NT, row = idx / (BM / 4), col = idx % (BM / 4);
-      a_reg[i] = __ldg(reinterpret_cast<const float4*>(a_src + std::int64_t{k0 + row} * T::mpad) + col);
+      cp_async16(a_dst + row * AS + col * 4, a_src + std::int64_t{k0 + row} * T::mpad + col * 4);
     }
 #pragma unroll
     for (int i = 0; i < b_rows; ++i) {
-      const int k = k0 + b_row0 + i * (NT / BN);
-      float v = 0.f;
+      const int kr = b_row0 + i * (NT / BN);
+      const int k = k0 + kr;
+      const float* src = x;
+      bool ok;
       if constexpr (Geo::is_conv) {
         const int c = k / (Geo::kh * Geo::kw), r = k - c * (Geo::kh * Geo::kw);
         const int ih = ih0 + r / Geo::kw, iw = iw0 + r % Geo::kw;
-        if (n_ok && k < Geo::k && ih >= 0 && ih < Geo::h && iw >= 0 && iw < Geo::w)
-          v = __ldg(x_img + (c * Geo::h + ih) * Geo::w + iw);
+        ok = n_ok && k < Geo::k && ih >= 0 && ih < Geo::h && iw >= 0 && iw < Geo::w;
+        if (ok) src = x_img + (c * Geo::h + ih) * Geo::w + iw;
       } else {
-        if (n_ok && k < Geo::k) v = __ldg(x_img + k);
+        ok = n_ok && k < Geo::k;
+        if (ok) src = x_img + k;
       }
-      b_reg[i] = v;
-    }
-  };
-  auto stash = [&](int buf) {
-#pragma unroll
-    for (int i = 0; i < a_vec; ++i) {
-      const int idx = tid + i * NT, row = idx / (BM / 4), col = idx % (BM / 4);
-      float4 v = a_reg[i];
-      if constexpr (Math == math_mode::tf32) {
-        v.x = __uint_as_float(to_tf32(v.x));
-        v.y = __uint_as_float(to_tf32(v.y));
-        v.z = __uint_as_float(to_tf32(v.z));
-        v.w = __uint_as_float(to_tf32(v.w));
-      }
-      *reinterpret_cast<float4*>(&as[buf][row * AS + col * 4]) = v;
-    }
-#pragma unroll
-    for (int i = 0; i < b_rows; ++i) {
-      float v = b_reg[i];
-      if constexpr (Math == math_mode::tf32) v = __uint_as_float(to_tf32(v));
-      bs[buf][(b_row0 + i * (NT / BN)) * BS + b_col] = v;
+      cp_async4(b_dst + kr * BS + b_col, src, ok);
     }
   };
 
@@ -196,17 +200,22 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
   const int wm = warp / (BN / 32), wn = warp % (BN / 32);
   const int gid = lane / 4, tig = lane % 4;
 
-  if (t_begin < t_end) {
-    fetch(t_begin);
-    stash(0);
+  // Pipeline: ST - 1 tiles in flight ahead of the one being multiplied. One group is committed per step,
+  // empty or not, so that wait_group<ST - 2> always means "the tile needed now has landed".
+#pragma unroll
+  for (int s = 0; s < ST - 1; ++s) {
+    if (t_begin + s < t_end) issue(t_begin + s, s);
+    cp_async_commit();
   }
-  __syncthreads();
-  int buf = 0;
   for (int t = t_begin; t < t_end; ++t) {
-    const bool more = t + 1 < t_end;
-    if (more) fetch(t + 1);
-    const float* a_s = as[buf];
-    const float* b_s = bs[buf];
+    cp_async_wait<ST - 2>();
+    __syncthreads();  // tile t is visible to all; every thread is done with tile t - 1's stage
+    const int ahead = t + ST - 1;
+    if (ahead < t_end) issue(ahead, (ahead - t_begin) % ST);
+    cp_async_commit();
+    const int buf = (t - t_begin) % ST;
+    const float* a_s = as + buf * BK * AS;
+    const float* b_s = bs + buf * BK * BS;
     if constexpr (Math == math_mode::fp32) {
 #pragma unroll
       for (int kk = 0; kk < BK; ++kk) {
@@ -222,34 +231,32 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
           for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
       }
     } else {
-      // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
       constexpr bool split = Math == math_mode::tf32x3;
+#pragma unroll
+      for (int k8 = 0; k8 < BK; k8 += 8) {
+      // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
       std::uint32_t af[4][4], bf[4][2];
       std::uint32_t at[split ? 4 : 1][4], bt[split ? 4 : 1][2];  // TF32 tails (tf32x3 only)
       auto take = [&](float v, std::uint32_t& head, std::uint32_t& tail) {
-        if constexpr (split) {
-          head = to_tf32(v);
-          tail = to_tf32(v - __uint_as_float(head));
-        } else {
-          head = __float_as_uint(v);  // already rounded when stashed
-          (void)tail;
-        }
+        head = to_tf32(v);
+        if constexpr (split) tail = to_tf32(v - __uint_as_float(head));
+        else (void)tail;
       };
 #pragma unroll
       for (int mi = 0; mi < 4; ++mi) {
         const int r = wm * 64 + mi * 16 + gid;
         const int q = split ? mi : 0;
-        take(a_s[tig * AS + r], af[mi][0], at[q][0]);
-        take(a_s[tig * AS + r + 8], af[mi][1], at[q][1]);
-        take(a_s[(tig + 4) * AS + r], af[mi][2], at[q][2]);
-        take(a_s[(tig + 4) * AS + r + 8], af[mi][3], at[q][3]);
+        take(a_s[(k8 + tig) * AS + r], af[mi][0], at[q][0]);
+        take(a_s[(k8 + tig) * AS + r + 8], af[mi][1], at[q][1]);
+        take(a_s[(k8 + tig + 4) * AS + r], af[mi][2], at[q][2]);
+        take(a_s[(k8 + tig + 4) * AS + r + 8], af[mi][3], at[q][3]);
       }
 #pragma unroll
       for (int ni = 0; ni < 4; ++ni) {
         const int c = wn * 32 + ni * 8 + gid;
         const int q = split ? ni : 0;
-        take(b_s[tig * BS + c], bf[ni][0], bt[q][0]);
-        take(b_s[(tig + 4) * BS + c], bf[ni][1], bt[q][1]);
+        take(b_s[(k8 + tig) * BS + c], bf[ni][0], bt[q][0]);
+        take(b_s[(k8 + tig + 4) * BS + c], bf[ni][1], bt[q][1]);
       }
       auto mma = [](float* d, float* e, const std::uint32_t* a, const std::uint32_t* b) {
         asm volatile(
@@ -270,11 +277,10 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
           }
           mma(d, e, af[mi], bf[ni]);
         }
+      }
     }
-    if (more) stash(buf ^ 1);
-    __syncthreads();
-    buf ^= 1;
   }
+  cp_async_wait<0>();  // no copy may be left in flight when the block exits
 
   if constexpr (Math == math_mode::fp32) {
 #pragma unroll
