@@ -7,6 +7,7 @@
 //   typenet_cuda stage=<i> layers=<fused type> math=<m> batch=<b> ms_median=<x> gflops=<y>
 //   typenet_cuda net=seed_alexnet math=<m> batch=<b> ms_median=<x> images_per_s=<y> gflops=<z>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include <typenet/cuda.hpp>
+#include <typenet/exec/reference.hpp>
 #include <typenet/zoo/networks.hpp>
 
 namespace tn = typenet;
@@ -57,6 +59,33 @@ template <class Stage> std::string stage_name() {
   for (char& c : s)
     if (c == ' ') c = '_';
   return s;
+}
+
+/// Before timing: the first two images through exec::reference and through exec::cuda in each math,
+/// compared (fp32 and tf32x3 within atol 1e-4 + rtol 1e-3, tf32 within 1e-2 of the largest output), so
+/// that a build with other tuning knobs is checked in the same run. Returns false on a mismatch.
+bool check(const tn::params<net>& p, const std::vector<float>& in) {
+  constexpr int b = 2;
+  std::vector<float> want(b * net::output_shape::size), got(want.size());
+  tn::model<net, tn::exec::reference_t> ref(p, b);
+  ref.forward(in.data(), want.data(), b);
+  bool ok = true;
+  for (auto math : {tn::exec::cuda_math::fp32, tn::exec::cuda_math::tf32x3, tn::exec::cuda_math::tf32}) {
+    tn::model<net, tn::exec::cuda> gpu(p, b, tn::exec::cuda{.math = math});
+    gpu.forward(in.data(), got.data(), b);
+    double worst = 0, biggest = 0, excess = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const double d = std::abs(double(got[i]) - want[i]);
+      worst = std::max(worst, d);
+      biggest = std::max(biggest, std::abs(double(want[i])));
+      excess = std::max(excess, d - (1e-4 + 1e-3 * std::abs(double(want[i]))));
+    }
+    const bool pass = math == tn::exec::cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
+    std::printf("check math=%d max_abs_diff=%.3g max_abs_ref=%.3g %s\n", int(math), worst, biggest,
+                pass ? "ok" : "FAILED");
+    ok = ok && pass;
+  }
+  return ok;
 }
 
 void bench(tn::exec::cuda_math math, const tn::params<net>& p, const float* d_in, float* d_out, int iters) {
@@ -104,6 +133,8 @@ int main(int argc, char** argv) {
     TYPENET_CUDA_CHECK(cudaMalloc(&d_in, sizeof(float) * in.size()));
     TYPENET_CUDA_CHECK(cudaMalloc(&d_out, sizeof(float) * 256 * net::output_shape::size));
     TYPENET_CUDA_CHECK(cudaMemcpy(d_in, in.data(), sizeof(float) * in.size(), cudaMemcpyHostToDevice));
+    std::printf("tuning bk=%d stages=%d\n", TYPENET_CUDA_GEMM_BK, TYPENET_CUDA_GEMM_STAGES);
+    if (!check(p, in)) return 1;
     bench(tn::exec::cuda_math::fp32, p, d_in, d_out, iters);
     bench(tn::exec::cuda_math::tf32x3, p, d_in, d_out, iters);
     bench(tn::exec::cuda_math::tf32, p, d_in, d_out, iters);

@@ -59,8 +59,8 @@ template <class Geo>
 struct gemm_tiles {
   static constexpr int bm = Geo::m > 64 ? 128 : 64;
   static constexpr int bn = (Geo::is_conv && Geo::pixels >= 128) ? 128 : 64;
-  static constexpr int bk = 32;
-  static constexpr int stages = 3;  // cp.async pipeline depth
+  static constexpr int bk = TYPENET_CUDA_GEMM_BK;
+  static constexpr int stages = TYPENET_CUDA_GEMM_STAGES;  // cp.async pipeline depth
   static constexpr int threads = (bm / 8) * (bn / 8);
   static constexpr int kpad = round_up(Geo::k, bk);
   static constexpr int mpad = round_up(Geo::m, bm);
