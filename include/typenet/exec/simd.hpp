@@ -17,6 +17,7 @@
 // no OpenMP). run() allocates nothing.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -139,14 +140,15 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   void run(const float* in, float* out, float* scratch, const float* zeros, int batch, thread_pool& pool) const {
     float* conv_out = std::is_void_v<pool_b> ? out : scratch;
     const int threads = pool.size();
-    if (batch % threads == 0) {
-      // Whole images per thread: each image's conv output is pooled while it is still in cache, and the
-      // threads never wait for each other inside the stage.
-      // With a pool, each thread reuses one slot of the scratch for all its images, so the conv output it
-      // pools stays in L2/L3 instead of streaming a whole batch of conv outputs through memory.
-      auto per_image = [&](int t, int n) {
-        const auto r = split(batch, t, n);
-        for (std::int64_t i = r.begin; i < r.end; ++i) {
+    if (batch % threads == 0 || batch >= 4 * threads) {
+      // Whole images per thread, claimed one at a time from a shared counter (a thread on a busier core
+      // takes fewer): each image's conv output is pooled while it is still in cache, and the threads
+      // never wait for each other inside the stage. With a pool, each thread reuses one slot of the
+      // scratch for all its images, so the conv outputs do not stream through memory.
+      std::atomic<std::int64_t> next{0};
+      auto per_image = [&](int t, int) {
+        for (std::int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < batch;
+             i = next.fetch_add(1, std::memory_order_relaxed)) {
           float* c = std::is_void_v<pool_b> ? out + i * conv_floats : scratch + std::int64_t{t} * conv_floats;
           image(in + i * in_floats, c, out + i * out_floats, zeros);
         }
@@ -155,9 +157,16 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
       return;
     }
     // Split one batch's items over the threads (batch 1 with 2 threads): conv, barrier, lrn, barrier, pool.
-    auto conv = [&](int t, int n) {
-      const auto r = split(kernel::items(batch), t, n);
-      kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, r.begin, r.end);
+    // Items are claimed in chunks (8 per thread on average) in block-major order, so a thread's chunks
+    // mostly share weight blocks, and a slower core takes fewer chunks.
+    const std::int64_t items = kernel::items(batch);
+    const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * threads));
+    std::atomic<std::int64_t> next{0};
+    auto conv = [&](int, int) {
+      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
+           b = next.fetch_add(chunk, std::memory_order_relaxed))
+        kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, b,
+                                    std::min(items, b + chunk));
     };
     pool.run(conv);
     if constexpr (!std::is_void_v<lrn_b>) {
@@ -231,8 +240,13 @@ struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   }
 
   void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
-    auto dense = [&](int t, int n) {
-      kernel::template run<epilogue>(packed.get(), bias.get(), in, out, batch, t, n);
+    // With several threads the outputs are cut into 4 parts per thread, claimed from a shared counter.
+    const int parts = pool.size() == 1 ? 1 : 4 * pool.size();
+    std::atomic<int> next{0};
+    auto dense = [&](int, int) {
+      for (int part = next.fetch_add(1, std::memory_order_relaxed); part < parts;
+           part = next.fetch_add(1, std::memory_order_relaxed))
+        kernel::template run<epilogue>(packed.get(), bias.get(), in, out, batch, part, parts);
     };
     pool.run(dense);
     if constexpr (softmax_) {
