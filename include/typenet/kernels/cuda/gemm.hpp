@@ -20,6 +20,15 @@
 
 #include <cstdint>
 
+// Tuning knobs (define before including <typenet/cuda.hpp>): the k depth of a tile (8, 16 or 32) and the
+// number of cp.async pipeline stages (2 to 4). The defaults were the fastest measured (docs/cuda.md).
+#ifndef TYPENET_CUDA_GEMM_BK
+#define TYPENET_CUDA_GEMM_BK 32
+#endif
+#ifndef TYPENET_CUDA_GEMM_STAGES
+#define TYPENET_CUDA_GEMM_STAGES 3
+#endif
+
 namespace typenet::kernels::cuda {
 
 /// fp32: FFMA. tf32: tensor cores, operands rounded to TF32. tf32x3: tensor cores, each operand split into
