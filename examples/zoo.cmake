@@ -1,9 +1,5 @@
 # typenet-zoo: list, summary, run, bench and demo over the networks typenet ships (DESIGN.md §5).
 find_package(nlohmann_json 3 REQUIRED)
-if(NOT TARGET xtl)  # Debian's xsimd export names an xtl target that nothing defines (see tests/io)
-  add_library(xtl INTERFACE IMPORTED GLOBAL)
-endif()
-
 add_executable(typenet-zoo ${CMAKE_CURRENT_LIST_DIR}/zoo.cpp)
 target_link_libraries(typenet-zoo PRIVATE typenet::typenet typenet_dev_flags nlohmann_json::nlohmann_json)
 option(TYPENET_ZOO_SIMD "typenet-zoo: offer --policy simd when <typenet/exec/simd.hpp> exists" ON)
