@@ -39,10 +39,11 @@ void bm_stage(benchmark::State& state) {
   auto out = tn::detail::make_aligned_floats(stage::output::size * batch);
   auto scratch = tn::detail::make_aligned_floats(exec::scratch_floats * batch + 16);
   auto zeros = tn::detail::make_aligned_floats(static_cast<std::int64_t>(exec::zero_floats) + 64);
+  auto work = tn::detail::make_aligned_floats(static_cast<std::int64_t>(exec::workspace_floats) * threads + 16);
   tn::fill_uniform({in.get(), static_cast<std::size_t>(stage::input::size * batch)}, 7, 0.f, 1.f);
   tn::detail::thread_pool pool(threads);
   for (auto _ : state) {
-    e.run(in.get(), out.get(), scratch.get(), zeros.get(), batch, pool);
+    e.run(in.get(), out.get(), scratch.get(), zeros.get(), work.get(), batch, pool);
     benchmark::DoNotOptimize(out.get());
     benchmark::ClobberMemory();
   }

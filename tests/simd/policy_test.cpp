@@ -89,6 +89,13 @@ struct net_conv1_like : tn::network<tn::input<3, 35, 35>,
     tn::conv2d<24, tn::kernel<11>, tn::stride<4>>, tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>>,
     tn::flatten, tn::dense<4>> {};
 
+// 3x3 / stride 1 / pad 1 layers take the Winograd path: odd sizes, 20 -> 70 -> 24 channels, fused pool.
+struct net_winograd : tn::network<tn::input<20, 9, 11>,
+    tn::conv2d<70, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
+    tn::conv2d<24, tn::kernel<3>, tn::pad<1>>, tn::flatten, tn::dense<5>> {};
+static_assert(tn::exec::simd_detail::build<tn::exec::simd_detail::nhwc_layout<20, 9, 11>,
+                                           tn::fusion::stages_t<net_winograd>, xsimd::default_arch>::exec::winograd);
+
 }  // namespace
 
 TEST_CASE("simd matches reference: stride, pad, floor and ceil rounding") { check_small<net_stride_pad>(1, "stride_pad"); }
@@ -100,6 +107,8 @@ TEST_CASE("simd matches reference: standalone layers, flattened softmax") { chec
 TEST_CASE("simd matches reference: flat input") { check_small<net_flat>(7, "flat"); }
 TEST_CASE("simd matches reference: long rows") { check_small<net_long_rows>(8, "long_rows"); }
 TEST_CASE("simd matches reference: conv1-like stride 4") { check_small<net_conv1_like>(9, "conv1_like"); }
+
+TEST_CASE("simd matches reference: winograd layers") { check_small<net_winograd>(10, "winograd"); }
 
 TEST_CASE("simd matches reference: zoo lenet5") { check_network<tn::zoo::lenet5>(3, 21, "lenet5"); }
 TEST_CASE("simd matches reference: zoo seed_alexnet") { check_network<tn::zoo::seed_alexnet>(3, 22, "seed_alexnet"); }

@@ -41,6 +41,7 @@
 #include "../kernels/simd/dense.hpp"
 #include "../kernels/simd/norm.hpp"
 #include "../kernels/simd/pool.hpp"
+#include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
 
 namespace typenet::exec {
@@ -94,7 +95,8 @@ inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_
 
 // ---- stage executors -------------------------------------------------------------------------------
 // Each has: using out_layout; static constexpr scratch_floats (per image); zero_floats;
-// a constructor from the canonical parameter buffer; run(in, out, scratch, zeros, batch, pool).
+// workspace_floats (per thread); a constructor from the canonical parameter buffer;
+// run(in, out, scratch, zeros, workspace, batch, pool).
 
 template <class Stage, class InLayout, class Arch> struct stage_exec;
 
@@ -108,6 +110,14 @@ template <class PoolB, class Arch> struct pool_of {
 };
 
 template <class Geo, class Arch> struct lrn_of<void, Geo, Arch> { using type = void; };
+template <bool Use, class Geo, class Arch> struct winograd_of {
+  using type = void;
+  static constexpr std::size_t packed = 0, workspace = 0;
+};
+template <class Geo, class Arch> struct winograd_of<true, Geo, Arch> {
+  using type = ks::winograd_3x3<Geo::c, Geo::h, Geo::w, Geo::f, Arch>;
+  static constexpr std::size_t packed = type::packed_floats, workspace = type::workspace_floats_per_part;
+};
 template <class Arch> struct pool_of<void, Arch> { using type = void; };
 
 template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct conv_stage;
@@ -125,11 +135,25 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   static constexpr std::int64_t scratch_floats = std::is_void_v<pool_b> ? 0 : conv_floats;
   static constexpr std::size_t zero_floats = kernel::zero_floats;
 
+  /// 3x3, stride 1, pad 1, one group, at least 16 channels in and out: Winograd F(2x2, 3x3)
+  /// (kernels/simd/winograd.hpp; 1.6x faster than the direct kernel on conv3 of the seed AlexNet).
+  static constexpr bool winograd = geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 && geo::ph == 1 &&
+                                   geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
+  using wino = typename winograd_of<winograd, geo, Arch>::type;
+  static constexpr std::size_t workspace_floats = winograd_of<winograd, geo, Arch>::workspace;
+  using epilogue = std::conditional_t<relu_, ks::epilogue_relu, ks::epilogue_none>;
+
   detail::aligned_floats packed, packed_bias;
 
   explicit conv_stage(const float* params)
-      : packed(copy_aligned(kernel::packed_floats)), packed_bias(copy_aligned(kernel::packed_bias_floats)) {
-    kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, packed.get(), packed_bias.get());
+      : packed(copy_aligned(winograd ? winograd_of<winograd, geo, Arch>::packed : kernel::packed_floats)),
+        packed_bias(copy_aligned(kernel::packed_bias_floats)) {
+    if constexpr (winograd) {
+      wino::pack(params + conv_b::weight_offset, packed.get());
+      std::memcpy(packed_bias.get(), params + conv_b::bias_offset, sizeof(float) * geo::f);
+    } else {
+      kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, packed.get(), packed_bias.get());
+    }
   }
 
   using lrn_kernel = typename lrn_of<lrn_b, geo, Arch>::type;    // void when the stage has no lrn
@@ -137,7 +161,8 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   static constexpr std::int64_t in_floats = conv_b::input::size, out_floats = out_shape::size;
 
   // conv items [b0, b1) of the batch, then (after a barrier when the items span images) lrn and pool.
-  void run(const float* in, float* out, float* scratch, const float* zeros, int batch, thread_pool& pool) const {
+  void run(const float* in, float* out, float* scratch, const float* zeros, float* workspace, int batch,
+           thread_pool& pool) const {
     float* conv_out = std::is_void_v<pool_b> ? out : scratch;
     const int threads = pool.size();
     if (batch % threads == 0 || batch >= 4 * threads) {
@@ -150,7 +175,7 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
         for (std::int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < batch;
              i = next.fetch_add(1, std::memory_order_relaxed)) {
           float* c = std::is_void_v<pool_b> ? out + i * conv_floats : scratch + std::int64_t{t} * conv_floats;
-          image(in + i * in_floats, c, out + i * out_floats, zeros);
+          image(in + i * in_floats, c, out + i * out_floats, zeros, workspace + std::size_t(t) * workspace_floats);
         }
       };
       pool.run(per_image);
@@ -158,15 +183,22 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     }
     // Split one batch's items over the threads (batch 1 with 2 threads): conv, barrier, lrn, barrier, pool.
     // Items are claimed in chunks (8 per thread on average) in block-major order, so a thread's chunks
-    // mostly share weight blocks, and a slower core takes fewer chunks.
+    // mostly share weight blocks, and a slower core takes fewer chunks. Winograd: one range of tiles per
+    // thread (each range streams all the transformed weights once per block of tiles).
     const std::int64_t items = kernel::items(batch);
     const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * threads));
     std::atomic<std::int64_t> next{0};
-    auto conv = [&](int, int) {
-      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
-           b = next.fetch_add(chunk, std::memory_order_relaxed))
-        kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, b,
-                                    std::min(items, b + chunk));
+    auto conv = [&]([[maybe_unused]] int t, [[maybe_unused]] int n) {
+      if constexpr (winograd) {
+        const auto r = split(wino::tiles(batch), t, n);
+        wino::template run_tiles<epilogue>(packed.get(), packed_bias.get(), in, conv_out,
+                                           workspace + std::size_t(t) * workspace_floats, r.begin, r.end);
+      } else {
+        for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
+             b = next.fetch_add(chunk, std::memory_order_relaxed))
+          kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, b,
+                                      std::min(items, b + chunk));
+      }
     };
     pool.run(conv);
     if constexpr (!std::is_void_v<lrn_b>) {
@@ -186,8 +218,11 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   }
 
  private:
-  void image(const float* in, float* conv_out, float* out, const float* zeros) const {
-    kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, 1, 0, kernel::items(1));
+  void image(const float* in, float* conv_out, float* out, const float* zeros, float* workspace) const {
+    if constexpr (winograd)
+      wino::template run_tiles<epilogue>(packed.get(), packed_bias.get(), in, conv_out, workspace, 0, wino::tiles(1));
+    else
+      kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, 1, 0, kernel::items(1));
     if constexpr (!std::is_void_v<lrn_b>) run_lrn(conv_out, 0, lrn_kernel::items(1));
     if constexpr (!std::is_void_v<pool_b>) pool_kernel::run(conv_out, out, 0, pool_kernel::items(1));
   }
@@ -228,6 +263,7 @@ struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   using out_layout = plain_layout;
   static constexpr std::int64_t scratch_floats = 0;
   static constexpr std::size_t zero_floats = 0;
+  static constexpr std::size_t workspace_floats = 0;
 
   detail::aligned_floats packed, bias;
 
@@ -239,7 +275,7 @@ struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     std::memcpy(bias.get(), params + dense_b::bias_offset, sizeof(float) * out_size);
   }
 
-  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+  void run(const float* in, float* out, float*, const float*, float*, int batch, thread_pool& pool) const {
     // With several threads the outputs are cut into 4 parts per thread, claimed from a shared counter.
     const int parts = pool.size() == 1 ? 1 : 4 * pool.size();
     std::atomic<int> next{0};
@@ -267,8 +303,9 @@ struct relu_stage {
   static constexpr std::int64_t size = Stage::output::size;
   static constexpr std::int64_t scratch_floats = 0;
   static constexpr std::size_t zero_floats = 0;
+  static constexpr std::size_t workspace_floats = 0;
   explicit relu_stage(const float*) {}
-  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+  void run(const float* in, float* out, float*, const float*, float*, int batch, thread_pool& pool) const {
     auto f = [&](int t, int n) {
       const auto r = split(size * batch, t, n);
       ks::relu_range<Arch>(in, out, r.begin, r.end);
@@ -284,8 +321,9 @@ struct softmax_stage {
   static constexpr int size = static_cast<int>(Stage::output::size);
   static constexpr std::int64_t scratch_floats = 0;
   static constexpr std::size_t zero_floats = 0;
+  static constexpr std::size_t workspace_floats = 0;
   explicit softmax_stage(const float*) {}
-  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+  void run(const float* in, float* out, float*, const float*, float*, int batch, thread_pool& pool) const {
     auto f = [&](int t, int n) {
       const auto r = split(batch, t, n);
       for (std::int64_t b = r.begin; b < r.end; ++b) ks::softmax_row(in + b * size, out + b * size, size);
@@ -303,6 +341,7 @@ struct spatial_stage {
   using out_layout = typename layout_of_shape<typename B::output>::type;
   static constexpr std::int64_t scratch_floats = 0;
   static constexpr std::size_t zero_floats = 0;
+  static constexpr std::size_t workspace_floats = 0;
   explicit spatial_stage(const float*) {}
 
   template <class K, class... Extra>
@@ -314,7 +353,7 @@ struct spatial_stage {
     pool.run(f);
   }
 
-  void run(const float* in, float* out, float*, const float*, int batch, thread_pool& pool) const {
+  void run(const float* in, float* out, float*, const float*, float*, int batch, thread_pool& pool) const {
     if constexpr (is_lrn<L>::value) {
       rows<ks::lrn_kernel<C, H, W, L::size, Arch>>(in, out, batch, pool, L::alpha, L::beta, L::k);
     } else if constexpr (is_pool<L>::value) {
@@ -363,6 +402,7 @@ template <class... E> struct as_tuple<type_list<E...>> {
   using type = std::tuple<E...>;
   static constexpr std::int64_t scratch = std::max({std::int64_t{0}, E::scratch_floats...});
   static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
+  static constexpr std::size_t workspace = std::max({std::size_t{0}, E::workspace_floats...});
 };
 
 template <class Stages> struct largest_output;
@@ -394,6 +434,7 @@ class simd<Arch>::program {
         b_(detail::make_aligned_floats(buffer_floats * max_batch_)),
         scratch_(detail::make_aligned_floats(tuple_info::scratch * max_batch_)),
         zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
+        workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
         pool_(policy.threads) {}
 
   int threads() const noexcept { return pool_.size(); }
@@ -417,7 +458,7 @@ class simd<Arch>::program {
     pool_.run(load);
     std::apply(
         [&](auto&... e) {
-          ((e.run(cur, next, scratch_.get(), zeros_.get(), batch, pool_), std::swap(cur, next)), ...);
+          ((e.run(cur, next, scratch_.get(), zeros_.get(), workspace_.get(), batch, pool_), std::swap(cur, next)), ...);
         },
         execs_);
     // Output edge.
@@ -450,7 +491,7 @@ class simd<Arch>::program {
 
   int max_batch_;
   execs_tuple execs_;
-  detail::aligned_floats a_, b_, scratch_, zeros_;
+  detail::aligned_floats a_, b_, scratch_, zeros_, workspace_;
   detail::thread_pool pool_;
 };
 
