@@ -19,54 +19,52 @@ struct pool_tags {
   }
 };
 
-}  // namespace detail
-
-#define TYPENET_POOL_RULES(self)                                                                        \
-  template <int Index, class In>                                                                      \
-  struct at : detail::no_params {                                                                     \
-    using error = diag::needs_spatial_input<Index, self, In>;                                         \
-    using output = In;                                                                                \
-  };                                                                                                  \
-  template <int Index, int C, int H, int W>                                                           \
-  struct at<Index, shape<C, H, W>> : detail::no_params {                                              \
-    using in = shape<C, H, W>;                                                                        \
-    static constexpr int oh = detail::window_extent(H, kernel_h, stride_h, pad_h, round);            \
-    static constexpr int ow = detail::window_extent(W, kernel_w, stride_w, pad_w, round);            \
-    using unaccepted = typename detail::first_unaccepted<detail::pool_tags, Tags...>::type;          \
-    using error = detail::first_error_t<                                                              \
-        detail::when<!detail::is_void<unaccepted>>, diag::unknown_tag<Index, self, unaccepted>,       \
-        detail::when<!detail::is_void<typename window::repeated_tag>>,                                \
-        diag::repeated_tag<Index, self, typename window::repeated_tag>,                               \
-        detail::when<!window::has_kernel>, diag::missing_kernel<Index, self>,                         \
-        detail::when<!window::positive>, diag::non_positive_parameter<Index, self, in>,               \
-        detail::when<(2 * pad_h > kernel_h || 2 * pad_w > kernel_w)>,                                 \
-        diag::pool_padding_too_large<Index, self, in>,                                                \
-        detail::when<(oh == -1 || ow == -1)>, diag::kernel_larger_than_input<Index, self, in>,        \
-        detail::when<(oh == -2 || ow == -2)>, diag::stride_does_not_tile_input<Index, self, in>>;     \
-    using output = shape<C, oh, ow>;                                                                  \
-  };
-
-template <class... Tags>
-struct max_pool : layer_base {
-  static constexpr pool_kind kind = pool_kind::max;
+// The parameters max_pool and avg_pool share.
+template <pool_kind Kind, class... Tags>
+struct pool_params : layer_base {
   using window = detail::window<Tags...>;
+  static constexpr pool_kind kind = Kind;
   static constexpr int kernel_h = window::kernel_h, kernel_w = window::kernel_w;
   static constexpr int stride_h = window::stride_h, stride_w = window::stride_w;
   static constexpr int pad_h = window::pad_h, pad_w = window::pad_w;
   static constexpr rounding round = window::round;
-  static std::string name() { return "max_pool " + window::str(); }
+};
+}  // namespace detail
+
+#define TYPENET_POOL_RULES(self)                                                                                   \
+  template <int Index, class In>                                                                                   \
+  struct at : detail::no_params {                                                                                  \
+    using error = diag::needs_spatial_input<Index, self, In>;                                                      \
+    using output = In;                                                                                             \
+  };                                                                                                               \
+  template <int Index, int C, int H, int W>                                                                        \
+  struct at<Index, shape<C, H, W>> : detail::no_params {                                                           \
+    using in = shape<C, H, W>;                                                                                     \
+    static constexpr int oh = detail::window_extent(H, self::kernel_h, self::stride_h, self::pad_h, self::round);  \
+    static constexpr int ow = detail::window_extent(W, self::kernel_w, self::stride_w, self::pad_w, self::round);  \
+    using unaccepted = typename detail::first_unaccepted<detail::pool_tags, Tags...>::type;                        \
+    using error = detail::first_error_t<                                                                           \
+        detail::when<!detail::is_void<unaccepted>>, diag::unknown_tag<Index, self, unaccepted>,                    \
+        detail::when<!detail::is_void<typename self::window::repeated_tag>>,                                       \
+        diag::repeated_tag<Index, self, typename self::window::repeated_tag>,                                      \
+        detail::when<!self::window::has_kernel>, diag::missing_kernel<Index, self>,                                \
+        detail::when<!self::window::positive>, diag::non_positive_parameter<Index, self, in>,                      \
+        detail::when<(2 * self::pad_h > self::kernel_h || 2 * self::pad_w > self::kernel_w)>,                      \
+        diag::pool_padding_too_large<Index, self, in>,                                                             \
+        detail::when<(oh == -1 || ow == -1)>, diag::kernel_larger_than_input<Index, self, in>,                     \
+        detail::when<(oh == -2 || ow == -2)>, diag::stride_does_not_tile_input<Index, self, in>>;                  \
+    using output = shape<C, oh, ow>;                                                                               \
+  };
+
+template <class... Tags>
+struct max_pool : detail::pool_params<pool_kind::max, Tags...> {
+  static std::string name() { return "max_pool " + detail::window<Tags...>::str(); }
   TYPENET_POOL_RULES(max_pool)
 };
 
 template <class... Tags>
-struct avg_pool : layer_base {
-  static constexpr pool_kind kind = pool_kind::average;
-  using window = detail::window<Tags...>;
-  static constexpr int kernel_h = window::kernel_h, kernel_w = window::kernel_w;
-  static constexpr int stride_h = window::stride_h, stride_w = window::stride_w;
-  static constexpr int pad_h = window::pad_h, pad_w = window::pad_w;
-  static constexpr rounding round = window::round;
-  static std::string name() { return "avg_pool " + window::str(); }
+struct avg_pool : detail::pool_params<pool_kind::average, Tags...> {
+  static std::string name() { return "avg_pool " + detail::window<Tags...>::str(); }
   TYPENET_POOL_RULES(avg_pool)
 };
 
