@@ -37,16 +37,34 @@ def load_compare(path):
 
 
 def load_stages(path):
+    """Per stage and (batch, threads): (GFLOP/s, weight GB/s), the median over repetitions. Uses Google
+    Benchmark's "median" aggregate when the file has one (--benchmark_report_aggregates_only), else the
+    median of the individual runs."""
     with open(path) as f:
         data = json.load(f)
-    stages = {}
+    runs, medians, order = {}, {}, []
     for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate":
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        name = b["name"].split("/")[0]
-        parts = dict(p.split(":") for p in b["name"].split("/")[1:] if ":" in p)
-        key = (int(parts["batch"]), int(parts["threads"]))
-        stages.setdefault(name, {})[key] = (b["flops"] / 1e9, b["weight_B"] / 1e9)
+        base = b.get("run_name", b["name"])
+        name = base.split("/")[0]
+        parts = dict(p.split(":") for p in base.split("/")[1:] if ":" in p)
+        key = (name, int(parts["batch"]), int(parts["threads"]))
+        value = (b["flops"] / 1e9, b["weight_B"] / 1e9)
+        if key not in order:
+            order.append(key)
+        if b.get("run_type") == "aggregate":
+            medians[key] = value
+        else:
+            runs.setdefault(key, []).append(value)
+    stages = {}
+    for key in order:  # network order, as the benchmark file lists the stages
+        name, batch, threads = key
+        if key in medians:
+            value = medians[key]
+        else:
+            value = tuple(statistics.median(v[i] for v in runs[key]) for i in range(2))
+        stages.setdefault(name, {})[(batch, threads)] = value
     return stages
 
 
