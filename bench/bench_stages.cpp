@@ -20,8 +20,10 @@ using stages = tn::fusion::stages_t<net>;
 using in_layout = sd::layout_of_shape<net::input_shape>::type;
 using execs = sd::build<in_layout, stages, arch>::execs;
 
-template <class List> struct stage_sums;
-template <class... B> struct stage_sums<tn::type_list<B...>> {
+template <class List>
+struct stage_sums;
+template <class... B>
+struct stage_sums<tn::type_list<B...>> {
   static constexpr std::int64_t macs = (std::int64_t{0} + ... + B::macs);
   static constexpr std::int64_t weights = (std::int64_t{0} + ... + B::weights);
 };
@@ -54,9 +56,17 @@ void bm_stage(benchmark::State& state) {
   state.SetLabel(tn::detail::at_t<0, typename stage::layers>::layer::name());
 }
 
-#define TYPENET_STAGE(I, name)                                                                      \
-  BENCHMARK(bm_stage<I>)->Name(name)->ArgNames({"batch", "threads"})->Args({1, 1})->Args({1, 2})   \
-      ->Args({64, 1})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.3);
+#define TYPENET_STAGE(I, name)         \
+  BENCHMARK(bm_stage<I>)               \
+      ->Name(name)                     \
+      ->ArgNames({"batch", "threads"}) \
+      ->Args({1, 1})                   \
+      ->Args({1, 2})                   \
+      ->Args({64, 1})                  \
+      ->Args({64, 2})                  \
+      ->UseRealTime()                  \
+      ->Unit(benchmark::kMillisecond)  \
+      ->MinTime(0.3);
 
 TYPENET_STAGE(0, "conv1_relu_pool")
 TYPENET_STAGE(1, "conv2_relu_pool")

@@ -67,11 +67,16 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--rounds") rounds = std::stoi(next());
-    else if (a == "--iters1") iters1 = std::stoi(next());
-    else if (a == "--iters64") iters64 = std::stoi(next());
-    else if (a == "--json") json = next();
-    else if (a == "--only") only = next();
+    if (a == "--rounds")
+      rounds = std::stoi(next());
+    else if (a == "--iters1")
+      iters1 = std::stoi(next());
+    else if (a == "--iters64")
+      iters64 = std::stoi(next());
+    else if (a == "--json")
+      json = next();
+    else if (a == "--only")
+      only = next();
     else {
       std::fprintf(stderr, "bench_compare_onednn: unknown argument %s\n", a.c_str());
       return 1;
@@ -155,8 +160,8 @@ int main(int argc, char** argv) {
         return s + "]";
       };
       f << "    {\"batch\": " << r.batch << ", \"threads\": " << r.threads
-        << ", \"typenet_ms_per_img\": " << list(r.typenet_ms) << ", \"onednn_ms_per_img\": " << list(r.onednn_ms)
-        << "}" << (i + 1 < results.size() ? "," : "") << "\n";
+        << ", \"typenet_ms_per_img\": " << list(r.typenet_ms) << ", \"onednn_ms_per_img\": " << list(r.onednn_ms) << "}"
+        << (i + 1 < results.size() ? "," : "") << "\n";
     }
     f << "  ]\n}\n";
   }

@@ -47,11 +47,13 @@ double median_ms(F&& f, int iters, cudaStream_t s) {
   return t[t.size() / 2];
 }
 
-template <class Stage> constexpr std::int64_t stage_macs() {
+template <class Stage>
+constexpr std::int64_t stage_macs() {
   return []<class... B>(tn::type_list<B...>) { return (std::int64_t{0} + ... + B::macs); }(typename Stage::layers{});
 }
 
-template <class Stage> std::string stage_name() {
+template <class Stage>
+std::string stage_name() {
   std::string s;
   []<class... B>(tn::type_list<B...>, std::string& out) {
     ((out += (out.empty() ? "" : "+") + B::layer::name()), ...);
@@ -102,7 +104,8 @@ void bench(tn::exec::cuda_math math, const tn::params<net>& p, const float* d_in
                      stage_name<S>().c_str(), m, batch, ms, 2.0 * stage_macs<S>() * batch / ms * 1e-6);
        }()),
        ...);
-    }(std::make_index_sequence<stages::size>{});
+    }
+    (std::make_index_sequence<stages::size>{});
     const double ms = median_ms([&] { prog.run_device(d_in, d_out, batch); }, iters, nullptr);
     std::printf("typenet_cuda net=seed_alexnet math=%s batch=%d ms_median=%.4f images_per_s=%.1f gflops=%.1f\n", m,
                 batch, ms, batch * 1000.0 / ms, 2.0 * tn::mac_count<net> * batch / ms * 1e-6);

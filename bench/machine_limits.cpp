@@ -35,6 +35,7 @@ namespace {
 // accumulators are reset at each call and grow by 2^-20 per FMA, so values stay normal and finite.
 constexpr int kFmaBlocks = 256;
 
+// clang-format off
 #define TN_FMA(R, i) "vfmadd231ps %%" R "16, %%" R "17, %%" R #i "\n\t"
 #define TN_FMA16(R)                                                                                         \
   TN_FMA(R, 0) TN_FMA(R, 1) TN_FMA(R, 2) TN_FMA(R, 3) TN_FMA(R, 4) TN_FMA(R, 5) TN_FMA(R, 6) TN_FMA(R, 7)     \
@@ -53,6 +54,7 @@ constexpr int kFmaBlocks = 256;
                : [a] "m"(a), [b] "m"(b)                                                                        \
                : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
                  "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17")
+// clang-format on
 
 void fma_loop_zmm(std::int64_t calls) {
   std::int64_t blocks = calls * kFmaBlocks;
@@ -74,8 +76,8 @@ void peak_fma(benchmark::State& state) {
   constexpr std::int64_t kCallsPerIter = 64;  // 16384 blocks: tens of microseconds
   for (auto _ : state) Loop(kCallsPerIter);
   const double flops_per_call = double(kFmaBlocks) * 16 /*instr*/ * Lanes * 2 /*mul+add*/;
-  state.counters["flops"] = benchmark::Counter(double(state.iterations()) * kCallsPerIter * flops_per_call,
-                                               benchmark::Counter::kIsRate);
+  state.counters["flops"] =
+      benchmark::Counter(double(state.iterations()) * kCallsPerIter * flops_per_call, benchmark::Counter::kIsRate);
 }
 void BM_peak_fma_f32_zmm(benchmark::State& state) { peak_fma<16, fma_loop_zmm>(state); }
 void BM_peak_fma_f32_ymm(benchmark::State& state) { peak_fma<8, fma_loop_ymm>(state); }
@@ -161,8 +163,8 @@ void BM_read_sum_512MiB(benchmark::State& state) {
 }
 BENCHMARK(BM_read_sum_512MiB)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0);
 
-void triad_range(float* __restrict a, const float* __restrict b, const float* __restrict c, float s,
-                 std::size_t begin, std::size_t end) {
+void triad_range(float* __restrict a, const float* __restrict b, const float* __restrict c, float s, std::size_t begin,
+                 std::size_t end) {
   const __m512 vs = _mm512_set1_ps(s);
   for (std::size_t i = begin; i < end; i += 16)
     _mm512_store_ps(a + i, _mm512_fmadd_ps(vs, _mm512_load_ps(c + i), _mm512_load_ps(b + i)));

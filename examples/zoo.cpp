@@ -76,11 +76,14 @@ constexpr auto networks = std::make_tuple(
 template <class F>
 void with_network(std::string_view name, F&& f) {
   bool found = false;
-  std::apply([&](const auto&... e) {
-    ((!found && name == e.name ? (found = true, f(std::type_identity<typename std::decay_t<decltype(e)>::type>{}), 0)
-                               : 0),
-     ...);
-  }, networks);
+  std::apply(
+      [&](const auto&... e) {
+        ((!found && name == e.name
+              ? (found = true, f(std::type_identity<typename std::decay_t<decltype(e)>::type>{}), 0)
+              : 0),
+         ...);
+      },
+      networks);
   if (!found) {
     std::string known;
     std::apply([&](const auto&... e) { ((known += (known.empty() ? "" : ", ") + std::string(e.name)), ...); },
@@ -154,9 +157,12 @@ run_options policy_options(const options& o) {
   run_options r;
   auto it = o.flags.find("--policy");
   if (it != o.flags.end()) {
-    if (it->second == "reference") r.policy = policy_kind::reference;
-    else if (it->second == "simd") r.policy = policy_kind::simd;
-    else throw usage_error("--policy must be 'reference' or 'simd', got '" + it->second + "'");
+    if (it->second == "reference")
+      r.policy = policy_kind::reference;
+    else if (it->second == "simd")
+      r.policy = policy_kind::simd;
+    else
+      throw usage_error("--policy must be 'reference' or 'simd', got '" + it->second + "'");
   }
   r.threads = positive_int(o, "--threads", 1);
   return r;
@@ -187,8 +193,10 @@ void with_policy(const run_options& r, F&& f) {
 void warn_non_finite(std::span<const float> values, const std::string& what) {
   std::size_t nans = 0, infs = 0;
   for (float v : values) {
-    if (std::isnan(v)) ++nans;
-    else if (std::isinf(v)) ++infs;
+    if (std::isnan(v))
+      ++nans;
+    else if (std::isinf(v))
+      ++infs;
   }
   if (nans + infs > 0)
     std::fprintf(stderr, "typenet-zoo: warning: %s contains %zu NaN and %zu infinite values\n", what.c_str(), nans,
@@ -208,9 +216,7 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 // ---- commands ----------------------------------------------------------------------------------------
 
 int cmd_list() {
-  std::apply([](const auto&... e) {
-    ((std::printf("%-20s %s\n", e.name, e.about)), ...);
-  }, networks);
+  std::apply([](const auto&... e) { ((std::printf("%-20s %s\n", e.name, e.about)), ...); }, networks);
   return 0;
 }
 
@@ -326,8 +332,9 @@ int cmd_demo(const options& o) {
       std::vector<int> order(prob.size());
       std::iota(order.begin(), order.end(), 0);
       const std::size_t k = std::min<std::size_t>(5, order.size());
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                        [&](int a, int b) { return prob[static_cast<std::size_t>(a)] > prob[static_cast<std::size_t>(b)]; });
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(), [&](int a, int b) {
+        return prob[static_cast<std::size_t>(a)] > prob[static_cast<std::size_t>(b)];
+      });
       std::printf("\nrandom He weights (seed 1), one generated %s input, policy %s, %d thread%s\n",
                   Net::input_shape::str().c_str(), policy_name, threads, threads == 1 ? "" : "s");
       std::printf("top-%zu classes%s:\n", k, ends_in_softmax<Net>() ? "" : " (softmax of the logits)");
@@ -347,8 +354,7 @@ int dispatch(int argc, char** argv) {
     return cmd_list();
   }
   if (cmd == "summary") return cmd_summary(parse(argc, argv, 2, {}));
-  if (cmd == "run")
-    return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads"}));
+  if (cmd == "run") return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads"}));
   if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
@@ -366,8 +372,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::string msg = e.what();
     // One line: an error message never spans lines (the usage text after "no command given" aside).
-    if (dynamic_cast<const usage_error*>(&e) == nullptr)
-      std::replace(msg.begin(), msg.end(), '\n', ' ');
+    if (dynamic_cast<const usage_error*>(&e) == nullptr) std::replace(msg.begin(), msg.end(), '\n', ' ');
     std::fprintf(stderr, "typenet-zoo: %s\n", msg.c_str());
     return 1;
   }

@@ -9,6 +9,7 @@
 
 namespace tn = typenet;
 
+// clang-format off
 struct alexnet : tn::network<
     tn::input<3, 227, 227>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>,   tn::relu,     //  0,1:  96 x 55 x 55
@@ -23,6 +24,7 @@ struct alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 14-16: 4096
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 17-19: 4096
     tn::dense<1000>, tn::softmax> {};                               // 20,21: 1000
+// clang-format on
 
 static_assert(tn::output_shape<alexnet> == tn::shape<1000>{});
 static_assert(tn::input_shape<alexnet> == tn::shape<3, 227, 227>{});

@@ -2,9 +2,9 @@
 
 #include "onednn_alexnet.hpp"
 
-#include <oneapi/dnnl/dnnl.hpp>
-#include <oneapi/dnnl/dnnl_debug.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -64,9 +64,9 @@ struct onednn_alexnet::impl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
 
-  memory user_in;       // wraps the caller's NCHW input (handle set per call)
-  memory user_out;      // wraps the caller's batch x 1000 output (handle set per call)
-  std::vector<step> steps;        // up to fc8's output
+  memory user_in;                   // wraps the caller's NCHW input (handle set per call)
+  memory user_out;                  // wraps the caller's batch x 1000 output (handle set per call)
+  std::vector<step> steps;          // up to fc8's output
   std::vector<step> softmax_steps;  // softmax (+ reorder to the caller's buffer when needed)
   std::vector<step> logits_steps;   // fc8's output -> caller's buffer (when forward_logits is used)
 
@@ -88,8 +88,7 @@ struct onednn_alexnet::impl {
     if (m.get_desc() == want) return m;
     memory out(want, eng);
     dnnl::reorder::primitive_desc pd(eng, m.get_desc(), eng, want);
-    std::string info = std::string(pd.impl_info_str()) + "  " + layout_name(m.get_desc()) + " -> " +
-                       layout_name(want);
+    std::string info = std::string(pd.impl_info_str()) + "  " + layout_name(m.get_desc()) + " -> " + layout_name(want);
     into.push_back({"reorder(" + what + ")", dnnl::reorder(pd), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, out}}, info});
     return out;
   }
@@ -127,17 +126,17 @@ struct onednn_alexnet::impl {
     memory::desc wei_any({c.filters, C, c.kernel, c.kernel}, dt::f32, tag::any);
     memory::desc bias_any({c.filters}, dt::f32, tag::any);
     memory::desc dst_any({batch, c.filters, OH, OW}, dt::f32, tag::any);
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_any, wei_any, bias_any,
-                                      dst_any, {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_any, wei_any, bias_any, dst_any,
+                                      {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
     dnnl::convolution_forward::primitive_desc pd(d, attr_with(true), eng);
     memory s = ensure(steps, src, pd.src_desc(), name + " src");
     memory w = add_param(memory::desc({c.filters, C, c.kernel, c.kernel}, dt::f32, tag::oihw), pd.weights_desc());
     memory b = add_param(memory::desc({c.filters}, dt::f32, tag::x), pd.bias_desc());
     memory dst(pd.dst_desc(), eng);
     std::string info = std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) +
-                       " wei=" + layout_name(pd.weights_desc()) + " dst=" + layout_name(pd.dst_desc()) +
-                       " +relu";
-    steps.push_back({name, dnnl::convolution_forward(pd),
+                       " wei=" + layout_name(pd.weights_desc()) + " dst=" + layout_name(pd.dst_desc()) + " +relu";
+    steps.push_back({name,
+                     dnnl::convolution_forward(pd),
                      {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst}},
                      info});
     note_scratch(pd.scratchpad_desc());
@@ -148,13 +147,13 @@ struct onednn_alexnet::impl {
     const memory::dims sd = src.get_desc().dims();
     const memory::dim OH = (sd[2] - 3) / 2 + 1, OW = (sd[3] - 3) / 2 + 1;
     memory::desc dst_any({sd[0], sd[1], OH, OW}, dt::f32, tag::any);
-    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::pooling_max, src.get_desc(),
-                                  dst_any, {2, 2}, {3, 3}, {0, 0}, {0, 0});
+    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::pooling_max, src.get_desc(), dst_any,
+                                  {2, 2}, {3, 3}, {0, 0}, {0, 0});
     dnnl::pooling_forward::primitive_desc pd(d, attr_with(false), eng);
     memory s = ensure(steps, src, pd.src_desc(), name + " src");
     memory dst(pd.dst_desc(), eng);
-    std::string info = std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) +
-                       " dst=" + layout_name(pd.dst_desc());
+    std::string info =
+        std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) + " dst=" + layout_name(pd.dst_desc());
     steps.push_back({name, dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, dst}}, info});
     note_scratch(pd.scratchpad_desc());
     return dst;
@@ -178,7 +177,8 @@ struct onednn_alexnet::impl {
     std::string info = std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) +
                        " wei=" + layout_name(pd.weights_desc()) + " dst=" + layout_name(pd.dst_desc()) +
                        (relu ? " +relu" : "");
-    steps.push_back({name, dnnl::inner_product_forward(pd),
+    steps.push_back({name,
+                     dnnl::inner_product_forward(pd),
                      {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst}},
                      info});
     note_scratch(pd.scratchpad_desc());
@@ -219,26 +219,29 @@ struct onednn_alexnet::impl {
       memory dst = direct_out ? user_out : memory(pd.dst_desc(), eng);
       std::string info = std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) +
                          " dst=" + layout_name(pd.dst_desc());
-      softmax_steps.push_back({"softmax", dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, logits}, {DNNL_ARG_DST, dst}},
-                               info});
+      softmax_steps.push_back(
+          {"softmax", dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, logits}, {DNNL_ARG_DST, dst}}, info});
       if (pd.scratchpad_desc().get_size() > scratch_md.get_size()) scratch_md = pd.scratchpad_desc();
       scratch_users.emplace_back(&softmax_steps.back(), pd.scratchpad_desc());
       if (!direct_out) {
         dnnl::reorder::primitive_desc rpd(eng, dst.get_desc(), eng, user_out.get_desc());
-        softmax_steps.push_back({"reorder(output)", dnnl::reorder(rpd), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, user_out}},
+        softmax_steps.push_back({"reorder(output)",
+                                 dnnl::reorder(rpd),
+                                 {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, user_out}},
                                  std::string(rpd.impl_info_str())});
       }
     }
     {
       dnnl::reorder::primitive_desc rpd(eng, logits.get_desc(), eng, user_out.get_desc());
-      logits_steps.push_back({"reorder(logits)", dnnl::reorder(rpd), {{DNNL_ARG_FROM, logits}, {DNNL_ARG_TO, user_out}},
+      logits_steps.push_back({"reorder(logits)",
+                              dnnl::reorder(rpd),
+                              {{DNNL_ARG_FROM, logits}, {DNNL_ARG_TO, user_out}},
                               std::string(rpd.impl_info_str())});
     }
 
     // One scratchpad buffer, shared by all primitives (they run one after another).
     scratch_buf.assign(std::max<std::size_t>(scratch_md.get_size(), 64), 0);
-    for (auto& [st, md] : scratch_users)
-      st->args.emplace(DNNL_ARG_SCRATCHPAD, memory(md, eng, scratch_buf.data()));
+    for (auto& [st, md] : scratch_users) st->args.emplace(DNNL_ARG_SCRATCHPAD, memory(md, eng, scratch_buf.data()));
 
     std::size_t total = 0;
     for (const param& p : params) total += p.user_md.get_size() / sizeof(float);

@@ -12,7 +12,6 @@
 
 #include "onednn_alexnet.hpp"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -45,7 +44,7 @@ struct rng {
 
 struct layer_desc {
   enum kind_t { conv, pool, dense } kind;
-  int out;          // filters / outputs (conv, dense)
+  int out;  // filters / outputs (conv, dense)
   int kernel, stride, pad;
   bool relu;
 };
@@ -53,11 +52,11 @@ struct layer_desc {
 // The network of DESIGN.md §1 (dropout omitted: identity at inference; softmax applied at the end).
 const std::vector<layer_desc>& alexnet_layers() {
   static const std::vector<layer_desc> l = {
-      {layer_desc::conv, 96, 11, 4, 0, true},  {layer_desc::pool, 0, 3, 2, 0, false},
-      {layer_desc::conv, 256, 5, 1, 2, true},  {layer_desc::pool, 0, 3, 2, 0, false},
-      {layer_desc::conv, 384, 3, 1, 1, true},  {layer_desc::conv, 384, 3, 1, 1, true},
-      {layer_desc::conv, 256, 3, 1, 1, true},  {layer_desc::pool, 0, 3, 2, 0, false},
-      {layer_desc::dense, 4096, 0, 0, 0, true}, {layer_desc::dense, 4096, 0, 0, 0, true},
+      {layer_desc::conv, 96, 11, 4, 0, true},    {layer_desc::pool, 0, 3, 2, 0, false},
+      {layer_desc::conv, 256, 5, 1, 2, true},    {layer_desc::pool, 0, 3, 2, 0, false},
+      {layer_desc::conv, 384, 3, 1, 1, true},    {layer_desc::conv, 384, 3, 1, 1, true},
+      {layer_desc::conv, 256, 3, 1, 1, true},    {layer_desc::pool, 0, 3, 2, 0, false},
+      {layer_desc::dense, 4096, 0, 0, 0, true},  {layer_desc::dense, 4096, 0, 0, 0, true},
       {layer_desc::dense, 1000, 0, 0, 0, false},
   };
   return l;
@@ -76,8 +75,8 @@ std::vector<float> random_params(std::uint64_t seed) {
       w = (w - l.kernel) / l.stride + 1;
       continue;
     }
-    const std::size_t fan_in = l.kind == layer_desc::conv ? std::size_t(c) * l.kernel * l.kernel
-                                                          : std::size_t(c) * h * w;
+    const std::size_t fan_in =
+        l.kind == layer_desc::conv ? std::size_t(c) * l.kernel * l.kernel : std::size_t(c) * h * w;
     const float a = float(std::sqrt(6.0 / double(fan_in)));
     for (std::size_t i = 0; i < fan_in * std::size_t(l.out); ++i) p.push_back(a * r.uniform());
     for (int i = 0; i < l.out; ++i) p.push_back(0.1f * r.uniform());
@@ -179,8 +178,8 @@ std::pair<std::vector<float>, std::vector<float>> ref_forward(const std::vector<
       x = ref_pool(x, l);
       continue;
     }
-    const std::size_t fan_in = l.kind == layer_desc::conv ? std::size_t(x.c) * l.kernel * l.kernel
-                                                          : std::size_t(x.c) * x.h * x.w;
+    const std::size_t fan_in =
+        l.kind == layer_desc::conv ? std::size_t(x.c) * l.kernel * l.kernel : std::size_t(x.c) * x.h * x.w;
     const float* wt = p;
     const float* bias = p + fan_in * std::size_t(l.out);
     p = bias + l.out;
@@ -241,9 +240,10 @@ int run_check() {
     }
     const bool pass = dp < 1e-5 && dl_rel < 1e-4 && row_err < 1e-4;
     ok = ok && pass;
-    std::printf("check alg=%s: softmax max_abs_diff=%.3g (limit 1e-5), logits max_abs_diff=%.3g "
-                "(relative to max |logit|: %.3g, limit 1e-4), |row sum - 1| <= %.2g: %s\n",
-                name, dp, dl, dl_rel, row_err, pass ? "PASS" : "FAIL");
+    std::printf(
+        "check alg=%s: softmax max_abs_diff=%.3g (limit 1e-5), logits max_abs_diff=%.3g "
+        "(relative to max |logit|: %.3g, limit 1e-4), |row sum - 1| <= %.2g: %s\n",
+        name, dp, dl, dl_rel, row_err, pass ? "PASS" : "FAIL");
   }
   std::printf("%s\n", ok ? "onednn_alexnet check: PASS" : "onednn_alexnet check: FAIL");
   return ok ? 0 : 1;
@@ -284,7 +284,7 @@ std::vector<int> parse_list(const char* s) {
 
 int main(int argc, char** argv) {
   std::vector<std::pair<dnnl::algorithm, std::string>> algs = {{onednn_alexnet::direct, "direct"},
-                                                                {onednn_alexnet::automatic, "auto"}};
+                                                               {onednn_alexnet::automatic, "auto"}};
   std::vector<int> threads = {1, 2}, batches = {1, 64};
   int iters = 0, warmup = -1, rounds = 1;
   bool info = false;
@@ -298,16 +298,24 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--check") return run_check();
-    if (a == "--info") info = true;
-    else if (a == "--threads") threads = parse_list(value());
-    else if (a == "--batch") batches = parse_list(value());
-    else if (a == "--iters") iters = parse_list(value()).at(0);
-    else if (a == "--warmup") warmup = std::atoi(value());
-    else if (a == "--rounds") rounds = parse_list(value()).at(0);
+    if (a == "--info")
+      info = true;
+    else if (a == "--threads")
+      threads = parse_list(value());
+    else if (a == "--batch")
+      batches = parse_list(value());
+    else if (a == "--iters")
+      iters = parse_list(value()).at(0);
+    else if (a == "--warmup")
+      warmup = std::atoi(value());
+    else if (a == "--rounds")
+      rounds = parse_list(value()).at(0);
     else if (a == "--alg") {
       const std::string v = value();
-      if (v == "direct") algs.resize(1);
-      else if (v == "auto") algs.erase(algs.begin());
+      if (v == "direct")
+        algs.resize(1);
+      else if (v == "auto")
+        algs.erase(algs.begin());
       else if (v != "both") {
         std::fprintf(stderr, "--alg direct|auto|both\n");
         return 1;

@@ -4,5 +4,5 @@
 #if !defined(__CUDACC__)
 #error "<typenet/cuda.hpp> is for .cu files compiled by nvcc; host-only code includes <typenet/typenet.hpp>"
 #endif
-#include "typenet.hpp"
 #include "exec/cuda.hpp"
+#include "typenet.hpp"

@@ -16,6 +16,7 @@ using layer20 = tn::dense<1000>;
 using layer22 = tn::relu;
 #endif
 
+// clang-format off
 struct alexnet : tn::network<
     tn::input<3, 227, 227>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>>,
@@ -27,6 +28,7 @@ struct alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,  // 14-16
     layer17, tn::dense<4096>, tn::relu,          // 17-19
     layer20, tn::softmax, layer22> {};           // 20-22
+// clang-format on
 
 #ifndef TYPENET_SHOULD_FAIL
 static_assert(tn::layer_count<alexnet> == 23);

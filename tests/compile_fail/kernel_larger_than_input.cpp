@@ -5,15 +5,15 @@
 namespace tn = typenet;
 
 #ifdef TYPENET_SHOULD_FAIL
-struct net : tn::network<tn::input<3, 8, 8>,
-                         tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::max_pool<tn::kernel<2>, tn::stride<2>>,
-                         tn::conv2d<16, tn::kernel<3>>, tn::relu,                 // 16 x 2 x 2
-                         tn::max_pool<tn::kernel<3>, tn::stride<2>>> {};
+struct net
+    : tn::network<tn::input<3, 8, 8>, tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu,
+                  tn::max_pool<tn::kernel<2>, tn::stride<2>>, tn::conv2d<16, tn::kernel<3>>, tn::relu,  // 16 x 2 x 2
+                  tn::max_pool<tn::kernel<3>, tn::stride<2>>> {};
 #else
-struct net : tn::network<tn::input<3, 8, 8>,
-                         tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::max_pool<tn::kernel<2>, tn::stride<2>>,
-                         tn::conv2d<16, tn::kernel<3>>, tn::relu,                 // 16 x 2 x 2
-                         tn::max_pool<tn::kernel<2>, tn::stride<2>>> {};
+struct net
+    : tn::network<tn::input<3, 8, 8>, tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu,
+                  tn::max_pool<tn::kernel<2>, tn::stride<2>>, tn::conv2d<16, tn::kernel<3>>, tn::relu,  // 16 x 2 x 2
+                  tn::max_pool<tn::kernel<2>, tn::stride<2>>> {};
 static_assert(tn::output_shape<net> == tn::shape<16, 1, 1>{});
 #endif
 

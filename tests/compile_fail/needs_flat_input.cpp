@@ -7,6 +7,7 @@ namespace tn = typenet;
 
 struct features {
   template <class... Tail>
+  // clang-format off
   using then = tn::network<
       tn::input<3, 227, 227>,
       tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>>,
@@ -14,6 +15,7 @@ struct features {
       tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,
       tn::conv2d<256, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>>,
       Tail...>;
+  // clang-format on
 };
 
 #ifdef TYPENET_SHOULD_FAIL

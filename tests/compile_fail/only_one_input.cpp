@@ -5,11 +5,10 @@
 namespace tn = typenet;
 
 #ifdef TYPENET_SHOULD_FAIL
-struct net : tn::network<tn::input<3, 16, 16>, tn::conv2d<8, tn::kernel<3>, tn::pad<1>>, tn::relu,
-                         tn::input<3, 16, 16>, tn::flatten> {};
-#else
-struct net : tn::network<tn::input<3, 16, 16>, tn::conv2d<8, tn::kernel<3>, tn::pad<1>>, tn::relu,
+struct net : tn::network<tn::input<3, 16, 16>, tn::conv2d<8, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::input<3, 16, 16>,
                          tn::flatten> {};
+#else
+struct net : tn::network<tn::input<3, 16, 16>, tn::conv2d<8, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::flatten> {};
 static_assert(tn::output_shape<net> == tn::shape<8 * 16 * 16>{});
 #endif
 

@@ -5,9 +5,11 @@
 namespace tn = typenet;
 
 #ifdef TYPENET_SHOULD_FAIL
-struct net : tn::network<tn::input<8, 16, 16>, tn::relu, tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<2>, tn::floor_mode>> {};
+struct net : tn::network<tn::input<8, 16, 16>, tn::relu,
+                         tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<2>, tn::floor_mode>> {};
 #else
-struct net : tn::network<tn::input<8, 16, 16>, tn::relu, tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::floor_mode>> {};
+struct net : tn::network<tn::input<8, 16, 16>, tn::relu,
+                         tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::floor_mode>> {};
 static_assert(tn::output_shape<net> == tn::shape<8, 8, 8>{});  // floor((16 + 2 - 3) / 2) + 1
 #endif
 

@@ -11,6 +11,7 @@ constexpr int side = 224;
 constexpr int side = 227;
 #endif
 
+// clang-format off
 struct alexnet : tn::network<
     tn::input<3, side, side>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>,   tn::relu,     //  0,1:  96 x 55 x 55
@@ -25,6 +26,7 @@ struct alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 14-16: 4096
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 17-19: 4096
     tn::dense<1000>, tn::softmax> {};                               // 20,21: 1000
+// clang-format on
 
 // DESIGN.md's assertions; in the bad twin they fail too, but with plain (not typenet:) errors.
 static_assert(tn::output_shape<alexnet> == tn::shape<1000>{});

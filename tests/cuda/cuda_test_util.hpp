@@ -33,8 +33,8 @@ inline bool have_gpu() {
 
 /// How the outputs of two policies are compared.
 struct tolerance {
-  double atol, rtol;   ///< element-wise: |a - b| <= atol + rtol * |b|
-  double scaled;       ///< if > 0 instead: max |a - b| <= scaled * max |b| (TF32's relative error)
+  double atol, rtol;  ///< element-wise: |a - b| <= atol + rtol * |b|
+  double scaled;      ///< if > 0 instead: max |a - b| <= scaled * max |b| (TF32's relative error)
 };
 inline constexpr tolerance fp32_tolerance{1e-4, 1e-3, 0.0};
 inline constexpr tolerance tf32_tolerance{0.0, 0.0, 1e-2};
@@ -79,31 +79,31 @@ void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches
   std::vector<float> want(static_cast<std::size_t>(max_batch * out_size));
   ref.forward(in.data(), want.data(), max_batch);
   for (tn::exec::cuda_math math : maths) {
-  tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math});
-  const tolerance tol = math == tn::exec::cuda_math::tf32 ? tf32_tolerance : fp32_tolerance;
-  for (int b : batches) {
-    std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
-    gpu.forward(in.data(), got.data(), b);
-    std::vector<float> w(want.begin(), want.begin() + b * out_size);
-    const comparison c = compare(got, w, tol);
-    std::printf("parity %-22s %s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name,
-                math_name(math), b, c.max_abs_diff, c.max_ref, c.failures);
-    INFO(name << " batch " << b << " first failing index " << c.first_failure
-              << (c.first_failure >= 0 ? " got " + std::to_string(got[c.first_failure]) + " want " +
-                                             std::to_string(w[c.first_failure])
-                                       : std::string()));
-    CHECK(c.failures == 0);
-    CHECK(c.max_ref > 0.0);  // the comparison saw real values
-  }
+    tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math});
+    const tolerance tol = math == tn::exec::cuda_math::tf32 ? tf32_tolerance : fp32_tolerance;
+    for (int b : batches) {
+      std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
+      gpu.forward(in.data(), got.data(), b);
+      std::vector<float> w(want.begin(), want.begin() + b * out_size);
+      const comparison c = compare(got, w, tol);
+      std::printf("parity %-22s %s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name, math_name(math), b,
+                  c.max_abs_diff, c.max_ref, c.failures);
+      INFO(name << " batch " << b << " first failing index " << c.first_failure
+                << (c.first_failure >= 0
+                        ? " got " + std::to_string(got[c.first_failure]) + " want " + std::to_string(w[c.first_failure])
+                        : std::string()));
+      CHECK(c.failures == 0);
+      CHECK(c.max_ref > 0.0);  // the comparison saw real values
+    }
   }
 }
 
 }  // namespace typenet_cuda_test
 
 /// main() of a gpu test: skips (exit 77, message on stderr) without a GPU, else runs doctest.
-#define TYPENET_CUDA_TEST_MAIN                                                   \
-  int main(int argc, char** argv) {                                              \
-    if (!typenet_cuda_test::have_gpu()) return typenet_cuda_test::skip_code;     \
-    doctest::Context context(argc, argv);                                        \
-    return context.run();                                                        \
+#define TYPENET_CUDA_TEST_MAIN                                               \
+  int main(int argc, char** argv) {                                          \
+    if (!typenet_cuda_test::have_gpu()) return typenet_cuda_test::skip_code; \
+    doctest::Context context(argc, argv);                                    \
+    return context.run();                                                    \
   }

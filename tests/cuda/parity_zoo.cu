@@ -11,17 +11,11 @@ using typenet::exec::cuda_math;
 using typenet_cuda_test::check_parity;
 const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
 
-TEST_CASE("cuda parity: lenet5") {
-  check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, all_maths);
-}
-TEST_CASE("cuda parity: seed_alexnet") {
-  check_parity<zoo::seed_alexnet>("seed_alexnet", 12, {1, 3}, all_maths);
-}
+TEST_CASE("cuda parity: lenet5") { check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, all_maths); }
+TEST_CASE("cuda parity: seed_alexnet") { check_parity<zoo::seed_alexnet>("seed_alexnet", 12, {1, 3}, all_maths); }
 TEST_CASE("cuda parity: torchvision_alexnet") {
   check_parity<zoo::torchvision_alexnet>("torchvision_alexnet", 13, {1, 3}, all_maths);
 }
-TEST_CASE("cuda parity: caffe_alexnet") {
-  check_parity<zoo::caffe_alexnet>("caffe_alexnet", 14, {1, 3}, all_maths);
-}
+TEST_CASE("cuda parity: caffe_alexnet") { check_parity<zoo::caffe_alexnet>("caffe_alexnet", 14, {1, 3}, all_maths); }
 
 TYPENET_CUDA_TEST_MAIN

@@ -7,6 +7,7 @@
 
 namespace tn = typenet;
 
+// clang-format off
 struct alexnet : tn::network<
     tn::input<3, 227, 227>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu,
@@ -21,6 +22,7 @@ struct alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,
     tn::dropout<50>, tn::dense<4096>, tn::relu,
     tn::dense<1000>, tn::softmax> {};
+// clang-format on
 
 static_assert(tn::output_shape<alexnet> == tn::shape<1000>{});
 static_assert(tn::shape_after<alexnet, 0> == tn::shape<96, 55, 55>{});

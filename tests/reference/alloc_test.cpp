@@ -68,10 +68,10 @@ void check_no_allocation_in_forward(int max_batch) {
 TEST_CASE("exec::reference: forward allocates nothing (lenet5)") { check_no_allocation_in_forward<tn::zoo::lenet5>(3); }
 
 namespace {
-struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu,
-                                tn::lrn<3>, tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
-                                tn::avg_pool<tn::kernel<2>, tn::floor_mode>, tn::adaptive_avg_pool<2>,
-                                tn::flatten, tn::dropout<50>, tn::dense<5>, tn::softmax> {};
+struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::lrn<3>,
+                                tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
+                                tn::avg_pool<tn::kernel<2>, tn::floor_mode>, tn::adaptive_avg_pool<2>, tn::flatten,
+                                tn::dropout<50>, tn::dense<5>, tn::softmax> {};
 }  // namespace
 
 TEST_CASE("exec::reference: forward allocates nothing (every layer kind)") {

@@ -68,9 +68,8 @@ TEST_CASE("law: conv2d and pools write exactly the output shape, for every small
                 const std::vector<float> weight = positive_values(4 * 1 * k * k);
                 const std::vector<float> bias(4, 0.5f);
                 const std::int64_t n = std::int64_t{batch} * 4 * oh * ow;
-                CHECK(writes_exactly(n, [&](float* out) {
-                  ref::conv2d_plain(g, in.data(), out, batch, weight.data(), bias.data());
-                }));
+                CHECK(writes_exactly(
+                    n, [&](float* out) { ref::conv2d_plain(g, in.data(), out, batch, weight.data(), bias.data()); }));
                 ++checked;
               }
             }
@@ -87,9 +86,8 @@ TEST_CASE("law: adaptive_avg_pool writes exactly the output shape, for every sma
           CAPTURE(w);
           CAPTURE(oh);
           CAPTURE(ow);
-          CHECK(writes_exactly(std::int64_t{3} * oh * ow, [&](float* out) {
-            ref::adaptive_avg_pool_plain(3, h, w, oh, ow, in.data(), out, 1);
-          }));
+          CHECK(writes_exactly(std::int64_t{3} * oh * ow,
+                               [&](float* out) { ref::adaptive_avg_pool_plain(3, h, w, oh, ow, in.data(), out, 1); }));
         }
 }
 
@@ -107,9 +105,8 @@ bool typed_writes_exactly() {
   tn::init_he(p, 3);
   const int batch = 2;
   const std::vector<float> in = positive_values(batch * B::input::size);
-  return writes_exactly(batch * B::output::size, [&](float* out) {
-    ref::forward_layer<B>(in.data(), out, batch, p.data());
-  });
+  return writes_exactly(batch * B::output::size,
+                        [&](float* out) { ref::forward_layer<B>(in.data(), out, batch, p.data()); });
 }
 
 template <int... H>

@@ -129,7 +129,8 @@ using lrn3 = tn::lrn<3, std::ratio<1>, std::ratio<1>, std::ratio<1>>;
 using lrn2 = tn::lrn<2, std::ratio<1>, std::ratio<1>, std::ratio<1>>;
 struct lrn_odd : tn::network<tn::input<3, 1, 1>, lrn3> {};
 struct lrn_even : tn::network<tn::input<3, 1, 1>, lrn2> {};
-struct lrn_paper : tn::network<tn::input<2, 1, 2>, tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>> {};
+struct lrn_paper : tn::network<tn::input<2, 1, 2>, tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>> {
+};
 }  // namespace
 
 TEST_CASE("lrn: PyTorch's channel window and alpha / size") {
@@ -223,8 +224,8 @@ namespace {
 // A small network through every policy-visible path: conv, relu, pool, flatten, dense, softmax.
 // Parameter offsets: layer 0 has 2*1*2*2 = 8 weights at 0 and 2 biases at 8; layer 4 (dense 2 <- 2)
 // has 4 weights at 10 and 2 biases at 14.
-struct tiny : tn::network<tn::input<1, 2, 2>, tn::conv2d<2, tn::kernel<2>>, tn::relu,
-                          tn::max_pool<tn::kernel<1>>, tn::flatten, tn::dense<2>, tn::softmax> {};
+struct tiny : tn::network<tn::input<1, 2, 2>, tn::conv2d<2, tn::kernel<2>>, tn::relu, tn::max_pool<tn::kernel<1>>,
+                          tn::flatten, tn::dense<2>, tn::softmax> {};
 }  // namespace
 
 TEST_CASE("a whole network: layers chained through the ping-pong buffers, weights at their offsets") {

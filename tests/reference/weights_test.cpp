@@ -28,8 +28,8 @@ struct temp_dir {
   fs::path operator/(const std::string& name) const { return path / name; }
 };
 
-struct small : tn::network<tn::input<2, 4, 4>, tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::flatten,
-                           tn::dense<5>> {};
+struct small
+    : tn::network<tn::input<2, 4, 4>, tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::flatten, tn::dense<5>> {};
 
 std::string message_of(auto&& f) {
   try {
@@ -70,12 +70,11 @@ TEST_CASE("torchvision_alexnet's weights are keyed like torchvision") {
   tn::params<tn::zoo::torchvision_alexnet> p;
   std::vector<std::string> names;
   for (const auto& s : tn::io::weight_slots(p)) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight",
-                                          "features.3.bias", "features.6.weight", "features.6.bias",
-                                          "features.8.weight", "features.8.bias", "features.10.weight",
-                                          "features.10.bias", "classifier.1.weight", "classifier.1.bias",
-                                          "classifier.4.weight", "classifier.4.bias", "classifier.6.weight",
-                                          "classifier.6.bias"});
+  CHECK(names == std::vector<std::string>{
+                     "features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
+                     "features.6.weight", "features.6.bias", "features.8.weight", "features.8.bias",
+                     "features.10.weight", "features.10.bias", "classifier.1.weight", "classifier.1.bias",
+                     "classifier.4.weight", "classifier.4.bias", "classifier.6.weight", "classifier.6.bias"});
 }
 
 TEST_CASE("load_weights rejects missing, extra and mis-shaped tensors and leaves the params unchanged") {
@@ -83,8 +82,8 @@ TEST_CASE("load_weights rejects missing, extra and mis-shaped tensors and leaves
   tn::params<small> good;
   tn::init_he(good, 5);
   std::vector<float> w0(54, 1.f), b0(3, 1.f), w3(240, 1.f), b3(5, 1.f), extra(2, 0.f);
-  const tn::io::named_tensor t_w0{"0.weight", {3, 2, 3, 3}, w0}, t_b0{"0.bias", {3}, b0},
-      t_w3{"3.weight", {5, 48}, w3}, t_b3{"3.bias", {5}, b3};
+  const tn::io::named_tensor t_w0{"0.weight", {3, 2, 3, 3}, w0}, t_b0{"0.bias", {3}, b0}, t_w3{"3.weight", {5, 48}, w3},
+      t_b3{"3.bias", {5}, b3};
 
   auto expect_failure = [&](const std::string& file, const std::vector<tn::io::named_tensor>& tensors,
                             const std::string& expected) {

@@ -1,9 +1,9 @@
 // Tests of kernels::simd::dense_kernel against a naive loop accumulated in double.
 //
 // For every shape: batches 1, 2, 3, 7, 9, 64 and 130 (the GEMV path; the GEMM path with a partial tile,
-// one full tile plus a partial one, one full group of row tiles, several groups), both epilogues, and parts 1..3: each part is run alone on a sentinel-filled output,
-// and the outputs the parts write must be disjoint and cover everything. Tolerance: rtol 1e-4 of
-// |bias| + sum |w||x| per output.
+// one full tile plus a partial one, one full group of row tiles, several groups), both epilogues, and parts 1..3: each
+// part is run alone on a sentinel-filled output, and the outputs the parts write must be disjoint and cover everything.
+// Tolerance: rtol 1e-4 of |bias| + sum |w||x| per output.
 #include <doctest/doctest.h>
 
 #include <typenet/kernels/simd/dense.hpp>
@@ -77,8 +77,8 @@ void compare(const expected& e, const aligned_buffer& y, int in, int out, int ba
     else
       ok = std::fabs(got - want) <= 1e-4 * e.scale[k] + 1e-30;
     if (!ok && ++bad <= 5)
-      FAIL_CHECK("In=" << in << " Out=" << out << " batch=" << batch << " b=" << k / out << " o=" << k % out
-                       << ": got " << got << ", want " << want << " (scale " << e.scale[k] << ")");
+      FAIL_CHECK("In=" << in << " Out=" << out << " batch=" << batch << " b=" << k / out << " o=" << k % out << ": got "
+                       << got << ", want " << want << " (scale " << e.scale[k] << ")");
   }
   CHECK(bad == 0);
 }

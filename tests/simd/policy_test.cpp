@@ -43,67 +43,71 @@ void check_small(std::uint64_t seed, const char* name) {
 using paper_lrn = tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>;
 
 // Stride 2, pad 1, floor rounding, 5 -> 20 channels, fused max pool with ceil rounding.
-struct net_stride_pad : tn::network<tn::input<5, 17, 19>,
-    tn::conv2d<20, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::floor_mode>, tn::relu,
-    tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>, tn::flatten, tn::dense<7>> {};
+struct net_stride_pad
+    : tn::network<tn::input<5, 17, 19>, tn::conv2d<20, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::floor_mode>,
+                  tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>, tn::flatten, tn::dense<7>> {};
 
 // Groups with 2 input and 3 output channels per group, fused LRN and floor-rounded pool, softmax.
-struct net_groups : tn::network<tn::input<6, 15, 15>,
-    tn::conv2d<9, tn::kernel<3>, tn::pad<1>, tn::groups<3>>, tn::relu, tn::lrn<3>,
-    tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
-    tn::conv2d<12, tn::kernel<3>, tn::groups<3>>, tn::relu, tn::flatten, tn::dense<5>, tn::softmax> {};
+struct net_groups
+    : tn::network<tn::input<6, 15, 15>, tn::conv2d<9, tn::kernel<3>, tn::pad<1>, tn::groups<3>>, tn::relu, tn::lrn<3>,
+                  tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
+                  tn::conv2d<12, tn::kernel<3>, tn::groups<3>>, tn::relu, tn::flatten, tn::dense<5>, tn::softmax> {};
 
 // Groups whose channels fill 2 and 3 vectors; fused average pool with padding and ceil rounding.
-struct net_wide_groups : tn::network<tn::input<32, 9, 9>,
-    tn::conv2d<64, tn::kernel<3>, tn::pad<1>, tn::groups<2>>, tn::relu,
-    tn::conv2d<96, tn::kernel<1>, tn::groups<2>>,
-    tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::ceil_mode>, tn::flatten, tn::dense<10>> {};
+struct net_wide_groups
+    : tn::network<tn::input<32, 9, 9>, tn::conv2d<64, tn::kernel<3>, tn::pad<1>, tn::groups<2>>, tn::relu,
+                  tn::conv2d<96, tn::kernel<1>, tn::groups<2>>,
+                  tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::ceil_mode>, tn::flatten, tn::dense<10>> {};
 
 // Non-square kernel, stride and pad; stride-1 average pool; adaptive pool; two dense layers.
 struct net_odd : tn::network<tn::input<3, 23, 29>,
-    tn::conv2d<50, tn::kernel<5, 3>, tn::stride<2, 3>, tn::pad<2, 1>, tn::floor_mode>, tn::relu,
-    tn::avg_pool<tn::kernel<2>>, tn::adaptive_avg_pool<3, 4>, tn::flatten, tn::dense<17>, tn::relu,
-    tn::dense<3>> {};
+                             tn::conv2d<50, tn::kernel<5, 3>, tn::stride<2, 3>, tn::pad<2, 1>, tn::floor_mode>,
+                             tn::relu, tn::avg_pool<tn::kernel<2>>, tn::adaptive_avg_pool<3, 4>, tn::flatten,
+                             tn::dense<17>, tn::relu, tn::dense<3>> {};
 
 // A spatial output (converted back to NCHW), convolutions without ReLU, pad larger than the kernel half.
-struct net_spatial_out : tn::network<tn::input<4, 12, 12>,
-    tn::conv2d<33, tn::kernel<3>, tn::pad<2>>, tn::conv2d<7, tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
+struct net_spatial_out : tn::network<tn::input<4, 12, 12>, tn::conv2d<33, tn::kernel<3>, tn::pad<2>>,
+                                     tn::conv2d<7, tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
 
 // Standalone max pool with padding, ReLU and LRN; a 100-channel conv (a partial block); a flattened
 // NHWC tensor through ReLU and softmax to the output (flatten order must be C, H, W).
-struct net_standalone : tn::network<tn::input<16, 10, 10>,
-    tn::max_pool<tn::kernel<3>, tn::stride<1>, tn::pad<1>>, tn::relu, paper_lrn,
-    tn::conv2d<100, tn::kernel<3>>, tn::flatten, tn::relu, tn::softmax> {};
+struct net_standalone
+    : tn::network<tn::input<16, 10, 10>, tn::max_pool<tn::kernel<3>, tn::stride<1>, tn::pad<1>>, tn::relu, paper_lrn,
+                  tn::conv2d<100, tn::kernel<3>>, tn::flatten, tn::relu, tn::softmax> {};
 
 // A flat input.
 struct net_flat : tn::network<tn::input<37>, tn::dense<19>, tn::relu, tn::dropout<50>, tn::dense<23>, tn::softmax> {};
 
 // A long row: several tiles, edge tiles on both sides; a 1x5 kernel with a 1x2 stride.
-struct net_long_rows : tn::network<tn::input<8, 6, 70>,
-    tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu,
-    tn::conv2d<40, tn::kernel<1, 5>, tn::stride<1, 2>, tn::pad<0, 2>, tn::floor_mode>, tn::relu,
-    tn::avg_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
+struct net_long_rows : tn::network<tn::input<8, 6, 70>, tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::relu,
+                                   tn::conv2d<40, tn::kernel<1, 5>, tn::stride<1, 2>, tn::pad<0, 2>, tn::floor_mode>,
+                                   tn::relu, tn::avg_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
 
 // conv1's shape in small: 3 channels, 11x11, stride 4.
-struct net_conv1_like : tn::network<tn::input<3, 35, 35>,
-    tn::conv2d<24, tn::kernel<11>, tn::stride<4>>, tn::relu, tn::max_pool<tn::kernel<3>, tn::stride<2>>,
-    tn::flatten, tn::dense<4>> {};
+struct net_conv1_like : tn::network<tn::input<3, 35, 35>, tn::conv2d<24, tn::kernel<11>, tn::stride<4>>, tn::relu,
+                                    tn::max_pool<tn::kernel<3>, tn::stride<2>>, tn::flatten, tn::dense<4>> {};
 
 // 3x3 / stride 1 / pad 1 layers take the Winograd path: odd sizes, 20 -> 70 -> 24 channels, fused pool.
-struct net_winograd : tn::network<tn::input<20, 9, 11>,
-    tn::conv2d<70, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
-    tn::conv2d<24, tn::kernel<3>, tn::pad<1>>, tn::flatten, tn::dense<5>> {};
+struct net_winograd : tn::network<tn::input<20, 9, 11>, tn::conv2d<70, tn::kernel<3>, tn::pad<1>>, tn::relu,
+                                  tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
+                                  tn::conv2d<24, tn::kernel<3>, tn::pad<1>>, tn::flatten, tn::dense<5>> {};
 static_assert(tn::exec::simd_detail::build<tn::exec::simd_detail::nhwc_layout<20, 9, 11>,
                                            tn::fusion::stages_t<net_winograd>, xsimd::default_arch>::exec::winograd);
 
 }  // namespace
 
-TEST_CASE("simd matches reference: stride, pad, floor and ceil rounding") { check_small<net_stride_pad>(1, "stride_pad"); }
+TEST_CASE("simd matches reference: stride, pad, floor and ceil rounding") {
+  check_small<net_stride_pad>(1, "stride_pad");
+}
 TEST_CASE("simd matches reference: small groups, fused lrn") { check_small<net_groups>(2, "groups"); }
-TEST_CASE("simd matches reference: groups of whole vectors, fused avg pool") { check_small<net_wide_groups>(3, "wide_groups"); }
+TEST_CASE("simd matches reference: groups of whole vectors, fused avg pool") {
+  check_small<net_wide_groups>(3, "wide_groups");
+}
 TEST_CASE("simd matches reference: non-square windows, adaptive pool") { check_small<net_odd>(4, "odd"); }
 TEST_CASE("simd matches reference: spatial output") { check_small<net_spatial_out>(5, "spatial_out"); }
-TEST_CASE("simd matches reference: standalone layers, flattened softmax") { check_small<net_standalone>(6, "standalone"); }
+TEST_CASE("simd matches reference: standalone layers, flattened softmax") {
+  check_small<net_standalone>(6, "standalone");
+}
 TEST_CASE("simd matches reference: flat input") { check_small<net_flat>(7, "flat"); }
 TEST_CASE("simd matches reference: long rows") { check_small<net_long_rows>(8, "long_rows"); }
 TEST_CASE("simd matches reference: conv1-like stride 4") { check_small<net_conv1_like>(9, "conv1_like"); }
@@ -115,7 +119,9 @@ TEST_CASE("simd matches reference: zoo seed_alexnet") { check_network<tn::zoo::s
 TEST_CASE("simd matches reference: zoo torchvision_alexnet") {
   check_network<tn::zoo::torchvision_alexnet>(3, 23, "torchvision_alexnet");
 }
-TEST_CASE("simd matches reference: zoo caffe_alexnet") { check_network<tn::zoo::caffe_alexnet>(3, 24, "caffe_alexnet"); }
+TEST_CASE("simd matches reference: zoo caffe_alexnet") {
+  check_network<tn::zoo::caffe_alexnet>(3, 24, "caffe_alexnet");
+}
 
 TEST_CASE("simd rejects bad sizes with clear errors") {
   tn::params<tn::zoo::lenet5> p;

@@ -111,9 +111,7 @@ void check_shape() {
             K::template run<ks::epilogue_none>(packed.p, b.data(), in.data(), out.data(), ws[p]->p, batch, p, parts);
         };
         const auto want = [&](std::size_t i) { return relu && ref[i] < 0 ? 0.0 : ref[i]; };
-        const auto close = [&](std::size_t i) {
-          return std::abs(double(out[i]) - want(i)) <= 1e-4 + 1e-3 * scale[i];
-        };
+        const auto close = [&](std::size_t i) { return std::abs(double(out[i]) - want(i)) <= 1e-4 + 1e-3 * scale[i]; };
 
         // Each part alone: exactly its tiles' pixels are written, correctly.
         for (int p = 0; p < parts; ++p) {
@@ -128,9 +126,12 @@ void check_shape() {
                 const bool mine = t >= first && t < last;
                 for (int f = 0; f < F; ++f) {
                   const std::size_t i = ((std::size_t(n) * H + y) * W + x) * F + f;
-                  if (!mine) wrong_owner += out[i] != sentinel;
-                  else if (out[i] == sentinel) ++wrong_owner;
-                  else wrong_value += !close(i);
+                  if (!mine)
+                    wrong_owner += out[i] != sentinel;
+                  else if (out[i] == sentinel)
+                    ++wrong_owner;
+                  else
+                    wrong_value += !close(i);
                 }
               }
           CAPTURE(p);

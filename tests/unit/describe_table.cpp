@@ -34,27 +34,30 @@ TEST_CASE("describe: lenet5's layer table") {
   CHECK(words(lines[0]) == W{"index", "layer", "output", "params", "MACs", "stage"});
   CHECK(words(lines[1]) == W{"-", "input", "1", "x", "32", "x", "32", "1", "x", "32", "x", "32"});
   CHECK(words(lines[2]) == W{"0", "conv2d", "6,", "kernel", "5x5", "6", "x", "28", "x", "28", "156", "117,600", "0"});
-  CHECK(words(lines[4]) == W{"2", "max_pool", "kernel", "2x2,", "stride", "2", "6", "x", "14", "x", "14", "0", "0", "0"});
+  CHECK(words(lines[4]) ==
+        W{"2", "max_pool", "kernel", "2x2,", "stride", "2", "6", "x", "14", "x", "14", "0", "0", "0"});
   CHECK(words(lines[8]) == W{"6", "flatten", "400", "0", "0", "-"});
   CHECK(words(lines[9]) == W{"7", "dense", "120", "120", "48,120", "48,000", "2"});
   CHECK(words(lines[13]) == W{"11", "dense", "10", "10", "850", "840", "4"});
   // 61,706 parameters * 4 bytes = 246,824; activations (1,024 + 4,704 * 2 + 1,176 + 1,600 * 2 + 400 * 2 + 120 * 2 +
   // 84 * 2 + 10) * 4 = 64,104; buffers 2 * 4 * 4,704 = 37,632.
-  CHECK(lines[14] ==
-        "total: 61,706 parameters (246,824 bytes), 416,520 multiply-adds per image, activations 64,104 bytes per image, "
-        "forward buffers 37,632 bytes per image");
+  CHECK(
+      lines[14] ==
+      "total: 61,706 parameters (246,824 bytes), 416,520 multiply-adds per image, activations 64,104 bytes per image, "
+      "forward buffers 37,632 bytes per image");
 }
 
 TEST_CASE("describe: the seed AlexNet's table names every layer with its parameters") {
   const auto lines = lines_of(tn::describe<seed_alexnet>());
   REQUIRE(lines.size() == 2 + 22 + 1);
-  CHECK(words(lines[2]) ==
-        W{"0", "conv2d", "96,", "kernel", "11x11,", "stride", "4", "96", "x", "55", "x", "55", "34,944", "105,415,200", "0"});
-  CHECK(words(lines[5]) ==
-        W{"3", "conv2d", "256,", "kernel", "5x5,", "pad", "2", "256", "x", "27", "x", "27", "614,656", "447,897,600", "1"});
+  CHECK(words(lines[2]) == W{"0", "conv2d", "96,", "kernel", "11x11,", "stride", "4", "96", "x", "55", "x", "55",
+                             "34,944", "105,415,200", "0"});
+  CHECK(words(lines[5]) == W{"3", "conv2d", "256,", "kernel", "5x5,", "pad", "2", "256", "x", "27", "x", "27",
+                             "614,656", "447,897,600", "1"});
   CHECK(words(lines[16]) == W{"14", "dropout", "50%", "9216", "0", "0", "-"});
   CHECK(words(lines[23]) == W{"21", "softmax", "1000", "0", "0", "7"});
-  CHECK(lines[24].rfind("total: 62,378,344 parameters (249,513,376 bytes), 1,135,256,096 multiply-adds per image", 0) == 0);
+  CHECK(lines[24].rfind("total: 62,378,344 parameters (249,513,376 bytes), 1,135,256,096 multiply-adds per image", 0) ==
+        0);
 }
 
 TEST_CASE("describe: the Caffe AlexNet shows LRN, ceil rounding and groups") {

@@ -22,7 +22,7 @@ namespace typenet_test {
 
 namespace tn = typenet;
 
-inline constexpr int sweep_tuples = 7 * 4 * 4 * 40;  // kernels x strides x pads x inputs
+inline constexpr int sweep_tuples = 7 * 4 * 4 * 40;   // kernels x strides x pads x inputs
 inline constexpr int sweep_cases = sweep_tuples / 2;  // each case checks two tuples
 
 struct case_params {
@@ -43,9 +43,9 @@ template <bool IsPool, int IH, int IW, class Layer, class In>
 using expected_error_t = std::conditional_t<
     IsPool && (2 * Layer::pad_h > Layer::kernel_h || 2 * Layer::pad_w > Layer::kernel_w),
     tn::diag::pool_padding_too_large<0, Layer, In>,
-    std::conditional_t<(IH == -1 || IW == -1), tn::diag::kernel_larger_than_input<0, Layer, In>,
-                       std::conditional_t<(IH == -2 || IW == -2), tn::diag::stride_does_not_tile_input<0, Layer, In>,
-                                          void>>>;
+    std::conditional_t<
+        (IH == -1 || IW == -1), tn::diag::kernel_larger_than_input<0, Layer, In>,
+        std::conditional_t<(IH == -2 || IW == -2), tn::diag::stride_does_not_tile_input<0, Layer, In>, void>>>;
 
 /// One case: 1 when typenet agrees with the oracle, 0 otherwise.
 template <template <class, class, class> class Layer, bool IsPool, int Filters, std::size_t I>
@@ -89,13 +89,13 @@ struct sweep_part {
 }  // namespace typenet_test
 
 /// Defines a doctest case that reports the cases [Begin, Begin + Count) of a sweep, one CHECK each.
-#define TYPENET_SHAPE_LAW_TEST(title, Layer, IsPool, Filters, Begin, Count)                                   \
-  TEST_CASE(title) {                                                                                          \
-    using part = ::typenet_test::sweep_part<Layer, IsPool, Filters, Begin, Count>;                           \
-    for (std::size_t i = 0; i < part::results.size(); ++i) {                                                  \
-      const auto c = ::typenet_test::case_at(Begin + i);                                                      \
-      INFO("case " << Begin + i << ": kernel " << c.k << "x" << c.kw << ", stride " << c.s << "x" << c.sw    \
-                   << ", pad " << c.p << "x" << c.pw << ", input " << c.in << "x" << c.in_w);                 \
-      CHECK(part::results[i] == 1);                                                                           \
-    }                                                                                                         \
+#define TYPENET_SHAPE_LAW_TEST(title, Layer, IsPool, Filters, Begin, Count)                                           \
+  TEST_CASE(title) {                                                                                                  \
+    using part = ::typenet_test::sweep_part<Layer, IsPool, Filters, Begin, Count>;                                    \
+    for (std::size_t i = 0; i < part::results.size(); ++i) {                                                          \
+      const auto c = ::typenet_test::case_at(Begin + i);                                                              \
+      INFO("case " << Begin + i << ": kernel " << c.k << "x" << c.kw << ", stride " << c.s << "x" << c.sw << ", pad " \
+                   << c.p << "x" << c.pw << ", input " << c.in << "x" << c.in_w);                                     \
+      CHECK(part::results[i] == 1);                                                                                   \
+    }                                                                                                                 \
   }

@@ -5,7 +5,8 @@
 #include "shape_law_common.hpp"
 
 namespace {
-template <class K, class S, class P> using layer = typenet::conv2d<3, K, S, P>;
+template <class K, class S, class P>
+using layer = typenet::conv2d<3, K, S, P>;
 }  // namespace
 
 TYPENET_SHAPE_LAW_TEST("shape law: conv2d exact, cases 1120-2239", layer, false, 3, 1120, 1120)

@@ -14,16 +14,17 @@ namespace tn = typenet;
 using typenet_test::count_windows;
 
 // Hand-derived values, checked at compile time.
-static_assert(tn::detail::window_extent(227, 11, 4, 0, tn::rounding::exact) == 55);   // (227 - 11) / 4 + 1
-static_assert(tn::detail::window_extent(224, 11, 4, 0, tn::rounding::exact) == -2);   // 213 / 4 is not whole
-static_assert(tn::detail::window_extent(224, 11, 4, 2, tn::rounding::floor) == 55);   // floor(217 / 4) + 1
-static_assert(tn::detail::window_extent(55, 3, 2, 0, tn::rounding::ceil) == 27);      // ceil(52 / 2) + 1
-static_assert(tn::detail::window_extent(13, 3, 2, 0, tn::rounding::ceil) == 6);       // ceil(10 / 2) + 1
-static_assert(tn::detail::window_extent(6, 3, 2, 0, tn::rounding::ceil) == 3);        // ceil(3 / 2) + 1
-static_assert(tn::detail::window_extent(6, 3, 2, 0, tn::rounding::floor) == 2);       // floor(3 / 2) + 1
-static_assert(tn::detail::window_extent(5, 2, 2, 1, tn::rounding::ceil) == 3);        // 4 windows, the last starts in the right pad
-static_assert(tn::detail::window_extent(2, 3, 2, 0, tn::rounding::exact) == -1);      // 3 x 3 on 2 x 2
-static_assert(tn::detail::window_extent(2, 3, 1, 1, tn::rounding::exact) == 2);       // padded to 4
+static_assert(tn::detail::window_extent(227, 11, 4, 0, tn::rounding::exact) == 55);  // (227 - 11) / 4 + 1
+static_assert(tn::detail::window_extent(224, 11, 4, 0, tn::rounding::exact) == -2);  // 213 / 4 is not whole
+static_assert(tn::detail::window_extent(224, 11, 4, 2, tn::rounding::floor) == 55);  // floor(217 / 4) + 1
+static_assert(tn::detail::window_extent(55, 3, 2, 0, tn::rounding::ceil) == 27);     // ceil(52 / 2) + 1
+static_assert(tn::detail::window_extent(13, 3, 2, 0, tn::rounding::ceil) == 6);      // ceil(10 / 2) + 1
+static_assert(tn::detail::window_extent(6, 3, 2, 0, tn::rounding::ceil) == 3);       // ceil(3 / 2) + 1
+static_assert(tn::detail::window_extent(6, 3, 2, 0, tn::rounding::floor) == 2);      // floor(3 / 2) + 1
+static_assert(tn::detail::window_extent(5, 2, 2, 1, tn::rounding::ceil) ==
+              3);  // 4 windows, the last starts in the right pad
+static_assert(tn::detail::window_extent(2, 3, 2, 0, tn::rounding::exact) == -1);  // 3 x 3 on 2 x 2
+static_assert(tn::detail::window_extent(2, 3, 1, 1, tn::rounding::exact) == 2);   // padded to 4
 // The oracle on the same values.
 static_assert(count_windows(227, 11, 4, 0, tn::rounding::exact) == 55);
 static_assert(count_windows(5, 2, 2, 1, tn::rounding::ceil) == 3);

@@ -5,7 +5,8 @@
 #include "shape_law_common.hpp"
 
 namespace {
-template <class K, class S, class P> using layer = typenet::max_pool<K, S, P, typenet::ceil_mode>;
+template <class K, class S, class P>
+using layer = typenet::max_pool<K, S, P, typenet::ceil_mode>;
 }  // namespace
 
 TYPENET_SHAPE_LAW_TEST("shape law: max_pool ceil_mode, cases 0-1119", layer, true, 2, 0, 1120)

@@ -24,7 +24,8 @@ static_assert(tn::Network<seed_alexnet> && tn::Network<lenet5> && !tn::Network<i
 static_assert(seed_alexnet::is_valid && caffe_alexnet::is_valid);
 
 // Shapes.
-static_assert(tn::SpatialShape<tn::shape<3, 4, 5>> && !tn::SpatialShape<tn::shape<60>> && !tn::SpatialShape<tn::shape<3, 4>>);
+static_assert(tn::SpatialShape<tn::shape<3, 4, 5>> && !tn::SpatialShape<tn::shape<60>> &&
+              !tn::SpatialShape<tn::shape<3, 4>>);
 static_assert(tn::FlatShape<tn::shape<60>> && !tn::FlatShape<tn::shape<1, 1, 60>>);
 static_assert(tn::shape<3, 4, 5>::size == 60 && tn::shape<3, 4, 5>::rank == 3 && tn::shape<7>::rank == 1);
 static_assert(tn::shape<3, 4, 5>{} == tn::shape<3, 4, 5>{} && !(tn::shape<3, 4, 5>{} == tn::shape<5, 4, 3>{}));
@@ -32,10 +33,22 @@ static_assert(!(tn::shape<60>{} == tn::shape<3, 4, 5>{}));  // same size, differ
 static_assert(tn::shape<3, 4, 5>::dims[2] == 5);
 
 // The queries require a network: asking them of anything else is not a well-formed expression.
-template <class T> concept has_param_count = requires { tn::param_count<T>; };
-template <class T> concept has_output_shape = requires { tn::output_shape<T>; };
-template <class T> concept has_params = requires { typename tn::params<T>; };
-template <class T> concept has_memory_plan = requires { tn::memory_plan<T>::bytes_per_image; };
+template <class T>
+concept has_param_count = requires {
+  tn::param_count<T>;
+};
+template <class T>
+concept has_output_shape = requires {
+  tn::output_shape<T>;
+};
+template <class T>
+concept has_params = requires {
+  typename tn::params<T>;
+};
+template <class T>
+concept has_memory_plan = requires {
+  tn::memory_plan<T>::bytes_per_image;
+};
 static_assert(has_param_count<lenet5> && !has_param_count<int> && !has_param_count<tn::conv2d<8, tn::kernel<3>>>);
 static_assert(has_output_shape<lenet5> && !has_output_shape<tn::shape<3>>);
 static_assert(has_params<lenet5> && !has_params<float>);
@@ -44,13 +57,15 @@ static_assert(has_memory_plan<lenet5> && !has_memory_plan<int>);
 // A type with no `program` member template is not an execution policy.
 static_assert(!tn::ExecutionPolicy<int, lenet5>);
 struct no_run_policy {
-  template <class Net> struct program {
+  template <class Net>
+  struct program {
     program(const tn::params<Net>&, int, const no_run_policy&) {}
   };
 };
 static_assert(!tn::ExecutionPolicy<no_run_policy, lenet5>);
 struct minimal_policy {
-  template <class Net> struct program {
+  template <class Net>
+  struct program {
     program(const tn::params<Net>&, int, const minimal_policy&) {}
     void run(const float*, float*, int) {}
   };
@@ -58,7 +73,8 @@ struct minimal_policy {
 static_assert(tn::ExecutionPolicy<minimal_policy, lenet5> && !tn::ExecutionPolicy<minimal_policy, int>);
 
 // model<Net, Policy> exposes the per-image sizes.
-static_assert(tn::model<lenet5, minimal_policy>::input_size == 1024 && tn::model<lenet5, minimal_policy>::output_size == 10);
+static_assert(tn::model<lenet5, minimal_policy>::input_size == 1024 &&
+              tn::model<lenet5, minimal_policy>::output_size == 10);
 
 // Rounding and tag defaults as types.
 static_assert(tn::conv2d<4, tn::kernel<3>, tn::floor_mode>::round == tn::rounding::floor);

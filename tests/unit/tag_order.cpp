@@ -28,23 +28,25 @@ using s = stride<4>;
 using p = pad<2>;
 using g = groups<2>;
 using reference = tn::conv2d<96, k, s, p, g>;
-static_assert(same_rule<reference, tn::conv2d<96, k, s, g, p>>() && same_rule<reference, tn::conv2d<96, k, p, s, g>>() &&
-              same_rule<reference, tn::conv2d<96, k, p, g, s>>() && same_rule<reference, tn::conv2d<96, k, g, s, p>>() &&
-              same_rule<reference, tn::conv2d<96, k, g, p, s>>() && same_rule<reference, tn::conv2d<96, s, k, p, g>>() &&
-              same_rule<reference, tn::conv2d<96, s, k, g, p>>() && same_rule<reference, tn::conv2d<96, s, p, k, g>>() &&
-              same_rule<reference, tn::conv2d<96, s, p, g, k>>() && same_rule<reference, tn::conv2d<96, s, g, k, p>>() &&
-              same_rule<reference, tn::conv2d<96, s, g, p, k>>() && same_rule<reference, tn::conv2d<96, p, k, s, g>>() &&
-              same_rule<reference, tn::conv2d<96, p, k, g, s>>() && same_rule<reference, tn::conv2d<96, p, s, k, g>>() &&
-              same_rule<reference, tn::conv2d<96, p, s, g, k>>() && same_rule<reference, tn::conv2d<96, p, g, k, s>>() &&
-              same_rule<reference, tn::conv2d<96, p, g, s, k>>() && same_rule<reference, tn::conv2d<96, g, k, s, p>>() &&
-              same_rule<reference, tn::conv2d<96, g, k, p, s>>() && same_rule<reference, tn::conv2d<96, g, s, k, p>>() &&
-              same_rule<reference, tn::conv2d<96, g, s, p, k>>() && same_rule<reference, tn::conv2d<96, g, p, k, s>>() &&
-              same_rule<reference, tn::conv2d<96, g, p, s, k>>());
+static_assert(
+    same_rule<reference, tn::conv2d<96, k, s, g, p>>() && same_rule<reference, tn::conv2d<96, k, p, s, g>>() &&
+    same_rule<reference, tn::conv2d<96, k, p, g, s>>() && same_rule<reference, tn::conv2d<96, k, g, s, p>>() &&
+    same_rule<reference, tn::conv2d<96, k, g, p, s>>() && same_rule<reference, tn::conv2d<96, s, k, p, g>>() &&
+    same_rule<reference, tn::conv2d<96, s, k, g, p>>() && same_rule<reference, tn::conv2d<96, s, p, k, g>>() &&
+    same_rule<reference, tn::conv2d<96, s, p, g, k>>() && same_rule<reference, tn::conv2d<96, s, g, k, p>>() &&
+    same_rule<reference, tn::conv2d<96, s, g, p, k>>() && same_rule<reference, tn::conv2d<96, p, k, s, g>>() &&
+    same_rule<reference, tn::conv2d<96, p, k, g, s>>() && same_rule<reference, tn::conv2d<96, p, s, k, g>>() &&
+    same_rule<reference, tn::conv2d<96, p, s, g, k>>() && same_rule<reference, tn::conv2d<96, p, g, k, s>>() &&
+    same_rule<reference, tn::conv2d<96, p, g, s, k>>() && same_rule<reference, tn::conv2d<96, g, k, s, p>>() &&
+    same_rule<reference, tn::conv2d<96, g, k, p, s>>() && same_rule<reference, tn::conv2d<96, g, s, k, p>>() &&
+    same_rule<reference, tn::conv2d<96, g, s, p, k>>() && same_rule<reference, tn::conv2d<96, g, p, k, s>>() &&
+    same_rule<reference, tn::conv2d<96, g, p, s, k>>());
 // (227 + 4 - 11) / 4 + 1 = 56; weights 96 * (4 / 2) * 121.
 static_assert(tn::output_shape<on_image<reference>> == tn::shape<96, 56, 56>{});
 static_assert(tn::param_count<on_image<reference>> == 96 * 2 * 121 + 96);
 // Pools: rounding tag first or last.
-static_assert(same_rule<tn::max_pool<tn::ceil_mode, stride<2>, kernel<3>>, tn::max_pool<kernel<3>, stride<2>, tn::ceil_mode>>());
+static_assert(
+    same_rule<tn::max_pool<tn::ceil_mode, stride<2>, kernel<3>>, tn::max_pool<kernel<3>, stride<2>, tn::ceil_mode>>());
 static_assert(tn::output_shape<on_image<tn::max_pool<tn::ceil_mode, stride<2>, kernel<4>>>> ==
               tn::shape<4, 113, 113>{});  // ceil(223 / 2) + 1 = 113; the 113th window starts at 224 < 227
 

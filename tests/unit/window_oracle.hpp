@@ -19,8 +19,10 @@ constexpr int count_windows(int in, int k, int s, int p, typenet::rounding mode)
   }
   if (fitting == 0) return -1;
   switch (mode) {
-    case typenet::rounding::exact: return last_fit_end == padded_end ? fitting : -2;
-    case typenet::rounding::floor: return fitting;
+    case typenet::rounding::exact:
+      return last_fit_end == padded_end ? fitting : -2;
+    case typenet::rounding::floor:
+      return fitting;
     case typenet::rounding::ceil: {
       // Caffe / PyTorch ceil_mode: keep adding windows while the previous one has not reached the padded
       // end, but never one that starts in the right pad (or beyond the input).

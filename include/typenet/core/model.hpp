@@ -17,11 +17,11 @@
 namespace typenet {
 
 template <class P, class Net>
-concept ExecutionPolicy = Network<Net> && requires(const params<Net>& p, const P& policy,
-                                                   typename P::template program<Net>& prog, const float* in,
-                                                   float* out) {
+concept ExecutionPolicy = Network<Net> &&
+    requires(const params<Net>& p, const P& policy, typename P::template program<Net>& prog, const float* in,
+             float* out) {
   typename P::template program<Net>;
-  { typename P::template program<Net>(p, 1, policy) };
+  {typename P::template program<Net>(p, 1, policy)};
   prog.run(in, out, 1);
 };
 

@@ -40,7 +40,10 @@ struct invalid_shape {
   static constexpr int rank = 0;
   static constexpr std::int64_t size = 0;
   friend constexpr bool operator==(invalid_shape, invalid_shape) { return true; }
-  template <int... D> friend constexpr bool operator==(invalid_shape, shape<D...>) { return false; }
+  template <int... D>
+  friend constexpr bool operator==(invalid_shape, shape<D...>) {
+    return false;
+  }
   static std::string str() { return "(invalid)"; }
 };
 
@@ -56,8 +59,7 @@ struct step {
   using output = typename rule::output;
 };
 template <int I, class L, class In>
-  requires(!Layer<L>)
-struct step<I, L, In> {
+requires(!Layer<L>) struct step<I, L, In> {
   using error = std::conditional_t<is_input<L>::value, diag::only_one_input<I, L>, diag::not_a_layer<I, L>>;
   using output = invalid_shape;
 };
@@ -112,10 +114,12 @@ struct analyse<input<D...>, Rest...> {
 };
 
 // Instantiates the error (firing its static_assert) and is always true, so nothing else fails after it.
-template <class E> struct report : std::true_type {
+template <class E>
+struct report : std::true_type {
   static_assert(sizeof(E) > 0);
 };
-template <> struct report<void> : std::true_type {};
+template <>
+struct report<void> : std::true_type {};
 
 }  // namespace detail
 
@@ -135,11 +139,14 @@ struct network : detail::network_base {
   static std::string param_prefix(int index) { return std::to_string(index); }
 };
 
-template <class T> concept Network = std::is_base_of_v<detail::network_base, T>;
+template <class T>
+concept Network = std::is_base_of_v<detail::network_base, T>;
 
 namespace detail {
-template <class List> struct sums;
-template <class... B> struct sums<type_list<B...>> {
+template <class List>
+struct sums;
+template <class... B>
+struct sums<type_list<B...>> {
   static constexpr std::int64_t params = (std::int64_t{0} + ... + B::params);
   static constexpr std::int64_t macs = (std::int64_t{0} + ... + B::macs);
   static constexpr std::int64_t activations = (std::int64_t{0} + ... + B::output::size);
@@ -148,9 +155,11 @@ template <class... B> struct sums<type_list<B...>> {
 }  // namespace detail
 
 /// The bound layer at index I (0-based after input).
-template <Network Net, int I> using layer_at = detail::at_t<I, typename Net::layers>;
+template <Network Net, int I>
+using layer_at = detail::at_t<I, typename Net::layers>;
 /// Number of layers after input.
-template <Network Net> inline constexpr int layer_count = static_cast<int>(Net::layers::size);
+template <Network Net>
+inline constexpr int layer_count = static_cast<int>(Net::layers::size);
 
 namespace detail {
 // Stands in for layer I of a network that failed a rule, so queries on it add no errors of their own.
@@ -158,30 +167,41 @@ struct missing_layer {
   using output = invalid_shape;
   static constexpr std::int64_t params = 0, macs = 0;
 };
-template <class Net, int I, bool Valid = Net::is_valid> struct layer_or_missing { using type = missing_layer; };
-template <class Net, int I> struct layer_or_missing<Net, I, true> { using type = layer_at<Net, I>; };
-template <class Net, int I> using layer_or_missing_t = typename layer_or_missing<Net, I>::type;
+template <class Net, int I, bool Valid = Net::is_valid>
+struct layer_or_missing {
+  using type = missing_layer;
+};
+template <class Net, int I>
+struct layer_or_missing<Net, I, true> {
+  using type = layer_at<Net, I>;
+};
+template <class Net, int I>
+using layer_or_missing_t = typename layer_or_missing<Net, I>::type;
 }  // namespace detail
 
-template <Network Net> inline constexpr auto input_shape = typename Net::input_shape{};
-template <Network Net> inline constexpr auto output_shape = typename Net::output_shape{};
+template <Network Net>
+inline constexpr auto input_shape = typename Net::input_shape{};
+template <Network Net>
+inline constexpr auto output_shape = typename Net::output_shape{};
 /// The output shape of layer I; invalid_shape{} (no further error) when the network failed a rule.
 template <Network Net, int I>
 inline constexpr auto shape_after = typename detail::layer_or_missing_t<Net, I>::output{};
 
 /// Parameters (weights and biases) of the whole network, or of layer I.
-template <Network Net> inline constexpr std::int64_t param_count = detail::sums<typename Net::layers>::params;
+template <Network Net>
+inline constexpr std::int64_t param_count = detail::sums<typename Net::layers>::params;
 template <Network Net, int I>
 inline constexpr std::int64_t layer_param_count = detail::layer_or_missing_t<Net, I>::params;
 /// Multiply-adds of the conv2d and dense layers per image (padding taps included), whole network or layer I.
-template <Network Net> inline constexpr std::int64_t mac_count = detail::sums<typename Net::layers>::macs;
+template <Network Net>
+inline constexpr std::int64_t mac_count = detail::sums<typename Net::layers>::macs;
 template <Network Net, int I>
 inline constexpr std::int64_t layer_mac_count = detail::layer_or_missing_t<Net, I>::macs;
 
 /// Bytes of all activations one image produces (input included), if every layer's output were kept.
 template <Network Net>
-inline constexpr std::int64_t activation_bytes =
-    4 * (Net::input_shape::size + detail::sums<typename Net::layers>::activations);
+inline constexpr std::int64_t activation_bytes = 4 * (Net::input_shape::size +
+                                                      detail::sums<typename Net::layers>::activations);
 
 /// The memory a forward pass needs: two ping-pong activation buffers, each as large as the largest
 /// activation (input included), per image. bytes(N) is the total for a batch of N.

@@ -55,8 +55,8 @@ inline void fill_uniform(std::span<float> out, std::uint64_t seed, float lo = -1
 
 /// One parameter tensor as the outside world names it.
 struct param_tensor {
-  std::string name;                  ///< e.g. "3.weight" or "features.3.weight"
-  std::vector<std::int64_t> shape;   ///< PyTorch shape
+  std::string name;                 ///< e.g. "3.weight" or "features.3.weight"
+  std::vector<std::int64_t> shape;  ///< PyTorch shape
   std::span<float> data;
 };
 
@@ -80,19 +80,23 @@ class params {
   std::span<float> span() noexcept { return {data(), static_cast<std::size_t>(count)}; }
   std::span<const float> span() const noexcept { return {data(), static_cast<std::size_t>(count)}; }
 
-  template <int I> std::span<float> weight() noexcept {
+  template <int I>
+  std::span<float> weight() noexcept {
     using B = layer_at<Net, I>;
     return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
   }
-  template <int I> std::span<float> bias() noexcept {
+  template <int I>
+  std::span<float> bias() noexcept {
     using B = layer_at<Net, I>;
     return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
   }
-  template <int I> std::span<const float> weight() const noexcept {
+  template <int I>
+  std::span<const float> weight() const noexcept {
     using B = layer_at<Net, I>;
     return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
   }
-  template <int I> std::span<const float> bias() const noexcept {
+  template <int I>
+  std::span<const float> bias() const noexcept {
     using B = layer_at<Net, I>;
     return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
   }

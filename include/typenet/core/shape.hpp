@@ -28,14 +28,20 @@ struct shape {
 };
 
 namespace detail {
-template <class S> struct is_spatial : std::false_type {};
-template <int C, int H, int W> struct is_spatial<shape<C, H, W>> : std::true_type {};
-template <class S> struct is_flat : std::false_type {};
-template <int N> struct is_flat<shape<N>> : std::true_type {};
+template <class S>
+struct is_spatial : std::false_type {};
+template <int C, int H, int W>
+struct is_spatial<shape<C, H, W>> : std::true_type {};
+template <class S>
+struct is_flat : std::false_type {};
+template <int N>
+struct is_flat<shape<N>> : std::true_type {};
 }  // namespace detail
 
 /// Spatial (C x H x W) and flat (N) shapes, as concepts.
-template <class S> concept SpatialShape = detail::is_spatial<S>::value;
-template <class S> concept FlatShape = detail::is_flat<S>::value;
+template <class S>
+concept SpatialShape = detail::is_spatial<S>::value;
+template <class S>
+concept FlatShape = detail::is_flat<S>::value;
 
 }  // namespace typenet

@@ -34,8 +34,7 @@ class thread_pool {
   /// `threads` is the total number of threads that run a job, the caller included (at least 1).
   explicit thread_pool(int threads) : size_(threads) {
     if (threads < 1)
-      throw std::invalid_argument("typenet: thread_pool: threads must be at least 1, got " +
-                                  std::to_string(threads));
+      throw std::invalid_argument("typenet: thread_pool: threads must be at least 1, got " + std::to_string(threads));
     workers_.reserve(static_cast<std::size_t>(threads - 1));
     try {
       for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { worker(t); });
@@ -83,8 +82,10 @@ class thread_pool {
     for (;;) {
       std::uint64_t g = generation_.load(std::memory_order_acquire);
       for (int spin = 0; g == seen; ++spin) {
-        if (spin < spin_limit) cpu_relax();
-        else generation_.wait(g, std::memory_order_acquire);
+        if (spin < spin_limit)
+          cpu_relax();
+        else
+          generation_.wait(g, std::memory_order_acquire);
         g = generation_.load(std::memory_order_acquire);
       }
       seen = g;
@@ -116,8 +117,6 @@ class thread_pool {
 struct share_range {
   std::int64_t begin, end;
 };
-inline share_range split(std::int64_t count, int t, int n) noexcept {
-  return {count * t / n, count * (t + 1) / n};
-}
+inline share_range split(std::int64_t count, int t, int n) noexcept { return {count * t / n, count * (t + 1) / n}; }
 
 }  // namespace typenet::detail

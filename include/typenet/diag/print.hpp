@@ -38,8 +38,12 @@ inline std::string group_digits(std::int64_t v) {
   }
   return v < 0 ? "-" + out : out;
 }
-inline std::string pad_right(std::string s, std::size_t w) { return s.size() < w ? s + std::string(w - s.size(), ' ') : s; }
-inline std::string pad_left(std::string s, std::size_t w) { return s.size() < w ? std::string(w - s.size(), ' ') + s : s; }
+inline std::string pad_right(std::string s, std::size_t w) {
+  return s.size() < w ? s + std::string(w - s.size(), ' ') : s;
+}
+inline std::string pad_left(std::string s, std::size_t w) {
+  return s.size() < w ? std::string(w - s.size(), ' ') + s : s;
+}
 }  // namespace detail
 
 /// The layer table: index, layer, output shape, params, MACs, stage; then the totals.
@@ -58,11 +62,10 @@ std::string describe() {
            "  " + pad_left(group_digits(r.params), 12) + "  " + pad_left(group_digits(r.macs), 15) + "  " +
            (r.stage < 0 ? std::string("-") : std::to_string(r.stage)) + "\n";
   }
-  out += "total: " + group_digits(param_count<Net>) + " parameters (" +
-         group_digits(memory_plan<Net>::param_bytes) + " bytes), " + group_digits(mac_count<Net>) +
-         " multiply-adds per image, activations " + group_digits(activation_bytes<Net>) +
-         " bytes per image, forward buffers " + group_digits(memory_plan<Net>::bytes_per_image) +
-         " bytes per image\n";
+  out += "total: " + group_digits(param_count<Net>) + " parameters (" + group_digits(memory_plan<Net>::param_bytes) +
+         " bytes), " + group_digits(mac_count<Net>) + " multiply-adds per image, activations " +
+         group_digits(activation_bytes<Net>) + " bytes per image, forward buffers " +
+         group_digits(memory_plan<Net>::bytes_per_image) + " bytes per image\n";
   return out;
 }
 

@@ -8,7 +8,10 @@
 #pragma once
 #include "../detail/type_list.hpp"
 
+// Not formatted: tests and the docs check parse one TYPENET_DIAG_RULE(name, ...) per rule.
+// clang-format off
 namespace typenet::diag {
+
 
 #define TYPENET_DIAG_RULE(rule, params, message)                       \
   template <params>                                                     \
@@ -56,6 +59,8 @@ TYPENET_DIAG_RULE(groups_do_not_divide_channels, TYPENET_P(int Index, class Laye
   "conv2d's filters")
 TYPENET_DIAG_RULE(pool_padding_too_large, TYPENET_P(int Index, class Layer, class Input),
   "typenet: pool_padding_too_large: pooling padding must be at most half the kernel size (as in PyTorch)")
+
+// clang-format on
 
 #undef TYPENET_P
 #undef TYPENET_DIAG_RULE

@@ -45,11 +45,12 @@ enum class cuda_math { fp32, tf32, tf32x3 };
 
 /// The CUDA policy: which stream the program runs on, on which device, with which arithmetic.
 struct cuda {
-  cudaStream_t stream = nullptr;       ///< nullptr: the default stream
+  cudaStream_t stream = nullptr;  ///< nullptr: the default stream
   cuda_math math = cuda_math::fp32;
-  int device = -1;                     ///< -1: the current device
+  int device = -1;  ///< -1: the current device
 
-  template <Network Net> class program;
+  template <Network Net>
+  class program;
 };
 
 namespace cuda_detail {
@@ -63,45 +64,63 @@ struct device_free {
 };
 using device_floats = std::unique_ptr<float, device_free>;
 
-template <class List, role R> struct find_role { using type = void; };
+template <class List, role R>
+struct find_role {
+  using type = void;
+};
 template <class B, class... Rest, role R>
 struct find_role<type_list<B, Rest...>, R>
     : std::conditional_t<role_of<typename B::layer>::value == R, std::type_identity<B>,
                          find_role<type_list<Rest...>, R>> {};
-template <class Stage, role R> using find_t = typename find_role<typename Stage::layers, R>::type;
-template <class Stage, role R> inline constexpr bool has_role = !std::is_void_v<find_t<Stage, R>>;
+template <class Stage, role R>
+using find_t = typename find_role<typename Stage::layers, R>::type;
+template <class Stage, role R>
+inline constexpr bool has_role = !std::is_void_v<find_t<Stage, R>>;
 
-template <class L> struct is_adaptive : std::false_type {};
-template <int OH, int OW> struct is_adaptive<adaptive_avg_pool<OH, OW>> : std::true_type {};
+template <class L>
+struct is_adaptive : std::false_type {};
+template <int OH, int OW>
+struct is_adaptive<adaptive_avg_pool<OH, OW>> : std::true_type {};
 
-template <class L> struct lrn_of;
-template <int S, class A, class B, class K> struct lrn_of<lrn<S, A, B, K>> {
+template <class L>
+struct lrn_of;
+template <int S, class A, class B, class K>
+struct lrn_of<lrn<S, A, B, K>> {
   using type = kc::lrn_params<S, A, B, K>;
 };
-template <class Bound> struct lrn_params_of { using type = typename lrn_of<typename Bound::layer>::type; };
-template <> struct lrn_params_of<void> { using type = kc::no_lrn; };
-
-template <class Bound> struct pool_params_of {
-  using L = typename Bound::layer;
-  using type = kc::pool_params<L::kind == pool_kind::max, L::kernel_h, L::kernel_w, L::stride_h, L::stride_w,
-                               L::pad_h, L::pad_w>;
-};
-template <> struct pool_params_of<void> { using type = kc::no_pool; };
-
-template <class Bound> struct geometry_of;  // the GEMM view of a conv2d or dense bound layer
 template <class Bound>
-  requires(role_of<typename Bound::layer>::value == role::conv)
-struct geometry_of<Bound> {
+struct lrn_params_of {
+  using type = typename lrn_of<typename Bound::layer>::type;
+};
+template <>
+struct lrn_params_of<void> {
+  using type = kc::no_lrn;
+};
+
+template <class Bound>
+struct pool_params_of {
+  using L = typename Bound::layer;
+  using type = kc::pool_params<L::kind == pool_kind::max, L::kernel_h, L::kernel_w, L::stride_h, L::stride_w, L::pad_h,
+                               L::pad_w>;
+};
+template <>
+struct pool_params_of<void> {
+  using type = kc::no_pool;
+};
+
+template <class Bound>
+struct geometry_of;  // the GEMM view of a conv2d or dense bound layer
+template <class Bound>
+requires(role_of<typename Bound::layer>::value == role::conv) struct geometry_of<Bound> {
   using L = typename Bound::layer;
   using in = typename Bound::input;
   using out = typename Bound::output;
-  using type = kc::conv_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::kernel_w,
-                                 L::stride_h, L::stride_w, L::pad_h, L::pad_w, L::group_count, out::dims[1],
-                                 out::dims[2]>;
+  using type =
+      kc::conv_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::kernel_w, L::stride_h,
+                        L::stride_w, L::pad_h, L::pad_w, L::group_count, out::dims[1], out::dims[2]>;
 };
 template <class Bound>
-  requires(role_of<typename Bound::layer>::value == role::dense)
-struct geometry_of<Bound> {
+requires(role_of<typename Bound::layer>::value == role::dense) struct geometry_of<Bound> {
   using type = kc::dense_geometry<static_cast<int>(Bound::input::size), Bound::layer::units>;
 };
 
@@ -129,8 +148,10 @@ std::int64_t workspace_floats(int max_batch, int sms) {
       int tps = 0;
       const int n_total = b * Geo::pixels;
       const int splits = kc::gemm_splits<Geo>(n_total, sms, tps);
-      if (splits > 1) most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
-      else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms) break;
+      if (splits > 1)
+        most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
+      else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms)
+        break;
     }
     return most;
   } else {
@@ -154,8 +175,7 @@ class cuda::program {
   static constexpr std::int64_t buffer_floats = memory_plan<Net>::buffer_floats_per_image;
 
  public:
-  program(const params<Net>& p, int max_batch, const cuda& policy = {})
-      : policy_(policy), max_batch_(max_batch) {
+  program(const params<Net>& p, int max_batch, const cuda& policy = {}) : policy_(policy), max_batch_(max_batch) {
     if (max_batch < 1)
       throw std::invalid_argument("typenet: exec::cuda: max_batch must be at least 1, got " +
                                   std::to_string(max_batch));
@@ -181,8 +201,8 @@ class cuda::program {
     }(stages{});
     const std::int64_t act = buffer_floats * max_batch;
     const std::int64_t act_padded = (act + 63) / 64 * 64;
-    activations_ = allocate(2 * act_padded + workspace_floats_,
-                            "activations for max_batch " + std::to_string(max_batch));
+    activations_ =
+        allocate(2 * act_padded + workspace_floats_, "activations for max_batch " + std::to_string(max_batch));
     buffers_[0] = activations_.get();
     buffers_[1] = activations_.get() + act_padded;
     workspace_ = activations_.get() + 2 * act_padded;
@@ -246,9 +266,12 @@ class cuda::program {
 
  private:
   // The most output pixels (H x W) of one image in any layer: the GEMM's n index is batch x pixels, an int.
-  template <class S> static constexpr std::int64_t pixels_of() {
-    if constexpr (S::rank == 3) return std::int64_t{S::dims[1]} * S::dims[2];
-    else return 1;
+  template <class S>
+  static constexpr std::int64_t pixels_of() {
+    if constexpr (S::rank == 3)
+      return std::int64_t{S::dims[1]} * S::dims[2];
+    else
+      return 1;
   }
   static constexpr std::int64_t largest_pixels() {
     return []<class... B>(type_list<B...>) {
@@ -256,7 +279,9 @@ class cuda::program {
     }(typename Net::layers{});
   }
   std::int64_t weight_floats() const noexcept {
-    return [&]<class... S>(type_list<S...>) { return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>()); }(stages{});
+    return [&]<class... S>(type_list<S...>) {
+      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>());
+    }(stages{});
   }
 
   cuda_detail::device_floats allocate(std::int64_t floats, const std::string& what) {
@@ -267,10 +292,10 @@ class cuda::program {
       std::size_t free_bytes = 0, total_bytes = 0;
       (void)cudaMemGetInfo(&free_bytes, &total_bytes);
       (void)cudaGetLastError();
-      throw cuda_error(e, "typenet: exec::cuda: cannot allocate " + cuda_detail::mib(floats) + " of device memory for " +
-                              what + " (" + std::to_string(free_bytes >> 20) + " MiB free of " +
-                              std::to_string(total_bytes >> 20) + " MiB; cudaMalloc: " +
-                              kernels::cuda::cuda_error_text(e) + ")");
+      throw cuda_error(e, "typenet: exec::cuda: cannot allocate " + cuda_detail::mib(floats) +
+                              " of device memory for " + what + " (" + std::to_string(free_bytes >> 20) +
+                              " MiB free of " + std::to_string(total_bytes >> 20) +
+                              " MiB; cudaMalloc: " + kernels::cuda::cuda_error_text(e) + ")");
     }
     return cuda_detail::device_floats(ptr);
   }
@@ -295,8 +320,8 @@ class cuda::program {
   const float* enqueue(const float* d_in, int batch) {
     const float* cur = d_in;
     [&]<class... S>(type_list<S...>) {
-      [&]<std::size_t... I>(std::index_sequence<I...>) { (launch<I>(S{}, cur, batch), ...); }(
-          std::index_sequence_for<S...>{});
+      [&]<std::size_t... I>(std::index_sequence<I...>) { (launch<I>(S{}, cur, batch), ...); }
+      (std::index_sequence_for<S...>{});
     }(stages{});
     return cur;
   }
@@ -318,9 +343,15 @@ class cuda::program {
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
       switch (policy_.math) {
-        case cuda_math::tf32: gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch); break;
-        case cuda_math::tf32x3: gemm<Geo, relu, kc::math_mode::tf32x3>(w, bias, cur, dst, batch); break;
-        default: gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch); break;
+        case cuda_math::tf32:
+          gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch);
+          break;
+        case cuda_math::tf32x3:
+          gemm<Geo, relu, kc::math_mode::tf32x3>(w, bias, cur, dst, batch);
+          break;
+        default:
+          gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch);
+          break;
       }
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
@@ -370,8 +401,9 @@ class cuda::program {
         <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, workspace_, n_total, tps);
     TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
     if (splits > 1) {
-      kc::gemm_finish<Geo, Relu><<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0,
-                                   policy_.stream>>>(workspace_, bias, y, n_total, splits);
+      kc::gemm_finish<Geo, Relu>
+          <<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0, policy_.stream>>>(
+              workspace_, bias, y, n_total, splits);
       TYPENET_CUDA_CHECK_LAUNCH("gemm_finish");
     }
   }

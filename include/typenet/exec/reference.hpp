@@ -33,8 +33,8 @@ struct reference_t {
     /// in: batch x input_shape floats (NCHW); out: batch x output_shape floats. 1 <= batch <= max_batch.
     void run(const float* in, float* out, int batch) {
       if (batch < 1 || batch > max_batch_)
-        throw std::invalid_argument("typenet: exec::reference: batch " + std::to_string(batch) +
-                                    " is outside 1.." + std::to_string(max_batch_));
+        throw std::invalid_argument("typenet: exec::reference: batch " + std::to_string(batch) + " is outside 1.." +
+                                    std::to_string(max_batch_));
       run_layers(in, out, batch, typename Net::layers{});
     }
 

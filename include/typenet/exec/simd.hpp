@@ -50,46 +50,70 @@ template <class Arch = xsimd::default_arch>
 struct simd {
   /// Threads that run a forward pass (the caller included); at least 1.
   int threads = 1;
-  template <class Net> class program;
+  template <class Net>
+  class program;
 };
 
 namespace simd_detail {
 
 namespace ks = ::typenet::kernels::simd;
+using ::typenet::type_list;
 using ::typenet::detail::split;
 using ::typenet::detail::thread_pool;
-using ::typenet::type_list;
 
 /// How a tensor between stages is stored: a plain row-major vector per image, or NHWC.
 struct plain_layout {};
-template <int C, int H, int W> struct nhwc_layout {
+template <int C, int H, int W>
+struct nhwc_layout {
   static constexpr int c = C, h = H, w = W;
 };
 
-template <class S> struct layout_of_shape { using type = plain_layout; };
-template <int C, int H, int W> struct layout_of_shape<shape<C, H, W>> { using type = nhwc_layout<C, H, W>; };
+template <class S>
+struct layout_of_shape {
+  using type = plain_layout;
+};
+template <int C, int H, int W>
+struct layout_of_shape<shape<C, H, W>> {
+  using type = nhwc_layout<C, H, W>;
+};
 
 // Layer kinds.
-template <class L> struct is_conv : std::false_type {};
-template <int F, class... T> struct is_conv<conv2d<F, T...>> : std::true_type {};
-template <class L> struct is_dense : std::false_type {};
-template <int U> struct is_dense<dense<U>> : std::true_type {};
-template <class L> struct is_lrn : std::false_type {};
-template <int S, class A, class B, class K> struct is_lrn<lrn<S, A, B, K>> : std::true_type {};
-template <class L> struct is_pool : std::false_type {};
-template <class... T> struct is_pool<max_pool<T...>> : std::true_type {};
-template <class... T> struct is_pool<avg_pool<T...>> : std::true_type {};
-template <class L> struct is_adaptive : std::false_type {};
-template <int H, int W> struct is_adaptive<adaptive_avg_pool<H, W>> : std::true_type {};
+template <class L>
+struct is_conv : std::false_type {};
+template <int F, class... T>
+struct is_conv<conv2d<F, T...>> : std::true_type {};
+template <class L>
+struct is_dense : std::false_type {};
+template <int U>
+struct is_dense<dense<U>> : std::true_type {};
+template <class L>
+struct is_lrn : std::false_type {};
+template <int S, class A, class B, class K>
+struct is_lrn<lrn<S, A, B, K>> : std::true_type {};
+template <class L>
+struct is_pool : std::false_type {};
+template <class... T>
+struct is_pool<max_pool<T...>> : std::true_type {};
+template <class... T>
+struct is_pool<avg_pool<T...>> : std::true_type {};
+template <class L>
+struct is_adaptive : std::false_type {};
+template <int H, int W>
+struct is_adaptive<adaptive_avg_pool<H, W>> : std::true_type {};
 
 /// The first bound layer in Bs... whose layer satisfies Pred, or void.
-template <template <class> class Pred, class... Bs> struct find_bound { using type = void; };
+template <template <class> class Pred, class... Bs>
+struct find_bound {
+  using type = void;
+};
 template <template <class> class Pred, class B, class... Bs>
 struct find_bound<Pred, B, Bs...>
     : std::conditional_t<Pred<typename B::layer>::value, std::type_identity<B>, find_bound<Pred, Bs...>> {};
 
-template <class L> using is_relu = std::is_same<L, relu>;
-template <class L> using is_softmax = std::is_same<L, softmax>;
+template <class L>
+using is_relu = std::is_same<L, relu>;
+template <class L>
+using is_softmax = std::is_same<L, softmax>;
 
 inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_aligned_floats(std::int64_t(n)); }
 
@@ -98,29 +122,41 @@ inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_
 // workspace_floats (per thread); a constructor from the canonical parameter buffer;
 // run(in, out, scratch, zeros, workspace, batch, pool).
 
-template <class Stage, class InLayout, class Arch> struct stage_exec;
+template <class Stage, class InLayout, class Arch>
+struct stage_exec;
 
-template <class LrnB, class Geo, class Arch> struct lrn_of {
+template <class LrnB, class Geo, class Arch>
+struct lrn_of {
   using type = ks::lrn_kernel<Geo::f, Geo::oh, Geo::ow, LrnB::layer::size, Arch>;
 };
-template <class PoolB, class Arch> struct pool_of {
+template <class PoolB, class Arch>
+struct pool_of {
   using P = typename PoolB::layer;
   using type = ks::pool_kernel<ks::pool_geometry_of<PoolB>,
                                P::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch>;
 };
 
-template <class Geo, class Arch> struct lrn_of<void, Geo, Arch> { using type = void; };
-template <bool Use, class Geo, class Arch> struct winograd_of {
+template <class Geo, class Arch>
+struct lrn_of<void, Geo, Arch> {
+  using type = void;
+};
+template <bool Use, class Geo, class Arch>
+struct winograd_of {
   using type = void;
   static constexpr std::size_t packed = 0, workspace = 0;
 };
-template <class Geo, class Arch> struct winograd_of<true, Geo, Arch> {
+template <class Geo, class Arch>
+struct winograd_of<true, Geo, Arch> {
   using type = ks::winograd_3x3<Geo::c, Geo::h, Geo::w, Geo::f, Arch>;
   static constexpr std::size_t packed = type::packed_floats, workspace = type::workspace_floats_per_part;
 };
-template <class Arch> struct pool_of<void, Arch> { using type = void; };
+template <class Arch>
+struct pool_of<void, Arch> {
+  using type = void;
+};
 
-template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct conv_stage;
+template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers>
+struct conv_stage;
 template <class Stage, class InLayout, class Arch, class... Bs>
 struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   using conv_b = typename Stage::first;
@@ -156,8 +192,8 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     }
   }
 
-  using lrn_kernel = typename lrn_of<lrn_b, geo, Arch>::type;    // void when the stage has no lrn
-  using pool_kernel = typename pool_of<pool_b, Arch>::type;      // void when the stage has no pool
+  using lrn_kernel = typename lrn_of<lrn_b, geo, Arch>::type;  // void when the stage has no lrn
+  using pool_kernel = typename pool_of<pool_b, Arch>::type;    // void when the stage has no pool
   static constexpr std::int64_t in_floats = conv_b::input::size, out_floats = out_shape::size;
 
   // conv items [b0, b1) of the batch, then (after a barrier when the items span images) lrn and pool.
@@ -236,21 +272,25 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
 
 /// Dense weights [Out][C*H*W] in PyTorch's (C, H, W) input order, permuted to the (H, W, C) order of an
 /// NHWC producer.
-template <class InLayout> struct dense_input_order {
+template <class InLayout>
+struct dense_input_order {
   static void permute(const float* w, float* dst, int out, std::int64_t in) {
     std::memcpy(dst, w, sizeof(float) * std::size_t(out) * std::size_t(in));
   }
 };
-template <int C, int H, int W> struct dense_input_order<nhwc_layout<C, H, W>> {
+template <int C, int H, int W>
+struct dense_input_order<nhwc_layout<C, H, W>> {
   static void permute(const float* w, float* dst, int out, std::int64_t) {
     constexpr std::size_t in = std::size_t(C) * H * W;
     for (int o = 0; o < out; ++o)
       for (int c = 0; c < C; ++c)
-        for (int p = 0; p < H * W; ++p) dst[std::size_t(o) * in + std::size_t(p) * C + c] = w[std::size_t(o) * in + std::size_t(c) * H * W + p];
+        for (int p = 0; p < H * W; ++p)
+          dst[std::size_t(o) * in + std::size_t(p) * C + c] = w[std::size_t(o) * in + std::size_t(c) * H * W + p];
   }
 };
 
-template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers> struct dense_stage;
+template <class Stage, class InLayout, class Arch, class Bs = typename Stage::layers>
+struct dense_stage;
 template <class Stage, class InLayout, class Arch, class... Bs>
 struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   using dense_b = typename Stage::first;
@@ -372,18 +412,19 @@ struct stage_exec_select {
       is_conv<L>::value, conv_stage<Stage, InLayout, Arch>,
       std::conditional_t<
           is_dense<L>::value, dense_stage<Stage, InLayout, Arch>,
-          std::conditional_t<
-              is_relu<L>::value, relu_stage<Stage, InLayout, Arch>,
-              std::conditional_t<is_softmax<L>::value, softmax_stage<Stage, InLayout, Arch>,
-                                 spatial_stage<Stage, InLayout, Arch>>>>>;
+          std::conditional_t<is_relu<L>::value, relu_stage<Stage, InLayout, Arch>,
+                             std::conditional_t<is_softmax<L>::value, softmax_stage<Stage, InLayout, Arch>,
+                                                spatial_stage<Stage, InLayout, Arch>>>>>;
   static_assert(is_conv<L>::value || is_dense<L>::value || is_relu<L>::value || is_softmax<L>::value ||
                     is_lrn<L>::value || is_pool<L>::value || is_adaptive<L>::value,
                 "typenet: exec::simd has no kernel for this layer kind");
 };
 
 /// The executors of a stage list, with the layout each stage reads.
-template <class Layout, class Stages, class Arch> struct build;
-template <class Layout, class Arch> struct build<Layout, type_list<>, Arch> {
+template <class Layout, class Stages, class Arch>
+struct build;
+template <class Layout, class Arch>
+struct build<Layout, type_list<>, Arch> {
   using execs = type_list<>;
   using final_layout = Layout;
 };
@@ -391,22 +432,30 @@ template <class Layout, class S, class... Rest, class Arch>
 struct build<Layout, type_list<S, Rest...>, Arch> {
   using exec = typename stage_exec_select<S, Layout, Arch>::type;
   using next = build<typename exec::out_layout, type_list<Rest...>, Arch>;
-  template <class List> struct prepend;
-  template <class... E> struct prepend<type_list<E...>> { using type = type_list<exec, E...>; };
+  template <class List>
+  struct prepend;
+  template <class... E>
+  struct prepend<type_list<E...>> {
+    using type = type_list<exec, E...>;
+  };
   using execs = typename prepend<typename next::execs>::type;
   using final_layout = typename next::final_layout;
 };
 
-template <class List> struct as_tuple;
-template <class... E> struct as_tuple<type_list<E...>> {
+template <class List>
+struct as_tuple;
+template <class... E>
+struct as_tuple<type_list<E...>> {
   using type = std::tuple<E...>;
   static constexpr std::int64_t scratch = std::max({std::int64_t{0}, E::scratch_floats...});
   static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
   static constexpr std::size_t workspace = std::max({std::size_t{0}, E::workspace_floats...});
 };
 
-template <class Stages> struct largest_output;
-template <class... S> struct largest_output<type_list<S...>> {
+template <class Stages>
+struct largest_output;
+template <class... S>
+struct largest_output<type_list<S...>> {
   static constexpr std::int64_t value = std::max({std::int64_t{0}, S::output::size...});
 };
 
@@ -423,8 +472,7 @@ class simd<Arch>::program {
   using execs_tuple = typename tuple_info::type;
   static constexpr std::int64_t in_size = Net::input_shape::size;
   static constexpr std::int64_t out_size = Net::output_shape::size;
-  static constexpr std::int64_t buffer_floats =
-      std::max(in_size, simd_detail::largest_output<stages>::value);
+  static constexpr std::int64_t buffer_floats = std::max(in_size, simd_detail::largest_output<stages>::value);
 
  public:
   program(const params<Net>& p, int max_batch, const simd& policy)
@@ -478,7 +526,8 @@ class simd<Arch>::program {
  private:
   static int check(int max_batch, const simd& policy) {
     if (max_batch < 1)
-      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " + std::to_string(max_batch));
+      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " +
+                                  std::to_string(max_batch));
     if (policy.threads < 1)
       throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
                                   std::to_string(policy.threads));

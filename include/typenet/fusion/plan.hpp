@@ -17,7 +17,8 @@
 namespace typenet {
 
 /// A fused stage: the layers it runs, in order.
-template <class... Layers> struct fused {};
+template <class... Layers>
+struct fused {};
 
 namespace fusion {
 
@@ -38,16 +39,46 @@ using typenet::detail::at_t;
 
 enum class role { conv, dense, relu, softmax, lrn, pool, vanish, other };
 
-template <class L> struct role_of { static constexpr role value = role::other; };
-template <int F, class... T> struct role_of<conv2d<F, T...>> { static constexpr role value = role::conv; };
-template <int U> struct role_of<dense<U>> { static constexpr role value = role::dense; };
-template <> struct role_of<relu> { static constexpr role value = role::relu; };
-template <> struct role_of<softmax> { static constexpr role value = role::softmax; };
-template <int S, class A, class B, class K> struct role_of<lrn<S, A, B, K>> { static constexpr role value = role::lrn; };
-template <class... T> struct role_of<max_pool<T...>> { static constexpr role value = role::pool; };
-template <class... T> struct role_of<avg_pool<T...>> { static constexpr role value = role::pool; };
-template <int P> struct role_of<dropout<P>> { static constexpr role value = role::vanish; };
-template <> struct role_of<flatten> { static constexpr role value = role::vanish; };
+template <class L>
+struct role_of {
+  static constexpr role value = role::other;
+};
+template <int F, class... T>
+struct role_of<conv2d<F, T...>> {
+  static constexpr role value = role::conv;
+};
+template <int U>
+struct role_of<dense<U>> {
+  static constexpr role value = role::dense;
+};
+template <>
+struct role_of<relu> {
+  static constexpr role value = role::relu;
+};
+template <>
+struct role_of<softmax> {
+  static constexpr role value = role::softmax;
+};
+template <int S, class A, class B, class K>
+struct role_of<lrn<S, A, B, K>> {
+  static constexpr role value = role::lrn;
+};
+template <class... T>
+struct role_of<max_pool<T...>> {
+  static constexpr role value = role::pool;
+};
+template <class... T>
+struct role_of<avg_pool<T...>> {
+  static constexpr role value = role::pool;
+};
+template <int P>
+struct role_of<dropout<P>> {
+  static constexpr role value = role::vanish;
+};
+template <>
+struct role_of<flatten> {
+  static constexpr role value = role::vanish;
+};
 
 // How many layers from the front of the list form the next stage; 0 means "the first layer vanishes".
 template <class... B>
@@ -66,16 +97,21 @@ constexpr std::size_t stage_length() {
   return i;
 }
 
-template <class List, std::size_t Start, class Seq> struct slice;
+template <class List, std::size_t Start, class Seq>
+struct slice;
 template <class List, std::size_t Start, std::size_t... I>
 struct slice<List, Start, std::index_sequence<I...>> {
   using type = stage<at_t<Start + I, List>...>;
 };
 
-template <class Done, class List, std::size_t Start, std::size_t Rem> struct rewrite;
+template <class Done, class List, std::size_t Start, std::size_t Rem>
+struct rewrite;
 template <class Done, class List, std::size_t Start>
-struct rewrite<Done, List, Start, 0> { using type = Done; };
-template <class List, std::size_t Start, std::size_t Rem> struct length_from;
+struct rewrite<Done, List, Start, 0> {
+  using type = Done;
+};
+template <class List, std::size_t Start, std::size_t Rem>
+struct length_from;
 template <class... B, std::size_t Start, std::size_t Rem>
 struct length_from<type_list<B...>, Start, Rem> {
   template <std::size_t... I>
@@ -88,14 +124,17 @@ template <class Done, class List, std::size_t Start, std::size_t Rem>
 struct rewrite {
   static constexpr std::size_t n = length_from<List, Start, Rem>::value;
   using next_done = std::conditional_t<
-      n == 0, Done,
-      typenet::detail::push_back_t<Done, typename slice<List, Start, std::make_index_sequence<n>>::type>>;
+      n == 0, Done, typenet::detail::push_back_t<Done, typename slice<List, Start, std::make_index_sequence<n>>::type>>;
   static constexpr std::size_t taken = n == 0 ? 1 : n;
   using type = typename rewrite<next_done, List, Start + taken, Rem - taken>::type;
 };
 
-template <class Stages> struct to_plan;
-template <class... S> struct to_plan<type_list<S...>> { using type = type_list<typename S::fused_type...>; };
+template <class Stages>
+struct to_plan;
+template <class... S>
+struct to_plan<type_list<S...>> {
+  using type = type_list<typename S::fused_type...>;
+};
 }  // namespace detail
 
 /// The stages of a network, with bound layers.

@@ -10,9 +10,12 @@ namespace typenet {
 
 namespace detail {
 struct conv_tags {
-  template <class T> static constexpr bool accepts() {
-    if constexpr (any_tag<T>) return T::id != tag_id::rounding || std::is_same_v<T, floor_mode>;
-    else return false;
+  template <class T>
+  static constexpr bool accepts() {
+    if constexpr (any_tag<T>)
+      return T::id != tag_id::rounding || std::is_same_v<T, floor_mode>;
+    else
+      return false;
   }
 };
 }  // namespace detail
@@ -43,13 +46,13 @@ struct conv2d : layer_base {
     using error = detail::first_error_t<
         detail::when<!detail::is_void<unaccepted>>, diag::unknown_tag<Index, conv2d, unaccepted>,
         detail::when<!detail::is_void<typename window::repeated_tag>>,
-        diag::repeated_tag<Index, conv2d, typename window::repeated_tag>,
-        detail::when<!window::has_kernel>, diag::missing_kernel<Index, conv2d>,
-        detail::when<(Filters <= 0 || !window::positive)>, diag::non_positive_parameter<Index, conv2d, in>,
+        diag::repeated_tag<Index, conv2d, typename window::repeated_tag>, detail::when<!window::has_kernel>,
+        diag::missing_kernel<Index, conv2d>, detail::when<(Filters <= 0 || !window::positive)>,
+        diag::non_positive_parameter<Index, conv2d, in>,
         detail::when<(group_count > 0 && (C % group_count != 0 || Filters % group_count != 0))>,
-        diag::groups_do_not_divide_channels<Index, conv2d, in>,
-        detail::when<(oh == -1 || ow == -1)>, diag::kernel_larger_than_input<Index, conv2d, in>,
-        detail::when<(oh == -2 || ow == -2)>, diag::stride_does_not_tile_input<Index, conv2d, in>>;
+        diag::groups_do_not_divide_channels<Index, conv2d, in>, detail::when<(oh == -1 || ow == -1)>,
+        diag::kernel_larger_than_input<Index, conv2d, in>, detail::when<(oh == -2 || ow == -2)>,
+        diag::stride_does_not_tile_input<Index, conv2d, in>>;
     using output = shape<Filters, oh, ow>;
     static constexpr std::int64_t weights =
         std::int64_t{Filters} * (C / (group_count > 0 ? group_count : 1)) * kernel_h * kernel_w;

@@ -10,8 +10,8 @@ struct dropout : layer_base {
   static std::string name() { return "dropout " + std::to_string(Percent) + "%"; }
   template <int Index, class In>
   struct at : detail::no_params {
-    using error = std::conditional_t<(Percent >= 0 && Percent < 100), void,
-                                     diag::non_positive_parameter<Index, dropout, In>>;
+    using error =
+        std::conditional_t<(Percent >= 0 && Percent < 100), void, diag::non_positive_parameter<Index, dropout, In>>;
     using output = In;
   };
 };

@@ -14,8 +14,10 @@ struct input {
 };
 
 namespace detail {
-template <class T> struct is_input : std::false_type {};
-template <int... D> struct is_input<input<D...>> : std::true_type {};
+template <class T>
+struct is_input : std::false_type {};
+template <int... D>
+struct is_input<input<D...>> : std::true_type {};
 }  // namespace detail
 
 }  // namespace typenet

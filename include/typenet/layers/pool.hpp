@@ -13,9 +13,12 @@ enum class pool_kind { max, average };
 
 namespace detail {
 struct pool_tags {
-  template <class T> static constexpr bool accepts() {
-    if constexpr (any_tag<T>) return T::id != tag_id::groups;
-    else return false;
+  template <class T>
+  static constexpr bool accepts() {
+    if constexpr (any_tag<T>)
+      return T::id != tag_id::groups;
+    else
+      return false;
   }
 };
 
@@ -31,29 +34,29 @@ struct pool_params : layer_base {
 };
 }  // namespace detail
 
-#define TYPENET_POOL_RULES(self)                                                                                   \
-  template <int Index, class In>                                                                                   \
-  struct at : detail::no_params {                                                                                  \
-    using error = diag::needs_spatial_input<Index, self, In>;                                                      \
-    using output = In;                                                                                             \
-  };                                                                                                               \
-  template <int Index, int C, int H, int W>                                                                        \
-  struct at<Index, shape<C, H, W>> : detail::no_params {                                                           \
-    using in = shape<C, H, W>;                                                                                     \
-    static constexpr int oh = detail::window_extent(H, self::kernel_h, self::stride_h, self::pad_h, self::round);  \
-    static constexpr int ow = detail::window_extent(W, self::kernel_w, self::stride_w, self::pad_w, self::round);  \
-    using unaccepted = typename detail::first_unaccepted<detail::pool_tags, Tags...>::type;                        \
-    using error = detail::first_error_t<                                                                           \
-        detail::when<!detail::is_void<unaccepted>>, diag::unknown_tag<Index, self, unaccepted>,                    \
-        detail::when<!detail::is_void<typename self::window::repeated_tag>>,                                       \
-        diag::repeated_tag<Index, self, typename self::window::repeated_tag>,                                      \
-        detail::when<!self::window::has_kernel>, diag::missing_kernel<Index, self>,                                \
-        detail::when<!self::window::positive>, diag::non_positive_parameter<Index, self, in>,                      \
-        detail::when<(2 * self::pad_h > self::kernel_h || 2 * self::pad_w > self::kernel_w)>,                      \
-        diag::pool_padding_too_large<Index, self, in>,                                                             \
-        detail::when<(oh == -1 || ow == -1)>, diag::kernel_larger_than_input<Index, self, in>,                     \
-        detail::when<(oh == -2 || ow == -2)>, diag::stride_does_not_tile_input<Index, self, in>>;                  \
-    using output = shape<C, oh, ow>;                                                                               \
+#define TYPENET_POOL_RULES(self)                                                                                      \
+  template <int Index, class In>                                                                                      \
+  struct at : detail::no_params {                                                                                     \
+    using error = diag::needs_spatial_input<Index, self, In>;                                                         \
+    using output = In;                                                                                                \
+  };                                                                                                                  \
+  template <int Index, int C, int H, int W>                                                                           \
+  struct at<Index, shape<C, H, W>> : detail::no_params {                                                              \
+    using in = shape<C, H, W>;                                                                                        \
+    static constexpr int oh = detail::window_extent(H, self::kernel_h, self::stride_h, self::pad_h, self::round);     \
+    static constexpr int ow = detail::window_extent(W, self::kernel_w, self::stride_w, self::pad_w, self::round);     \
+    using unaccepted = typename detail::first_unaccepted<detail::pool_tags, Tags...>::type;                           \
+    using error =                                                                                                     \
+        detail::first_error_t<detail::when<!detail::is_void<unaccepted>>, diag::unknown_tag<Index, self, unaccepted>, \
+                              detail::when<!detail::is_void<typename self::window::repeated_tag>>,                    \
+                              diag::repeated_tag<Index, self, typename self::window::repeated_tag>,                   \
+                              detail::when<!self::window::has_kernel>, diag::missing_kernel<Index, self>,             \
+                              detail::when<!self::window::positive>, diag::non_positive_parameter<Index, self, in>,   \
+                              detail::when<(2 * self::pad_h > self::kernel_h || 2 * self::pad_w > self::kernel_w)>,   \
+                              diag::pool_padding_too_large<Index, self, in>, detail::when<(oh == -1 || ow == -1)>,    \
+                              diag::kernel_larger_than_input<Index, self, in>, detail::when<(oh == -2 || ow == -2)>,  \
+                              diag::stride_does_not_tile_input<Index, self, in>>;                                     \
+    using output = shape<C, oh, ow>;                                                                                  \
   };
 
 template <class... Tags>

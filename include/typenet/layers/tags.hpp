@@ -57,16 +57,23 @@ struct ceil_mode {
 namespace detail {
 
 template <class T>
-concept any_tag = requires { { T::id } -> std::convertible_to<tag_id>; };
+concept any_tag = requires {
+  { T::id } -> std::convertible_to<tag_id>;
+};
 
 template <class T, tag_id Id>
 constexpr bool tag_is() {
-  if constexpr (any_tag<T>) return T::id == Id;
-  else return false;
+  if constexpr (any_tag<T>)
+    return T::id == Id;
+  else
+    return false;
 }
 
 // The first tag with the given id, or Default when there is none.
-template <tag_id Id, class Default, class... Tags> struct find_tag { using type = Default; };
+template <tag_id Id, class Default, class... Tags>
+struct find_tag {
+  using type = Default;
+};
 template <tag_id Id, class Default, class T, class... Tags>
 struct find_tag<Id, Default, T, Tags...>
     : std::conditional_t<tag_is<T, Id>(), std::type_identity<T>, find_tag<Id, Default, Tags...>> {};
@@ -77,26 +84,38 @@ constexpr int count_tag = (0 + ... + int(tag_is<Tags, Id>()));
 // The first tag that appears twice (by id), or void.
 template <class T, class... Rest>
 constexpr bool repeats_later() {
-  if constexpr (any_tag<T>) return (0 + ... + int(tag_is<Rest, T::id>())) > 0;
-  else return false;
+  if constexpr (any_tag<T>)
+    return (0 + ... + int(tag_is<Rest, T::id>())) > 0;
+  else
+    return false;
 }
-template <class... Tags> struct first_repeated { using type = void; };
+template <class... Tags>
+struct first_repeated {
+  using type = void;
+};
 template <class T, class... Tags>
 struct first_repeated<T, Tags...>
     : std::conditional_t<repeats_later<T, Tags...>(), std::type_identity<T>, first_repeated<Tags...>> {};
 
 // The first type that is not among the accepted tag ids, or void.
-template <class Accepts, class... Tags> struct first_unaccepted { using type = void; };
+template <class Accepts, class... Tags>
+struct first_unaccepted {
+  using type = void;
+};
 template <class Accepts, class T, class... Tags>
 struct first_unaccepted<Accepts, T, Tags...>
     : std::conditional_t<Accepts::template accepts<T>(), first_unaccepted<Accepts, Tags...>, std::type_identity<T>> {};
 
 struct no_tag {};
-struct default_kernel { static constexpr int h = 0, w = 0; };
+struct default_kernel {
+  static constexpr int h = 0, w = 0;
+};
 using default_stride = stride<1>;
 using default_pad = pad<0>;
 using default_groups = groups<1>;
-struct default_rounding { static constexpr rounding mode = rounding::exact; };
+struct default_rounding {
+  static constexpr rounding mode = rounding::exact;
+};
 
 /// The window parameters common to conv2d and the pools, read from a tag list.
 template <class... Tags>
@@ -113,16 +132,15 @@ struct window {
   static constexpr int group_count = g::value;
   static constexpr rounding round = r::mode;
   using repeated_tag = typename first_repeated<Tags...>::type;
-  static constexpr bool positive = kernel_h > 0 && kernel_w > 0 && stride_h > 0 && stride_w > 0 &&
-                                   pad_h >= 0 && pad_w >= 0 && group_count > 0;
+  static constexpr bool positive =
+      kernel_h > 0 && kernel_w > 0 && stride_h > 0 && stride_w > 0 && pad_h >= 0 && pad_w >= 0 && group_count > 0;
   static std::string str() {
     std::string out = "kernel " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w);
     if (stride_h != 1 || stride_w != 1)
       out += ", stride " + (stride_h == stride_w ? std::to_string(stride_h)
                                                  : std::to_string(stride_h) + "x" + std::to_string(stride_w));
     if (pad_h != 0 || pad_w != 0)
-      out += ", pad " + (pad_h == pad_w ? std::to_string(pad_h)
-                                         : std::to_string(pad_h) + "x" + std::to_string(pad_w));
+      out += ", pad " + (pad_h == pad_w ? std::to_string(pad_h) : std::to_string(pad_h) + "x" + std::to_string(pad_w));
     if (group_count != 1) out += ", groups " + std::to_string(group_count);
     if (round == rounding::floor) out += ", floor";
     if (round == rounding::ceil) out += ", ceil";
@@ -137,8 +155,10 @@ constexpr int window_extent(int in, int k, int s, int p, rounding r) {
   const int span = in + 2 * p - k;
   if (span < 0) return -1;
   switch (r) {
-    case rounding::exact: return span % s == 0 ? span / s + 1 : -2;
-    case rounding::floor: return span / s + 1;
+    case rounding::exact:
+      return span % s == 0 ? span / s + 1 : -2;
+    case rounding::floor:
+      return span / s + 1;
     case rounding::ceil: {
       int out = (span + s - 1) / s + 1;
       if ((out - 1) * s >= in + p) --out;  // the last window must start inside the input or the left pad

@@ -10,6 +10,7 @@ namespace typenet::zoo {
 namespace tn = ::typenet;
 
 /// The AlexNet of DESIGN.md: 227 -> 55 -> 27 -> 13 -> 6, single tower, no LRN, softmax output.
+// clang-format off
 struct seed_alexnet : tn::network<
     tn::input<3, 227, 227>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu,        //  0,1:  96 x 55 x 55
@@ -24,9 +25,11 @@ struct seed_alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 14-16: 4096
     tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 17-19: 4096
     tn::dense<1000>, tn::softmax> {};                               // 20,21: 1000
+// clang-format on
 
 /// torchvision.models.alexnet(): 224 input (floor rounding in conv1), adaptive 6x6 pool, logits out.
 /// Parameters are named like torchvision's ("features.0.weight", "classifier.1.weight").
+// clang-format off
 struct torchvision_alexnet : tn::network<
     tn::input<3, 224, 224>,
     tn::conv2d<64, tn::kernel<11>, tn::stride<4>, tn::pad<2>, tn::floor_mode>, tn::relu,  //  0,1:  64 x 55 x 55
@@ -42,6 +45,7 @@ struct torchvision_alexnet : tn::network<
     tn::dropout<50>, tn::dense<4096>, tn::relu,                                            // 15-17
     tn::dropout<50>, tn::dense<4096>, tn::relu,                                            // 18-20
     tn::dense<1000>> {                                                                     // 21
+  // clang-format on
   /// features.0-12, avgpool (13), flatten (14, no parameters), classifier.0-6 (15-21).
   static std::string param_prefix(int index) {
     if (index <= 12) return "features." + std::to_string(index);
@@ -54,6 +58,7 @@ struct torchvision_alexnet : tn::network<
 /// The original two-tower AlexNet in bvlc_alexnet's order: LRN (the paper's k = 2), ceil-rounded pools,
 /// grouped conv2, conv4, conv5; 227 input; softmax output.
 using paper_lrn = tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>;
+// clang-format off
 struct caffe_alexnet : tn::network<
     tn::input<3, 227, 227>,
     tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu, paper_lrn,              //  0-2:  96 x 55 x 55
@@ -68,8 +73,10 @@ struct caffe_alexnet : tn::network<
     tn::dense<4096>, tn::relu, tn::dropout<50>,                                      // 16-18
     tn::dense<4096>, tn::relu, tn::dropout<50>,                                      // 19-21
     tn::dense<1000>, tn::softmax> {};                                                // 22,23
+// clang-format on
 
 /// LeNet-5 (ReLU and max-pool variant): 1 x 32 x 32 -> 10 logits.
+// clang-format off
 struct lenet5 : tn::network<
     tn::input<1, 32, 32>,
     tn::conv2d<6, tn::kernel<5>>, tn::relu,        // 0,1:  6 x 28 x 28
@@ -80,5 +87,6 @@ struct lenet5 : tn::network<
     tn::dense<120>, tn::relu,                      // 7,8
     tn::dense<84>, tn::relu,                       // 9,10
     tn::dense<10>> {};                             // 11
+// clang-format on
 
 }  // namespace typenet::zoo

@@ -31,8 +31,8 @@ inline std::string cuda_error_text(cudaError_t e) {
 inline void check(cudaError_t e, const char* call, const char* file, int line) {
   if (e == cudaSuccess) return;
   (void)cudaGetLastError();  // clear a sticky-free error so later calls start clean
-  throw cuda_error(e, "typenet: exec::cuda: " + std::string(call) + " failed at " + file + ":" +
-                          std::to_string(line) + " (" + cuda_error_text(e) + ")");
+  throw cuda_error(e, "typenet: exec::cuda: " + std::string(call) + " failed at " + file + ":" + std::to_string(line) +
+                          " (" + cuda_error_text(e) + ")");
 }
 
 }  // namespace kernels::cuda

@@ -43,10 +43,10 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PH, in
 struct conv_geometry {
   static constexpr bool is_conv = true;
   static constexpr int groups = G;
-  static constexpr int in_c = C / G;         // input channels per group
-  static constexpr int m = F / G;            // output channels per group
+  static constexpr int in_c = C / G;  // input channels per group
+  static constexpr int m = F / G;     // output channels per group
   static constexpr int k = in_c * KH * KW;
-  static constexpr int pixels = OH * OW;     // n per image
+  static constexpr int pixels = OH * OW;  // n per image
   static constexpr int channels = F;
   static constexpr std::int64_t in_image = std::int64_t{C} * H * W;
   static constexpr std::int64_t out_image = std::int64_t{F} * OH * OW;
@@ -133,12 +133,12 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
   using T = gemm_tiles<Geo>;
   constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads;
   constexpr int AS = T::a_stride, BS = T::b_stride;
-  constexpr int a_vec = BK * BM / (4 * NT);   // 16-byte copies of A per thread and tile
-  constexpr int b_rows = BK / (NT / BN);      // B elements per thread and tile (one column, several k)
+  constexpr int a_vec = BK * BM / (4 * NT);  // 16-byte copies of A per thread and tile
+  constexpr int b_rows = BK / (NT / BN);     // B elements per thread and tile (one column, several k)
   constexpr int ST = T::stages;
   extern __shared__ __align__(16) float smem[];
-  float* as = smem;                    // [ST][BK * AS]
-  float* bs = smem + ST * BK * AS;     // [ST][BK * BS]
+  float* as = smem;                 // [ST][BK * AS]
+  float* bs = smem + ST * BK * AS;  // [ST][BK * BS]
 
   const int tid = threadIdx.x;
   const int g = blockIdx.z % Geo::groups;
@@ -243,49 +243,51 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
       constexpr bool split = Math == math_mode::tf32x3;
 #pragma unroll
       for (int k8 = 0; k8 < BK; k8 += 8) {
-      // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
-      std::uint32_t af[4][4], bf[4][2];
-      std::uint32_t at[split ? 4 : 1][4], bt[split ? 4 : 1][2];  // TF32 tails (tf32x3 only)
-      auto take = [&](float v, std::uint32_t& head, std::uint32_t& tail) {
-        head = to_tf32(v);
-        if constexpr (split) tail = to_tf32(v - __uint_as_float(head));
-        else (void)tail;
-      };
+        // One k step of 8: A fragments for 4 row tiles, B fragments for 4 column tiles.
+        std::uint32_t af[4][4], bf[4][2];
+        std::uint32_t at[split ? 4 : 1][4], bt[split ? 4 : 1][2];  // TF32 tails (tf32x3 only)
+        auto take = [&](float v, std::uint32_t& head, std::uint32_t& tail) {
+          head = to_tf32(v);
+          if constexpr (split)
+            tail = to_tf32(v - __uint_as_float(head));
+          else
+            (void)tail;
+        };
 #pragma unroll
-      for (int mi = 0; mi < 4; ++mi) {
-        const int r = wm * 64 + mi * 16 + gid;
-        const int q = split ? mi : 0;
-        take(a_s[(k8 + tig) * AS + r], af[mi][0], at[q][0]);
-        take(a_s[(k8 + tig) * AS + r + 8], af[mi][1], at[q][1]);
-        take(a_s[(k8 + tig + 4) * AS + r], af[mi][2], at[q][2]);
-        take(a_s[(k8 + tig + 4) * AS + r + 8], af[mi][3], at[q][3]);
-      }
-#pragma unroll
-      for (int ni = 0; ni < 4; ++ni) {
-        const int c = wn * 32 + ni * 8 + gid;
-        const int q = split ? ni : 0;
-        take(b_s[(k8 + tig) * BS + c], bf[ni][0], bt[q][0]);
-        take(b_s[(k8 + tig + 4) * BS + c], bf[ni][1], bt[q][1]);
-      }
-      auto mma = [](float* d, float* e, const std::uint32_t* a, const std::uint32_t* b) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-      };
-#pragma unroll
-      for (int mi = 0; mi < 4; ++mi)
+        for (int mi = 0; mi < 4; ++mi) {
+          const int r = wm * 64 + mi * 16 + gid;
+          const int q = split ? mi : 0;
+          take(a_s[(k8 + tig) * AS + r], af[mi][0], at[q][0]);
+          take(a_s[(k8 + tig) * AS + r + 8], af[mi][1], at[q][1]);
+          take(a_s[(k8 + tig + 4) * AS + r], af[mi][2], at[q][2]);
+          take(a_s[(k8 + tig + 4) * AS + r + 8], af[mi][3], at[q][3]);
+        }
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni) {
-          float* d = &acc[mi * 2][ni * 2];  // 4 accumulators per mma tile, see the epilogue
-          float* e = &acc[mi * 2 + 1][ni * 2];
-          if constexpr (split) {  // small terms first
-            mma(d, e, at[split ? mi : 0], bf[ni]);
-            mma(d, e, af[mi], bt[split ? ni : 0]);
-          }
-          mma(d, e, af[mi], bf[ni]);
+          const int c = wn * 32 + ni * 8 + gid;
+          const int q = split ? ni : 0;
+          take(b_s[(k8 + tig) * BS + c], bf[ni][0], bt[q][0]);
+          take(b_s[(k8 + tig + 4) * BS + c], bf[ni][1], bt[q][1]);
         }
+        auto mma = [](float* d, float* e, const std::uint32_t* a, const std::uint32_t* b) {
+          asm volatile(
+              "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+              "{%0,%1,%2,%3};\n"
+              : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
+              : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+        };
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+          for (int ni = 0; ni < 4; ++ni) {
+            float* d = &acc[mi * 2][ni * 2];  // 4 accumulators per mma tile, see the epilogue
+            float* e = &acc[mi * 2 + 1][ni * 2];
+            if constexpr (split) {  // small terms first
+              mma(d, e, at[split ? mi : 0], bf[ni]);
+              mma(d, e, af[mi], bt[split ? ni : 0]);
+            }
+            mma(d, e, af[mi], bf[ni]);
+          }
       }
     }
   }

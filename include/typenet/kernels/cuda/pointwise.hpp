@@ -52,8 +52,10 @@ __device__ __forceinline__ float lrn_at(const float* __restrict__ img, int c, in
     }
     const float base = Lrn::k + Lrn::alpha_over_size * sum;
     float scale;
-    if constexpr (Lrn::beta_is_3_4) scale = rsqrtf(base * sqrtf(base));  // base^-3/4
-    else scale = exp2f(-Lrn::beta * log2f(base));
+    if constexpr (Lrn::beta_is_3_4)
+      scale = rsqrtf(base * sqrtf(base));  // base^-3/4
+    else
+      scale = exp2f(-Lrn::beta * log2f(base));
     return a * scale;
   }
 }

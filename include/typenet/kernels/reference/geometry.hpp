@@ -22,8 +22,19 @@ template <class Layer, int C, int H, int W, int OC, int OH, int OW>
 constexpr window_geometry make_window_geometry() {
   int groups = 1;
   if constexpr (requires { Layer::group_count; }) groups = Layer::group_count;
-  return {C, H, W, OC, OH, OW, Layer::kernel_h, Layer::kernel_w, Layer::stride_h, Layer::stride_w,
-          Layer::pad_h, Layer::pad_w, groups};
+  return {C,
+          H,
+          W,
+          OC,
+          OH,
+          OW,
+          Layer::kernel_h,
+          Layer::kernel_w,
+          Layer::stride_h,
+          Layer::stride_w,
+          Layer::pad_h,
+          Layer::pad_w,
+          groups};
 }
 
 }  // namespace typenet::kernels::reference

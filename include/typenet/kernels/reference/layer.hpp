@@ -28,8 +28,8 @@ void forward(Layer, In, Out, const float*, float*, int, const float*, const floa
 /// `params` is the start of the network's parameter buffer (params<Net>::data()).
 template <class B>
 void forward_layer(const float* in, float* out, int batch, const float* params) {
-  forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, batch,
-          params + B::weight_offset, params + B::bias_offset);
+  forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, batch, params + B::weight_offset,
+          params + B::bias_offset);
 }
 
 }  // namespace typenet::kernels::reference

@@ -66,15 +66,15 @@ inline void avg_pool_plain(const window_geometry& g, const float* in, float* out
 }
 
 /// in: batch x channels x in_h x in_w, out: batch x channels x out_h x out_w.
-inline void adaptive_avg_pool_plain(int channels, int in_h, int in_w, int out_h, int out_w, const float* in,
-                                    float* out, int batch) {
+inline void adaptive_avg_pool_plain(int channels, int in_h, int in_w, int out_h, int out_w, const float* in, float* out,
+                                    int batch) {
   const std::int64_t planes = std::int64_t{batch} * channels;
   for (std::int64_t p = 0; p < planes; ++p) {
     const float* plane = in + p * in_h * in_w;
     float* result = out + p * out_h * out_w;
     for (int y = 0; y < out_h; ++y) {
-      const int y0 = (y * in_h) / out_h;                           // floor
-      const int y1 = ((y + 1) * in_h + out_h - 1) / out_h;         // ceil
+      const int y0 = (y * in_h) / out_h;                    // floor
+      const int y1 = ((y + 1) * in_h + out_h - 1) / out_h;  // ceil
       for (int x = 0; x < out_w; ++x) {
         const int x0 = (x * in_w) / out_w;
         const int x1 = ((x + 1) * in_w + out_w - 1) / out_w;
@@ -88,15 +88,15 @@ inline void adaptive_avg_pool_plain(int channels, int in_h, int in_w, int out_h,
 }
 
 template <class... Tags, int C, int H, int W, int OH, int OW>
-void forward(max_pool<Tags...>, shape<C, H, W>, shape<C, OH, OW>, const float* in, float* out, int batch,
-             const float*, const float*) {
+void forward(max_pool<Tags...>, shape<C, H, W>, shape<C, OH, OW>, const float* in, float* out, int batch, const float*,
+             const float*) {
   static constexpr window_geometry g = make_window_geometry<max_pool<Tags...>, C, H, W, C, OH, OW>();
   max_pool_plain(g, in, out, batch);
 }
 
 template <class... Tags, int C, int H, int W, int OH, int OW>
-void forward(avg_pool<Tags...>, shape<C, H, W>, shape<C, OH, OW>, const float* in, float* out, int batch,
-             const float*, const float*) {
+void forward(avg_pool<Tags...>, shape<C, H, W>, shape<C, OH, OW>, const float* in, float* out, int batch, const float*,
+             const float*) {
   static constexpr window_geometry g = make_window_geometry<avg_pool<Tags...>, C, H, W, C, OH, OW>();
   avg_pool_plain(g, in, out, batch);
 }

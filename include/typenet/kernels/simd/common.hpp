@@ -17,9 +17,8 @@ namespace typenet::kernels::simd {
 /// Calls f(std::integral_constant<int, I>{}) for I = 0 .. N-1, unrolled at compile time.
 template <int N, class F>
 TYPENET_ALWAYS_INLINE void static_for(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    (f(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
 }
 
 /// max(0, x) that keeps NaN: a select on x < 0 (false for NaN).

@@ -39,10 +39,9 @@ struct conv_geometry {
 /// The geometry of a bound conv2d layer (bound_layer of core/network.hpp).
 template <class B>
 using conv_geometry_of =
-    conv_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[0],
-                  B::output::dims[1], B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w,
-                  B::layer::stride_h, B::layer::stride_w, B::layer::pad_h, B::layer::pad_w,
-                  B::layer::group_count>;
+    conv_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[0], B::output::dims[1],
+                  B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w, B::layer::stride_h, B::layer::stride_w,
+                  B::layer::pad_h, B::layer::pad_w, B::layer::group_count>;
 
 template <class Geo, class Arch>
 struct conv_kernel {
@@ -54,10 +53,7 @@ struct conv_kernel {
 
   /// Vectors of output channels per block: 3 (48 channels with AVX-512) when that divides the group's
   /// channels or there are many, 2 when that divides, else as few as cover them.
-  static constexpr int NB = (Fg % (3 * V) == 0) ? 3
-                            : (Fg % (2 * V) == 0) ? 2
-                            : (Fg >= 3 * V)       ? 3
-                                                  : ceil_div(Fg, V);
+  static constexpr int NB = (Fg % (3 * V) == 0) ? 3 : (Fg % (2 * V) == 0) ? 2 : (Fg >= 3 * V) ? 3 : ceil_div(Fg, V);
   static constexpr int B = NB * V;
   static constexpr int blocks = ceil_div(Fg, B);  ///< blocks per group
   static constexpr bool full_blocks = Fg % B == 0;
@@ -114,12 +110,15 @@ struct conv_kernel {
       for (int t = 0; t < tiles; ++t) {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
-          if (interior(ow0, tile)) tile_kernel<tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
-          else tile_kernel<tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          if (interior(ow0, tile))
+            tile_kernel<tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          else
+            tile_kernel<tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
         } else {
           if (interior(ow0, last_tile))
             tile_kernel<last_tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
-          else tile_kernel<last_tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          else
+            tile_kernel<last_tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
         }
       }
     }
@@ -171,7 +170,8 @@ struct conv_kernel {
         if constexpr (G == 1) {
           accumulate_run<S, SW * C, KW * C>(acc, xp, wk);
         } else {
-          for (int kw = 0; kw < KW; ++kw) accumulate_run<S, SW * C, Cg>(acc, xp + kw * C, wk + std::size_t(kw) * Cg * B);
+          for (int kw = 0; kw < KW; ++kw)
+            accumulate_run<S, SW * C, Cg>(acc, xp + kw * C, wk + std::size_t(kw) * Cg * B);
         }
       } else {
         for (int kw = 0; kw < KW; ++kw) {

@@ -115,7 +115,7 @@ struct dense_kernel {
   using vec = typename geometry::vec;
   static constexpr int lanes = geometry::lanes;
   static constexpr int block = geometry::block;
-  static constexpr int blocks = (Out + block - 1) / block;     ///< packed blocks, the last one may be partial
+  static constexpr int blocks = (Out + block - 1) / block;      ///< packed blocks, the last one may be partial
   static constexpr int last_rows = Out - (blocks - 1) * block;  ///< valid rows of the last block (1..block)
   static constexpr int tile_rows = geometry::rows;
   static constexpr int k_chunk = geometry::k_chunk < In ? geometry::k_chunk : In;
@@ -147,14 +147,11 @@ struct dense_kernel {
   }
 
   template <class Epilogue>
-  static void run(const float* packed, const float* bias, const float* x, float* y, int batch, int part,
-                  int parts) {
+  static void run(const float* packed, const float* bias, const float* x, float* y, int batch, int part, int parts) {
     if (parts < 1 || part < 0 || part >= parts)
-      throw std::invalid_argument("typenet: dense_kernel::run: part " + std::to_string(part) +
-                                  " is outside 0.." + std::to_string(parts - 1) + " (parts = " +
-                                  std::to_string(parts) + ")");
-    if (batch < 0)
-      throw std::invalid_argument("typenet: dense_kernel::run: negative batch " + std::to_string(batch));
+      throw std::invalid_argument("typenet: dense_kernel::run: part " + std::to_string(part) + " is outside 0.." +
+                                  std::to_string(parts - 1) + " (parts = " + std::to_string(parts) + ")");
+    if (batch < 0) throw std::invalid_argument("typenet: dense_kernel::run: negative batch " + std::to_string(batch));
     const auto [first, last] = part_blocks(part, parts);
     if (batch == 0 || first == last) return;
     if (batch == 1)
@@ -221,8 +218,7 @@ struct dense_kernel {
   /// stays in L1/L2, each block's chunk of weights (32 KiB) is read from memory once per group and reused
   /// by the group's tiles from L1, and the partial sums wait in y between chunks.
   template <class Epilogue, bool Prefetch = true>
-  static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first,
-                   int last) {
+  static void gemm(const float* packed, const float* bias, const float* x, float* y, int batch, int first, int last) {
     alignas(64) float panel[panel_floats];
     for (int g0 = 0; g0 < batch; g0 += group_rows) {
       const int rows = std::min(group_rows, batch - g0);
@@ -241,8 +237,8 @@ struct dense_kernel {
   }
 
   static constexpr int group_tiles = 8;
-  static constexpr int group_rows = group_tiles * tile_rows;  ///< batch rows per GEMM group (64 with AVX-512)
-  static constexpr int tile_panel = k_chunk * tile_rows;      ///< floats of one row tile's panel
+  static constexpr int group_rows = group_tiles * tile_rows;     ///< batch rows per GEMM group (64 with AVX-512)
+  static constexpr int tile_panel = k_chunk * tile_rows;         ///< floats of one row tile's panel
   static constexpr int panel_floats = group_tiles * tile_panel;  ///< the stack panel (64 KiB with AVX-512)
 
  private:

@@ -23,10 +23,9 @@ struct pool_geometry {
   static constexpr int c = C, h = H, w = W, oh = OH, ow = OW, kh = KH, kw = KW, sh = SH, sw = SW, ph = PH, pw = PW;
 };
 template <class B>
-using pool_geometry_of =
-    pool_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[1], B::output::dims[2],
-                  B::layer::kernel_h, B::layer::kernel_w, B::layer::stride_h, B::layer::stride_w, B::layer::pad_h,
-                  B::layer::pad_w>;
+using pool_geometry_of = pool_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[1],
+                                       B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w, B::layer::stride_h,
+                                       B::layer::stride_w, B::layer::pad_h, B::layer::pad_w>;
 
 template <class Geo, pool_op Op, class Arch>
 struct pool_kernel {
@@ -63,8 +62,10 @@ struct pool_kernel {
       for (int ih = hs; ih < he; ++ih)
         for (int iw = ws; iw < we; ++iw) {
           const batch v = batch::load_unaligned(x + (std::size_t(ih) * W + iw) * C + c);
-          if constexpr (Op == pool_op::max) acc = xsimd::select((v > acc) | (v != v), v, acc);
-          else acc += v;
+          if constexpr (Op == pool_op::max)
+            acc = xsimd::select((v > acc) | (v != v), v, acc);
+          else
+            acc += v;
         }
       if constexpr (Op == pool_op::average) acc *= batch(scale);
       acc.store_unaligned(y + c);

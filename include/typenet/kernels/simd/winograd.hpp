@@ -52,9 +52,8 @@ namespace winograd_detail {
 
 template <int N, class Fn>
 TYPENET_WINO_INLINE void unroll(Fn&& fn) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    (fn(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  [&]<int... I>(std::integer_sequence<int, I...>) { (fn(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
 }
 
 /// Calls fn.template operator()<R>() for the run-time r in [1, Max].
@@ -62,7 +61,8 @@ template <int Max, class Fn>
 inline void with_count(int r, Fn&& fn) {
   [&]<int... I>(std::integer_sequence<int, I...>) {
     (void)((r == I + 1 ? (fn.template operator()<I + 1>(), true) : false) || ...);
-  }(std::make_integer_sequence<int, Max>{});
+  }
+  (std::make_integer_sequence<int, Max>{});
 }
 
 template <class V>
@@ -108,8 +108,8 @@ struct winograd_3x3 {
   static constexpr int lanes = static_cast<int>(vec::size);
   /// Vectors of output channels per f-block: 4 (64 channels with AVX-512) when F is that large.
   static constexpr int NB = F >= 4 * lanes ? 4 : winograd_detail::cdiv(F, lanes);
-  static constexpr int FB = NB * lanes;                          ///< output channels per f-block
-  static constexpr int fblocks = winograd_detail::cdiv(F, FB);   ///< the last one may be partial
+  static constexpr int FB = NB * lanes;                         ///< output channels per f-block
+  static constexpr int fblocks = winograd_detail::cdiv(F, FB);  ///< the last one may be partial
   /// Tiles per register tile of the GEMM: R * NB accumulators + NB loads + 1 broadcast <= 32 registers.
   static constexpr int R = NB >= 4 ? 6 : NB == 3 ? 8 : 12;
   static constexpr int Cp = winograd_detail::cdiv(C, lanes) * lanes;  ///< Vbuf row stride
@@ -159,11 +159,11 @@ struct winograd_3x3 {
 
   /// out = Epilogue(bias + conv(in)) for the output pixels of part `part`'s tiles. bias may be null (zero).
   template <class Epilogue>
-  static void run(const float* packed, const float* bias, const float* in, float* out, float* workspace,
-                  int batch, int part, int parts) {
+  static void run(const float* packed, const float* bias, const float* in, float* out, float* workspace, int batch,
+                  int part, int parts) {
     if (parts < 1 || part < 0 || part >= parts)
-      throw std::invalid_argument("typenet: winograd_3x3::run: part " + std::to_string(part) +
-                                  " is outside 0.." + std::to_string(parts - 1));
+      throw std::invalid_argument("typenet: winograd_3x3::run: part " + std::to_string(part) + " is outside 0.." +
+                                  std::to_string(parts - 1));
     if (batch < 0) throw std::invalid_argument("typenet: winograd_3x3::run: negative batch");
     const auto [first, last] = part_tiles(batch, part, parts);
     run_tiles<Epilogue>(packed, bias, in, out, workspace, first, last);
@@ -251,9 +251,8 @@ struct winograd_3x3 {
       float* mx = mbuf + std::size_t(xi) * Tmax * FB;
       for (int g = 0; g < groups; ++g) {
         const int k0 = T * g / groups, rows = T * (g + 1) / groups - k0;
-        winograd_detail::with_count<R>(rows, [&]<int RR>() {
-          micro<RR>(ux, vx + std::size_t(k0) * Cp, mx + std::size_t(k0) * FB);
-        });
+        winograd_detail::with_count<R>(
+            rows, [&]<int RR>() { micro<RR>(ux, vx + std::size_t(k0) * Cp, mx + std::size_t(k0) * FB); });
       }
     }
   }
@@ -261,9 +260,7 @@ struct winograd_3x3 {
   template <int RR>
   static void micro(const float* u, const float* v, float* m) {
     vec acc[RR][NB];
-    winograd_detail::unroll<RR>([&](auto r) {
-      winograd_detail::unroll<NB>([&](auto b) { acc[r][b] = vec(0.0f); });
-    });
+    winograd_detail::unroll<RR>([&](auto r) { winograd_detail::unroll<NB>([&](auto b) { acc[r][b] = vec(0.0f); }); });
     for (int c = 0; c < C; ++c) {
       vec w[NB];
       winograd_detail::unroll<NB>([&](auto b) { w[b] = vec::load_unaligned(u + std::size_t(c) * FB + b * lanes); });
