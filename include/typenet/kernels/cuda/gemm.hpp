@@ -20,6 +20,8 @@
 
 #include <cstdint>
 
+#include "../../config.hpp"
+
 // Tuning knobs (define before including <typenet/cuda.hpp>): the k depth of a tile (8, 16 or 32) and the
 // number of cp.async pipeline stages (2 to 4). The defaults were the fastest measured (docs/cuda.md).
 #ifndef TYPENET_CUDA_GEMM_BK
