@@ -5,8 +5,9 @@
 //   m.forward(in, out, batch);    // host float32 NCHW in, host float32 out
 //
 // The program follows fusion::stages_t<Net>: a conv2d stage is one implicit-GEMM kernel with bias and
-// ReLU in its epilogue, followed (when the stage has them) by one kernel doing LRN and pooling in a single
-// pass; a dense stage is one GEMM kernel with bias and ReLU (plus a softmax kernel when the stage ends in
+// ReLU in its epilogue (stride-1 3x3 and 5x5 convolutions: Winograd input transform, GEMM, output
+// transform with bias and ReLU, unless the policy says winograd = false), followed (when the stage has
+// them) by one kernel doing LRN and pooling in a single pass; a dense stage is one GEMM kernel with bias and ReLU (plus a softmax kernel when the stage ends in
 // softmax). Weights are repacked and uploaded once; all activations (two ping-pong buffers for max_batch
 // images, sizes from memory_plan<Net>) and the k-split workspace live in one device allocation made when
 // the program is built. run() allocates nothing. Every CUDA call and launch is checked and a failure
@@ -34,6 +35,7 @@
 #include "../kernels/cuda/check.hpp"
 #include "../kernels/cuda/gemm.hpp"
 #include "../kernels/cuda/pointwise.hpp"
+#include "../kernels/cuda/winograd.hpp"
 
 namespace typenet::exec {
 
@@ -48,6 +50,9 @@ struct cuda {
   cudaStream_t stream = nullptr;  ///< nullptr: the default stream
   cuda_math math = cuda_math::fp32;
   int device = -1;  ///< -1: the current device
+  /// Stride-1 3x3 and 5x5 convolutions (one group) through Winograd transforms (fewer multiplies, see
+  /// docs/cuda.md); false: every convolution as a direct implicit GEMM.
+  bool winograd = true;
 
   template <Network Net>
   class program;
@@ -127,36 +132,70 @@ requires(role_of<typename Bound::layer>::value == role::dense) struct geometry_o
 template <class Stage>
 inline constexpr bool is_gemm_stage = has_role<Stage, role::conv> || has_role<Stage, role::dense>;
 
-/// Floats of packed weights plus bias for a GEMM stage, rounded up to 64 (256-byte alignment).
+/// A conv2d the Winograd kernels take: stride 1, one group, a square 3x3 or 5x5 kernel.
+template <class Bound>
+struct winograd_of {
+  static constexpr bool eligible = false;
+};
+template <class Bound>
+requires(role_of<typename Bound::layer>::value == role::conv) struct winograd_of<Bound> {
+  using L = typename Bound::layer;
+  using in = typename Bound::input;
+  using out = typename Bound::output;
+  static constexpr bool eligible = L::stride_h == 1 && L::stride_w == 1 && L::group_count == 1 &&
+                                   L::kernel_h == L::kernel_w && (L::kernel_h == 3 || L::kernel_h == 5);
+  using type = kc::winograd_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::pad_h, L::pad_w,
+                                     out::dims[1], out::dims[2]>;
+};
 template <class Stage>
-constexpr std::int64_t packed_floats() {
+inline constexpr bool winograd_stage = is_gemm_stage<Stage>&& winograd_of<typename Stage::first>::eligible;
+
+/// Floats of packed weights plus bias for a GEMM stage (Winograd: transformed weights, see
+/// pack_winograd_weights), rounded up to 64 (256-byte alignment).
+template <class Stage>
+constexpr std::int64_t packed_floats(bool winograd) {
+  if constexpr (winograd_stage<Stage>) {
+    if (winograd)
+      return (kc::winograd_packed_floats<typename winograd_of<typename Stage::first>::type>() + 63) / 64 * 64;
+  }
   if constexpr (is_gemm_stage<Stage>) {
     using Geo = typename geometry_of<typename Stage::first>::type;
-    return kc::round_up(static_cast<int>(kc::gemm_tiles<Geo>::packed_weights + Geo::channels), 64);
+    return (kc::gemm_tiles<Geo>::packed_weights + Geo::channels + 63) / 64 * 64;
   } else {
     return 0;
   }
 }
 
-/// Workspace floats the k split needs for any batch up to max_batch.
-template <class Stage>
-std::int64_t workspace_floats(int max_batch, int sms) {
-  if constexpr (is_gemm_stage<Stage>) {
-    using Geo = typename geometry_of<typename Stage::first>::type;
-    std::int64_t most = 0;
-    for (int b = 1; b <= max_batch; ++b) {
-      int tps = 0;
-      const int n_total = b * Geo::pixels;
-      const int splits = kc::gemm_splits<Geo>(n_total, sms, tps);
-      if (splits > 1)
-        most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
-      else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms)
-        break;
-    }
-    return most;
-  } else {
-    return 0;
+/// Workspace floats the k split of a GEMM of geometry Geo needs for any batch up to max_batch.
+template <class Geo>
+std::int64_t split_floats(int max_batch, int sms) {
+  std::int64_t most = 0;
+  for (int b = 1; b <= max_batch; ++b) {
+    int tps = 0;
+    const int n_total = b * Geo::pixels;
+    const int splits = kc::gemm_splits<Geo>(n_total, sms, tps);
+    if (splits > 1)
+      most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
+    else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms)
+      break;
   }
+  return most;
+}
+
+/// Workspace floats of a stage for any batch up to max_batch: the k split's partial sums, and for a
+/// Winograd stage also the transformed input V and the products M (V first, M after it, then the split).
+template <class Stage>
+std::int64_t workspace_floats(int max_batch, int sms, bool winograd) {
+  if constexpr (winograd_stage<Stage>) {
+    if (winograd) {
+      using WG = typename winograd_of<typename Stage::first>::type;
+      return std::int64_t{max_batch} * (WG::v_image + WG::m_image) + split_floats<typename WG::gemm>(max_batch, sms);
+    }
+  }
+  if constexpr (is_gemm_stage<Stage>)
+    return split_floats<typename geometry_of<typename Stage::first>::type>(max_batch, sms);
+  else
+    return 0;
 }
 
 inline int grid_for(std::int64_t total, int sms) {
@@ -197,7 +236,7 @@ class cuda::program {
 
     // Activations (two ping-pong buffers) and the k-split workspace: one allocation.
     workspace_floats_ = [&]<class... S>(type_list<S...>) {
-      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_)...});
+      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_, policy.winograd)...});
     }(stages{});
     const std::int64_t act = buffer_floats * max_batch;
     const std::int64_t act_padded = (act + 63) / 64 * 64;
@@ -211,13 +250,13 @@ class cuda::program {
     std::int64_t total = 0;
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>()), ...);
+      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy.winograd)), ...);
     }(stages{});
     weights_ = allocate(std::max<std::int64_t>(total, 1), "weights");
     std::vector<float> host(static_cast<std::size_t>(std::max<std::int64_t>(total, 1)));
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((pack<S>(p, host.data() + offsets_[i++])), ...);
+      ((pack<S>(p, host.data() + offsets_[i++], policy.winograd)), ...);
     }(stages{});
     TYPENET_CUDA_CHECK(cudaMemcpy(weights_.get(), host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice));
   }
@@ -280,7 +319,7 @@ class cuda::program {
   }
   std::int64_t weight_floats() const noexcept {
     return [&]<class... S>(type_list<S...>) {
-      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>());
+      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>(policy_.winograd));
     }(stages{});
   }
 
@@ -307,7 +346,15 @@ class cuda::program {
   }
 
   template <class S>
-  static void pack(const params<Net>& p, float* out) {
+  static void pack(const params<Net>& p, float* out, bool winograd) {
+    if constexpr (cuda_detail::winograd_stage<S>) {
+      if (winograd) {
+        using B = typename S::first;
+        kernels::cuda::pack_winograd_weights<typename cuda_detail::winograd_of<B>::type>(
+            p.data() + B::weight_offset, p.data() + B::bias_offset, out);
+        return;
+      }
+    }
     if constexpr (cuda_detail::is_gemm_stage<S>) {
       using B = typename S::first;
       using Geo = typename cuda_detail::geometry_of<B>::type;
@@ -342,17 +389,14 @@ class cuda::program {
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
-      switch (policy_.math) {
-        case cuda_math::tf32:
-          gemm<Geo, relu, kc::math_mode::tf32>(w, bias, cur, dst, batch);
-          break;
-        case cuda_math::tf32x3:
-          gemm<Geo, relu, kc::math_mode::tf32x3>(w, bias, cur, dst, batch);
-          break;
-        default:
-          gemm<Geo, relu, kc::math_mode::fp32>(w, bias, cur, dst, batch);
-          break;
+      bool done = false;
+      if constexpr (winograd_stage<S>) {
+        if (policy_.winograd) {
+          winograd_conv<typename winograd_of<First>::type, relu>(w, cur, dst, batch);
+          done = true;
+        }
       }
+      if (!done) gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;
@@ -386,8 +430,44 @@ class cuda::program {
     }
   }
 
+  template <class Geo, bool Relu>
+  void gemm_math(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
+    namespace kc = kernels::cuda;
+    switch (policy_.math) {
+      case cuda_math::tf32:
+        gemm<Geo, Relu, kc::math_mode::tf32>(w, bias, x, y, batch, ws);
+        break;
+      case cuda_math::tf32x3:
+        gemm<Geo, Relu, kc::math_mode::tf32x3>(w, bias, x, y, batch, ws);
+        break;
+      default:
+        gemm<Geo, Relu, kc::math_mode::fp32>(w, bias, x, y, batch, ws);
+        break;
+    }
+  }
+
+  /// Winograd: input transform into V, the GEMM per transform position into M, output transform (bias,
+  /// ReLU) into y. V, M and the GEMM's k-split space are carved from the workspace in that order.
+  template <class WG, bool Relu>
+  void winograd_conv(const float* w, const float* x, float* y, int batch) {
+    namespace kc = kernels::cuda;
+    float* v = workspace_;
+    float* m = v + std::int64_t{batch} * WG::v_image;
+    float* split = m + std::int64_t{batch} * WG::m_image;
+    const float* gemm_bias = w + kc::gemm_tiles<typename WG::gemm>::packed_weights;  // zeros
+    const float* bias = gemm_bias + WG::positions * WG::f;
+    kc::winograd_input<WG>
+        <<<cuda_detail::grid_for(std::int64_t{batch} * WG::c * WG::tiles, sms_), 256, 0, policy_.stream>>>(x, v, batch);
+    TYPENET_CUDA_CHECK_LAUNCH("winograd_input");
+    gemm_math<typename WG::gemm, false>(w, gemm_bias, v, m, batch, split);
+    kc::winograd_output<WG, Relu>
+        <<<cuda_detail::grid_for(std::int64_t{batch} * WG::f * WG::tiles, sms_), 256, 0, policy_.stream>>>(m, bias, y,
+                                                                                                           batch);
+    TYPENET_CUDA_CHECK_LAUNCH("winograd_output");
+  }
+
   template <class Geo, bool Relu, kernels::cuda::math_mode Math>
-  void gemm(const float* w, const float* bias, const float* x, float* y, int batch) {
+  void gemm(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
     namespace kc = kernels::cuda;
     using T = kc::gemm_tiles<Geo>;
     const int n_total = batch * Geo::pixels;
@@ -398,12 +478,12 @@ class cuda::program {
     TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
     kc::gemm_kernel<Geo, Relu, Math>
-        <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, workspace_, n_total, tps);
+        <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, ws, n_total, tps);
     TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
     if (splits > 1) {
       kc::gemm_finish<Geo, Relu>
           <<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0, policy_.stream>>>(
-              workspace_, bias, y, n_total, splits);
+              ws, bias, y, n_total, splits);
       TYPENET_CUDA_CHECK_LAUNCH("gemm_finish");
     }
   }

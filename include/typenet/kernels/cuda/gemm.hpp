@@ -65,11 +65,12 @@ struct dense_geometry {
 };
 
 /// Tile sizes from the shape: 128 rows when a group has more than 64 output channels, else 64; 128
-/// columns for convolutions with many output pixels, 64 for dense layers (n = batch) and small images.
+/// columns for convolutions with many output pixels and for 1x1 convolutions (the Winograd products,
+/// whose columns are batch x tiles), 64 for dense layers (n = batch) and other small images.
 template <class Geo>
 struct gemm_tiles {
   static constexpr int bm = Geo::m > 64 ? 128 : 64;
-  static constexpr int bn = (Geo::is_conv && Geo::pixels >= 128) ? 128 : 64;
+  static constexpr int bn = (Geo::is_conv && (Geo::pixels >= 128 || Geo::kh * Geo::kw == 1)) ? 128 : 64;
   static constexpr int bk = TYPENET_CUDA_GEMM_BK;
   static constexpr int stages = TYPENET_CUDA_GEMM_STAGES;  // cp.async pipeline depth
   static constexpr int threads = (bm / 8) * (bn / 8);
