@@ -1,9 +1,11 @@
 // tests/cuda/cuda_test_util.hpp: shared pieces of the gpu tests: the skip rule and the parity check of
-// exec::cuda against exec::reference.
+// exec::cuda (every math, Winograd and direct convolutions) against exec::reference.
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -61,13 +63,24 @@ inline comparison compare(const std::vector<float>& got, const std::vector<float
 inline const char* math_name(tn::exec::cuda_math m) {
   return m == tn::exec::cuda_math::fp32 ? "fp32" : m == tn::exec::cuda_math::tf32 ? "tf32" : "tf32x3";
 }
+inline const char* conv_name(bool winograd) { return winograd ? "winograd" : "direct"; }
 
-/// Runs Net on exec::reference and on exec::cuda (each of maths) for each batch size and checks parity:
-/// fp32 and tf32x3 element-wise within atol 1e-4 + rtol 1e-3, tf32 within 1e-2 of the largest output.
-/// Weights: init_he(seed); inputs uniform in [-1, 1).
+/// The tolerance of one math and convolution algorithm. Winograd (stride-1 3x3 / 5x5 convolutions) is held
+/// to the same bounds as the direct implicit GEMM.
+inline tolerance tolerance_for(tn::exec::cuda_math math, bool /*winograd*/) {
+  return math == tn::exec::cuda_math::tf32 ? tf32_tolerance : fp32_tolerance;
+}
+
+/// Both convolution algorithms of exec::cuda: Winograd where it applies (the default), then direct.
+inline const std::vector<bool> both_convs{true, false};
+
+/// Runs Net on exec::reference and on exec::cuda (each of maths, each convolution algorithm: winograd
+/// true and false) for each batch size and checks parity: fp32 and tf32x3 element-wise within atol 1e-4 +
+/// rtol 1e-3, tf32 within 1e-2 of the largest output. Weights: init_he(seed); inputs uniform in [-1, 1).
+/// The reference runs once per network; each (math, conv) pair builds its own program.
 template <class Net>
 void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches,
-                  std::vector<tn::exec::cuda_math> maths) {
+                  std::vector<tn::exec::cuda_math> maths, std::vector<bool> convs = both_convs) {
   tn::params<Net> p;
   tn::init_he(p, seed);
   int max_batch = 1;
@@ -79,21 +92,25 @@ void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches
   std::vector<float> want(static_cast<std::size_t>(max_batch * out_size));
   ref.forward(in.data(), want.data(), max_batch);
   for (tn::exec::cuda_math math : maths) {
-    tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math});
-    const tolerance tol = math == tn::exec::cuda_math::tf32 ? tf32_tolerance : fp32_tolerance;
-    for (int b : batches) {
-      std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
-      gpu.forward(in.data(), got.data(), b);
-      std::vector<float> w(want.begin(), want.begin() + b * out_size);
-      const comparison c = compare(got, w, tol);
-      std::printf("parity %-22s %s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name, math_name(math), b,
-                  c.max_abs_diff, c.max_ref, c.failures);
-      INFO(name << " batch " << b << " first failing index " << c.first_failure
-                << (c.first_failure >= 0
-                        ? " got " + std::to_string(got[c.first_failure]) + " want " + std::to_string(w[c.first_failure])
-                        : std::string()));
-      CHECK(c.failures == 0);
-      CHECK(c.max_ref > 0.0);  // the comparison saw real values
+    for (bool winograd : convs) {
+      tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math, .winograd = winograd});
+      const tolerance tol = tolerance_for(math, winograd);
+      for (int b : batches) {
+        std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
+        gpu.forward(in.data(), got.data(), b);
+        std::vector<float> w(want.begin(), want.begin() + b * out_size);
+        const comparison c = compare(got, w, tol);
+        std::printf("parity %-22s %-6s conv=%-8s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name,
+                    math_name(math), conv_name(winograd), b, c.max_abs_diff, c.max_ref, c.failures);
+        std::fflush(stdout);
+        INFO(name << " math " << math_name(math) << " conv " << conv_name(winograd) << " batch " << b
+                  << " first failing index " << c.first_failure
+                  << (c.first_failure >= 0 ? " got " + std::to_string(got[c.first_failure]) + " want " +
+                                                 std::to_string(w[c.first_failure])
+                                           : std::string()));
+        CHECK(c.failures == 0);
+        CHECK(c.max_ref > 0.0);  // the comparison saw real values
+      }
     }
   }
 }

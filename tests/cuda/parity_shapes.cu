@@ -1,7 +1,9 @@
 // tests/cuda/parity_shapes.cu: exec::cuda against exec::reference on layer shapes chosen to reach every
 // kernel path: rectangular kernels, strides and pads, floor and ceil rounding, groups, LRN with a
 // non-3/4 beta, max and average pooling (padded, ceil), adaptive pooling, stand-alone ReLU / pool / LRN
-// stages, channel counts that are not tile multiples, k-split GEMMs, flat inputs, dense + softmax.
+// stages, channel counts that are not tile multiples, k-split GEMMs, flat inputs, dense + softmax, and
+// Winograd's edges (stride-1 3x3 / 5x5 convolutions, padded and not, on output sizes that are no multiple
+// of a tile). Every network runs in every math, with Winograd convolutions and with direct ones.
 // Batches are drawn at random (fixed seed) from 1..9 per network.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "cuda_test_util.hpp"
@@ -45,12 +47,20 @@ struct net_f
                   tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
                   tn::conv2d<9, tn::kernel<2>, tn::floor_mode>, tn::avg_pool<tn::kernel<2>>> {};
 
+// Winograd's edges: 3x3 without padding and 5x5 / 3x3 with it, on 9 x 12 outputs (no multiple of 2, 4 or
+// 6 in one direction), 3 input channels, 130 output channels (two row tiles), a 5x5 without padding last.
+struct net_g : tn::network<tn::input<3, 11, 14>, tn::conv2d<16, tn::kernel<3>>, tn::relu,  // 16 x 9 x 12
+                           tn::conv2d<20, tn::kernel<5>, tn::pad<2>>, tn::relu,            // 20 x 9 x 12
+                           tn::conv2d<130, tn::kernel<3>, tn::pad<1>>, tn::relu,           // 130 x 9 x 12
+                           tn::conv2d<7, tn::kernel<5>>, tn::flatten, tn::dense<5>> {};    // 7 x 5 x 8
+
 std::vector<int> random_batches(std::uint64_t seed) {
   std::mt19937_64 g(seed);
   std::uniform_int_distribution<int> d(1, 9);
   return {1, d(g), d(g)};
 }
 
+// Every math; check_parity runs each with Winograd and with direct convolutions.
 template <class Net>
 void both(const char* name, std::uint64_t seed) {
   const std::vector<int> batches = random_batches(seed);
@@ -65,5 +75,6 @@ TEST_CASE("cuda parity: flat input, dense, softmax") { both<net_c>("net_c", 23);
 TEST_CASE("cuda parity: stand-alone relu, pool, lrn") { both<net_d>("net_d", 24); }
 TEST_CASE("cuda parity: k split") { both<net_e>("net_e", 25); }
 TEST_CASE("cuda parity: grouped conv + lrn + ceil pool fused") { both<net_f>("net_f", 26); }
+TEST_CASE("cuda parity: winograd edges (odd sizes, unpadded, 5x5, 130 channels)") { both<net_g>("net_g", 27); }
 
 TYPENET_CUDA_TEST_MAIN

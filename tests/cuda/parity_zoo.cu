@@ -1,6 +1,6 @@
 // tests/cuda/parity_zoo.cu: exec::cuda against exec::reference on every zoo network, batch 1 and an odd
 // batch of 3, in fp32 and tf32x3 (atol 1e-4 + rtol 1e-3) and TF32 (1e-2 relative to the output's largest
-// value).
+// value), each with Winograd convolutions (exec::cuda's default) and with direct ones (.winograd = false).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "cuda_test_util.hpp"
 
