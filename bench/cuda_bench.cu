@@ -1,16 +1,35 @@
-// bench/cuda_bench.cu: exec::cuda on the seed AlexNet: each fused stage and the whole network at batch 1,
-// 64 and 256, in fp32, tf32x3 and tf32, timed with CUDA events (median of the timed runs, after warm-up runs).
-// Device in, device out (run_device): the same thing PyTorch's timing in torch_cuda_compare.py measures.
+// bench/cuda_bench.cu: exec::cuda on the seed AlexNet: each fused stage and the whole network, in fp32,
+// tf32x3 and tf32, with both convolution algorithms (Winograd for the stride-1 3x3 / 5x5 convolutions, the
+// policy's default, and direct implicit GEMM for every convolution: exec::cuda{.winograd = false}), timed
+// with CUDA events (median of the timed runs, after warm-up runs). Device in, device out (run_device): the
+// same thing PyTorch's timing in torch_cuda_compare.py measures.
 //
-//   cuda_bench [--iters N]
-// Output lines (read by bench/torch_cuda_compare.py):
-//   typenet_cuda stage=<i> layers=<fused type> math=<m> batch=<b> ms_median=<x> gflops=<y>
-//   typenet_cuda net=seed_alexnet math=<m> batch=<b> ms_median=<x> images_per_s=<y> gflops=<z>
+// Before any timing, the first two images go through exec::reference and through exec::cuda in every math
+// and both convolution algorithms; a mismatch stops the benchmark (exit 1).
+//
+//   cuda_bench [--iters N] [--warmup N] [--batches LIST] [--stage-batches LIST] [--quick]
+//              [--maths LIST] [--conv LIST]
+//     --iters N            timed runs per measurement, median reported (default 20)
+//     --warmup N           untimed runs before them (default 3)
+//     --batches LIST       whole-network batches (default 1,64,256)
+//     --stage-batches LIST per-stage batches (default 1,64,256; --quick: 64,256)
+//     --maths LIST         of fp32, tf32x3, tf32 (default all three)
+//     --conv LIST          of winograd, direct (default both)
+// For one math the programs of both convolution algorithms are built side by side and each measurement is
+// taken for both in turn, so that the pair sees the same clocks.
+//
+// Output lines (read by bench/torch_cuda_compare.py and bench/gpu_check.sh):
+//   check math=<m> conv=<c> max_abs_diff=<x> max_abs_ref=<y> ok|FAILED
+//   typenet_cuda stage=<i> layers=<fused type> math=<m> conv=<winograd|direct> batch=<b> ms_median=<x> gflops=<y>
+//   typenet_cuda net=seed_alexnet math=<m> conv=<winograd|direct> batch=<b> ms_median=<x> images_per_s=<y> gflops=<z>
+// GFLOP/s count 2 FLOP per multiply-add of mac_count (the direct convolution's count, also for Winograd).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,15 +40,95 @@
 
 namespace tn = typenet;
 using net = tn::zoo::seed_alexnet;
+using tn::exec::cuda_math;
 
 namespace {
 
+struct options {
+  int iters = 20, warmup = 3;
+  std::vector<int> batches{1, 64, 256}, stage_batches{1, 64, 256};
+  std::vector<cuda_math> maths{cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32};
+  std::vector<bool> convs{true, false};  // winograd, direct
+};
+
+const char* math_name(cuda_math m) { return m == cuda_math::fp32 ? "fp32" : m == cuda_math::tf32 ? "tf32" : "tf32x3"; }
+const char* conv_name(bool winograd) { return winograd ? "winograd" : "direct"; }
+
+std::vector<std::string> split(const char* list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "cuda_bench: %s\nusage: cuda_bench [--iters N] [--warmup N] [--batches LIST] [--stage-batches LIST] "
+               "[--quick] [--maths fp32,tf32x3,tf32] [--conv winograd,direct]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+std::vector<int> parse_batches(const char* list) {
+  std::vector<int> out;
+  for (const std::string& s : split(list)) {
+    const int b = std::atoi(s.c_str());
+    if (b < 1) usage("bad batch '" + s + "'");
+    out.push_back(b);
+  }
+  return out;
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      o.stage_batches = {64, 256};
+      continue;
+    }
+    if (i + 1 >= argc) usage("unknown option or missing value: " + a);
+    const char* v = argv[++i];
+    if (a == "--iters") {
+      o.iters = std::max(1, std::atoi(v));
+    } else if (a == "--warmup") {
+      o.warmup = std::max(0, std::atoi(v));
+    } else if (a == "--batches") {
+      o.batches = parse_batches(v);
+    } else if (a == "--stage-batches") {
+      o.stage_batches = parse_batches(v);
+    } else if (a == "--maths") {
+      o.maths.clear();
+      for (const std::string& s : split(v)) {
+        if (s == "fp32")
+          o.maths.push_back(cuda_math::fp32);
+        else if (s == "tf32x3")
+          o.maths.push_back(cuda_math::tf32x3);
+        else if (s == "tf32")
+          o.maths.push_back(cuda_math::tf32);
+        else
+          usage("unknown math '" + s + "'");
+      }
+    } else if (a == "--conv") {
+      o.convs.clear();
+      for (const std::string& s : split(v)) {
+        if (s != "winograd" && s != "direct") usage("unknown conv '" + s + "'");
+        o.convs.push_back(s == "winograd");
+      }
+    } else {
+      usage("unknown option " + a);
+    }
+  }
+  return o;
+}
+
 template <class F>
-double median_ms(F&& f, int iters, cudaStream_t s) {
+double median_ms(F&& f, int warmup, int iters, cudaStream_t s) {
   cudaEvent_t a, b;
   TYPENET_CUDA_CHECK(cudaEventCreate(&a));
   TYPENET_CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) f();
+  for (int i = 0; i < warmup; ++i) f();
   TYPENET_CUDA_CHECK(cudaStreamSynchronize(s));
   std::vector<double> t;
   for (int i = 0; i < iters; ++i) {
@@ -63,52 +162,85 @@ std::string stage_name() {
   return s;
 }
 
-/// Before timing: the first two images through exec::reference and through exec::cuda in each math,
-/// compared (fp32 and tf32x3 within atol 1e-4 + rtol 1e-3, tf32 within 1e-2 of the largest output), so
-/// that a build with other tuning knobs is checked in the same run. Returns false on a mismatch.
+/// Before timing: the first two images through exec::reference and through exec::cuda in each math and
+/// each convolution algorithm, compared (fp32 and tf32x3 within atol 1e-4 + rtol 1e-3, tf32 within 1e-2 of
+/// the largest output), so that a build with other tuning knobs is checked in the same run. Returns false
+/// on a mismatch.
 bool check(const tn::params<net>& p, const std::vector<float>& in) {
   constexpr int b = 2;
   std::vector<float> want(b * net::output_shape::size), got(want.size());
   tn::model<net, tn::exec::reference_t> ref(p, b);
   ref.forward(in.data(), want.data(), b);
   bool ok = true;
-  for (auto math : {tn::exec::cuda_math::fp32, tn::exec::cuda_math::tf32x3, tn::exec::cuda_math::tf32}) {
-    tn::model<net, tn::exec::cuda> gpu(p, b, tn::exec::cuda{.math = math});
-    gpu.forward(in.data(), got.data(), b);
-    double worst = 0, biggest = 0, excess = 0;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      const double d = std::abs(double(got[i]) - want[i]);
-      worst = std::max(worst, d);
-      biggest = std::max(biggest, std::abs(double(want[i])));
-      excess = std::max(excess, d - (1e-4 + 1e-3 * std::abs(double(want[i]))));
+  for (cuda_math math : {cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32}) {
+    for (bool winograd : {true, false}) {
+      tn::model<net, tn::exec::cuda> gpu(p, b, tn::exec::cuda{.math = math, .winograd = winograd});
+      std::fill(got.begin(), got.end(), -12345.f);
+      gpu.forward(in.data(), got.data(), b);
+      double worst = 0, biggest = 0, excess = 0;
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        double d = std::abs(double(got[i]) - want[i]);
+        if (std::isnan(d)) d = INFINITY;
+        worst = std::max(worst, d);
+        biggest = std::max(biggest, std::abs(double(want[i])));
+        excess = std::max(excess, d - (1e-4 + 1e-3 * std::abs(double(want[i]))));
+      }
+      const bool pass = math == cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
+      std::printf("check math=%s conv=%s max_abs_diff=%.3g max_abs_ref=%.3g %s\n", math_name(math), conv_name(winograd),
+                  worst, biggest, pass ? "ok" : "FAILED");
+      std::fflush(stdout);
+      ok = ok && pass;
     }
-    const bool pass = math == tn::exec::cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
-    std::printf("check math=%d max_abs_diff=%.3g max_abs_ref=%.3g %s\n", int(math), worst, biggest,
-                pass ? "ok" : "FAILED");
-    ok = ok && pass;
   }
   return ok;
 }
 
-void bench(tn::exec::cuda_math math, const tn::params<net>& p, const float* d_in, float* d_out, int iters) {
-  const char* m = math == tn::exec::cuda_math::fp32 ? "fp32" : math == tn::exec::cuda_math::tf32 ? "tf32" : "tf32x3";
-  tn::exec::cuda policy{.math = math};
-  tn::exec::cuda::program<net> prog(p, 256, policy);
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+/// Times every stage (batches in o.stage_batches) and the whole network (o.batches) in one math, for each
+/// convolution algorithm in o.convs, the algorithms taking turns measurement by measurement.
+void bench(cuda_math math, const tn::params<net>& p, const float* d_in, float* d_out, const options& o) {
+  using program = tn::exec::cuda::program<net>;
   using stages = tn::fusion::stages_t<net>;
-  for (int batch : {1, 64, 256}) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (([&] {
-         using S = tn::detail::at_t<I, stages>;
-         const double ms = median_ms([&] { prog.template run_stage_device<I>(batch); }, iters, nullptr);
-         std::printf("typenet_cuda stage=%zu layers=%s math=%s batch=%d ms_median=%.4f gflops=%.1f\n", I,
-                     stage_name<S>().c_str(), m, batch, ms, 2.0 * stage_macs<S>() * batch / ms * 1e-6);
-       }()),
-       ...);
+  std::vector<int> all = o.batches;
+  all.insert(all.end(), o.stage_batches.begin(), o.stage_batches.end());
+  const int max_batch = *std::max_element(all.begin(), all.end());
+  std::vector<std::unique_ptr<program>> progs;
+  for (bool winograd : o.convs) {
+    progs.push_back(std::make_unique<program>(p, max_batch, tn::exec::cuda{.math = math, .winograd = winograd}));
+    progs.back()->run_device(d_in, d_out, max_batch);  // real values in the buffers the stages read
+  }
+  TYPENET_CUDA_CHECK(cudaDeviceSynchronize());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  for (int batch : all) {
+    if (contains(o.stage_batches, batch)) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (([&] {
+           using S = tn::detail::at_t<I, stages>;
+           for (std::size_t c = 0; c < progs.size(); ++c) {
+             program& prog = *progs[c];
+             const double ms =
+                 median_ms([&] { prog.template run_stage_device<I>(batch); }, o.warmup, o.iters, prog.stream());
+             std::printf("typenet_cuda stage=%zu layers=%s math=%s conv=%s batch=%d ms_median=%.4f gflops=%.1f\n", I,
+                         stage_name<S>().c_str(), math_name(math), conv_name(o.convs[c]), batch, ms,
+                         2.0 * stage_macs<S>() * batch / ms * 1e-6);
+           }
+         }()),
+         ...);
+      }
+      (std::make_index_sequence<stages::size>{});
     }
-    (std::make_index_sequence<stages::size>{});
-    const double ms = median_ms([&] { prog.run_device(d_in, d_out, batch); }, iters, nullptr);
-    std::printf("typenet_cuda net=seed_alexnet math=%s batch=%d ms_median=%.4f images_per_s=%.1f gflops=%.1f\n", m,
-                batch, ms, batch * 1000.0 / ms, 2.0 * tn::mac_count<net> * batch / ms * 1e-6);
+    if (contains(o.batches, batch)) {
+      for (std::size_t c = 0; c < progs.size(); ++c) {
+        program& prog = *progs[c];
+        const double ms = median_ms([&] { prog.run_device(d_in, d_out, batch); }, o.warmup, o.iters, prog.stream());
+        std::printf(
+            "typenet_cuda net=seed_alexnet math=%s conv=%s batch=%d ms_median=%.4f images_per_s=%.1f gflops=%.1f\n",
+            math_name(math), conv_name(o.convs[c]), batch, ms, batch * 1000.0 / ms,
+            2.0 * tn::mac_count<net> * batch / ms * 1e-6);
+      }
+    }
     std::fflush(stdout);
   }
 }
@@ -116,9 +248,7 @@ void bench(tn::exec::cuda_math math, const tn::params<net>& p, const float* d_in
 }  // namespace
 
 int main(int argc, char** argv) {
-  int iters = 20;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--iters") == 0) iters = std::max(1, std::atoi(argv[i + 1]));
+  const options o = parse(argc, argv);
   try {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -128,19 +258,24 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     TYPENET_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     std::printf("device %s sms=%d\n", prop.name, prop.multiProcessorCount);
+    std::printf("tuning bk=%d stages=%d\n", TYPENET_CUDA_GEMM_BK, TYPENET_CUDA_GEMM_STAGES);
+    std::printf("options iters=%d warmup=%d\n", o.iters, o.warmup);
+    int max_batch = 2;
+    for (int b : o.batches) max_batch = std::max(max_batch, b);
+    for (int b : o.stage_batches) max_batch = std::max(max_batch, b);
     tn::params<net> p;
     tn::init_he(p, 5);
-    std::vector<float> in(256 * net::input_shape::size);
+    std::vector<float> in(static_cast<std::size_t>(max_batch) * net::input_shape::size);
     tn::fill_uniform(in, 9);
     float *d_in = nullptr, *d_out = nullptr;
     TYPENET_CUDA_CHECK(cudaMalloc(&d_in, sizeof(float) * in.size()));
-    TYPENET_CUDA_CHECK(cudaMalloc(&d_out, sizeof(float) * 256 * net::output_shape::size));
+    TYPENET_CUDA_CHECK(cudaMalloc(&d_out, sizeof(float) * max_batch * net::output_shape::size));
     TYPENET_CUDA_CHECK(cudaMemcpy(d_in, in.data(), sizeof(float) * in.size(), cudaMemcpyHostToDevice));
-    std::printf("tuning bk=%d stages=%d\n", TYPENET_CUDA_GEMM_BK, TYPENET_CUDA_GEMM_STAGES);
-    if (!check(p, in)) return 1;
-    bench(tn::exec::cuda_math::fp32, p, d_in, d_out, iters);
-    bench(tn::exec::cuda_math::tf32x3, p, d_in, d_out, iters);
-    bench(tn::exec::cuda_math::tf32, p, d_in, d_out, iters);
+    if (!check(p, in)) {
+      std::fprintf(stderr, "cuda_bench: exec::cuda disagrees with exec::reference; not timing\n");
+      return 1;
+    }
+    for (cuda_math math : o.maths) bench(math, p, d_in, d_out, o);
     cudaFree(d_in);
     cudaFree(d_out);
   } catch (const std::exception& e) {
