@@ -3,68 +3,200 @@
 #
 #   OUT=<folder> bench/gpu_check.sh [BUILD_DIR]      (BUILD_DIR defaults to build-cuda)
 #
-# Runs the prebuilt gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
-# that machine), cuda_bench (seed AlexNet per stage and whole network at batch 1, 64, 256) and the
-# PyTorch + cuDNN comparison, and writes under $OUT: results.md (the summary table), device.txt,
-# tests.log, bench.txt, compare.log. Exit status: 0 when every test passed.
+# Needs, in BUILD_DIR/bin: typenet_cuda_errors, typenet_cuda_parity_shapes, typenet_cuda_parity_zoo,
+# cuda_bench (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN for the
+# comparison. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
+# that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
+# fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, three
+# maths) and the PyTorch + cuDNN comparison (whole network and per stage), and writes under $OUT:
+#   results.md   the summary: device, tests, parity lines, cuda_bench's checks, the comparison tables, the
+#                typenet per-stage and whole-network tables (Winograd and direct side by side), step times
+#   device.txt   nvidia-smi: name, driver, memory, clocks; `nvidia-smi -q -d CLOCK` before and after the
+#                benchmarks
+#   tests.log    the test binaries' output     bench.txt    cuda_bench's output
+#   compare.log  torch_cuda_compare.py's output
+# Every step runs under a timeout (30 + 50 + 80 s for the tests, 90 s cuda_bench, 110 s the comparison) and
+# the whole script under a budget (GPU_CHECK_BUDGET seconds, default 350): a step gets at most what is
+# left of it. PYTHON picks the interpreter (default python3); COMPARE_ARGS adds arguments to
+# torch_cuda_compare.py (a dry run without a GPU: COMPARE_ARGS="--device cpu --batches 1,2
+# --stage-batches 2 --iters 2"). Exit status: 0 when every test passed and both
+# benchmarks ran.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-cuda}
 out=${OUT:-/tmp/typenet-gpu-check}
 mkdir -p "$out"
 bin=$build/bin
+python=${PYTHON:-python3}
+budget=${GPU_CHECK_BUDGET:-350}
 status=0
+declare -A took
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1; date -u; } > "$out/device.txt"
+# Seconds a step may run: its own cap, but never past the script's budget (at least 5).
+cap() {
+  local left=$((budget - SECONDS))
+  local t=$1
+  ((left < t)) && t=$left
+  ((t < 5)) && t=5
+  echo "$t"
+}
+
+# run_step NAME CAP LOGFILE COMMAND...: runs COMMAND with stdout and stderr appended to LOGFILE, under
+# timeout; records the wall time in took[NAME]; returns COMMAND's status (124/137 on timeout).
+run_step() {
+  local name=$1 limit
+  limit=$(cap "$2")
+  local log=$3
+  shift 3
+  local start=$SECONDS
+  timeout -k 5 "$limit" "$@" >> "$log" 2>&1
+  local rc=$?
+  took[$name]="$((SECONDS - start)) s (limit $limit s)"
+  ((rc == 124 || rc == 137)) && echo "=== $name: timed out after $limit s" >> "$log"
+  return $rc
+}
+
+clocks() {
+  echo "--- nvidia-smi -q -d CLOCK ($1)"
+  timeout 20 nvidia-smi -q -d CLOCK 2>&1
+}
+
+{
+  timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
+  date -u
+  echo "build folder: $build"
+  clocks "before the tests"
+} > "$out/device.txt"
 
 : > "$out/tests.log"
+tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_zoo"
 declare -A result
-for t in typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_zoo; do
+declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=50 [typenet_cuda_parity_zoo]=80)
+for t in $tests; do
   echo "=== $t" >> "$out/tests.log"
-  start=$(date +%s)
-  timeout 120 "$bin/$t" >> "$out/tests.log" 2>&1
+  if [[ ! -x $bin/$t ]]; then
+    result[$t]="MISSING ($bin/$t)"
+    status=1
+    echo "=== $t: missing" >> "$out/tests.log"
+    continue
+  fi
+  run_step "$t" "${limit_of[$t]}" "$out/tests.log" "$bin/$t"
   rc=$?
-  case $rc in 0) result[$t]="passed";; 77) result[$t]="SKIPPED"; status=1;; *) result[$t]="FAILED (exit $rc)"; status=1;; esac
-  result[$t]="${result[$t]} in $(( $(date +%s) - start )) s"
+  case $rc in
+    0) result[$t]="passed" ;;
+    77) result[$t]="SKIPPED"; status=1 ;;
+    124 | 137) result[$t]="TIMED OUT"; status=1 ;;
+    *) result[$t]="FAILED (exit $rc)"; status=1 ;;
+  esac
+  result[$t]="${result[$t]} in ${took[$t]}"
   echo "=== $t: ${result[$t]}" >> "$out/tests.log"
 done
 
-timeout 120 "$bin/cuda_bench" --iters 20 > "$out/bench.txt" 2>&1 || status=1
+: > "$out/bench.txt"
+bench_result="ran"
+run_step cuda_bench 90 "$out/bench.txt" "$bin/cuda_bench" --quick --iters 20
+rc=$?
+((rc != 0)) && { status=1; bench_result="FAILED (exit $rc)"; }
 
-PYTHONUNBUFFERED=1 timeout 150 python3 "$here/bench/torch_cuda_compare.py" --typenet "$out/bench.txt" \
-  --markdown "$out/compare.md" > "$out/compare.log" 2>&1 || status=1
+clocks "after cuda_bench" >> "$out/device.txt"
+
+: > "$out/compare.log"
+compare_result="ran"
+# shellcheck disable=SC2086  # COMPARE_ARGS: extra words, e.g. for a dry run without a GPU
+run_step compare 110 "$out/compare.log" env PYTHONUNBUFFERED=1 "$python" "$here/bench/torch_cuda_compare.py" \
+  --typenet "$out/bench.txt" --batches 1,64,256 --stage-batches 64,256 --markdown "$out/compare.md" \
+  ${COMPARE_ARGS:-}
+rc=$?
+((rc != 0)) && { status=1; compare_result="FAILED (exit $rc)"; }
+
+# typenet's own tables from bench.txt: Winograd and direct side by side.
+pivot_stages() {
+  awk '
+    /^typenet_cuda stage=/ {
+      for (i = 2; i <= NF; ++i) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      k = f["math"] SUBSEP f["batch"] SUBSEP f["stage"]
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k; layers[k] = f["layers"] }
+      ms[k, f["conv"]] = f["ms_median"]; gf[k, f["conv"]] = f["gflops"]
+    }
+    function c(x) { return x == "" ? "n/a" : x }
+    END {
+      print "| math | batch | stage | layers | winograd ms | GFLOP/s | direct ms | GFLOP/s | direct / winograd |"
+      print "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+      for (j = 1; j <= n; ++j) {
+        k = order[j]; split(k, p, SUBSEP)
+        w = ms[k, "winograd"]; d = ms[k, "direct"]
+        r = (w != "" && d != "" && w > 0) ? sprintf("%.2f", d / w) : "n/a"
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2], p[3], layers[k], c(w),
+               c(gf[k, "winograd"]), c(d), c(gf[k, "direct"]), r
+      }
+    }' "$out/bench.txt"
+}
+pivot_net() {
+  awk '
+    /^typenet_cuda net=/ {
+      for (i = 2; i <= NF; ++i) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      k = f["math"] SUBSEP f["batch"]
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+      ms[k, f["conv"]] = f["ms_median"]; ips[k, f["conv"]] = f["images_per_s"]; gf[k, f["conv"]] = f["gflops"]
+    }
+    function c(x) { return x == "" ? "n/a" : x }
+    END {
+      print "| math | batch | winograd ms | images/s | GFLOP/s | direct ms | images/s | GFLOP/s | direct / winograd |"
+      print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      for (j = 1; j <= n; ++j) {
+        k = order[j]; split(k, p, SUBSEP)
+        w = ms[k, "winograd"]; d = ms[k, "direct"]
+        r = (w != "" && d != "" && w > 0) ? sprintf("%.2f", d / w) : "n/a"
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2], c(w), c(ips[k, "winograd"]),
+               c(gf[k, "winograd"]), c(d), c(ips[k, "direct"]), c(gf[k, "direct"]), r
+      }
+    }' "$out/bench.txt"
+}
 
 {
   echo "# exec::cuda GPU check"
   echo
   echo '```'
-  cat "$out/device.txt"
+  sed -n '1,/^--- nvidia-smi -q/p' "$out/device.txt" | grep -v '^--- nvidia-smi -q'
   echo '```'
+  echo "(clocks before and after the benchmarks: device.txt)"
   echo
   echo "## Tests"
   echo
   echo "| test | result |"
   echo "| --- | --- |"
-  for t in typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_zoo; do echo "| $t | ${result[$t]} |"; done
+  for t in $tests; do echo "| $t | ${result[$t]} |"; done
   echo
-  echo "Parity lines (max |diff| against exec::reference):"
+  echo "Parity lines (max |diff| against exec::reference; every math, conv=winograd and conv=direct):"
   echo '```'
   grep '^parity' "$out/tests.log"
   echo '```'
   echo
-  echo "## seed AlexNet: typenet exec::cuda against PyTorch + cuDNN (channels_last, cudnn.benchmark)"
+  echo "## cuda_bench: $bench_result in ${took[cuda_bench]:-}"
   echo
-  cat "$out/compare.md" 2>/dev/null || echo "(comparison failed: see compare.log)"
+  echo '```'
+  grep -E '^(device|tuning|options|check) ' "$out/bench.txt"
+  grep -E '^cuda_bench:' "$out/bench.txt"
+  echo '```'
   echo
-  echo "## Per stage (median ms, GFLOP/s from mac_count)"
+  echo "## seed AlexNet: typenet exec::cuda against PyTorch + cuDNN (channels_last, cudnn.benchmark): $compare_result in ${took[compare]:-}"
   echo
-  echo "| math | batch | stage | layers | ms | GFLOP/s |"
-  echo "| --- | ---: | ---: | --- | ---: | ---: |"
-  sed -n 's/^typenet_cuda stage=\([0-9]*\) layers=\([^ ]*\) math=\([a-z0-9]*\) batch=\([0-9]*\) ms_median=\([0-9.]*\) gflops=\([0-9.]*\)/| \3 | \4 | \1 | \2 | \5 | \6 |/p' "$out/bench.txt"
+  head -1 "$out/compare.log"
   echo
-  echo "## Whole network"
+  cat "$out/compare.md" 2>/dev/null || { echo "(comparison failed: the end of compare.log)"; echo '```'; tail -20 "$out/compare.log"; echo '```'; }
   echo
-  grep '^typenet_cuda net=' "$out/bench.txt"
+  echo "## typenet per fused stage (median ms, GFLOP/s from mac_count)"
+  echo
+  pivot_stages
+  echo
+  echo "## typenet whole network (median ms per batch, device in, device out)"
+  echo
+  pivot_net
+  echo
+  echo "## Step times"
+  echo
+  for s in $tests cuda_bench compare; do echo "- $s: ${took[$s]:-not run}"; done
+  echo "- whole script: $SECONDS s (budget $budget s)"
 } > "$out/results.md"
 rm -f "$out/compare.md"
 exit $status
