@@ -7,11 +7,11 @@
 // The program follows fusion::stages_t<Net>: a conv2d stage is one implicit-GEMM kernel with bias and
 // ReLU in its epilogue (stride-1 3x3 and 5x5 convolutions: Winograd input transform, GEMM, output
 // transform with bias and ReLU, unless the policy says winograd = false), followed (when the stage has
-// them) by one kernel doing LRN and pooling in a single pass; a dense stage is one GEMM kernel with bias and ReLU (plus a softmax kernel when the stage ends in
-// softmax). Weights are repacked and uploaded once; all activations (two ping-pong buffers for max_batch
-// images, sizes from memory_plan<Net>) and the k-split workspace live in one device allocation made when
-// the program is built. run() allocates nothing. Every CUDA call and launch is checked and a failure
-// throws typenet::cuda_error; no usable GPU, or too little device memory, throws when the program is built.
+// them) by one kernel doing LRN and pooling in a single pass; a dense stage is one GEMM kernel with bias and ReLU (plus
+// a softmax kernel when the stage ends in softmax). Weights are repacked and uploaded once; all activations (two
+// ping-pong buffers for max_batch images, sizes from memory_plan<Net>) and the k-split workspace live in one device
+// allocation made when the program is built. run() allocates nothing. Every CUDA call and launch is checked and a
+// failure throws typenet::cuda_error; no usable GPU, or too little device memory, throws when the program is built.
 #pragma once
 #if !defined(__CUDACC__)
 #error "typenet/exec/cuda.hpp needs nvcc: include <typenet/cuda.hpp> from a .cu file"
@@ -166,6 +166,12 @@ constexpr std::int64_t packed_floats(bool winograd) {
   }
 }
 
+/// Floats of a dense layer's transposed input ([In][batch]), rounded up to 64 (256-byte alignment).
+template <class Geo>
+constexpr std::int64_t transposed_floats(int batch) {
+  return (std::int64_t{batch} * Geo::k + 63) / 64 * 64;
+}
+
 /// Workspace floats the k split of a GEMM of geometry Geo needs for any batch up to max_batch.
 template <class Geo>
 std::int64_t split_floats(int max_batch, int sms) {
@@ -183,7 +189,8 @@ std::int64_t split_floats(int max_batch, int sms) {
 }
 
 /// Workspace floats of a stage for any batch up to max_batch: the k split's partial sums, and for a
-/// Winograd stage also the transformed input V and the products M (V first, M after it, then the split).
+/// Winograd stage also the transformed input V and the products M (V first, M after it, then the split),
+/// for a dense stage the input transposed to [In][batch] (before the split).
 template <class Stage>
 std::int64_t workspace_floats(int max_batch, int sms, bool winograd) {
   if constexpr (winograd_stage<Stage>) {
@@ -192,10 +199,12 @@ std::int64_t workspace_floats(int max_batch, int sms, bool winograd) {
       return std::int64_t{max_batch} * (WG::v_image + WG::m_image) + split_floats<typename WG::gemm>(max_batch, sms);
     }
   }
-  if constexpr (is_gemm_stage<Stage>)
-    return split_floats<typename geometry_of<typename Stage::first>::type>(max_batch, sms);
-  else
+  if constexpr (is_gemm_stage<Stage>) {
+    using Geo = typename geometry_of<typename Stage::first>::type;
+    return (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split_floats<Geo>(max_batch, sms);
+  } else {
     return 0;
+  }
 }
 
 inline int grid_for(std::int64_t total, int sms) {
@@ -471,6 +480,15 @@ class cuda::program {
     namespace kc = kernels::cuda;
     using T = kc::gemm_tiles<Geo>;
     const int n_total = batch * Geo::pixels;
+    if constexpr (!Geo::is_conv) {
+      if (batch > 1) {  // the GEMM reads dense inputs as [In][batch]; at batch 1 that is the same layout
+        const dim3 grid((Geo::k + 31) / 32, (batch + 31) / 32);
+        kc::transpose_kernel<<<grid, dim3(32, 8), 0, policy_.stream>>>(x, ws, batch, Geo::k);
+        TYPENET_CUDA_CHECK_LAUNCH("transpose_kernel");
+        x = ws;
+        ws += cuda_detail::transposed_floats<Geo>(batch);
+      }
+    }
     int tps = 0;
     const int splits = kc::gemm_splits<Geo>(n_total, sms_, tps);
     const dim3 grid((n_total + T::bn - 1) / T::bn, T::mpad / T::bm, Geo::groups * splits);

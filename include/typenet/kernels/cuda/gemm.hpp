@@ -4,7 +4,9 @@
 // Both layers are C[m, n] = sum_k A[m, k] * B[k, n]:
 //   conv2d, per group g: m = output channel in the group, k = (input channel, kh, kw), n = (image, oh, ow);
 //                        B is gathered from the NCHW input on the fly (no im2col buffer).
-//   dense:               m = unit, k = input feature, n = image.
+//   dense:               m = unit, k = input feature, n = image; B is read from the input transposed to
+//                        [k][n] (transpose_kernel runs first when the batch is above 1), so that the 32
+//                        lanes of a warp load 32 neighbouring values instead of 32 rows of the input.
 // A (the weights) is repacked once, when the program is built, to [G][Kpad][Mpad] (k-major, zero padded
 // to whole tiles), so tile loads of A are aligned float4 loads without bounds checks.
 //
@@ -128,7 +130,8 @@ __device__ __forceinline__ void gemm_store(float v, int g, int m, int n, int n_t
 }
 
 /// grid: (n tiles, m tiles, groups * splits); block: gemm_tiles<Geo>::threads.
-/// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW or [N, In]); y: output; ws: split workspace.
+/// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW, or [In][N] for dense); y: output; ws: split
+/// workspace.
 template <class Geo, bool Relu, math_mode Math>
 __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
     gemm_kernel(const float* __restrict__ wt, const float* __restrict__ bias, const float* __restrict__ x,
@@ -167,7 +170,7 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
     iw0 = ow * Geo::sw - Geo::pw;
     x_img = x + img * Geo::in_image + std::int64_t{g} * Geo::in_c * Geo::h * Geo::w;
   } else {
-    x_img = x + std::int64_t{n_ok ? n : 0} * Geo::k;
+    x_img = x + (n_ok ? n : 0);  // x is [k][n_total]
   }
 
   // Starts the copies of k tile t into pipeline stage s (cp.async; out-of-range B elements become zeros).
@@ -193,7 +196,7 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
         if (ok) src = x_img + (c * Geo::h + ih) * Geo::w + iw;
       } else {
         ok = n_ok && k < Geo::k;
-        if (ok) src = x_img + k;
+        if (ok) src = x_img + std::int64_t{k} * n_total;
       }
       cp_async4(b_dst + kr * BS + b_col, src, ok);
     }

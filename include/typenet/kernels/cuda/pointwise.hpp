@@ -119,6 +119,23 @@ __global__ void adaptive_avg_pool_kernel(const float* __restrict__ x, float* __r
   }
 }
 
+/// y[c][r] = x[r][c] for a rows x cols matrix, through 32 x 32 shared-memory tiles (the padding column
+/// keeps the transposed reads off a single bank). block: 32 x 8 threads; grid: (cols/32, rows/32) rounded up.
+template <class = void>
+__global__ void transpose_kernel(const float* __restrict__ x, float* __restrict__ y, int rows, int cols) {
+  __shared__ float tile[32][33];
+  const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int r = r0 + i, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[i][threadIdx.x] = x[std::int64_t{r} * cols + c];
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int c = c0 + i, r = r0 + threadIdx.x;
+    if (r < rows && c < cols) y[std::int64_t{c} * rows + r] = tile[threadIdx.x][i];
+  }
+}
+
 /// max(x, 0) element-wise (NaN stays NaN).
 template <class = void>
 __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, std::int64_t count) {
