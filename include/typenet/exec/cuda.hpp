@@ -144,20 +144,57 @@ requires(role_of<typename Bound::layer>::value == role::conv) struct winograd_of
   using out = typename Bound::output;
   static constexpr bool eligible = L::stride_h == 1 && L::stride_w == 1 && L::group_count == 1 &&
                                    L::kernel_h == L::kernel_w && (L::kernel_h == 3 || L::kernel_h == 5);
-  using type = kc::winograd_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::pad_h, L::pad_w,
-                                     out::dims[1], out::dims[2]>;
+  template <int Tile>
+  using geometry = kc::winograd_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::pad_h,
+                                         L::pad_w, out::dims[1], out::dims[2], Tile>;
+  using type = geometry<0>;   // the tile with the fewest transformed values
+  using small = geometry<2>;  // F(2x2, R x R)
 };
 template <class Stage>
 inline constexpr bool winograd_stage = is_gemm_stage<Stage>&& winograd_of<typename Stage::first>::eligible;
 
+/// The Winograd output tile a stage runs with under a policy; 0: a direct implicit GEMM. With TF32
+/// operands the 4x4-output tiles amplify TF32's rounding 11-17x over a direct convolution and F(2x2, 5x5)
+/// 11x (host emulation, tests/unit/winograd_transforms.cpp), F(2x2, 3x3) 1.5x: tf32 takes F(2x2, 3x3) for
+/// 3x3 kernels and the direct GEMM for 5x5.
+template <class Stage>
+int winograd_tile(const cuda& policy) {
+  if constexpr (winograd_stage<Stage>) {
+    using W = typename winograd_of<typename Stage::first>::type;
+    if (!policy.winograd) return 0;
+    if (policy.math != cuda_math::tf32) return W::m;
+    return W::r == 3 ? 2 : 0;
+  } else {
+    return 0;
+  }
+}
+
+/// Calls f(std::type_identity<WG>{}) with the stage's Winograd geometry for `tile` and returns true, or
+/// returns false for tile 0 (direct).
+template <class Stage, class F>
+bool with_winograd(int tile, F&& f) {
+  if constexpr (winograd_stage<Stage>) {
+    using W = winograd_of<typename Stage::first>;
+    if (tile == W::type::m) {
+      f(std::type_identity<typename W::type>{});
+      return true;
+    }
+    if (tile == 2) {
+      f(std::type_identity<typename W::small>{});
+      return true;
+    }
+  }
+  return false;
+}
+
 /// Floats of packed weights plus bias for a GEMM stage (Winograd: transformed weights, see
 /// pack_winograd_weights), rounded up to 64 (256-byte alignment).
 template <class Stage>
-constexpr std::int64_t packed_floats(bool winograd) {
-  if constexpr (winograd_stage<Stage>) {
-    if (winograd)
-      return (kc::winograd_packed_floats<typename winograd_of<typename Stage::first>::type>() + 63) / 64 * 64;
-  }
+std::int64_t packed_floats(const cuda& policy) {
+  std::int64_t n = 0;
+  if (with_winograd<Stage>(winograd_tile<Stage>(policy),
+                           [&]<class WG>(std::type_identity<WG>) { n = kc::winograd_packed_floats<WG>(); }))
+    return (n + 63) / 64 * 64;
   if constexpr (is_gemm_stage<Stage>) {
     using Geo = typename geometry_of<typename Stage::first>::type;
     return (kc::gemm_tiles<Geo>::packed_weights + Geo::channels + 63) / 64 * 64;
@@ -192,13 +229,12 @@ std::int64_t split_floats(int max_batch, int sms) {
 /// Winograd stage also the transformed input V and the products M (V first, M after it, then the split),
 /// for a dense stage the input transposed to [In][batch] (before the split).
 template <class Stage>
-std::int64_t workspace_floats(int max_batch, int sms, bool winograd) {
-  if constexpr (winograd_stage<Stage>) {
-    if (winograd) {
-      using WG = typename winograd_of<typename Stage::first>::type;
-      return std::int64_t{max_batch} * (WG::v_image + WG::m_image) + split_floats<typename WG::gemm>(max_batch, sms);
-    }
-  }
+std::int64_t workspace_floats(int max_batch, int sms, const cuda& policy) {
+  std::int64_t n = 0;
+  if (with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
+        n = std::int64_t{max_batch} * (WG::v_image + WG::m_image) + split_floats<typename WG::gemm>(max_batch, sms);
+      }))
+    return n;
   if constexpr (is_gemm_stage<Stage>) {
     using Geo = typename geometry_of<typename Stage::first>::type;
     return (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split_floats<Geo>(max_batch, sms);
@@ -245,7 +281,7 @@ class cuda::program {
 
     // Activations (two ping-pong buffers) and the k-split workspace: one allocation.
     workspace_floats_ = [&]<class... S>(type_list<S...>) {
-      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_, policy.winograd)...});
+      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_, policy)...});
     }(stages{});
     const std::int64_t act = buffer_floats * max_batch;
     const std::int64_t act_padded = (act + 63) / 64 * 64;
@@ -259,13 +295,13 @@ class cuda::program {
     std::int64_t total = 0;
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy.winograd)), ...);
+      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy)), ...);
     }(stages{});
     weights_ = allocate(std::max<std::int64_t>(total, 1), "weights");
     std::vector<float> host(static_cast<std::size_t>(std::max<std::int64_t>(total, 1)));
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((pack<S>(p, host.data() + offsets_[i++], policy.winograd)), ...);
+      ((pack<S>(p, host.data() + offsets_[i++], policy)), ...);
     }(stages{});
     TYPENET_CUDA_CHECK(cudaMemcpy(weights_.get(), host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice));
   }
@@ -328,7 +364,7 @@ class cuda::program {
   }
   std::int64_t weight_floats() const noexcept {
     return [&]<class... S>(type_list<S...>) {
-      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>(policy_.winograd));
+      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>(policy_));
     }(stages{});
   }
 
@@ -355,15 +391,12 @@ class cuda::program {
   }
 
   template <class S>
-  static void pack(const params<Net>& p, float* out, bool winograd) {
-    if constexpr (cuda_detail::winograd_stage<S>) {
-      if (winograd) {
-        using B = typename S::first;
-        kernels::cuda::pack_winograd_weights<typename cuda_detail::winograd_of<B>::type>(
-            p.data() + B::weight_offset, p.data() + B::bias_offset, out);
-        return;
-      }
-    }
+  static void pack(const params<Net>& p, float* out, const cuda& policy) {
+    if (cuda_detail::with_winograd<S>(cuda_detail::winograd_tile<S>(policy), [&]<class WG>(std::type_identity<WG>) {
+          using B = typename S::first;
+          kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset, out);
+        }))
+      return;
     if constexpr (cuda_detail::is_gemm_stage<S>) {
       using B = typename S::first;
       using Geo = typename cuda_detail::geometry_of<B>::type;
@@ -398,14 +431,9 @@ class cuda::program {
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
-      bool done = false;
-      if constexpr (winograd_stage<S>) {
-        if (policy_.winograd) {
-          winograd_conv<typename winograd_of<First>::type, relu>(w, cur, dst, batch);
-          done = true;
-        }
-      }
-      if (!done) gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
+      if (!with_winograd<S>(winograd_tile<S>(policy_),
+                            [&]<class WG>(std::type_identity<WG>) { winograd_conv<WG, relu>(w, cur, dst, batch); }))
+        gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;

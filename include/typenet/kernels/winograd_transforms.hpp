@@ -186,13 +186,13 @@ constexpr int pick_tile() {
   return values(4) < values(2) ? 4 : 2;
 }
 
-/// The tiling of a stride-1 R x R convolution C x H x W -> F x OH x OW (padding PH, PW) for F(M, R), and
-/// the layouts the CUDA kernels exchange, per image:
+/// The tiling of a stride-1 R x R convolution C x H x W -> F x OH x OW (padding PH, PW) for F(M, R), M =
+/// Tile or, for Tile = 0, pick_tile's choice, and the layouts the CUDA kernels exchange, per image:
 ///   V[position][channel][tile] (transformed input), M[position][filter][tile] (products),
 ///   U[position][filter][channel] (transformed weights, one matrix per position).
-template <int C, int H, int W, int F, int R, int PH, int PW, int OH, int OW>
+template <int C, int H, int W, int F, int R, int PH, int PW, int OH, int OW, int Tile = 0>
 struct tiling {
-  static constexpr int m = pick_tile<R, OH, OW>();
+  static constexpr int m = Tile != 0 ? Tile : pick_tile<R, OH, OW>();
   static constexpr int r = R, alpha = m + R - 1, positions = alpha * alpha;
   static constexpr int tiles_h = (OH + m - 1) / m, tiles_w = (OW + m - 1) / m, tiles = tiles_h * tiles_w;
   static constexpr int c = C, h = H, w = W, f = F, ph = PH, pw = PW, oh = OH, ow = OW;

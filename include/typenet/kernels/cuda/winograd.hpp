@@ -20,10 +20,11 @@
 namespace typenet::kernels::cuda {
 
 /// A stride-1, one-group R x R convolution C x H x W -> F x OH x OW with padding PH, PW, as Winograd
-/// F(M, R) (tiling and layouts in winograd_transforms.hpp), and the GEMM geometry of its middle step.
-template <int C, int H, int W, int F, int R, int PH, int PW, int OH, int OW>
-struct winograd_geometry : winograd::tiling<C, H, W, F, R, PH, PW, OH, OW> {
-  using base = winograd::tiling<C, H, W, F, R, PH, PW, OH, OW>;
+/// F(M, R) (M = Tile, or the tile with the fewest transformed values for Tile = 0; tiling and layouts in
+/// winograd_transforms.hpp), and the GEMM geometry of its middle step.
+template <int C, int H, int W, int F, int R, int PH, int PW, int OH, int OW, int Tile = 0>
+struct winograd_geometry : winograd::tiling<C, H, W, F, R, PH, PW, OH, OW, Tile> {
+  using base = winograd::tiling<C, H, W, F, R, PH, PW, OH, OW, Tile>;
   // V [image][position][channel][tile] in, M [image][position][filter][tile] out: a grouped 1x1 convolution.
   using gemm = conv_geometry<base::positions * C, 1, base::tiles, base::positions * F, 1, 1, 1, 1, 0, 0,
                              base::positions, 1, base::tiles>;
