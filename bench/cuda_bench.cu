@@ -1,11 +1,13 @@
 // bench/cuda_bench.cu: exec::cuda on the seed AlexNet: each fused stage and the whole network, in fp32,
-// tf32x3 and tf32, with both convolution algorithms (Winograd for the stride-1 3x3 / 5x5 convolutions, the
-// policy's default, and direct implicit GEMM for every convolution: exec::cuda{.winograd = false}), timed
+// tf32x3 and tf32, with both convolution algorithms (conv=winograd: the policy's default, Winograd for the
+// stride-1 3x3 / 5x5 convolutions from winograd_min_columns on and the direct GEMM below; conv=direct:
+// the direct implicit GEMM for every convolution, exec::cuda{.winograd = false}), timed
 // with CUDA events (median of the timed runs, after warm-up runs). Device in, device out (run_device): the
 // same thing PyTorch's timing in torch_cuda_compare.py measures.
 //
 // Before any timing, the first two images go through exec::reference and through exec::cuda in every math
-// and both convolution algorithms; a mismatch stops the benchmark (exit 1).
+// and both convolution algorithms (Winograd forced at this batch: winograd_min_columns = 0); a mismatch is
+// reported before and after the timings, and the exit status is 1.
 //
 //   cuda_bench [--iters N] [--warmup N] [--batches LIST] [--stage-batches LIST] [--quick]
 //              [--maths LIST] [--conv LIST]
@@ -174,7 +176,8 @@ bool check(const tn::params<net>& p, const std::vector<float>& in) {
   bool ok = true;
   for (cuda_math math : {cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32}) {
     for (bool winograd : {true, false}) {
-      tn::model<net, tn::exec::cuda> gpu(p, b, tn::exec::cuda{.math = math, .winograd = winograd});
+      tn::model<net, tn::exec::cuda> gpu(p, b,
+                                         tn::exec::cuda{.math = math, .winograd = winograd, .winograd_min_columns = 0});
       std::fill(got.begin(), got.end(), -12345.f);
       gpu.forward(in.data(), got.data(), b);
       double worst = 0, biggest = 0, excess = 0;
@@ -258,7 +261,8 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     TYPENET_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     std::printf("device %s sms=%d\n", prop.name, prop.multiProcessorCount);
-    std::printf("tuning bk=%d stages=%d\n", TYPENET_CUDA_GEMM_BK, TYPENET_CUDA_GEMM_STAGES);
+    std::printf("tuning bk=%d stages=%d min_blocks=%d\n", TYPENET_CUDA_GEMM_BK, TYPENET_CUDA_GEMM_STAGES,
+                TYPENET_CUDA_GEMM_MIN_BLOCKS);
     std::printf("options iters=%d warmup=%d\n", o.iters, o.warmup);
     int max_batch = 2;
     for (int b : o.batches) max_batch = std::max(max_batch, b);

@@ -63,24 +63,34 @@ inline comparison compare(const std::vector<float>& got, const std::vector<float
 inline const char* math_name(tn::exec::cuda_math m) {
   return m == tn::exec::cuda_math::fp32 ? "fp32" : m == tn::exec::cuda_math::tf32 ? "tf32" : "tf32x3";
 }
-inline const char* conv_name(bool winograd) { return winograd ? "winograd" : "direct"; }
+/// How exec::cuda runs the convolutions: Winograd wherever it applies, at every batch (the kernels under
+/// test); direct implicit GEMM everywhere; or the policy's default (Winograd from a column count on).
+enum class conv_algo { winograd, direct, automatic };
+inline const char* conv_name(conv_algo a) {
+  return a == conv_algo::winograd ? "winograd" : a == conv_algo::direct ? "direct" : "auto";
+}
+inline tn::exec::cuda policy_for(tn::exec::cuda_math math, conv_algo a) {
+  tn::exec::cuda policy{.math = math, .winograd = a != conv_algo::direct};
+  if (a == conv_algo::winograd) policy.winograd_min_columns = 0;
+  return policy;
+}
 
 /// The tolerance of one math and convolution algorithm. Winograd (stride-1 3x3 / 5x5 convolutions) is held
 /// to the same bounds as the direct implicit GEMM.
-inline tolerance tolerance_for(tn::exec::cuda_math math, bool /*winograd*/) {
+inline tolerance tolerance_for(tn::exec::cuda_math math, conv_algo /*algo*/) {
   return math == tn::exec::cuda_math::tf32 ? tf32_tolerance : fp32_tolerance;
 }
 
-/// Both convolution algorithms of exec::cuda: Winograd where it applies (the default), then direct.
-inline const std::vector<bool> both_convs{true, false};
+/// Both convolution algorithms of exec::cuda: Winograd where it applies, then direct.
+inline const std::vector<conv_algo> both_convs{conv_algo::winograd, conv_algo::direct};
 
-/// Runs Net on exec::reference and on exec::cuda (each of maths, each convolution algorithm: winograd
-/// true and false) for each batch size and checks parity: fp32 and tf32x3 element-wise within atol 1e-4 +
+/// Runs Net on exec::reference and on exec::cuda (each of maths, each convolution algorithm) for each
+/// batch size and checks parity: fp32 and tf32x3 element-wise within atol 1e-4 +
 /// rtol 1e-3, tf32 within 1e-2 of the largest output. Weights: init_he(seed); inputs uniform in [-1, 1).
 /// The reference runs once per network; each (math, conv) pair builds its own program.
 template <class Net>
 void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches,
-                  std::vector<tn::exec::cuda_math> maths, std::vector<bool> convs = both_convs) {
+                  std::vector<tn::exec::cuda_math> maths, std::vector<conv_algo> convs = both_convs) {
   tn::params<Net> p;
   tn::init_he(p, seed);
   int max_batch = 1;
@@ -92,18 +102,18 @@ void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches
   std::vector<float> want(static_cast<std::size_t>(max_batch * out_size));
   ref.forward(in.data(), want.data(), max_batch);
   for (tn::exec::cuda_math math : maths) {
-    for (bool winograd : convs) {
-      tn::model<Net, tn::exec::cuda> gpu(p, max_batch, tn::exec::cuda{.math = math, .winograd = winograd});
-      const tolerance tol = tolerance_for(math, winograd);
+    for (conv_algo algo : convs) {
+      tn::model<Net, tn::exec::cuda> gpu(p, max_batch, policy_for(math, algo));
+      const tolerance tol = tolerance_for(math, algo);
       for (int b : batches) {
         std::vector<float> got(static_cast<std::size_t>(b * out_size), -12345.f);
         gpu.forward(in.data(), got.data(), b);
         std::vector<float> w(want.begin(), want.begin() + b * out_size);
         const comparison c = compare(got, w, tol);
         std::printf("parity %-22s %-6s conv=%-8s batch %3d: max|diff| %.3g, max|ref| %.3g, failures %lld\n", name,
-                    math_name(math), conv_name(winograd), b, c.max_abs_diff, c.max_ref, c.failures);
+                    math_name(math), conv_name(algo), b, c.max_abs_diff, c.max_ref, c.failures);
         std::fflush(stdout);
-        INFO(name << " math " << math_name(math) << " conv " << conv_name(winograd) << " batch " << b
+        INFO(name << " math " << math_name(math) << " conv " << conv_name(algo) << " batch " << b
                   << " first failing index " << c.first_failure
                   << (c.first_failure >= 0 ? " got " + std::to_string(got[c.first_failure]) + " want " +
                                                  std::to_string(w[c.first_failure])

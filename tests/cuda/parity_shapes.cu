@@ -14,6 +14,7 @@
 namespace tn = typenet;
 using typenet::exec::cuda_math;
 using typenet_cuda_test::check_parity;
+using typenet_cuda_test::conv_algo;
 
 namespace {
 
@@ -76,5 +77,11 @@ TEST_CASE("cuda parity: stand-alone relu, pool, lrn") { both<net_d>("net_d", 24)
 TEST_CASE("cuda parity: k split") { both<net_e>("net_e", 25); }
 TEST_CASE("cuda parity: grouped conv + lrn + ceil pool fused") { both<net_f>("net_f", 26); }
 TEST_CASE("cuda parity: winograd edges (odd sizes, unpadded, 5x5, 130 channels)") { both<net_g>("net_g", 27); }
+TEST_CASE("cuda parity: the policy's default switches from direct to Winograd with the batch") {
+  // net_g's Winograd layers have 9 output tiles (F(4,.) on 9 x 12 and 5 x 8): direct below 256 / 9 = 29
+  // images, Winograd from 29 on (fp32 and tf32x3; tf32 keeps only its 3x3 layers).
+  check_parity<net_g>("net_g", 28, {1, 9, 40}, {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3},
+                      {conv_algo::automatic});
+}
 
 TYPENET_CUDA_TEST_MAIN

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -53,6 +54,12 @@ struct cuda {
   /// Stride-1 3x3 and 5x5 convolutions (one group) through Winograd transforms (fewer multiplies, see
   /// docs/cuda.md); false: every convolution as a direct implicit GEMM.
   bool winograd = true;
+  /// Below this many GEMM columns (batch x output tiles) a Winograd-eligible convolution takes the direct
+  /// GEMM: the products would fill less than two 128-column tiles per transform position, and the
+  /// transforms' round trip through memory is not paid back (H100: the whole seed AlexNet at batch 1 took
+  /// 0.472 ms with Winograd, 0.417 ms direct). The seed AlexNet's conv2 (49 tiles) switches at batch 6,
+  /// conv3-5 (16 tiles) at 16. 0: Winograd at every batch (the parity tests use it).
+  int winograd_min_columns = 256;
 
   template <Network Net>
   class program;
@@ -190,17 +197,22 @@ bool with_winograd(int tile, F&& f) {
 /// Floats of packed weights plus bias for a GEMM stage (Winograd: transformed weights, see
 /// pack_winograd_weights), rounded up to 64 (256-byte alignment).
 template <class Stage>
-std::int64_t packed_floats(const cuda& policy) {
-  std::int64_t n = 0;
-  if (with_winograd<Stage>(winograd_tile<Stage>(policy),
-                           [&]<class WG>(std::type_identity<WG>) { n = kc::winograd_packed_floats<WG>(); }))
-    return (n + 63) / 64 * 64;
+constexpr std::int64_t direct_packed_floats() {
   if constexpr (is_gemm_stage<Stage>) {
     using Geo = typename geometry_of<typename Stage::first>::type;
     return (kc::gemm_tiles<Geo>::packed_weights + Geo::channels + 63) / 64 * 64;
   } else {
     return 0;
   }
+}
+/// A Winograd stage holds both packings: the direct GEMM's (small batches) first, then the transformed U.
+template <class Stage>
+std::int64_t packed_floats(const cuda& policy) {
+  std::int64_t n = 0;
+  with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
+    n = (kc::winograd_packed_floats<WG>() + 63) / 64 * 64;
+  });
+  return direct_packed_floats<Stage>() + n;
 }
 
 /// Floats of a dense layer's transposed input ([In][batch]), rounded up to 64 (256-byte alignment).
@@ -209,17 +221,50 @@ constexpr std::int64_t transposed_floats(int batch) {
   return (std::int64_t{batch} * Geo::k + 63) / 64 * 64;
 }
 
+/// Resident-block slots of the GPU for the GEMM kernel <Geo, Relu, Math>: multiprocessors x the blocks of
+/// it that fit on one (registers, shared memory), what the k split fills. Opts the kernel into its dynamic
+/// shared memory first (above 48 KiB a kernel must). Cached per instantiation and device, so the driver
+/// is asked once, not on every launch.
+template <class Geo, bool Relu, kc::math_mode Math>
+int gemm_slots(int device, int sms) {
+  static std::array<std::atomic<int>, 64> cache{};
+  std::atomic<int>& known = cache[static_cast<std::size_t>(device) % cache.size()];
+  int slots = known.load(std::memory_order_relaxed);
+  if (slots == 0) {
+    using T = kc::gemm_tiles<Geo>;
+    TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
+    int per_sm = 0;
+    TYPENET_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kc::gemm_kernel<Geo, Relu, Math>,
+                                                                     T::threads, T::smem_bytes));
+    slots = std::max(per_sm, 1) * sms;
+    known.store(slots, std::memory_order_relaxed);
+  }
+  return slots;
+}
+template <class Geo, bool Relu>
+int gemm_slots(cuda_math math, int device, int sms) {
+  switch (math) {
+    case cuda_math::tf32:
+      return gemm_slots<Geo, Relu, kc::math_mode::tf32>(device, sms);
+    case cuda_math::tf32x3:
+      return gemm_slots<Geo, Relu, kc::math_mode::tf32x3>(device, sms);
+    default:
+      return gemm_slots<Geo, Relu, kc::math_mode::fp32>(device, sms);
+  }
+}
+
 /// Workspace floats the k split of a GEMM of geometry Geo needs for any batch up to max_batch.
 template <class Geo>
-std::int64_t split_floats(int max_batch, int sms) {
+std::int64_t split_floats(int max_batch, int slots) {
   std::int64_t most = 0;
   for (int b = 1; b <= max_batch; ++b) {
     int tps = 0;
     const int n_total = b * Geo::pixels;
-    const int splits = kc::gemm_splits<Geo>(n_total, sms, tps);
+    const int splits = kc::gemm_splits<Geo>(n_total, slots, tps);
     if (splits > 1)
       most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
-    else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= sms)
+    else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= slots)
       break;
   }
   return most;
@@ -229,15 +274,17 @@ std::int64_t split_floats(int max_batch, int sms) {
 /// Winograd stage also the transformed input V and the products M (V first, M after it, then the split),
 /// for a dense stage the input transposed to [In][batch] (before the split).
 template <class Stage>
-std::int64_t workspace_floats(int max_batch, int sms, const cuda& policy) {
+std::int64_t workspace_floats(int max_batch, const cuda& policy, int device, int sms) {
   std::int64_t n = 0;
-  if (with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
-        n = std::int64_t{max_batch} * (WG::v_image + WG::m_image) + split_floats<typename WG::gemm>(max_batch, sms);
-      }))
-    return n;
-  if constexpr (is_gemm_stage<Stage>) {
+  with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
+    using G = typename WG::gemm;
+    n = std::int64_t{max_batch} * (WG::v_image + WG::m_image) +
+        split_floats<G>(max_batch, gemm_slots<G, false>(policy.math, device, sms));
+  });
+  if constexpr (is_gemm_stage<Stage>) {  // the direct GEMM too: small batches of a Winograd stage take it
     using Geo = typename geometry_of<typename Stage::first>::type;
-    return (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split_floats<Geo>(max_batch, sms);
+    const int slots = gemm_slots<Geo, has_role<Stage, role::relu>>(policy.math, device, sms);
+    return std::max(n, (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split_floats<Geo>(max_batch, slots));
   } else {
     return 0;
   }
@@ -281,7 +328,7 @@ class cuda::program {
 
     // Activations (two ping-pong buffers) and the k-split workspace: one allocation.
     workspace_floats_ = [&]<class... S>(type_list<S...>) {
-      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, sms_, policy)...});
+      return std::max({std::int64_t{0}, cuda_detail::workspace_floats<S>(max_batch, policy, device_, sms_)...});
     }(stages{});
     const std::int64_t act = buffer_floats * max_batch;
     const std::int64_t act_padded = (act + 63) / 64 * 64;
@@ -392,17 +439,16 @@ class cuda::program {
 
   template <class S>
   static void pack(const params<Net>& p, float* out, const cuda& policy) {
-    if (cuda_detail::with_winograd<S>(cuda_detail::winograd_tile<S>(policy), [&]<class WG>(std::type_identity<WG>) {
-          using B = typename S::first;
-          kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset, out);
-        }))
-      return;
     if constexpr (cuda_detail::is_gemm_stage<S>) {
       using B = typename S::first;
       using Geo = typename cuda_detail::geometry_of<B>::type;
       kernels::cuda::pack_gemm_weights<Geo>(p.data() + B::weight_offset, out);
       std::copy(p.data() + B::bias_offset, p.data() + B::bias_offset + B::biases,
                 out + kernels::cuda::gemm_tiles<Geo>::packed_weights);
+      cuda_detail::with_winograd<S>(cuda_detail::winograd_tile<S>(policy), [&]<class WG>(std::type_identity<WG>) {
+        kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset,
+                                                 out + cuda_detail::direct_packed_floats<S>());
+      });
     }
   }
 
@@ -431,9 +477,14 @@ class cuda::program {
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
-      if (!with_winograd<S>(winograd_tile<S>(policy_),
-                            [&]<class WG>(std::type_identity<WG>) { winograd_conv<WG, relu>(w, cur, dst, batch); }))
-        gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
+      bool done = false;
+      with_winograd<S>(winograd_tile<S>(policy_), [&]<class WG>(std::type_identity<WG>) {
+        if (batch * WG::tiles >= policy_.winograd_min_columns) {
+          winograd_conv<WG, relu>(w + direct_packed_floats<S>(), cur, dst, batch);
+          done = true;
+        }
+      });
+      if (!done) gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;
@@ -518,11 +569,8 @@ class cuda::program {
       }
     }
     int tps = 0;
-    const int splits = kc::gemm_splits<Geo>(n_total, sms_, tps);
+    const int splits = kc::gemm_splits<Geo>(n_total, cuda_detail::gemm_slots<Geo, Relu, Math>(device_, sms_), tps);
     const dim3 grid((n_total + T::bn - 1) / T::bn, T::mpad / T::bm, Geo::groups * splits);
-    // Above 48 KiB of dynamic shared memory a kernel must opt in (per device, so on every launch: cheap).
-    TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
     kc::gemm_kernel<Geo, Relu, Math>
         <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, ws, n_total, tps);
     TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");

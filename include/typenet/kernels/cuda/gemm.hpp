@@ -17,6 +17,7 @@
 // with split operands, about fp32 accuracy, opt-in).
 // When the grid would not fill the GPU (small batch, few output channels) the k range is split over
 // blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias and ReLU.
+// The epilogue stages the C tile through shared memory so that the global writes are coalesced.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -31,6 +32,13 @@
 #endif
 #ifndef TYPENET_CUDA_GEMM_STAGES
 #define TYPENET_CUDA_GEMM_STAGES 3
+#endif
+// Blocks per multiprocessor the compiler must leave registers for (__launch_bounds__' second argument):
+// 2 caps the 256-thread tiles at 128 registers, so two blocks share a multiprocessor and one's epilogue
+// and pipeline start overlap the other's products (H100, same run: seed AlexNet fp32 2.29 against 2.46 ms
+// at batch 64, 8.36 against 8.88 at 256; a few tf32x3 tiles spill up to 44 bytes and are still faster).
+#ifndef TYPENET_CUDA_GEMM_MIN_BLOCKS
+#define TYPENET_CUDA_GEMM_MIN_BLOCKS 2
 #endif
 
 namespace typenet::kernels::cuda {
@@ -83,8 +91,13 @@ struct gemm_tiles {
   // Shared-memory rows are padded by 8 floats so that the tensor-core fragment loads hit 32 banks.
   static constexpr int a_stride = bm + 8;
   static constexpr int b_stride = bn + 8;
-  static constexpr int smem_bytes = stages * bk * (a_stride + b_stride) * 4;  // dynamic shared memory
-  static_assert(threads % bn == 0 && (bk * bm) % (4 * threads) == 0);
+  static constexpr int pipeline_bytes = stages * bk * (a_stride + b_stride) * 4;
+  // After the k loop the same memory holds the block's C tile, rows padded by one float so that both
+  // row-wise and column-wise reads of it are free of bank conflicts.
+  static constexpr int c_stride = bn + 1;
+  static constexpr int c_bytes = bm * c_stride * 4;
+  static constexpr int smem_bytes = pipeline_bytes > c_bytes ? pipeline_bytes : c_bytes;  // dynamic shared memory
+  static_assert(threads % bn == 0 && threads % bm == 0 && (bk * bm) % (4 * threads) == 0);
 };
 
 __device__ __forceinline__ void cp_async16(float* smem, const float* src) {
@@ -108,32 +121,11 @@ __device__ __forceinline__ std::uint32_t to_tf32(float x) {
   return r;
 }
 
-/// Writes one finished output: into the final layout (bias, ReLU) or, for a k split, into the workspace.
-template <class Geo, bool Relu>
-__device__ __forceinline__ void gemm_store(float v, int g, int m, int n, int n_total, int split, bool split_k,
-                                           const float* __restrict__ bias, float* __restrict__ y,
-                                           float* __restrict__ ws) {
-  if (m >= Geo::m || n >= n_total) return;
-  const int ch = g * Geo::m + m;
-  if (split_k) {
-    ws[(std::int64_t{split} * n_total + n) * Geo::channels + ch] = v;
-    return;
-  }
-  v += bias[ch];
-  if (Relu) v = fmaxf(v, 0.f);
-  if constexpr (Geo::is_conv) {
-    const int img = n / Geo::pixels, p = n - img * Geo::pixels;
-    y[img * Geo::out_image + std::int64_t{ch} * Geo::pixels + p] = v;
-  } else {
-    y[std::int64_t{n} * Geo::channels + ch] = v;
-  }
-}
-
 /// grid: (n tiles, m tiles, groups * splits); block: gemm_tiles<Geo>::threads.
 /// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW, or [In][N] for dense); y: output; ws: split
 /// workspace.
 template <class Geo, bool Relu, math_mode Math>
-__global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
+__global__ void __launch_bounds__(gemm_tiles<Geo>::threads, TYPENET_CUDA_GEMM_MIN_BLOCKS)
     gemm_kernel(const float* __restrict__ wt, const float* __restrict__ bias, const float* __restrict__ x,
                 float* __restrict__ y, float* __restrict__ ws, int n_total, int tiles_per_split) {
   using T = gemm_tiles<Geo>;
@@ -298,17 +290,21 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
     }
   }
   cp_async_wait<0>();  // no copy may be left in flight when the block exits
+  __syncthreads();     // every warp is done with the pipeline's shared memory: it becomes the C tile
 
+  // Epilogue, in two steps: the accumulators go to the C tile in shared memory, then the tile is written
+  // out with the lanes of a warp on neighbouring addresses (32 pixels of one channel for a convolution
+  // and for the split workspace, 32 units of one image for a dense layer) instead of 8 x 8 scattered values
+  // per thread; the column's image and pixel are decoded once per thread, not once per value.
+  constexpr int CS = T::c_stride;
+  float* cs = smem;
   if constexpr (Math == math_mode::fp32) {
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const int m = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4);
+    for (int i = 0; i < 8; ++i)
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int nn = n0 + (j < 4 ? tx * 4 + j : BN / 2 + tx * 4 + j - 4);
-        gemm_store<Geo, Relu>(acc[i][j], g, m, nn, n_total, split, split_k, bias, y, ws);
-      }
-    }
+      for (int j = 0; j < 8; ++j)
+        cs[(i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4) * CS + (j < 4 ? tx * 4 + j : BN / 2 + tx * 4 + j - 4)] =
+            acc[i][j];
   } else {
     // mma tile (mi, ni): c0, c1 at row gid, columns 2*tig, 2*tig+1; c2, c3 at row gid + 8.
 #pragma unroll
@@ -318,11 +314,47 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads)
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
-          for (int c = 0; c < 2; ++c) {
-            const int m = m0 + wm * 64 + mi * 16 + gid + h * 8;
-            const int nn = n0 + wn * 32 + ni * 8 + tig * 2 + c;
-            gemm_store<Geo, Relu>(acc[mi * 2 + h][ni * 2 + c], g, m, nn, n_total, split, split_k, bias, y, ws);
-          }
+          for (int c = 0; c < 2; ++c)
+            cs[(wm * 64 + mi * 16 + gid + h * 8) * CS + wn * 32 + ni * 8 + tig * 2 + c] = acc[mi * 2 + h][ni * 2 + c];
+  }
+  __syncthreads();
+
+  const int rows = min(BM, Geo::m - m0);  // rows of this tile inside the layer (the rest is padding)
+  const int ch0 = g * Geo::m + m0;        // the tile's first output channel
+  if (split_k || Geo::is_conv) {
+    // Lanes along n. Convolution: y[img][ch][p]; workspace: ws[split][ch][n].
+    const int c = tid % BN, nn = n0 + c;
+    if (nn < n_total) {
+      float* out;
+      std::int64_t step;  // from one channel to the next
+      if (split_k) {
+        out = ws + (std::int64_t{split} * Geo::channels + ch0) * n_total + nn;
+        step = n_total;
+      } else {
+        const int img = nn / Geo::pixels, p = nn - img * Geo::pixels;
+        out = y + img * Geo::out_image + std::int64_t{ch0} * Geo::pixels + p;
+        step = Geo::pixels;
+      }
+      for (int r = tid / BN; r < rows; r += NT / BN) {
+        float v = cs[r * CS + c];
+        if (!split_k) {
+          v += bias[ch0 + r];
+          if (Relu) v = fmaxf(v, 0.f);
+        }
+        out[r * step] = v;
+      }
+    }
+  } else {
+    // Dense: y[n][ch], lanes along the channel.
+    const int r = tid % BM;
+    if (r < rows) {
+      const float b = bias[ch0 + r];
+      for (int c = tid / BM; c < BN && n0 + c < n_total; c += NT / BM) {
+        float v = cs[r * CS + c] + b;
+        if (Relu) v = fmaxf(v, 0.f);
+        y[std::int64_t{n0 + c} * Geo::channels + ch0 + r] = v;
+      }
+    }
   }
 }
 
@@ -335,30 +367,34 @@ __global__ void gemm_finish(const float* __restrict__ ws, const float* __restric
   for (std::int64_t o = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; o < total;
        o += std::int64_t{gridDim.x} * blockDim.x) {
     int n, ch;
+    std::int64_t out;
     if constexpr (Geo::is_conv) {  // o indexes the NCHW output: (image, channel, pixel)
       const std::int64_t img = o / Geo::out_image;
       const int rest = static_cast<int>(o - img * Geo::out_image);
       ch = rest / Geo::pixels;
       n = static_cast<int>(img) * Geo::pixels + (rest - ch * Geo::pixels);
-    } else {
-      n = static_cast<int>(o / Geo::channels);
-      ch = static_cast<int>(o - std::int64_t{n} * Geo::channels);
+      out = o;
+    } else {  // o indexes the workspace's (channel, image) order, so that the split reads are coalesced
+      ch = static_cast<int>(o / n_total);
+      n = static_cast<int>(o - std::int64_t{ch} * n_total);
+      out = std::int64_t{n} * Geo::channels + ch;
     }
     float v = bias[ch];
-    for (int s = 0; s < splits; ++s) v += ws[(std::int64_t{s} * n_total + n) * Geo::channels + ch];
-    y[o] = Relu ? fmaxf(v, 0.f) : v;
+    for (int s = 0; s < splits; ++s) v += ws[(std::int64_t{s} * Geo::channels + ch) * n_total + n];
+    y[out] = Relu ? fmaxf(v, 0.f) : v;
   }
 }
 
-/// The k split for a launch: enough blocks for about two waves on `sms` multiprocessors, each split at
-/// least four k tiles long. Returns the split count; tiles_per_split receives the tiles each split takes.
+/// The k split for a launch: when the tiles alone leave resident-block slots of the GPU idle (`slots`:
+/// multiprocessors x blocks of this kernel that fit on one), as many splits as still fit in one wave, each
+/// at least four k tiles long. Returns the split count; tiles_per_split receives the tiles each split takes.
 template <class Geo>
-inline int gemm_splits(int n_total, int sms, int& tiles_per_split) {
+inline int gemm_splits(int n_total, int slots, int& tiles_per_split) {
   using T = gemm_tiles<Geo>;
   const long long blocks = (long long)((n_total + T::bn - 1) / T::bn) * (T::mpad / T::bm) * Geo::groups;
   int splits = 1;
-  if (blocks < sms) {
-    splits = static_cast<int>((2LL * sms + blocks - 1) / blocks);
+  if (blocks < slots) {
+    splits = static_cast<int>(slots / blocks);
     splits = splits < T::k_tiles / 4 ? splits : T::k_tiles / 4;
     splits = splits < 32 ? splits : 32;
     if (splits < 1) splits = 1;
