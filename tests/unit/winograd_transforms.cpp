@@ -190,15 +190,22 @@ double pipeline_excess(unsigned seed, double& max_ref) {
 
 TEST_CASE("winograd: the CUDA policy's steps, run on the host, compute the convolution") {
   double biggest = 0;
-  // tiling<C, H, W, F, R, PH, PW, OH, OW>
-  CHECK(pipeline_excess<wg::tiling<96, 27, 27, 16, 5, 2, 2, 27, 27>>(21, biggest) <= 0);  // seed conv2, F(4,5)
-  CHECK(biggest > 0.5);
-  CHECK(pipeline_excess<wg::tiling<256, 13, 13, 8, 3, 1, 1, 13, 13>>(22, biggest) <= 0);  // conv3, F(4,3)
-  CHECK(pipeline_excess<wg::tiling<5, 7, 10, 3, 3, 0, 0, 5, 8>>(23, biggest) <= 0);       // no padding
-  CHECK(pipeline_excess<wg::tiling<4, 6, 5, 6, 3, 2, 1, 8, 5>>(24, biggest) <= 0);        // pad 2 x 1
-  CHECK(pipeline_excess<wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3>>(25, biggest) <= 0);        // one F(2,3) tile
-  CHECK(pipeline_excess<wg::tiling<6, 9, 6, 5, 5, 2, 0, 9, 2>>(26, biggest) <= 0);        // 5x5, pad 2 x 0
-  CHECK(biggest > 0.1);
+  const auto check = [&](double excess) {
+    CHECK(excess <= 0);
+    CHECK(biggest > 0.1);  // this geometry's comparison saw real values
+  };
+  // tiling<C, H, W, F, R, PH, PW, OH, OW, Tile = pick_tile>
+  check(pipeline_excess<wg::tiling<96, 27, 27, 16, 5, 2, 2, 27, 27>>(21, biggest));     // seed conv2, F(4,5)
+  check(pipeline_excess<wg::tiling<256, 13, 13, 8, 3, 1, 1, 13, 13>>(22, biggest));     // conv3, F(4,3)
+  check(pipeline_excess<wg::tiling<256, 13, 13, 8, 3, 1, 1, 13, 13, 2>>(23, biggest));  // conv3, F(2,3) (tf32)
+  check(pipeline_excess<wg::tiling<5, 7, 10, 3, 3, 0, 0, 5, 8>>(24, biggest));          // no padding
+  check(pipeline_excess<wg::tiling<4, 6, 5, 6, 3, 2, 1, 8, 5>>(25, biggest));           // pad 2 x 1
+  check(pipeline_excess<wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3>>(26, biggest));           // one F(4,3) tile
+  check(pipeline_excess<wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3, 2>>(27, biggest));        // F(2,3), edge tiles
+  check(pipeline_excess<wg::tiling<6, 9, 6, 5, 5, 2, 0, 9, 2>>(28, biggest));           // 5x5, pad 2 x 0
+  check(pipeline_excess<wg::tiling<6, 9, 6, 5, 5, 2, 0, 9, 2, 2>>(29, biggest));        // F(2,5)
+  CHECK(wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3>::m == 4);
+  CHECK(wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3, 2>::m == 2);
 }
 
 TEST_CASE("winograd: the generated matrices satisfy the 1-D identity") {

@@ -160,17 +160,21 @@ requires(role_of<typename Bound::layer>::value == role::conv) struct winograd_of
 template <class Stage>
 inline constexpr bool winograd_stage = is_gemm_stage<Stage>&& winograd_of<typename Stage::first>::eligible;
 
-/// The Winograd output tile a stage runs with under a policy; 0: a direct implicit GEMM. With TF32
-/// operands the 4x4-output tiles amplify TF32's rounding 11-17x over a direct convolution and F(2x2, 5x5)
-/// 11x (host emulation, tests/unit/winograd_transforms.cpp), F(2x2, 3x3) 1.5x: tf32 takes F(2x2, 3x3) for
-/// 3x3 kernels and the direct GEMM for 5x5.
+/// The Winograd output tile a stage can run with under a policy and a max_batch; 0: only the direct
+/// implicit GEMM (also when even max_batch images stay below policy.winograd_min_columns, so that no
+/// transformed weights or V/M workspace are held for nothing). With TF32 operands the transforms amplify
+/// TF32's rounding over a direct convolution's: F(4x4, 3x3) 14x, F(2x2, 5x5) 10x, F(4x4, 5x5) 13x,
+/// F(2x2, 3x3) 1.2x (host emulation, tests/unit/winograd_transforms.cpp): tf32 takes F(2x2, 3x3) for 3x3
+/// kernels and the direct GEMM for 5x5.
 template <class Stage>
-int winograd_tile(const cuda& policy) {
+int winograd_tile(const cuda& policy, int max_batch) {
   if constexpr (winograd_stage<Stage>) {
-    using W = typename winograd_of<typename Stage::first>::type;
+    using W = winograd_of<typename Stage::first>;
     if (!policy.winograd) return 0;
-    if (policy.math != cuda_math::tf32) return W::m;
-    return W::r == 3 ? 2 : 0;
+    const int tile = policy.math != cuda_math::tf32 ? W::type::m : W::type::r == 3 ? 2 : 0;
+    const int tiles = tile == W::type::m ? W::type::tiles : W::small::tiles;
+    if (tile == 0 || std::int64_t{max_batch} * tiles < policy.winograd_min_columns) return 0;
+    return tile;
   } else {
     return 0;
   }
@@ -207,9 +211,9 @@ constexpr std::int64_t direct_packed_floats() {
 }
 /// A Winograd stage holds both packings: the direct GEMM's (small batches) first, then the transformed U.
 template <class Stage>
-std::int64_t packed_floats(const cuda& policy) {
+std::int64_t packed_floats(const cuda& policy, int max_batch) {
   std::int64_t n = 0;
-  with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
+  with_winograd<Stage>(winograd_tile<Stage>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
     n = (kc::winograd_packed_floats<WG>() + 63) / 64 * 64;
   });
   return direct_packed_floats<Stage>() + n;
@@ -221,47 +225,40 @@ constexpr std::int64_t transposed_floats(int batch) {
   return (std::int64_t{batch} * Geo::k + 63) / 64 * 64;
 }
 
-/// Resident-block slots of the GPU for the GEMM kernel <Geo, Relu, Math>: multiprocessors x the blocks of
-/// it that fit on one (registers, shared memory), what the k split fills. Opts the kernel into its dynamic
-/// shared memory first (above 48 KiB a kernel must). Cached per instantiation and device, so the driver
-/// is asked once, not on every launch.
+/// Resident-block slots of the current GPU for the GEMM kernel <Geo, Relu, Math>: multiprocessors x the
+/// blocks of it that fit on one (registers, shared memory), what the k split fills. `prepare` (when a
+/// program is built, for every GEMM kernel it may launch) also opts the kernel into its dynamic shared
+/// memory (above 48 KiB a kernel must; done per program, so a device reset between programs is fine).
+/// The occupancy answer is cached per instantiation and device (ordinals below 64), so launches do not
+/// ask the driver.
 template <class Geo, bool Relu, kc::math_mode Math>
-int gemm_slots(int device, int sms) {
+int gemm_slots(int device, int sms, bool prepare) {
+  using T = kc::kernel_tiles<Geo, Math>;
   static std::array<std::atomic<int>, 64> cache{};
-  std::atomic<int>& known = cache[static_cast<std::size_t>(device) % cache.size()];
-  int slots = known.load(std::memory_order_relaxed);
-  if (slots == 0) {
-    using T = kc::gemm_tiles<Geo>;
+  std::atomic<int>* known =
+      device >= 0 && device < static_cast<int>(cache.size()) ? &cache[static_cast<std::size_t>(device)] : nullptr;
+  int slots = known ? known->load(std::memory_order_acquire) : 0;
+  if (prepare || slots == 0)
     TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
+  if (slots == 0) {
     int per_sm = 0;
     TYPENET_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kc::gemm_kernel<Geo, Relu, Math>,
                                                                      T::threads, T::smem_bytes));
     slots = std::max(per_sm, 1) * sms;
-    known.store(slots, std::memory_order_relaxed);
+    if (known) known->store(slots, std::memory_order_release);
   }
   return slots;
 }
-template <class Geo, bool Relu>
-int gemm_slots(cuda_math math, int device, int sms) {
-  switch (math) {
-    case cuda_math::tf32:
-      return gemm_slots<Geo, Relu, kc::math_mode::tf32>(device, sms);
-    case cuda_math::tf32x3:
-      return gemm_slots<Geo, Relu, kc::math_mode::tf32x3>(device, sms);
-    default:
-      return gemm_slots<Geo, Relu, kc::math_mode::fp32>(device, sms);
-  }
-}
-
-/// Workspace floats the k split of a GEMM of geometry Geo needs for any batch up to max_batch.
-template <class Geo>
-std::int64_t split_floats(int max_batch, int slots) {
+/// Workspace floats the k split of the GEMM kernel <Geo, Relu, Math> needs for any batch up to max_batch.
+template <class Geo, bool Relu, kc::math_mode Math>
+std::int64_t split_floats(int max_batch, int device, int sms) {
+  const int slots = gemm_slots<Geo, Relu, Math>(device, sms, /*prepare=*/true);
   std::int64_t most = 0;
   for (int b = 1; b <= max_batch; ++b) {
     int tps = 0;
     const int n_total = b * Geo::pixels;
-    const int splits = kc::gemm_splits<Geo>(n_total, slots, tps);
+    const int splits = kc::gemm_splits<Geo, Math>(n_total, slots, tps);
     if (splits > 1)
       most = std::max(most, std::int64_t{splits} * n_total * Geo::channels);
     else if ((n_total + kc::gemm_tiles<Geo>::bn - 1) / kc::gemm_tiles<Geo>::bn >= slots)
@@ -269,6 +266,22 @@ std::int64_t split_floats(int max_batch, int slots) {
   }
   return most;
 }
+template <class Geo, bool Relu>
+std::int64_t split_floats(cuda_math math, int max_batch, int device, int sms) {
+  switch (math) {
+    case cuda_math::tf32:
+      return split_floats<Geo, Relu, kc::math_mode::tf32>(max_batch, device, sms);
+    case cuda_math::tf32x3:
+      return split_floats<Geo, Relu, kc::math_mode::tf32x3>(max_batch, device, sms);
+    default:
+      return split_floats<Geo, Relu, kc::math_mode::fp32>(max_batch, device, sms);
+  }
+}
+
+/// A dense layer's geometry with 128-image column tiles, for batches of at least dense_wide_batch.
+template <class Geo>
+using dense_wide = kc::dense_geometry<Geo::k, Geo::m, 128>;
+inline constexpr int dense_wide_batch = 128;
 
 /// Workspace floats of a stage for any batch up to max_batch: the k split's partial sums, and for a
 /// Winograd stage also the transformed input V and the products M (V first, M after it, then the split),
@@ -276,15 +289,17 @@ std::int64_t split_floats(int max_batch, int slots) {
 template <class Stage>
 std::int64_t workspace_floats(int max_batch, const cuda& policy, int device, int sms) {
   std::int64_t n = 0;
-  with_winograd<Stage>(winograd_tile<Stage>(policy), [&]<class WG>(std::type_identity<WG>) {
-    using G = typename WG::gemm;
+  with_winograd<Stage>(winograd_tile<Stage>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
     n = std::int64_t{max_batch} * (WG::v_image + WG::m_image) +
-        split_floats<G>(max_batch, gemm_slots<G, false>(policy.math, device, sms));
+        split_floats<typename WG::gemm, false>(policy.math, max_batch, device, sms);
   });
   if constexpr (is_gemm_stage<Stage>) {  // the direct GEMM too: small batches of a Winograd stage take it
     using Geo = typename geometry_of<typename Stage::first>::type;
-    const int slots = gemm_slots<Geo, has_role<Stage, role::relu>>(policy.math, device, sms);
-    return std::max(n, (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split_floats<Geo>(max_batch, slots));
+    constexpr bool relu = has_role<Stage, role::relu>;
+    std::int64_t split = split_floats<Geo, relu>(policy.math, max_batch, device, sms);
+    if constexpr (!Geo::is_conv)
+      split = std::max(split, split_floats<dense_wide<Geo>, relu>(policy.math, max_batch, device, sms));
+    return std::max(n, (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split);
   } else {
     return 0;
   }
@@ -310,7 +325,7 @@ class cuda::program {
     if (max_batch < 1)
       throw std::invalid_argument("typenet: exec::cuda: max_batch must be at least 1, got " +
                                   std::to_string(max_batch));
-    if (std::int64_t{max_batch} * largest_pixels() > (std::int64_t{1} << 31) - 1 ||
+    if (std::int64_t{max_batch} * largest_pixels() > (std::int64_t{1} << 31) - 1 - 256 ||
         std::int64_t{max_batch} * buffer_floats > (std::int64_t{1} << 40))
       throw std::invalid_argument("typenet: exec::cuda: max_batch " + std::to_string(max_batch) +
                                   " is too large for this network (32-bit pixel index)");
@@ -342,13 +357,13 @@ class cuda::program {
     std::int64_t total = 0;
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy)), ...);
+      ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy, max_batch)), ...);
     }(stages{});
     weights_ = allocate(std::max<std::int64_t>(total, 1), "weights");
     std::vector<float> host(static_cast<std::size_t>(std::max<std::int64_t>(total, 1)));
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
-      ((pack<S>(p, host.data() + offsets_[i++], policy)), ...);
+      ((pack<S>(p, host.data() + offsets_[i++], policy, max_batch)), ...);
     }(stages{});
     TYPENET_CUDA_CHECK(cudaMemcpy(weights_.get(), host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice));
   }
@@ -411,7 +426,7 @@ class cuda::program {
   }
   std::int64_t weight_floats() const noexcept {
     return [&]<class... S>(type_list<S...>) {
-      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>(policy_));
+      return (std::int64_t{0} + ... + cuda_detail::packed_floats<S>(policy_, max_batch_));
     }(stages{});
   }
 
@@ -438,17 +453,18 @@ class cuda::program {
   }
 
   template <class S>
-  static void pack(const params<Net>& p, float* out, const cuda& policy) {
+  static void pack(const params<Net>& p, float* out, const cuda& policy, int max_batch) {
     if constexpr (cuda_detail::is_gemm_stage<S>) {
       using B = typename S::first;
       using Geo = typename cuda_detail::geometry_of<B>::type;
       kernels::cuda::pack_gemm_weights<Geo>(p.data() + B::weight_offset, out);
       std::copy(p.data() + B::bias_offset, p.data() + B::bias_offset + B::biases,
                 out + kernels::cuda::gemm_tiles<Geo>::packed_weights);
-      cuda_detail::with_winograd<S>(cuda_detail::winograd_tile<S>(policy), [&]<class WG>(std::type_identity<WG>) {
-        kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset,
-                                                 out + cuda_detail::direct_packed_floats<S>());
-      });
+      cuda_detail::with_winograd<S>(
+          cuda_detail::winograd_tile<S>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
+            kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset,
+                                                     out + cuda_detail::direct_packed_floats<S>());
+          });
     }
   }
 
@@ -478,7 +494,7 @@ class cuda::program {
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
       bool done = false;
-      with_winograd<S>(winograd_tile<S>(policy_), [&]<class WG>(std::type_identity<WG>) {
+      with_winograd<S>(winograd_tile<S>(policy_, max_batch_), [&]<class WG>(std::type_identity<WG>) {
         if (batch * WG::tiles >= policy_.winograd_min_columns) {
           winograd_conv<WG, relu>(w + direct_packed_floats<S>(), cur, dst, batch);
           done = true;
@@ -521,6 +537,10 @@ class cuda::program {
   template <class Geo, bool Relu>
   void gemm_math(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
     namespace kc = kernels::cuda;
+    if constexpr (!Geo::is_conv && Geo::cols != 128) {
+      if (batch >= cuda_detail::dense_wide_batch)  // same packing: only the column tile differs
+        return gemm_math<cuda_detail::dense_wide<Geo>, Relu>(w, bias, x, y, batch, ws);
+    }
     switch (policy_.math) {
       case cuda_math::tf32:
         gemm<Geo, Relu, kc::math_mode::tf32>(w, bias, x, y, batch, ws);
@@ -557,7 +577,7 @@ class cuda::program {
   template <class Geo, bool Relu, kernels::cuda::math_mode Math>
   void gemm(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
     namespace kc = kernels::cuda;
-    using T = kc::gemm_tiles<Geo>;
+    using T = kc::kernel_tiles<Geo, Math>;
     const int n_total = batch * Geo::pixels;
     if constexpr (!Geo::is_conv) {
       if (batch > 1) {  // the GEMM reads dense inputs as [In][batch]; at batch 1 that is the same layout
@@ -569,8 +589,9 @@ class cuda::program {
       }
     }
     int tps = 0;
-    const int splits = kc::gemm_splits<Geo>(n_total, cuda_detail::gemm_slots<Geo, Relu, Math>(device_, sms_), tps);
-    const dim3 grid((n_total + T::bn - 1) / T::bn, T::mpad / T::bm, Geo::groups * splits);
+    const int splits = kc::gemm_splits<Geo, Math>(
+        n_total, cuda_detail::gemm_slots<Geo, Relu, Math>(device_, sms_, /*prepare=*/false), tps);
+    const dim3 grid((n_total + T::bn - 1) / T::bn, T::m_tiles, Geo::groups * splits);
     kc::gemm_kernel<Geo, Relu, Math>
         <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, ws, n_total, tps);
     TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");

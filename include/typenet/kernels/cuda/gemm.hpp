@@ -63,12 +63,17 @@ struct conv_geometry {
   static constexpr std::int64_t in_image = std::int64_t{C} * H * W;
   static constexpr std::int64_t out_image = std::int64_t{F} * OH * OW;
   static constexpr int h = H, w = W, kh = KH, kw = KW, sh = SH, sw = SW, ph = PH, pw = PW, ow = OW;
+  static constexpr int cols = 0;  // column tile: gemm_tiles' rule
+  static_assert(in_image < (std::int64_t{1} << 31) && out_image < (std::int64_t{1} << 31),
+                "typenet: exec::cuda indexes one image's input and output with 32-bit integers");
 };
 
-/// The GEMM view of dense: [units, in] x [in, batch].
-template <int In, int Units>
+/// The GEMM view of dense: [units, in] x [in, batch], with column tiles of Cols images (64, or 128 for
+/// batches of 128 and more).
+template <int In, int Units, int Cols = 64>
 struct dense_geometry {
   static constexpr bool is_conv = false;
+  static constexpr int cols = Cols;
   static constexpr int groups = 1, in_c = In, m = Units, k = In, pixels = 1, channels = Units;
   static constexpr std::int64_t in_image = In, out_image = Units;
   static constexpr int h = 1, w = 1, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, ow = 1;
@@ -76,11 +81,12 @@ struct dense_geometry {
 
 /// Tile sizes from the shape: 128 rows when a group has more than 64 output channels, else 64; 128
 /// columns for convolutions with many output pixels and for 1x1 convolutions (the Winograd products,
-/// whose columns are batch x tiles), 64 for dense layers (n = batch) and other small images.
+/// whose columns are batch x tiles), 64 for other small images, the geometry's own for dense layers.
+/// The weights are packed for these tiles; the kernel's own row tile is kernel_tiles' (below).
 template <class Geo>
 struct gemm_tiles {
   static constexpr int bm = Geo::m > 64 ? 128 : 64;
-  static constexpr int bn = (Geo::is_conv && (Geo::pixels >= 128 || Geo::kh * Geo::kw == 1)) ? 128 : 64;
+  static constexpr int bn = Geo::is_conv ? ((Geo::pixels >= 128 || Geo::kh * Geo::kw == 1) ? 128 : 64) : Geo::cols;
   static constexpr int bk = TYPENET_CUDA_GEMM_BK;
   static constexpr int stages = TYPENET_CUDA_GEMM_STAGES;  // cp.async pipeline depth
   static constexpr int threads = (bm / 8) * (bn / 8);
@@ -98,6 +104,29 @@ struct gemm_tiles {
   static constexpr int c_bytes = bm * c_stride * 4;
   static constexpr int smem_bytes = pipeline_bytes > c_bytes ? pipeline_bytes : c_bytes;  // dynamic shared memory
   static_assert(threads % bn == 0 && threads % bm == 0 && (bk * bm) % (4 * threads) == 0);
+};
+
+/// The tiles one kernel instantiation runs with. The tensor-core paths take gemm_tiles' as they are. fp32
+/// convolutions take 96-row tiles (6 rows per thread instead of 8, same thread count) where 128-row tiles
+/// would leave padding rows that 96-row tiles do not, e.g. the 96 filters of AlexNet's conv1 (a quarter of
+/// each 128-row tile was zeros); the packing's 128-row padding covers every 96-row tile. (Dense layers keep
+/// 128: their epilogue puts one thread on each row.)
+template <class Geo, math_mode Math>
+struct kernel_tiles : gemm_tiles<Geo> {
+  using base = gemm_tiles<Geo>;
+  static constexpr bool rows96 =
+      Math == math_mode::fp32 && Geo::is_conv && base::bm == 128 && round_up(Geo::m, 96) < base::mpad;
+  static constexpr int bm = rows96 ? 96 : base::bm;
+  static constexpr int rows_per_thread = rows96 ? 6 : 8;
+  static constexpr int threads = base::threads;  // 16 thread rows x (bn / 8) for both 96 and 128 rows
+  static constexpr int m_tiles = (Geo::m + bm - 1) / bm;
+  static constexpr int a_stride = bm + 8;
+  static constexpr int pipeline_bytes = base::stages * base::bk * (a_stride + base::b_stride) * 4;
+  static constexpr int c_bytes = bm * base::c_stride * 4;
+  static constexpr int smem_bytes = pipeline_bytes > c_bytes ? pipeline_bytes : c_bytes;
+  static_assert(!rows96 || threads == 16 * (base::bn / 8));
+  static_assert(m_tiles * bm <= base::mpad, "a row tile would read past the packed weights");
+  static_assert((base::bk * bm) % (4 * threads) == 0 && threads % base::bn == 0 && (Geo::is_conv || threads % bm == 0));
 };
 
 __device__ __forceinline__ void cp_async16(float* smem, const float* src) {
@@ -121,15 +150,15 @@ __device__ __forceinline__ std::uint32_t to_tf32(float x) {
   return r;
 }
 
-/// grid: (n tiles, m tiles, groups * splits); block: gemm_tiles<Geo>::threads.
+/// grid: (n tiles, kernel_tiles<Geo, Math>::m_tiles, groups * splits); block: kernel_tiles<Geo, Math>::threads.
 /// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW, or [In][N] for dense); y: output; ws: split
 /// workspace.
 template <class Geo, bool Relu, math_mode Math>
-__global__ void __launch_bounds__(gemm_tiles<Geo>::threads, TYPENET_CUDA_GEMM_MIN_BLOCKS)
+__global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA_GEMM_MIN_BLOCKS)
     gemm_kernel(const float* __restrict__ wt, const float* __restrict__ bias, const float* __restrict__ x,
                 float* __restrict__ y, float* __restrict__ ws, int n_total, int tiles_per_split) {
-  using T = gemm_tiles<Geo>;
-  constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads;
+  using T = kernel_tiles<Geo, Math>;
+  constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads, TM = T::rows_per_thread;
   constexpr int AS = T::a_stride, BS = T::b_stride;
   constexpr int a_vec = BK * BM / (4 * NT);  // 16-byte copies of A per thread and tile
   constexpr int b_rows = BK / (NT / BN);     // B elements per thread and tile (one column, several k)
@@ -200,7 +229,8 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads, TYPENET_CUDA_GEMM_MI
 #pragma unroll
     for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
 
-  // fp32: thread (ty, tx) owns rows ty*4 + {0..3} and BM/2 + ty*4 + {0..3}, and likewise columns.
+  // fp32: thread (ty, tx) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3} (96-row tiles: 64 + ty*2 + {0,1}),
+  // and columns tx*4 + {0..3} and BN/2 + tx*4 + {0..3}.
   const int tx = tid % (BN / 8), ty = tid / (BN / 8);
   // tf32: warp (wm, wn) owns a 64 x 32 block: 4 x 4 mma tiles of 16 x 8.
   const int lane = tid % 32, warp = tid / 32;
@@ -227,13 +257,20 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads, TYPENET_CUDA_GEMM_MI
 #pragma unroll
       for (int kk = 0; kk < BK; ++kk) {
         const float4 a0 = *reinterpret_cast<const float4*>(a_s + kk * AS + ty * 4);
-        const float4 a1 = *reinterpret_cast<const float4*>(a_s + kk * AS + BM / 2 + ty * 4);
         const float4 b0 = *reinterpret_cast<const float4*>(b_s + kk * BS + tx * 4);
         const float4 b1 = *reinterpret_cast<const float4*>(b_s + kk * BS + BN / 2 + tx * 4);
-        const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        float a[8];
+        a[0] = a0.x, a[1] = a0.y, a[2] = a0.z, a[3] = a0.w;
+        if constexpr (TM == 8) {
+          const float4 a1 = *reinterpret_cast<const float4*>(a_s + kk * AS + BM / 2 + ty * 4);
+          a[4] = a1.x, a[5] = a1.y, a[6] = a1.z, a[7] = a1.w;
+        } else {
+          const float2 a1 = *reinterpret_cast<const float2*>(a_s + kk * AS + 64 + ty * 2);
+          a[4] = a1.x, a[5] = a1.y, a[6] = a[7] = 0.f;
+        }
         const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
-        for (int i = 0; i < 8; ++i)
+        for (int i = 0; i < TM; ++i)
 #pragma unroll
           for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
       }
@@ -300,11 +337,11 @@ __global__ void __launch_bounds__(gemm_tiles<Geo>::threads, TYPENET_CUDA_GEMM_MI
   float* cs = smem;
   if constexpr (Math == math_mode::fp32) {
 #pragma unroll
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < TM; ++i)
 #pragma unroll
       for (int j = 0; j < 8; ++j)
-        cs[(i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4) * CS + (j < 4 ? tx * 4 + j : BN / 2 + tx * 4 + j - 4)] =
-            acc[i][j];
+        cs[(i < 4 ? ty * 4 + i : (TM == 8 ? BM / 2 + ty * 4 : 64 + ty * 2) + i - 4) * CS +
+           (j < 4 ? tx * 4 + j : BN / 2 + tx * 4 + j - 4)] = acc[i][j];
   } else {
     // mma tile (mi, ni): c0, c1 at row gid, columns 2*tig, 2*tig+1; c2, c3 at row gid + 8.
 #pragma unroll
@@ -388,10 +425,10 @@ __global__ void gemm_finish(const float* __restrict__ ws, const float* __restric
 /// The k split for a launch: when the tiles alone leave resident-block slots of the GPU idle (`slots`:
 /// multiprocessors x blocks of this kernel that fit on one), as many splits as still fit in one wave, each
 /// at least four k tiles long. Returns the split count; tiles_per_split receives the tiles each split takes.
-template <class Geo>
+template <class Geo, math_mode Math>
 inline int gemm_splits(int n_total, int slots, int& tiles_per_split) {
-  using T = gemm_tiles<Geo>;
-  const long long blocks = (long long)((n_total + T::bn - 1) / T::bn) * (T::mpad / T::bm) * Geo::groups;
+  using T = kernel_tiles<Geo, Math>;
+  const long long blocks = (long long)((n_total + T::bn - 1) / T::bn) * T::m_tiles * Geo::groups;
   int splits = 1;
   if (blocks < slots) {
     splits = static_cast<int>(slots / blocks);
