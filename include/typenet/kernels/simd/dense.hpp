@@ -37,6 +37,13 @@
 #include <type_traits>
 #include <utility>
 
+// Small helpers that must be inlined into the kernels' loops (the Winograd kernels use them too).
+#if defined(__GNUC__)
+#define TYPENET_SIMD_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TYPENET_SIMD_ALWAYS_INLINE inline
+#endif
+
 namespace typenet::kernels::simd {
 
 struct epilogue_none {};
@@ -74,7 +81,7 @@ inline V apply_epilogue(V v) noexcept {
 
 /// Loads the first n (1..lanes) floats at p; lanes past n read as 0.
 template <class V>
-inline V load_first(const float* p, int n) noexcept {
+TYPENET_SIMD_ALWAYS_INLINE V load_first(const float* p, int n) noexcept {
   constexpr int lanes = static_cast<int>(V::size);
   if (n >= lanes) return V::load_unaligned(p);
   alignas(64) float tmp[lanes] = {};
@@ -84,7 +91,7 @@ inline V load_first(const float* p, int n) noexcept {
 
 /// Stores the first n (1..lanes) lanes of v at p.
 template <class V>
-inline void store_first(V v, float* p, int n) noexcept {
+TYPENET_SIMD_ALWAYS_INLINE void store_first(V v, float* p, int n) noexcept {
   constexpr int lanes = static_cast<int>(V::size);
   if (n >= lanes) {
     v.store_unaligned(p);

@@ -38,17 +38,13 @@
 #include <type_traits>
 #include <utility>
 
-#include "dense.hpp"  // epilogue_none, epilogue_relu
+#include "dense.hpp"  // epilogue_none, epilogue_relu, detail::load_first / store_first
 
 namespace typenet::kernels::simd {
 
 namespace winograd_detail {
 
-#if defined(__GNUC__)
-#define TYPENET_WINO_INLINE inline __attribute__((always_inline))
-#else
-#define TYPENET_WINO_INLINE inline
-#endif
+#define TYPENET_WINO_INLINE TYPENET_SIMD_ALWAYS_INLINE
 
 template <int N, class Fn>
 TYPENET_WINO_INLINE void unroll(Fn&& fn) {
@@ -63,27 +59,6 @@ inline void with_count(int r, Fn&& fn) {
     (void)((r == I + 1 ? (fn.template operator()<I + 1>(), true) : false) || ...);
   }
   (std::make_integer_sequence<int, Max>{});
-}
-
-template <class V>
-TYPENET_WINO_INLINE V load_n(const float* p, int n) noexcept {
-  constexpr int lanes = static_cast<int>(V::size);
-  if (n >= lanes) return V::load_unaligned(p);
-  alignas(64) float tmp[lanes] = {};
-  for (int i = 0; i < n; ++i) tmp[i] = p[i];
-  return V::load_aligned(tmp);
-}
-
-template <class V>
-TYPENET_WINO_INLINE void store_n(V v, float* p, int n) noexcept {
-  constexpr int lanes = static_cast<int>(V::size);
-  if (n >= lanes) {
-    v.store_unaligned(p);
-    return;
-  }
-  alignas(64) float tmp[lanes];
-  v.store_aligned(tmp);
-  for (int i = 0; i < n; ++i) p[i] = tmp[i];
 }
 
 template <class Epilogue, class V>
@@ -224,7 +199,7 @@ struct winograd_3x3 {
     vec d[4][4];
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j)
-        d[i][j] = n == lanes ? vec::load_unaligned(src[i][j] + c) : winograd_detail::load_n<vec>(src[i][j] + c, n);
+        d[i][j] = n == lanes ? vec::load_unaligned(src[i][j] + c) : detail::load_first<vec>(src[i][j] + c, n);
     vec t[4][4];
     for (int j = 0; j < 4; ++j) {  // B^T d (along the rows)
       t[0][j] = d[0][j] - d[2][j];
@@ -283,7 +258,7 @@ struct winograd_3x3 {
     for (int b = 0; b < NB; ++b) {
       const int f = fb * FB + b * lanes;
       valid[b] = std::clamp(F - f, 0, lanes);
-      bv[b] = (bias != nullptr && valid[b] > 0) ? winograd_detail::load_n<vec>(bias + f, valid[b]) : vec(0.0f);
+      bv[b] = (bias != nullptr && valid[b] > 0) ? detail::load_first<vec>(bias + f, valid[b]) : vec(0.0f);
     }
     for (int k = 0; k < T; ++k) {
       const tile_pos p = position(t0 + k);
@@ -303,12 +278,12 @@ struct winograd_3x3 {
         const int n = valid[b];
         const int off = b * lanes;
         using winograd_detail::epilogue;
-        using winograd_detail::store_n;
-        store_n(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);
-        if (two_cols) store_n(epilogue<Epilogue>(bv[b] + (s[0][1] - s[0][2] - s[0][3])), y0 + F + off, n);
+        using detail::store_first;
+        store_first(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);
+        if (two_cols) store_first(epilogue<Epilogue>(bv[b] + (s[0][1] - s[0][2] - s[0][3])), y0 + F + off, n);
         if (two_rows) {
-          store_n(epilogue<Epilogue>(bv[b] + (s[1][0] + s[1][1] + s[1][2])), y1 + off, n);
-          if (two_cols) store_n(epilogue<Epilogue>(bv[b] + (s[1][1] - s[1][2] - s[1][3])), y1 + F + off, n);
+          store_first(epilogue<Epilogue>(bv[b] + (s[1][0] + s[1][1] + s[1][2])), y1 + off, n);
+          if (two_cols) store_first(epilogue<Epilogue>(bv[b] + (s[1][1] - s[1][2] - s[1][3])), y1 + F + off, n);
         }
       }
     }
