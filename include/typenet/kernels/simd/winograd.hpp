@@ -277,8 +277,8 @@ struct winograd_3x3 {
         }
         const int n = valid[b];
         const int off = b * lanes;
-        using winograd_detail::epilogue;
         using detail::store_first;
+        using winograd_detail::epilogue;
         store_first(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);
         if (two_cols) store_first(epilogue<Epilogue>(bv[b] + (s[0][1] - s[0][2] - s[0][3])), y0 + F + off, n);
         if (two_rows) {
