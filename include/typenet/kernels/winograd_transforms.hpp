@@ -99,79 +99,57 @@ static_assert(identity_error<2, 3>() < 1e-12 && identity_error<4, 3>() < 1e-12 &
 
 /// Adds c * x to s with the constant c folded: 0 skips, +-1 add or subtract (the matrices' entries are
 /// constants once the loops around this are unrolled).
-TYPENET_HOST_DEVICE inline float axpy(double c, float x, float s) {
+template <class Value>
+TYPENET_HOST_DEVICE constexpr Value axpy(double c, Value x, Value s) {
   if (c == 0.0) return s;
   if (c == 1.0) return s + x;
   if (c == -1.0) return s - x;
-  return s + static_cast<float>(c) * x;
+  return s + static_cast<Value>(c) * x;
+}
+
+/// y = T x T^T for one of the transform matrices T (Rows x Cols) and a Cols x Cols tile x; the three tile
+/// transforms below are this with T = B^T, A^T and G.
+template <int Rows, int Cols, class Value>
+TYPENET_HOST_DEVICE constexpr void sandwich(const double (&t)[Rows][Cols], const Value (&x)[Cols][Cols],
+                                            Value (&y)[Rows][Rows]) {
+  Value u[Rows][Cols]{};
+  TYPENET_WINOGRAD_UNROLL
+  for (int i = 0; i < Rows; ++i) TYPENET_WINOGRAD_UNROLL
+  for (int j = 0; j < Cols; ++j) {
+    Value s{};
+    TYPENET_WINOGRAD_UNROLL
+    for (int k = 0; k < Cols; ++k) s = axpy(t[i][k], x[k][j], s);
+    u[i][j] = s;
+  }
+  TYPENET_WINOGRAD_UNROLL
+  for (int i = 0; i < Rows; ++i) TYPENET_WINOGRAD_UNROLL
+  for (int j = 0; j < Rows; ++j) {
+    Value s{};
+    TYPENET_WINOGRAD_UNROLL
+    for (int k = 0; k < Cols; ++k) s = axpy(t[j][k], u[i][k], s);
+    y[i][j] = s;
+  }
 }
 
 /// v = B^T d B for one alpha x alpha input tile.
 template <int M, int R>
 TYPENET_HOST_DEVICE inline void input_tile(const float (&d)[M + R - 1][M + R - 1], float (&v)[M + R - 1][M + R - 1]) {
   constexpr auto w = make_matrices<M, R>();
-  constexpr int n = M + R - 1;
-  float t[n][n];
-  TYPENET_WINOGRAD_UNROLL
-  for (int i = 0; i < n; ++i) TYPENET_WINOGRAD_UNROLL
-  for (int j = 0; j < n; ++j) {
-    float s = 0.f;
-    TYPENET_WINOGRAD_UNROLL
-    for (int k = 0; k < n; ++k) s = axpy(w.bt[i][k], d[k][j], s);
-    t[i][j] = s;
-  }
-  TYPENET_WINOGRAD_UNROLL
-  for (int i = 0; i < n; ++i) TYPENET_WINOGRAD_UNROLL
-  for (int j = 0; j < n; ++j) {
-    float s = 0.f;
-    TYPENET_WINOGRAD_UNROLL
-    for (int k = 0; k < n; ++k) s = axpy(w.bt[j][k], t[i][k], s);
-    v[i][j] = s;
-  }
+  sandwich(w.bt, d, v);
 }
 
 /// y = A^T m A for one alpha x alpha product tile: M x M outputs.
 template <int M, int R>
 TYPENET_HOST_DEVICE inline void output_tile(const float (&m)[M + R - 1][M + R - 1], float (&y)[M][M]) {
   constexpr auto w = make_matrices<M, R>();
-  constexpr int n = M + R - 1;
-  float t[M][n];
-  TYPENET_WINOGRAD_UNROLL
-  for (int i = 0; i < M; ++i) TYPENET_WINOGRAD_UNROLL
-  for (int j = 0; j < n; ++j) {
-    float s = 0.f;
-    TYPENET_WINOGRAD_UNROLL
-    for (int k = 0; k < n; ++k) s = axpy(w.at[i][k], m[k][j], s);
-    t[i][j] = s;
-  }
-  TYPENET_WINOGRAD_UNROLL
-  for (int i = 0; i < M; ++i) TYPENET_WINOGRAD_UNROLL
-  for (int j = 0; j < M; ++j) {
-    float s = 0.f;
-    TYPENET_WINOGRAD_UNROLL
-    for (int k = 0; k < n; ++k) s = axpy(w.at[j][k], t[i][k], s);
-    y[i][j] = s;
-  }
+  sandwich(w.at, m, y);
 }
 
 /// u = G g G^T for one R x R filter, in double (done once, on the host, when weights are packed).
 template <int M, int R>
 constexpr void filter_tile(const double (&g)[R][R], double (&u)[M + R - 1][M + R - 1]) {
   constexpr auto w = make_matrices<M, R>();
-  constexpr int n = M + R - 1;
-  double t[n][R]{};
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < R; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < R; ++k) s += w.g[i][k] * g[k][j];
-      t[i][j] = s;
-    }
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < R; ++k) s += w.g[j][k] * t[i][k];
-      u[i][j] = s;
-    }
+  sandwich(w.g, g, u);
 }
 
 /// The output tile size for an R x R stride-1 convolution with an OH x OW output: the M (2 or 4) with the
