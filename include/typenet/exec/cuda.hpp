@@ -266,16 +266,23 @@ std::int64_t split_floats(int max_batch, int device, int sms) {
   }
   return most;
 }
-template <class Geo, bool Relu>
-std::int64_t split_floats(cuda_math math, int max_batch, int device, int sms) {
+/// Calls f(std::integral_constant<kc::math_mode, M>{}) with the kernels' math mode for the policy's math.
+template <class F>
+decltype(auto) with_math(cuda_math math, F&& f) {
+  using kc::math_mode;
   switch (math) {
     case cuda_math::tf32:
-      return split_floats<Geo, Relu, kc::math_mode::tf32>(max_batch, device, sms);
+      return f(std::integral_constant<math_mode, math_mode::tf32>{});
     case cuda_math::tf32x3:
-      return split_floats<Geo, Relu, kc::math_mode::tf32x3>(max_batch, device, sms);
+      return f(std::integral_constant<math_mode, math_mode::tf32x3>{});
     default:
-      return split_floats<Geo, Relu, kc::math_mode::fp32>(max_batch, device, sms);
+      return f(std::integral_constant<math_mode, math_mode::fp32>{});
   }
+}
+
+template <class Geo, bool Relu>
+std::int64_t split_floats(cuda_math math, int max_batch, int device, int sms) {
+  return with_math(math, [&](auto m) { return split_floats<Geo, Relu, m()>(max_batch, device, sms); });
 }
 
 /// A dense layer's geometry with 128-image column tiles, for batches of at least dense_wide_batch.
@@ -536,22 +543,11 @@ class cuda::program {
 
   template <class Geo, bool Relu>
   void gemm_math(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
-    namespace kc = kernels::cuda;
     if constexpr (!Geo::is_conv && Geo::cols != 128) {
       if (batch >= cuda_detail::dense_wide_batch)  // same packing: only the column tile differs
         return gemm_math<cuda_detail::dense_wide<Geo>, Relu>(w, bias, x, y, batch, ws);
     }
-    switch (policy_.math) {
-      case cuda_math::tf32:
-        gemm<Geo, Relu, kc::math_mode::tf32>(w, bias, x, y, batch, ws);
-        break;
-      case cuda_math::tf32x3:
-        gemm<Geo, Relu, kc::math_mode::tf32x3>(w, bias, x, y, batch, ws);
-        break;
-      default:
-        gemm<Geo, Relu, kc::math_mode::fp32>(w, bias, x, y, batch, ws);
-        break;
-    }
+    cuda_detail::with_math(policy_.math, [&](auto m) { gemm<Geo, Relu, m()>(w, bias, x, y, batch, ws); });
   }
 
   /// Winograd: input transform into V, the GEMM per transform position into M, output transform (bias,
