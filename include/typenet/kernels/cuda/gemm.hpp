@@ -65,7 +65,8 @@ struct conv_geometry {
   static constexpr int h = H, w = W, kh = KH, kw = KW, sh = SH, sw = SW, ph = PH, pw = PW, ow = OW;
   static constexpr int cols = 0;  // column tile: gemm_tiles' rule
   static_assert(in_image < (std::int64_t{1} << 31) && out_image < (std::int64_t{1} << 31),
-                "typenet: exec::cuda indexes one image's input and output with 32-bit integers");
+                "typenet: exec::cuda: a convolution's input or output holds 2^31 or more floats per image; "
+                "exec::cuda indexes within an image with 32-bit integers");
 };
 
 /// The GEMM view of dense: [units, in] x [in, batch], with column tiles of Cols images (64, or 128 for
