@@ -16,6 +16,7 @@
 #include "../core/model.hpp"
 #include "../core/network.hpp"
 #include "../core/params.hpp"
+#include "../kernels/reference/copy.hpp"
 #include "../kernels/reference/layer.hpp"
 
 namespace typenet::exec {
@@ -57,7 +58,7 @@ struct reference_t {
     void run_layers(const float* in, float* out, int batch, type_list<B...>) {
       constexpr int count = sizeof...(B);
       if constexpr (count == 0) {
-        std::copy(in, in + batch * Net::input_shape::size, out);
+        kernels::reference::copy_images(in, out, batch, Net::input_shape::size);
       } else {
         const float* src = in;
         float* buffers[2] = {ping_.get(), pong_.get()};
