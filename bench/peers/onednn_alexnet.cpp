@@ -7,8 +7,12 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -57,6 +61,58 @@ struct conv_spec {
   int filters, kernel, stride, pad;
 };
 
+// The five convolutions of the network, with the shape of one input image each.
+struct conv_layer {
+  const char* name;
+  int channels, height, width;
+  conv_spec spec;
+};
+constexpr conv_layer conv_layers_of_alexnet[onednn_alexnet::conv_layers] = {
+    {"conv1", 3, 227, 227, {96, 11, 4, 0}}, {"conv2", 96, 27, 27, {256, 5, 1, 2}},
+    {"conv3", 256, 13, 13, {384, 3, 1, 1}}, {"conv4", 384, 13, 13, {384, 3, 1, 1}},
+    {"conv5", 384, 13, 13, {256, 3, 1, 1}},
+};
+
+algorithm to_dnnl(onednn_alexnet::algo a) {
+  switch (a) {
+    case onednn_alexnet::algo::direct:
+      return algorithm::convolution_direct;
+    case onednn_alexnet::algo::winograd:
+      return algorithm::convolution_winograd;
+    case onednn_alexnet::algo::automatic:
+      return algorithm::convolution_auto;
+  }
+  throw std::invalid_argument("onednn_alexnet: unknown convolution algorithm");
+}
+
+onednn_alexnet::conv_plan uniform_plan(algorithm a) {
+  onednn_alexnet::algo x;
+  if (a == algorithm::convolution_direct)
+    x = onednn_alexnet::algo::direct;
+  else if (a == algorithm::convolution_winograd)
+    x = onednn_alexnet::algo::winograd;
+  else if (a == algorithm::convolution_auto)
+    x = onednn_alexnet::algo::automatic;
+  else
+    throw std::invalid_argument(
+        "onednn_alexnet: conv_alg must be convolution_direct, convolution_winograd or convolution_auto");
+  onednn_alexnet::conv_plan plan;
+  plan.fill(x);
+  return plan;
+}
+
+dnnl::convolution_forward::desc conv_desc(int batch, const conv_layer& l, algorithm alg) {
+  const conv_spec& c = l.spec;
+  const memory::dim OH = (l.height + 2 * c.pad - c.kernel) / c.stride + 1;
+  const memory::dim OW = (l.width + 2 * c.pad - c.kernel) / c.stride + 1;
+  memory::desc src_any({batch, l.channels, l.height, l.width}, dt::f32, tag::any);
+  memory::desc wei_any({c.filters, l.channels, c.kernel, c.kernel}, dt::f32, tag::any);
+  memory::desc bias_any({c.filters}, dt::f32, tag::any);
+  memory::desc dst_any({batch, c.filters, OH, OW}, dt::f32, tag::any);
+  return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, src_any, wei_any, bias_any, dst_any,
+                                         {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
+}
+
 }  // namespace
 
 struct onednn_alexnet::impl {
@@ -64,11 +120,13 @@ struct onednn_alexnet::impl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
 
-  memory user_in;                   // wraps the caller's NCHW input (handle set per call)
-  memory user_out;                  // wraps the caller's batch x 1000 output (handle set per call)
-  std::vector<step> steps;          // up to fc8's output
-  std::vector<step> softmax_steps;  // softmax (+ reorder to the caller's buffer when needed)
-  std::vector<step> logits_steps;   // fc8's output -> caller's buffer (when forward_logits is used)
+  memory user_in;                       // wraps the caller's NCHW input (handle set per call)
+  memory user_out;                      // wraps the caller's batch x 1000 output (handle set per call)
+  std::vector<step> steps;              // up to fc8's output
+  std::vector<step> softmax_steps;      // softmax (+ reorder to the caller's buffer when needed)
+  std::vector<step> logits_steps;       // fc8's output -> caller's buffer (when forward_logits is used)
+  conv_plan plan;                       // the algorithm of each convolution
+  std::vector<std::size_t> conv_steps;  // index in steps of conv1 .. conv5
 
   // Weights: for each parameterised layer, the user-layout descriptor and the primitive's memory.
   struct param {
@@ -117,24 +175,30 @@ struct onednn_alexnet::impl {
     return m;
   }
 
-  memory conv(const std::string& name, const memory& src, const conv_spec& c, algorithm alg) {
+  memory conv(int layer, const memory& src, algorithm alg) {
+    const conv_layer& l = conv_layers_of_alexnet[layer];
+    const std::string name = l.name;
+    const conv_spec& c = l.spec;
     const memory::dims sd = src.get_desc().dims();
-    const memory::dim C = sd[1], H = sd[2], W = sd[3];
-    const memory::dim OH = (H + 2 * c.pad - c.kernel) / c.stride + 1;
-    const memory::dim OW = (W + 2 * c.pad - c.kernel) / c.stride + 1;
-    memory::desc src_any({batch, C, H, W}, dt::f32, tag::any);
-    memory::desc wei_any({c.filters, C, c.kernel, c.kernel}, dt::f32, tag::any);
-    memory::desc bias_any({c.filters}, dt::f32, tag::any);
-    memory::desc dst_any({batch, c.filters, OH, OW}, dt::f32, tag::any);
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_any, wei_any, bias_any, dst_any,
-                                      {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
-    dnnl::convolution_forward::primitive_desc pd(d, attr_with(true), eng);
+    const memory::dim C = sd[1];
+    if (sd[1] != l.channels || sd[2] != l.height || sd[3] != l.width)
+      throw std::logic_error("onednn_alexnet: " + name + " input shape differs from the table");
+    std::optional<dnnl::convolution_forward::primitive_desc> made;
+    try {
+      made.emplace(conv_desc(batch, l, alg), attr_with(true), eng);
+    } catch (const dnnl::error& e) {
+      if (e.status != dnnl_unimplemented) throw;
+      throw std::invalid_argument("onednn_alexnet: " + name + ": oneDNN has no implementation of " +
+                                  dnnl_alg_kind2str(static_cast<dnnl_alg_kind_t>(alg)) + " for this layer on this CPU");
+    }
+    const dnnl::convolution_forward::primitive_desc& pd = *made;
     memory s = ensure(steps, src, pd.src_desc(), name + " src");
     memory w = add_param(memory::desc({c.filters, C, c.kernel, c.kernel}, dt::f32, tag::oihw), pd.weights_desc());
     memory b = add_param(memory::desc({c.filters}, dt::f32, tag::x), pd.bias_desc());
     memory dst(pd.dst_desc(), eng);
     std::string info = std::string(pd.impl_info_str()) + "  src=" + layout_name(pd.src_desc()) +
                        " wei=" + layout_name(pd.weights_desc()) + " dst=" + layout_name(pd.dst_desc()) + " +relu";
+    conv_steps.push_back(steps.size());
     steps.push_back({name,
                      dnnl::convolution_forward(pd),
                      {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst}},
@@ -185,10 +249,8 @@ struct onednn_alexnet::impl {
     return dst;
   }
 
-  impl(int n, algorithm conv_alg) : batch(n) {
+  impl(int n, const conv_plan& conv_algs) : batch(n), plan(conv_algs) {
     if (n < 1) throw std::invalid_argument("onednn_alexnet: batch must be >= 1");
-    if (conv_alg != algorithm::convolution_direct && conv_alg != algorithm::convolution_auto)
-      throw std::invalid_argument("onednn_alexnet: conv_alg must be convolution_direct or convolution_auto");
     steps.reserve(32);  // step pointers are kept in scratch_users: no reallocation allowed
     softmax_steps.reserve(4);
     logits_steps.reserve(4);
@@ -196,13 +258,13 @@ struct onednn_alexnet::impl {
     user_in = memory(memory::desc({batch, 3, 227, 227}, dt::f32, tag::nchw), eng, nullptr);
     user_out = memory(memory::desc({batch, 1000}, dt::f32, tag::nc), eng, nullptr);
 
-    memory x = conv("conv1", user_in, {96, 11, 4, 0}, conv_alg);
+    memory x = conv(0, user_in, to_dnnl(plan[0]));
     x = pool("pool1", x);
-    x = conv("conv2", x, {256, 5, 1, 2}, conv_alg);
+    x = conv(1, x, to_dnnl(plan[1]));
     x = pool("pool2", x);
-    x = conv("conv3", x, {384, 3, 1, 1}, conv_alg);
-    x = conv("conv4", x, {384, 3, 1, 1}, conv_alg);
-    x = conv("conv5", x, {256, 3, 1, 1}, conv_alg);
+    x = conv(2, x, to_dnnl(plan[2]));
+    x = conv(3, x, to_dnnl(plan[3]));
+    x = conv(4, x, to_dnnl(plan[4]));
     x = pool("pool5", x);
     // flatten: fc6 takes pool5's 4D output; its weights {4096, 256, 6, 6} match PyTorch's flatten order.
     x = dense("fc6", x, 4096, true);
@@ -259,7 +321,9 @@ struct onednn_alexnet::impl {
   }
 };
 
-onednn_alexnet::onednn_alexnet(int batch, dnnl::algorithm conv_alg) : p_(std::make_unique<impl>(batch, conv_alg)) {}
+onednn_alexnet::onednn_alexnet(int batch, dnnl::algorithm conv_alg)
+    : p_(std::make_unique<impl>(batch, uniform_plan(conv_alg))) {}
+onednn_alexnet::onednn_alexnet(int batch, const conv_plan& plan) : p_(std::make_unique<impl>(batch, plan)) {}
 onednn_alexnet::~onednn_alexnet() = default;
 onednn_alexnet::onednn_alexnet(onednn_alexnet&&) noexcept = default;
 onednn_alexnet& onednn_alexnet::operator=(onednn_alexnet&&) noexcept = default;
@@ -316,4 +380,238 @@ std::string onednn_alexnet::impl_info() const {
 void onednn_alexnet::set_threads(int n) {
   if (n < 1) throw std::invalid_argument("onednn_alexnet: threads must be >= 1");
   omp_set_num_threads(n);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-layer convolution algorithms
+// ---------------------------------------------------------------------------------------------------------
+
+const char* onednn_alexnet::name(algo a) {
+  return a == algo::direct ? "direct" : a == algo::winograd ? "winograd" : "auto";
+}
+
+std::string onednn_alexnet::describe(const conv_plan& plan) {
+  std::string s;
+  for (int i = 0; i < conv_layers; ++i)
+    s += std::string(i ? " " : "") + conv_layers_of_alexnet[i].name + "=" + name(plan[std::size_t(i)]);
+  return s;
+}
+
+bool onednn_alexnet::supports(int batch, int layer, algo a) {
+  if (batch < 1 || layer < 0 || layer >= conv_layers) throw std::invalid_argument("onednn_alexnet::supports");
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  try {
+    dnnl::convolution_forward::primitive_desc pd(conv_desc(batch, conv_layers_of_alexnet[layer], to_dnnl(a)),
+                                                 impl::attr_with(true), eng);
+    return true;
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented) return false;
+    throw;
+  }
+}
+
+const onednn_alexnet::conv_plan& onednn_alexnet::plan() const { return p_->plan; }
+
+std::string onednn_alexnet::conv_impl(int layer) const {
+  if (layer < 0 || layer >= conv_layers) throw std::invalid_argument("onednn_alexnet::conv_impl");
+  const std::string& info = p_->steps[p_->conv_steps[std::size_t(layer)]].info;
+  return info.substr(0, info.find("  "));
+}
+
+std::vector<std::pair<std::string, double>> onednn_alexnet::time_steps(const float* in_nchw, int iters) {
+  impl& m = *p_;
+  std::vector<float> out(std::size_t(m.batch) * classes);
+  m.check_ready(in_nchw, out.data());
+  m.user_in.set_data_handle(const_cast<float*>(in_nchw));
+  m.user_out.set_data_handle(out.data());
+  std::vector<step*> all;
+  for (step& s : m.steps) all.push_back(&s);
+  for (step& s : m.logits_steps) all.push_back(&s);
+  std::vector<std::vector<double>> ms(all.size());
+  for (int k = 0; k < std::max(1, iters); ++k)
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      all[i]->prim.execute(m.strm, all[i]->args);
+      m.strm.wait();
+      ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  std::vector<std::pair<std::string, double>> result;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    std::vector<double>& v = ms[i];
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    result.emplace_back(all[i]->name, n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+  }
+  return result;
+}
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string fmt(const char* f, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, x);
+  return buf;
+}
+
+}  // namespace
+
+onednn_alexnet::selection onednn_alexnet::select_fastest(int batch, const float* params, const float* input, int rounds,
+                                                         int iters) {
+  if (params == nullptr || input == nullptr) throw std::invalid_argument("onednn_alexnet::select_fastest: null");
+  if (iters <= 0) iters = batch == 1 ? 10 : 2;
+  rounds = std::max(1, rounds);
+  constexpr algo algos[] = {algo::direct, algo::winograd, algo::automatic};
+  std::ostringstream rep;
+  rep << "oneDNN convolution algorithms, batch " << batch << ", " << omp_get_max_threads() << " thread(s):\n";
+
+  // 1. What oneDNN implements here.
+  bool implemented[conv_layers][3];
+  for (int l = 0; l < conv_layers; ++l) {
+    rep << "  " << conv_layers_of_alexnet[l].name << " implemented:";
+    for (int a = 0; a < 3; ++a) {
+      implemented[l][a] = supports(batch, l, algos[a]);
+      rep << ' ' << name(algos[a]) << (implemented[l][a] ? " yes" : " no (unimplemented)") << (a < 2 ? "," : "\n");
+    }
+  }
+
+  // 2, 3. Candidates, built and checked against the all-direct network.
+  struct candidate {
+    conv_plan plan;
+    std::string label;
+    std::unique_ptr<onednn_alexnet> net;
+    bool ok = false;
+    std::vector<std::vector<double>> layer_ms;  // [layer][round]
+    std::vector<double> net_ms;                 // per round
+  };
+  std::vector<candidate> cands;
+  const std::size_t out_size = std::size_t(batch) * classes;
+  std::vector<float> ref(out_size), got(out_size);
+  double ref_max = 0;
+  auto add = [&](const conv_plan& plan, const std::string& label) -> candidate* {
+    for (candidate& c : cands)
+      if (c.plan == plan) {
+        c.label += " = " + label;
+        return nullptr;
+      }
+    candidate c{plan, label, nullptr, false, std::vector<std::vector<double>>(conv_layers), {}};
+    try {
+      c.net = std::make_unique<onednn_alexnet>(batch, plan);
+    } catch (const std::invalid_argument& e) {
+      rep << "  candidate " << label << ": not built: " << e.what() << "\n";
+      return nullptr;
+    }
+    c.net->set_weights(params);
+    c.net->forward_logits(input, got.data());
+    if (cands.empty()) {  // the all-direct network: the reference of the check
+      ref = got;
+      for (float v : ref) ref_max = std::max(ref_max, double(std::fabs(v)));
+      c.ok = std::isfinite(ref_max) && ref_max > 0;
+      rep << "  candidate " << label << " (" << describe(plan) << "): the reference of the check, max |logit| "
+          << fmt("%.4g", ref_max) << "\n";
+    } else {
+      double diff = 0;
+      for (std::size_t i = 0; i < out_size; ++i) {
+        const double d = std::fabs(double(got[i]) - double(ref[i]));
+        diff = std::max(diff, std::isnan(d) ? INFINITY : d);
+      }
+      c.ok = diff <= 1e-4 * ref_max;
+      rep << "  candidate " << label << " (" << describe(plan) << "): logits max |diff| against direct "
+          << fmt("%.3g", diff) << " (bound 1e-4 x " << fmt("%.4g", ref_max)
+          << "): " << (c.ok ? "pass" : "FAIL, rejected") << "\n";
+    }
+    cands.push_back(std::move(c));
+    return &cands.back();
+  };
+  for (int a = 0; a < 3; ++a) {
+    conv_plan plan;
+    bool partial = false;
+    for (int l = 0; l < conv_layers; ++l) {
+      plan[std::size_t(l)] = implemented[l][a] ? algos[a] : algo::direct;
+      partial = partial || !implemented[l][a];
+    }
+    add(plan, std::string(name(algos[a])) + (partial && a != 0 ? " where implemented" : ""));
+  }
+  if (cands.empty() || !cands[0].ok) throw std::runtime_error("onednn_alexnet::select_fastest: direct network failed");
+
+  // 4. Per-primitive times; per layer the fastest algorithm.
+  auto ok_indices = [&] {
+    std::vector<std::size_t> v;
+    for (std::size_t i = 0; i < cands.size(); ++i)
+      if (cands[i].ok) v.push_back(i);
+    return v;
+  };
+  {
+    const std::vector<std::size_t> ok = ok_indices();
+    for (int r = 0; r < rounds; ++r)
+      for (std::size_t j = 0; j < ok.size(); ++j) {
+        candidate& c = cands[ok[(j + std::size_t(r)) % ok.size()]];
+        const auto steps = c.net->time_steps(input, iters);
+        for (int l = 0; l < conv_layers; ++l) {
+          const std::string conv = conv_layers_of_alexnet[l].name;
+          double t = 0;
+          for (const auto& [step_name, ms] : steps)
+            if (step_name == conv || step_name == "reorder(" + conv + " src)") t += ms;
+          c.layer_ms[std::size_t(l)].push_back(t);
+        }
+      }
+    conv_plan fastest{};
+    rep << "  per layer (median over " << rounds << " rounds of per-primitive medians of " << iters
+        << " passes; the convolution plus the reorder of its source, if any):\n";
+    for (int l = 0; l < conv_layers; ++l) {
+      double best = INFINITY;
+      rep << "    " << conv_layers_of_alexnet[l].name << ":";
+      for (std::size_t i : ok) {
+        const double t = median_of(cands[i].layer_ms[std::size_t(l)]);
+        rep << " " << name(cands[i].plan[std::size_t(l)]) << " " << fmt("%.3f", t) << " ms ("
+            << cands[i].net->conv_impl(l) << ")";
+        if (t < best) {
+          best = t;
+          fastest[std::size_t(l)] = cands[i].plan[std::size_t(l)];
+        }
+      }
+      rep << " -> " << name(fastest[std::size_t(l)]) << "\n";
+    }
+    add(fastest, "per-layer fastest");
+  }
+
+  // 5. Whole networks (with softmax, as the comparisons time them).
+  const std::vector<std::size_t> ok = ok_indices();
+  std::vector<float> probs(out_size);
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t j = 0; j < ok.size(); ++j) {
+      candidate& c = cands[ok[(j + std::size_t(r)) % ok.size()]];
+      std::vector<double> t;
+      c.net->forward(input, probs.data());  // one untimed pass: the previous candidate evicted the caches
+      for (int k = 0; k < iters; ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        c.net->forward(input, probs.data());
+        t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      c.net_ms.push_back(median_of(t));
+    }
+  std::size_t win = ok[0];
+  rep << "  whole network (median over " << rounds << " rounds of the median of " << iters << " passes):\n";
+  for (std::size_t i : ok) {
+    const double t = median_of(cands[i].net_ms);
+    rep << "    " << cands[i].label << ": " << fmt("%.3f", t) << " ms per batch ["
+        << fmt("%.3f", *std::min_element(cands[i].net_ms.begin(), cands[i].net_ms.end())) << " - "
+        << fmt("%.3f", *std::max_element(cands[i].net_ms.begin(), cands[i].net_ms.end())) << "]\n";
+    if (t < median_of(cands[win].net_ms)) win = i;
+  }
+  selection s;
+  s.plan = cands[win].plan;
+  s.ms_per_batch = median_of(cands[win].net_ms);
+  rep << "  chosen: " << cands[win].label << ":";
+  for (int l = 0; l < conv_layers; ++l)
+    rep << " " << conv_layers_of_alexnet[l].name << "=" << name(s.plan[std::size_t(l)]) << " ("
+        << cands[win].net->conv_impl(l) << ")";
+  rep << "\n";
+  s.report = rep.str();
+  return s;
 }

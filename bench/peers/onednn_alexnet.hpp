@@ -20,14 +20,22 @@
 //   net.set_weights(params);                        // PyTorch order and layout, param_count floats
 //   net.forward(input, probs);                      // input batch x 3x227x227, probs batch x 1000
 //
+// Per-layer convolution algorithms (direct, Winograd, auto), the fastest chosen by measurement:
+//
+//   auto sel = onednn_alexnet::select_fastest(64, params, input);  // prints nothing; sel.report says all
+//   onednn_alexnet best(64, sel.plan);
+//
 // Threads: oneDNN (OpenMP runtime) sizes its work partition when a primitive is created, so set the
 // thread count first and build a new object after changing it.
 
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dnnl {
 enum class algorithm;  // the real enum lives in <oneapi/dnnl/dnnl.hpp>; the underlying type is int
@@ -48,10 +56,50 @@ class onednn_alexnet {
   static const dnnl::algorithm direct;
   static const dnnl::algorithm automatic;
 
-  // Creates the primitives for `batch` images (batch >= 1) with the given convolution algorithm
-  // (dnnl::algorithm::convolution_direct or convolution_auto), and allocates every buffer. Weights are
-  // zero until set_weights is called. Throws std::invalid_argument or dnnl::error on failure.
+  // Creates the primitives for `batch` images (batch >= 1) with the given convolution algorithm for every
+  // convolution (dnnl::algorithm::convolution_direct, convolution_auto, or convolution_winograd, which
+  // fails for conv1 and conv2), and allocates every buffer. Weights are zero until set_weights is called.
+  // Throws std::invalid_argument or dnnl::error on failure.
   onednn_alexnet(int batch, dnnl::algorithm conv_alg);
+
+  // One convolution algorithm of oneDNN, named without oneDNN's headers. winograd exists in oneDNN 2.6
+  // only for 3x3 stride-1 convolutions and only with AVX-512 (jit_avx512_core_fp32_wino_conv_2x3 /
+  // _4x3, jit_avx512_common_convolution_winograd); elsewhere creating it fails with "unimplemented".
+  enum class algo { direct, winograd, automatic };
+  static constexpr int conv_layers = 5;                // conv1 .. conv5
+  using conv_plan = std::array<algo, conv_layers>;     // one algorithm per convolution
+  static const char* name(algo a);                     // "direct", "winograd", "auto"
+  static std::string describe(const conv_plan& plan);  // "conv1=direct conv2=direct conv3=winograd ..."
+
+  // Whether oneDNN 2.6 has an implementation of convolution `layer` (0 = conv1 .. 4 = conv5) with
+  // algorithm `a` at this batch (and the current thread count): creates the primitive descriptor only.
+  static bool supports(int batch, int layer, algo a);
+
+  // Creates the network with one algorithm per convolution. Throws std::invalid_argument naming the layer
+  // when oneDNN has no implementation of a requested algorithm (see supports()).
+  onednn_alexnet(int batch, const conv_plan& plan);
+
+  // The fastest per-layer plan for this batch and the current thread count, found by measurement in this
+  // process (random-free: the caller's weights and input):
+  //   1. per convolution and algorithm, whether oneDNN implements it (supports());
+  //   2. candidate networks: each algorithm wherever it is implemented (direct elsewhere);
+  //   3. each candidate's logits are checked against the all-direct network's before any timing
+  //      (max |diff| <= 1e-4 * max |logit|); a candidate that fails is rejected and reported;
+  //   4. every primitive of every candidate is timed (`rounds` rounds, rotating the order of the
+  //      candidates, `iters` passes per round, per-primitive medians); per convolution the algorithm whose
+  //      primitive (plus the reorder of its source, if any) is fastest is chosen; that combination is
+  //      built and checked too when it is new;
+  //   5. the whole networks of all candidates and the combination are timed the same way (median over
+  //      rounds of the per-round medians); the fastest whole network wins.
+  // `report` is a human-readable account: support per layer and algorithm, per-layer times, the whole-net
+  // times, the checks and the winner with oneDNN's implementation names.
+  struct selection {
+    conv_plan plan{};
+    std::string report;
+    double ms_per_batch = 0;  // the winner's median whole-network time in step 5
+  };
+  static selection select_fastest(int batch, const float* params, const float* input, int rounds = 3,
+                                  int iters = 0 /* 0: 10 at batch 1, 2 above */);
   ~onednn_alexnet();
   onednn_alexnet(onednn_alexnet&&) noexcept;
   onednn_alexnet& operator=(onednn_alexnet&&) noexcept;
@@ -76,6 +124,15 @@ class onednn_alexnet {
   // Layouts use oneDNN's letters: dimensions from outermost to innermost (a = N or O, b = C or I, ...),
   // upper case where the dimension is also blocked, then the inner blocks ("Acdb48a": O blocked by 48).
   std::string impl_info() const;
+
+  // The convolution algorithms this object was built with (the constructor's plan, or the single
+  // algorithm of the dnnl::algorithm constructor), and oneDNN's implementation name of convolution `layer`.
+  const conv_plan& plan() const;
+  std::string conv_impl(int layer) const;
+
+  // Runs `iters` forward passes (logits, without softmax), timing every primitive on its own; returns
+  // (primitive name, median ms) in execution order.
+  std::vector<std::pair<std::string, double>> time_steps(const float* in_nchw, int iters);
 
   int batch() const;
 

@@ -2,8 +2,11 @@
 // against a scalar reference written here.
 //
 //   bench_onednn_alexnet                 time every config: alg {direct, auto} x threads {1, 2} x batch {1, 64}
-//   bench_onednn_alexnet --check         correctness only (batch 2, both algorithms); exit status 1 on failure
-//   options: --alg direct|auto|both  --threads 1,2  --batch 1,64  --iters N  --warmup N  --rounds R  --info
+//   bench_onednn_alexnet --check         correctness only (batch 2: direct, auto, and Winograd wherever oneDNN
+//                                        implements it); exit status 1 on failure
+//   options: --alg direct|auto|both|best  --threads 1,2  --batch 1,64  --iters N  --warmup N  --rounds R  --info
+//   --alg best: per (threads, batch), oneDNN's convolution algorithm is chosen per layer by measurement
+//   (onednn_alexnet::select_fastest; its report is printed), and that plan is timed as alg=best.
 //
 // One line per config and round, e.g.
 //   onednn_alexnet alg=direct batch=1 threads=1 ms_per_batch_median=32.5 images_per_s=30.8
@@ -223,8 +226,26 @@ int run_check() {
               max_abs(ref_logits), max_abs(ref_probs));
 
   bool ok = true;
-  for (auto [alg, name] : {std::pair{onednn_alexnet::direct, "direct"}, std::pair{onednn_alexnet::automatic, "auto"}}) {
-    onednn_alexnet net(batch, alg);
+  onednn_alexnet::conv_plan wino;
+  bool any_wino = false;
+  for (int l = 0; l < onednn_alexnet::conv_layers; ++l) {
+    const bool has = onednn_alexnet::supports(batch, l, onednn_alexnet::algo::winograd);
+    wino[std::size_t(l)] = has ? onednn_alexnet::algo::winograd : onednn_alexnet::algo::direct;
+    any_wino = any_wino || has;
+  }
+  std::vector<std::pair<onednn_alexnet::conv_plan, std::string>> plans;
+  onednn_alexnet::conv_plan uniform;
+  uniform.fill(onednn_alexnet::algo::direct);
+  plans.emplace_back(uniform, "direct");
+  uniform.fill(onednn_alexnet::algo::automatic);
+  plans.emplace_back(uniform, "auto");
+  if (any_wino)
+    plans.emplace_back(wino, "winograd where implemented (" + onednn_alexnet::describe(wino) + ")");
+  else
+    std::printf("check: oneDNN implements Winograd for none of the convolutions on this CPU; not checked\n");
+  for (const auto& [plan, name_str] : plans) {
+    const char* name = name_str.c_str();
+    onednn_alexnet net(batch, plan);
     net.set_weights(params.data());
     std::vector<float> probs(std::size_t(batch) * 1000), logits(std::size_t(batch) * 1000);
     net.forward(input.data(), probs.data());
@@ -285,6 +306,7 @@ std::vector<int> parse_list(const char* s) {
 int main(int argc, char** argv) {
   std::vector<std::pair<dnnl::algorithm, std::string>> algs = {{onednn_alexnet::direct, "direct"},
                                                                {onednn_alexnet::automatic, "auto"}};
+  bool best = false;
   std::vector<int> threads = {1, 2}, batches = {1, 64};
   int iters = 0, warmup = -1, rounds = 1;
   bool info = false;
@@ -316,19 +338,22 @@ int main(int argc, char** argv) {
         algs.resize(1);
       else if (v == "auto")
         algs.erase(algs.begin());
+      else if (v == "best")
+        best = true;
       else if (v != "both") {
-        std::fprintf(stderr, "--alg direct|auto|both\n");
+        std::fprintf(stderr, "--alg direct|auto|both|best\n");
         return 1;
       }
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--check] [--alg direct|auto|both] [--threads 1,2] [--batch 1,64] [--iters N] "
+                   "usage: %s [--check] [--alg direct|auto|both|best] [--threads 1,2] [--batch 1,64] [--iters N] "
                    "[--warmup N] [--rounds R] [--info]\n",
                    argv[0]);
       return 1;
     }
   }
 
+  if (best) algs = {{onednn_alexnet::direct, "best"}};  // the algorithm is ignored: the plan found is used
   const std::vector<float> params = random_params(42);
   int max_batch = *std::max_element(batches.begin(), batches.end());
   const std::vector<float> input = random_input(max_batch, 7);
@@ -336,12 +361,22 @@ int main(int argc, char** argv) {
 
   // key: (alg, batch, threads) -> per-round medians in ms
   std::map<std::tuple<std::string, int, int>, std::vector<double>> results;
+  std::map<std::pair<int, int>, onednn_alexnet::conv_plan> best_plans;  // (threads, batch) -> plan
+  if (best) {
+    for (int t : threads)
+      for (int b : batches) {
+        onednn_alexnet::set_threads(t);
+        const auto sel = onednn_alexnet::select_fastest(b, params.data(), input.data());
+        std::printf("%s", sel.report.c_str());
+        best_plans[{t, b}] = sel.plan;
+      }
+  }
   for (int round = 0; round < rounds; ++round)
     for (int t : threads)
       for (int b : batches)
         for (const auto& [alg, name] : algs) {
           onednn_alexnet::set_threads(t);
-          onednn_alexnet net(b, alg);
+          onednn_alexnet net = best ? onednn_alexnet(b, best_plans.at({t, b})) : onednn_alexnet(b, alg);
           net.set_weights(params.data());
           if (info && round == 0)
             std::printf("# alg=%s batch=%d threads=%d implementations:\n%s", name.c_str(), b, t,
@@ -358,6 +393,7 @@ int main(int argc, char** argv) {
           }
           const double med = median(ms);
           results[{name, b, t}].push_back(med);
+          if (best) std::printf("# plan %s\n", onednn_alexnet::describe(net.plan()).c_str());
           std::printf("onednn_alexnet alg=%s batch=%d threads=%d ms_per_batch_median=%.2f images_per_s=%.1f\n",
                       name.c_str(), b, t, med, 1000.0 * b / med);
           std::printf("#   iterations=%d min=%.2f max=%.2f ms; ms_per_image=%.2f; nominal GFLOP/s=%.1f\n", n_iter,
