@@ -8,9 +8,12 @@
 // (const params<Net>&, int max_batch, const P&) with `void run(const float* in, float* out, int batch)`.
 // Everything a forward pass needs is allocated when the program is built; run() allocates nothing.
 #pragma once
+#include <concepts>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "params.hpp"
 
@@ -32,8 +35,29 @@ class model {
   static constexpr std::int64_t input_size = Net::input_shape::size;    ///< floats per image in
   static constexpr std::int64_t output_size = Net::output_shape::size;  ///< floats per image out
 
+  /// Throws std::invalid_argument for max_batch < 1 and std::logic_error for a moved-from (empty) params.
   model(const params<Net>& p, int max_batch, const Policy& policy = Policy{})
-      : max_batch_(check_max_batch(max_batch)), program_(p, max_batch_, policy) {}
+      : max_batch_(check_args(p, max_batch)), program_(p, max_batch_, policy) {}
+
+  /// Ownership: a model is copyable or movable when its policy's program is (exec::reference and
+  /// exec::cuda move, exec::simd neither). Moving leaves the source empty: max_batch() is 0 and forward()
+  /// throws std::logic_error until another model is assigned to it.
+  model(const model&) requires std::copy_constructible<program_type>
+  = default;
+  model& operator=(const model&) requires std::is_copy_assignable_v<program_type>
+  = default;
+  model(model&& other) noexcept(
+      std::is_nothrow_move_constructible_v<program_type>) requires std::move_constructible<program_type>
+      : max_batch_(std::exchange(other.max_batch_, 0)), program_(std::move(other.program_)) {}
+  model& operator=(model&& other) noexcept(
+      std::is_nothrow_move_assignable_v<program_type>) requires std::is_move_assignable_v<program_type> {
+    if (this != &other) {
+      program_ = std::move(other.program_);
+      max_batch_ = std::exchange(other.max_batch_, 0);
+    }
+    return *this;
+  }
+  ~model() = default;
 
   int max_batch() const noexcept { return max_batch_; }
 
@@ -60,11 +84,19 @@ class model {
   program_type& program() noexcept { return program_; }
 
  private:
-  static int check_max_batch(int b) {
+  static int check_args(const params<Net>& p, int b) {
     if (b < 1) throw std::invalid_argument("typenet: model: max_batch must be at least 1, got " + std::to_string(b));
+    if (p.empty())
+      throw std::logic_error(
+          "typenet: model: the params were moved from (they hold no buffer); pass a params "
+          "that holds the weights");
     return b;
   }
   void check_batch(int batch) const {
+    if (max_batch_ == 0)
+      throw std::logic_error(
+          "typenet: forward: this model was moved from (it holds no program); assign a model "
+          "to it first");
     if (batch < 1 || batch > max_batch_)
       throw std::invalid_argument("typenet: forward: batch " + std::to_string(batch) + " is outside 1.." +
                                   std::to_string(max_batch_) + " (the model's max_batch)");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -65,46 +66,68 @@ class params {
  public:
   static constexpr std::int64_t count = param_count<Net>;
 
+  /// Ownership: params owns its buffer and copies it on copy. Moving leaves the source *empty*: empty()
+  /// is true, data() is null, and span(), weight(), bias() and tensors() throw std::logic_error (as does
+  /// building a model from it). Assigning a params to an empty one (copy or move) makes it usable again;
+  /// copying an empty params gives an empty params.
   params() : data_(detail::make_aligned_floats(count)) {}
-  params(const params& other) : params() { std::memcpy(data(), other.data(), sizeof(float) * count); }
+  params(const params& other) : data_(other.empty() ? nullptr : detail::make_aligned_floats(count)) {
+    if (!other.empty()) std::memcpy(data(), other.data(), sizeof(float) * count);
+  }
   params& operator=(const params& other) {
-    if (this != &other) std::memcpy(data(), other.data(), sizeof(float) * count);
+    if (this == &other) return *this;
+    if (other.empty()) {
+      data_.reset();
+      return *this;
+    }
+    if (empty()) data_ = detail::make_aligned_floats(count);
+    std::memcpy(data(), other.data(), sizeof(float) * count);
     return *this;
   }
   params(params&&) noexcept = default;
   params& operator=(params&&) noexcept = default;
 
+  /// True only for a moved-from params (see above).
+  bool empty() const noexcept { return !data_; }
+
   float* data() noexcept { return data_.get(); }
   const float* data() const noexcept { return data_.get(); }
   static constexpr std::int64_t size() noexcept { return count; }
-  std::span<float> span() noexcept { return {data(), static_cast<std::size_t>(count)}; }
-  std::span<const float> span() const noexcept { return {data(), static_cast<std::size_t>(count)}; }
+  std::span<float> span() { return {checked_data(), static_cast<std::size_t>(count)}; }
+  std::span<const float> span() const { return {checked_data(), static_cast<std::size_t>(count)}; }
 
   template <int I>
-  std::span<float> weight() noexcept {
+  std::span<float> weight() {
     using B = layer_at<Net, I>;
-    return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
+    return {checked_data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
   }
   template <int I>
-  std::span<float> bias() noexcept {
+  std::span<float> bias() {
     using B = layer_at<Net, I>;
-    return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
+    return {checked_data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
   }
   template <int I>
-  std::span<const float> weight() const noexcept {
+  std::span<const float> weight() const {
     using B = layer_at<Net, I>;
-    return {data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
+    return {checked_data() + B::weight_offset, static_cast<std::size_t>(B::weights)};
   }
   template <int I>
-  std::span<const float> bias() const noexcept {
+  std::span<const float> bias() const {
     using B = layer_at<Net, I>;
-    return {data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
+    return {checked_data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
   }
 
   /// Every parameter tensor in network order, named as in PyTorch (Net::param_prefix + ".weight"/".bias").
-  std::vector<param_tensor> tensors() { return tensors_of(data()); }
+  std::vector<param_tensor> tensors() { return tensors_of(checked_data()); }
 
  private:
+  float* checked_data() const {
+    if (empty())
+      throw std::logic_error(
+          "typenet: params: used after being moved from (it holds no buffer; assign a params to it first)");
+    return data_.get();
+  }
+
   template <class B>
   static void add(std::vector<param_tensor>& out, float* base) {
     if constexpr (B::params > 0) {
