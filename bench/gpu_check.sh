@@ -9,19 +9,25 @@
 # comparison. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
 # that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
 # fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, three
-# maths) and the PyTorch + cuDNN comparison (whole network and per stage), and writes under $OUT:
+# maths; before timing it checks batch 2 against exec::reference and batches 131 and 256 against chunked
+# runs and the reference, and writes typenet's weights, 256 images and its outputs to $OUT/dump) and the
+# PyTorch + cuDNN comparison (whole network and per stage; typenet's dumped outputs against PyTorch on the
+# same weights; cuDNN fp32 re-timed in other configurations, each in a fresh process, to find the fastest
+# one for the conv2 stage and the whole network; a CUDA-graph-captured PyTorch at batch 1), and writes under
+# $OUT:
 #   results.md   the summary: device, tests, parity lines, cuda_bench's checks, the comparison tables, the
 #                typenet per-stage and whole-network tables (Winograd and direct side by side), step times
 #   device.txt   nvidia-smi: name, driver, memory, clocks; `nvidia-smi -q -d CLOCK` before and after the
 #                benchmarks
 #   tests.log    the test binaries' output     bench.txt    cuda_bench's output
 #   compare.log  torch_cuda_compare.py's output
-# Every step runs under a timeout (30 + 50 + 80 s for the tests, 90 s cuda_bench, 110 s the comparison) and
-# the whole script under a budget (GPU_CHECK_BUDGET seconds, default 350): a step gets at most what is
+# Every step runs under a timeout (30 + 70 + 50 + 100 s for the tests, 120 s cuda_bench, 260 s the
+# comparison, of which 30 s per cuDNN configuration) and the whole script under a budget (GPU_CHECK_BUDGET
+# seconds, default 520): a step gets at most what is
 # left of it. PYTHON picks the interpreter (default python3); COMPARE_ARGS adds arguments to
 # torch_cuda_compare.py (a dry run without a GPU: COMPARE_ARGS="--device cpu --batches 1,2
-# --stage-batches 2 --iters 2"). Exit status: 0 when every test passed and both
-# benchmarks ran.
+# --stage-batches 2 --iters 2 --probe-batches 2"). Exit status: 0 when every test passed, both benchmarks
+# ran and every output check (cuda_bench's, typenet against PyTorch) passed.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-cuda}
@@ -29,7 +35,7 @@ out=${OUT:-/tmp/typenet-gpu-check}
 mkdir -p "$out"
 bin=$build/bin
 python=${PYTHON:-python3}
-budget=${GPU_CHECK_BUDGET:-350}
+budget=${GPU_CHECK_BUDGET:-520}
 status=0
 declare -A took
 
@@ -72,7 +78,7 @@ clocks() {
 : > "$out/tests.log"
 tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo"
 declare -A result
-declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=50 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=80)
+declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100)
 for t in $tests; do
   echo "=== $t" >> "$out/tests.log"
   if [[ ! -x $bin/$t ]]; then
@@ -95,7 +101,7 @@ done
 
 : > "$out/bench.txt"
 bench_result="ran"
-run_step cuda_bench 90 "$out/bench.txt" "$bin/cuda_bench" --quick --iters 20
+run_step cuda_bench 120 "$out/bench.txt" "$bin/cuda_bench" --quick --iters 20 --dump "$out/dump" --dump-batch 256
 rc=$?
 ((rc != 0)) && { status=1; bench_result="FAILED (exit $rc)"; }
 
@@ -104,9 +110,11 @@ clocks "after cuda_bench" >> "$out/device.txt"
 : > "$out/compare.log"
 compare_result="ran"
 # shellcheck disable=SC2086  # COMPARE_ARGS: extra words, e.g. for a dry run without a GPU
-run_step compare 110 "$out/compare.log" env PYTHONUNBUFFERED=1 "$python" "$here/bench/torch_cuda_compare.py" \
+dump_args=()
+[[ -f $out/dump/meta.json ]] && dump_args=(--typenet-dump "$out/dump")
+run_step compare 260 "$out/compare.log" env PYTHONUNBUFFERED=1 "$python" "$here/bench/torch_cuda_compare.py" \
   --typenet "$out/bench.txt" --batches 1,64,256 --stage-batches 64,256 --markdown "$out/compare.md" \
-  ${COMPARE_ARGS:-}
+  --probe-batches 64,256 --probe-timeout 30 --graph-batches 1,64 "${dump_args[@]}" ${COMPARE_ARGS:-}
 rc=$?
 ((rc != 0)) && { status=1; compare_result="FAILED (exit $rc)"; }
 
@@ -176,13 +184,17 @@ pivot_net() {
   echo "## cuda_bench: $bench_result in ${took[cuda_bench]:-}"
   echo
   echo '```'
-  grep -E '^(device|tuning|options|check) ' "$out/bench.txt"
+  grep -E '^(device|tuning|options|check|check_large|dump:) ' "$out/bench.txt"
   grep -E '^cuda_bench:' "$out/bench.txt"
   echo '```'
   echo
   echo "## seed AlexNet: typenet exec::cuda against PyTorch + cuDNN (channels_last, cudnn.benchmark): $compare_result in ${took[compare]:-}"
   echo
   head -1 "$out/compare.log"
+  echo
+  echo '```'
+  grep -E '^(torch_check|cudnn_graph|cudnn_probe .* kernel|cudnn_probe .*(FAILED|TIMED))' "$out/compare.log"
+  echo '```'
   echo
   cat "$out/compare.md" 2>/dev/null || { echo "(comparison failed: the end of compare.log)"; echo '```'; tail -20 "$out/compare.log"; echo '```'; }
   echo
