@@ -28,5 +28,5 @@ set_tests_properties(zoo.bench_lenet5 PROPERTIES LABELS examples
 set(TYPENET_PYTHON "/usr/bin/python3" CACHE FILEPATH "Python for typenet's scripted tests (torch needed only for parity)")
 add_test(NAME zoo.errors
   COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tests/reference/zoo_errors.py $<TARGET_FILE:typenet-zoo>
-          ${CMAKE_CURRENT_BINARY_DIR}/zoo_errors)
+          ${CMAKE_CURRENT_BINARY_DIR}/zoo_errors --simd $<BOOL:${TYPENET_ZOO_SIMD}> --sanitized $<BOOL:${TYPENET_SANITIZE}>)
 set_tests_properties(zoo.errors PROPERTIES LABELS examples)

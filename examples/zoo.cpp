@@ -6,35 +6,51 @@
 //   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //
-// Errors (unknown network or flag, missing or malformed files, shapes that do not match the network) are
-// one line on stderr and exit status 1; `run` writes its output file only when everything succeeded.
+// Errors (unknown network or flag, missing or malformed files, shapes that do not match the network, a
+// batch that does not fit in the available memory, a failed write to stdout) are one line on stderr and
+// exit status 1; `run` writes its output file only when the network ran. Exit status 0 means every
+// command's output was written. Limits: --threads 1..1024, --iters 1..1000000, --batch 1..2147483647 and
+// what the memory allows; an option's value must not start with '--' (write ./--name for such a file).
+// Strings from the command line or from files are echoed with control characters escaped (\x1b).
 #include <typenet/io.hpp>
 #include <typenet/io/weights.hpp>
 #include <typenet/typenet.hpp>
 #include <typenet/zoo/networks.hpp>
 
-// The simd policy is used when its header is there (TYPENET_ZOO_NO_SIMD builds without it).
-#if __has_include(<typenet/exec/simd.hpp>) && !defined(TYPENET_ZOO_NO_SIMD)
+// The simd policy is built in unless TYPENET_ZOO_NO_SIMD is defined (CMake: TYPENET_ZOO_SIMD=OFF); then
+// `--policy simd` is an error, never a silent fall-back to the reference policy.
+#if !defined(TYPENET_ZOO_NO_SIMD)
 #include <typenet/exec/simd.hpp>
 #define TYPENET_ZOO_HAS_SIMD 1
 #else
 #define TYPENET_ZOO_HAS_SIMD 0
 #endif
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <map>
+#include <new>
 #include <numeric>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace tn = typenet;
@@ -45,6 +61,78 @@ namespace {
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// `s` with every byte that could steer a terminal written as \xNN: C0 controls (newline included), DEL,
+/// C1 controls (U+0080..U+009F) and bytes that are not part of well-formed UTF-8. Printable ASCII and
+/// valid UTF-8 above U+009F pass unchanged.
+std::string escaped(std::string_view s) {
+  std::string r;
+  r.reserve(s.size());
+  auto hex = [&](unsigned char c) {
+    constexpr char digits[] = "0123456789abcdef";
+    r += "\\x";
+    r += digits[c >> 4];
+    r += digits[c & 15];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      r += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence: its length, the smallest code point it may encode, its code point.
+    const std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    std::uint32_t cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      ok = (d & 0xc0) == 0x80;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= smallest[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) && cp >= 0xa0;
+    if (ok) {
+      r.append(s.substr(i, len));
+      i += len;
+    } else {
+      hex(c);
+      ++i;
+    }
+  }
+  return r;
+}
+
+/// What the program is doing, for the message when memory runs out (std::bad_alloc).
+std::string g_doing = "starting";
+/// Sets g_doing for its scope; an exception leaving the scope keeps it, for main() to report.
+struct doing {
+  std::string saved;
+  int exceptions = std::uncaught_exceptions();
+  explicit doing(std::string what) : saved(std::exchange(g_doing, std::move(what))) {}
+  ~doing() {
+    if (std::uncaught_exceptions() == exceptions) g_doing = std::move(saved);
+  }
+  doing(const doing&) = delete;
+  doing& operator=(const doing&) = delete;
+};
+
+/// 12,345,678
+std::string grouped(std::uint64_t v) {
+  std::string digits = std::to_string(v), r;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) r += ',';
+    r += digits[i];
+  }
+  return r;
+}
+
+/// "12,345,678,901 bytes (11.5 GiB)"
+std::string bytes_text(std::uint64_t b) {
+  char gib[32];
+  std::snprintf(gib, sizeof gib, "%.1f GiB", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0));
+  return grouped(b) + " bytes (" + gib + ")";
+}
 
 constexpr const char* usage_text =
     "usage:\n"
@@ -105,16 +193,24 @@ struct options {
   std::vector<std::string> positional;
 };
 
+/// Flags and their values; a flag's value is the next argument and must not start with "--" (so that
+/// `--weights --input x.npy` names the option that lacks its value instead of taking "--input" as a file).
+/// Any other argument starting with '-' is an unknown option, not a network name.
 options parse(int argc, char** argv, int first, std::initializer_list<std::string_view> allowed) {
   options o;
   for (int i = first; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a.starts_with("--")) {
+    if (a.starts_with("-") && a.size() > 1) {
       if (std::find(allowed.begin(), allowed.end(), a) == allowed.end())
         throw usage_error("unknown option '" + std::string(a) + "' for '" + argv[1] + "'");
-      if (i + 1 >= argc) throw usage_error("option '" + std::string(a) + "' needs a value");
-      if (!o.flags.emplace(std::string(a), argv[i + 1]).second)
-        throw usage_error("option '" + std::string(a) + "' is given twice");
+      if (i + 1 >= argc) throw usage_error("option " + std::string(a) + " needs a value (it is the last argument)");
+      const std::string_view value = argv[i + 1];
+      if (value.starts_with("--"))
+        throw usage_error("option " + std::string(a) + " needs a value, but is followed by the option '" +
+                          std::string(value) + "' (a value may not start with '--'; write ./" + std::string(value) +
+                          " for such a file)");
+      if (!o.flags.emplace(std::string(a), std::string(value)).second)
+        throw usage_error("option " + std::string(a) + " is given twice");
       ++i;
     } else {
       o.positional.emplace_back(a);
@@ -124,8 +220,12 @@ options parse(int argc, char** argv, int first, std::initializer_list<std::strin
 }
 
 std::string one_network(const options& o, const char* command) {
-  if (o.positional.size() != 1)
-    throw usage_error(std::string(command) + " takes exactly one network name (see 'typenet-zoo list')");
+  if (o.positional.size() != 1) {
+    std::string got;
+    for (const std::string& p : o.positional) got += (got.empty() ? "" : ", ") + ("'" + p + "'");
+    throw usage_error(std::string(command) + " takes exactly one network name (see 'typenet-zoo list'), got " +
+                      (got.empty() ? std::string("none") : got));
+  }
   return o.positional[0];
 }
 
@@ -135,15 +235,25 @@ std::string required(const options& o, const std::string& flag) {
   return it->second;
 }
 
-int positive_int(const options& o, const std::string& flag, int fallback) {
+// The documented limits of the numeric options.
+constexpr int max_threads = 1024;     // --threads: threads of the simd policy, the caller included
+constexpr int max_iters = 1'000'000;  // --iters: timed forward passes of bench
+constexpr int max_batch_flag = std::numeric_limits<int>::max();  // --batch; the available memory decides first
+
+/// The value of `flag` as an integer in 1..max, or `fallback` when the flag is absent.
+int bounded_int(const options& o, const std::string& flag, int fallback, int max) {
   auto it = o.flags.find(flag);
   if (it == o.flags.end()) return fallback;
   const std::string& s = it->second;
-  int v = 0;
+  long long v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc() && end == s.data() + s.size() && v > max))
+    throw usage_error("option " + flag + " is at most " + grouped(static_cast<std::uint64_t>(max)) + ", got '" + s +
+                      "'");
   if (ec != std::errc() || end != s.data() + s.size() || v < 1)
-    throw usage_error("option " + flag + " needs a positive integer, got '" + s + "'");
-  return v;
+    throw usage_error("option " + flag + " needs a positive integer (at most " +
+                      grouped(static_cast<std::uint64_t>(max)) + "), got '" + s + "'");
+  return static_cast<int>(v);
 }
 
 enum class policy_kind { reference, simd };
@@ -164,11 +274,15 @@ run_options policy_options(const options& o) {
     else
       throw usage_error("--policy must be 'reference' or 'simd', got '" + it->second + "'");
   }
-  r.threads = positive_int(o, "--threads", 1);
+  if (r.policy == policy_kind::simd && !TYPENET_ZOO_HAS_SIMD)
+    throw usage_error(
+        "--policy simd: this typenet-zoo was built without the simd policy (CMake option TYPENET_ZOO_SIMD=OFF); "
+        "use --policy reference or rebuild with TYPENET_ZOO_SIMD=ON");
+  r.threads = bounded_int(o, "--threads", 1, max_threads);
   return r;
 }
 
-/// Calls f(policy_object, threads_used) with the policy chosen on the command line.
+/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line.
 template <class F>
 void with_policy(const run_options& r, F&& f) {
   if (r.policy == policy_kind::simd) {
@@ -178,13 +292,144 @@ void with_policy(const run_options& r, F&& f) {
     f(policy, r.threads, "simd");
     return;
 #else
-    std::fprintf(stderr, "typenet-zoo: the simd policy is not available in this build; using the reference policy\n");
+    throw std::logic_error("the simd policy is not built in");  // policy_options() refused it already
 #endif
   }
   if (r.threads != 1)
     std::fprintf(stderr, "typenet-zoo: note: the reference policy runs on one thread (--threads %d ignored)\n",
                  r.threads);
   f(tn::exec::reference, 1, "reference");
+}
+
+/// Builds the model into `m`; a thread that cannot be started is reported naming --threads.
+template <class Net, class Policy>
+void build_model(std::optional<tn::model<Net, Policy>>& m, const tn::params<Net>& p, int batch, const Policy& policy,
+                 int threads) {
+  const doing d("building the model for batch " + std::to_string(batch));
+  try {
+    m.emplace(p, batch, policy);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot start the " + std::to_string(threads) + " threads asked for by --threads " +
+                             std::to_string(threads) + ": " + e.what() + " (try fewer threads)");
+  }
+}
+
+// ---- memory ------------------------------------------------------------------------------------------
+
+/// Memory a model of `batch` images needs, in bytes: the program's activation buffers and its copy of the
+/// weights (computed from memory_plan<Net>, since the policies do not publish their own totals), the
+/// parameters, the output buffer and, `with_input`, the input buffer. An estimate, meant to be on the high
+/// side: exec::simd keeps a third per-image buffer (the conv output before pooling) and packs weights into
+/// layouts that may be larger than the parameters, so its activations are counted as 1.5x the plan's and
+/// its packed weights as 2x the parameters (the reference program copies them once).
+template <class Net>
+std::uint64_t bytes_needed(std::uint64_t batch, policy_kind policy, bool with_input) {
+  using plan = tn::memory_plan<Net>;
+  const std::uint64_t per_image = static_cast<std::uint64_t>(plan::bytes_per_image);
+  const std::uint64_t params = static_cast<std::uint64_t>(plan::param_bytes);
+  const std::uint64_t activations = policy == policy_kind::simd ? batch * per_image / 2 * 3 : batch * per_image;
+  const std::uint64_t weights = policy == policy_kind::simd ? 3 * params : 2 * params;  // params<Net> + program
+  const std::uint64_t io =
+      batch * 4 * static_cast<std::uint64_t>((with_input ? Net::input_shape::size : 0) + Net::output_shape::size);
+  return activations + weights + io;
+}
+
+/// "NAME VALUE kB" from a /proc file, in bytes.
+std::optional<std::uint64_t> proc_kb(const char* file, std::string_view name) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with(name)) continue;
+    std::uint64_t kb = 0;
+    const char* p = line.data() + name.size();
+    while (*p == ' ' || *p == '\t') ++p;
+    if (std::from_chars(p, line.data() + line.size(), kb).ec != std::errc()) return std::nullopt;
+    return kb * 1024;
+  }
+  return std::nullopt;
+}
+
+/// The first number in a file (a cgroup limit or usage); nullopt when absent or "max".
+std::optional<std::uint64_t> file_number(const std::string& file, std::string_view key = {}) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!key.empty()) {
+      if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ') continue;
+      line.erase(0, key.size() + 1);
+    }
+    std::uint64_t v = 0;
+    if (std::from_chars(line.data(), line.data() + line.size(), v).ec != std::errc()) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
+struct memory_limit {
+  std::uint64_t bytes;  // what may still be allocated
+  std::string source;   // where that figure comes from
+};
+
+/// How much memory this process may still allocate and keep resident: the smallest of MemAvailable, the
+/// soft RLIMIT_AS and RLIMIT_DATA less what is already in use, and the memory cgroup's limit less its usage
+/// (less reclaimable page cache). nullopt when none of them can be read (not Linux).
+std::optional<memory_limit> available_memory() {
+  std::optional<memory_limit> best;
+  auto consider = [&](std::uint64_t bytes, std::string source) {
+    if (!best || bytes < best->bytes) best = memory_limit{bytes, std::move(source)};
+  };
+  if (auto a = proc_kb("/proc/meminfo", "MemAvailable:")) consider(*a, "MemAvailable in /proc/meminfo");
+  const std::pair<int, const char*> rlimits[] = {{RLIMIT_AS, "VmSize:"}, {RLIMIT_DATA, "VmData:"}};
+  for (auto [resource, used_key] : rlimits) {
+    rlimit l{};
+    if (getrlimit(resource, &l) != 0 || l.rlim_cur == RLIM_INFINITY) continue;
+    const std::uint64_t used = proc_kb("/proc/self/status", used_key).value_or(0);
+    const std::uint64_t limit = l.rlim_cur;
+    consider(limit > used ? limit - used : 0,
+             std::string(resource == RLIMIT_AS ? "the address-space limit RLIMIT_AS (ulimit -v) of "
+                                               : "the data-segment limit RLIMIT_DATA (ulimit -d) of ") +
+                 grouped(limit) + " bytes, " + grouped(used) + " in use");
+  }
+  // Memory cgroups, v2 and v1: this process's own group and the namespace's root.
+  std::ifstream groups("/proc/self/cgroup");
+  std::string line, v2_path, v1_path;
+  while (std::getline(groups, line)) {
+    if (line.starts_with("0::")) v2_path = line.substr(3);
+    const auto at = line.find(":memory:");
+    if (at != std::string::npos) v1_path = line.substr(at + 8);
+  }
+  struct group_files {
+    std::string dir;
+    const char *limit, *usage, *inactive;
+  };
+  const group_files candidates[] = {
+      {"/sys/fs/cgroup" + v2_path, "memory.max", "memory.current", "inactive_file"},
+      {"/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"},
+      {"/sys/fs/cgroup/memory" + v1_path, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"},
+      {"/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"}};
+  for (const group_files& g : candidates) {
+    const auto limit = file_number(g.dir + "/" + g.limit);
+    const auto usage = file_number(g.dir + "/" + g.usage);
+    if (!limit || !usage || *limit >= (std::uint64_t{1} << 60)) continue;  // absent or unlimited
+    const std::uint64_t inactive = file_number(g.dir + "/memory.stat", g.inactive).value_or(0);
+    const std::uint64_t used = *usage > inactive ? *usage - inactive : 0;
+    consider(*limit > used ? *limit - used : 0,
+             "the memory cgroup limit of " + grouped(*limit) + " bytes in " + g.dir + ", " + grouped(used) + " in use");
+  }
+  return best;
+}
+
+/// Refuses, before anything is allocated, a batch whose buffers cannot fit in the available memory.
+template <class Net>
+void check_memory(const char* command, const std::string& net, std::uint64_t batch, const std::string& batch_from,
+                  policy_kind policy, bool with_input, const char* advice) {
+  const std::uint64_t need = bytes_needed<Net>(batch, policy, with_input);
+  const std::optional<memory_limit> avail = available_memory();
+  if (!avail || need <= avail->bytes) return;
+  throw std::runtime_error(std::string(command) + ": batch " + grouped(batch) + batch_from + " of " + net +
+                           " with the " + (policy == policy_kind::simd ? "simd" : "reference") +
+                           " policy needs about " + bytes_text(need) + ", but only " + bytes_text(avail->bytes) +
+                           " are available (" + avail->source + "); " + advice);
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------
@@ -199,8 +444,8 @@ void warn_non_finite(std::span<const float> values, const std::string& what) {
       ++infs;
   }
   if (nans + infs > 0)
-    std::fprintf(stderr, "typenet-zoo: warning: %s contains %zu NaN and %zu infinite values\n", what.c_str(), nans,
-                 infs);
+    std::fprintf(stderr, "typenet-zoo: warning: %s contains %zu NaN and %zu infinite values\n", escaped(what).c_str(),
+                 nans, infs);
 }
 
 double median(std::vector<double> v) {
@@ -235,20 +480,48 @@ int cmd_run(const options& o) {
   const run_options r = policy_options(o);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
+    constexpr std::uint64_t image_bytes = 4 * static_cast<std::uint64_t>(Net::input_shape::size);
+    // Before reading: the batch the input's size implies (its .npy header is a few hundred bytes at most),
+    // so that an input too large for the memory left is refused without being read.
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(input, ec)) {
+      const std::uint64_t size = std::filesystem::file_size(input, ec);
+      if (!ec && size / image_bytes > 0)
+        check_memory<Net>("run", net, size / image_bytes, " (by the size of " + input + ")", r.policy, true,
+                          "split the input into smaller batches");
+    }
     tn::params<Net> p;
-    tn::io::load_weights(weights, p);
-    const tn::io::input_batch x = tn::io::read_input<Net>(input);
+    {
+      const doing d("loading the weights " + weights);
+      tn::io::load_weights(weights, p);
+    }
+    const tn::io::input_batch x = [&] {
+      const doing d("reading the input " + input);
+      return tn::io::read_input<Net>(input);
+    }();
     warn_non_finite(x.data, "input " + input);
-    std::vector<float> y(static_cast<std::size_t>(x.batch) * Net::output_shape::size);
+    // The input is in memory now: what the rest needs, for the batch its header gives.
+    check_memory<Net>("run", net, static_cast<std::uint64_t>(x.batch), " (from " + input + ")", r.policy, false,
+                      "split the input into smaller batches");
+    std::vector<float> y;
+    {
+      const doing d("allocating the output of batch " + std::to_string(x.batch));
+      y.resize(static_cast<std::size_t>(x.batch) * Net::output_shape::size);
+    }
     with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
-      tn::model<Net, std::decay_t<decltype(policy)>> m(p, x.batch, policy);
+      std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+      build_model(m, p, x.batch, policy, threads);
       const auto start = std::chrono::steady_clock::now();
-      m.forward(std::span<const float>(x.data), std::span<float>(y), x.batch);
+      m->forward(std::span<const float>(x.data), std::span<float>(y), x.batch);
       const double ms = elapsed_ms(start);
       warn_non_finite(y, "output");
-      tn::io::write_output<Net>(output, y, x.batch);
+      {
+        const doing d("writing the output " + output);
+        tn::io::write_output<Net>(output, y, x.batch);
+      }
       std::printf("%s: %d x %s -> %s (policy %s, %d thread%s, %.3f ms)\n", net.c_str(), x.batch,
-                  Net::input_shape::str().c_str(), output.c_str(), policy_name, threads, threads == 1 ? "" : "s", ms);
+                  Net::input_shape::str().c_str(), escaped(output).c_str(), policy_name, threads,
+                  threads == 1 ? "" : "s", ms);
     });
   });
   return 0;
@@ -256,23 +529,30 @@ int cmd_run(const options& o) {
 
 int cmd_bench(const options& o) {
   const std::string net = one_network(o, "bench");
-  const int batch = positive_int(o, "--batch", 1);
-  const int iters = positive_int(o, "--iters", 10);
+  const int batch = bounded_int(o, "--batch", 1, max_batch_flag);
+  const int iters = bounded_int(o, "--iters", 10, max_iters);
   const run_options r = policy_options(o);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
+    check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;
     tn::init_he(p, 1);
-    std::vector<float> x(static_cast<std::size_t>(batch) * Net::input_shape::size);
-    std::vector<float> y(static_cast<std::size_t>(batch) * Net::output_shape::size);
+    std::vector<float> x, y;
+    {
+      const doing d("allocating the input and output of batch " + std::to_string(batch));
+      x.resize(static_cast<std::size_t>(batch) * Net::input_shape::size);
+      y.resize(static_cast<std::size_t>(batch) * Net::output_shape::size);
+    }
     tn::fill_uniform(x, 2);
     with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
-      tn::model<Net, std::decay_t<decltype(policy)>> m(p, batch, policy);
-      m.forward(x.data(), y.data(), batch);  // warm-up
+      std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+      build_model(m, p, batch, policy, threads);
+      m->forward(x.data(), y.data(), batch);  // warm-up
       std::vector<double> times;
+      times.reserve(static_cast<std::size_t>(iters));
       for (int i = 0; i < iters; ++i) {
         const auto start = std::chrono::steady_clock::now();
-        m.forward(x.data(), y.data(), batch);
+        m->forward(x.data(), y.data(), batch);
         times.push_back(elapsed_ms(start));
       }
       const double ms = median(times);
@@ -309,18 +589,20 @@ int cmd_demo(const options& o) {
   const run_options r = policy_options(o);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
-    std::printf("%s\n", net.c_str());
-    std::fputs(tn::describe<Net>().c_str(), stdout);
+    const doing d("allocating the parameters of " + net);
     tn::params<Net> p;
     tn::init_he(p, 1);
     const std::vector<float> x = demo_input<Net>();
+    std::printf("%s\n", net.c_str());
+    std::fputs(tn::describe<Net>().c_str(), stdout);
     std::vector<float> y(static_cast<std::size_t>(Net::output_shape::size));
     with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
       const auto built = std::chrono::steady_clock::now();
-      tn::model<Net, std::decay_t<decltype(policy)>> m(p, 1, policy);
+      std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+      build_model(m, p, 1, policy, threads);
       const double build_ms = elapsed_ms(built);
       const auto start = std::chrono::steady_clock::now();
-      m.forward(std::span<const float>(x), std::span<float>(y), 1);
+      m->forward(std::span<const float>(x), std::span<float>(y), 1);
       const double ms = elapsed_ms(start);
       std::vector<double> prob(y.begin(), y.end());
       if constexpr (!ends_in_softmax<Net>()) {  // logits: show softmax probabilities
@@ -347,7 +629,10 @@ int cmd_demo(const options& o) {
 }
 
 int dispatch(int argc, char** argv) {
-  if (argc < 2) throw usage_error("no command given\n" + std::string(usage_text));
+  if (argc < 2) {
+    std::fprintf(stderr, "typenet-zoo: no command given\n%s", usage_text);
+    return 1;
+  }
   const std::string_view cmd = argv[1];
   if (cmd == "list") {
     if (argc != 2) throw usage_error("list takes no arguments");
@@ -358,22 +643,35 @@ int dispatch(int argc, char** argv) {
   if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    if (argc != 2) throw usage_error("help takes no arguments");
     std::fputs(usage_text, stdout);
+    std::printf("policies in this build: reference%s\n", TYPENET_ZOO_HAS_SIMD ? ", simd" : "");
     return 0;
   }
   throw usage_error("unknown command '" + std::string(cmd) + "' (commands: list, summary, run, bench, demo, help)");
 }
 
+/// One line on stderr, with whatever came from the command line or a file escaped.
+void report(const std::string& message) { std::fprintf(stderr, "typenet-zoo: %s\n", escaped(message).c_str()); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  int status = 1;
   try {
-    return dispatch(argc, argv);
+    status = dispatch(argc, argv);
+  } catch (const std::bad_alloc& e) {
+    report("out of memory while " + g_doing + " (" + e.what() + ")");
+    return 1;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    // One line: an error message never spans lines (the usage text after "no command given" aside).
-    if (dynamic_cast<const usage_error*>(&e) == nullptr) std::replace(msg.begin(), msg.end(), '\n', ' ');
-    std::fprintf(stderr, "typenet-zoo: %s\n", msg.c_str());
+    report(e.what());
     return 1;
   }
+  // Exit status 0 promises that everything printed reached stdout (`typenet-zoo list > /dev/full` fails).
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    report(std::string("cannot write to standard output: ") + (errno != 0 ? std::strerror(errno) : "a write failed"));
+    return 1;
+  }
+  return status;
 }

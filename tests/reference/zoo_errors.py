@@ -1,12 +1,20 @@
 #!/usr/bin/python3
 """Failure cases of typenet-zoo: each must exit with status 1, print one line naming the problem on
-stderr, and leave no output file. Also: NaN in the input is data (exit 0, warning on stderr).
-Standard library only (no numpy, no torch).
+stderr (with no raw control characters: names from the command line are escaped), print nothing on
+stdout, and leave no output file. Also: NaN in the input is data (exit 0, warning on stderr); a full
+stdout (/dev/full) is an error for every command; a batch that does not fit in memory is refused before
+anything is allocated; limits that need setrlimit (RLIMIT_AS) are skipped, with a note, in sanitizer
+builds. Standard library only (no numpy, no torch).
 
-  zoo_errors.py PATH/TO/typenet-zoo WORKDIR
+  zoo_errors.py PATH/TO/typenet-zoo WORKDIR [--simd ON|OFF] [--sanitized ON|OFF]
+
+--simd says whether the zoo was built with the simd policy (CMake option TYPENET_ZOO_SIMD): with it,
+`--policy simd` must run; without it, `--policy simd` must fail (never fall back to reference).
 """
+import argparse
 import json
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -43,8 +51,25 @@ def npy(path, shape, values):
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + struct.pack("<%df" % len(values), *values))
 
 
+def address_space_limit(limit):
+    """A preexec_fn limiting the child's address space (and its thread stacks to the usual 8 MiB)."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_STACK, (8 << 20, resource.getrlimit(resource.RLIMIT_STACK)[1]))
+    return apply
+
+
 def main():
-    zoo, work = sys.argv[1], sys.argv[2]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("zoo")
+    ap.add_argument("work")
+    ap.add_argument("--simd", default="ON")
+    ap.add_argument("--sanitized", default="OFF")
+    opts = ap.parse_args()
+    zoo, work = os.path.abspath(opts.zoo), os.path.abspath(opts.work)
+    truthy = ("ON", "1", "TRUE", "YES")
+    has_simd = opts.simd.upper() in truthy
+    sanitized = opts.sanitized.upper() in truthy
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     w = lambda name: os.path.join(work, name)  # noqa: E731
@@ -61,14 +86,28 @@ def main():
     with open(w("x_truncated.npy"), "wb") as f:
         with open(w("x.npy"), "rb") as g:
             f.write(g.read()[:200])
+    # 30,000 lenet5 images (123 MB): more than a 1 GiB address space holds with the model's buffers.
+    npy(w("x_30000.npy"), [30000, 1, 32, 32], [0.25] * (30000 * 1024))
+    # A sparse file of 1 TiB whose size says 268 million lenet5 images: refused by its size, before reading.
+    huge_input = None
+    npy(w("x_huge.npy"), [1 << 28, 1, 32, 32], [])
+    try:
+        with open(w("x_huge.npy"), "r+b") as f:
+            f.truncate(1 << 40)
+        huge_input = w("x_huge.npy")
+    except OSError as e:
+        print("note: cannot make a sparse 1 TiB input here (%s); skipping that case" % e)
 
     run = lambda *args: ["run", "lenet5", *args]  # noqa: E731
     std = lambda weights, x, out: run("--weights", w(weights), "--input", w(x), "--output", w(out))  # noqa: E731
+    # (arguments, text stderr must contain[, options]); options: limit= an RLIMIT_AS in bytes (the case is
+    # skipped in sanitizer builds), stdout= a file to write stdout to, no_raw= bytes stderr must not contain.
     cases = [
         ([], "no command given"),
         (["frobnicate"], "unknown command 'frobnicate'"),
         (["summary", "vgg99"], "unknown network 'vgg99'"),
         (["summary"], "exactly one network"),
+        (["help", "me"], "help takes no arguments"),
         (std("good.safetensors", "x.npy", "o1.npy") + ["--bogus", "1"], "unknown option '--bogus'"),
         (std("good.safetensors", "x.npy", "o2.npy") + ["--threads", "0"], "positive integer"),
         (std("good.safetensors", "x.npy", "o3.npy") + ["--policy", "gpu"], "--policy must be"),
@@ -83,49 +122,164 @@ def main():
         (std("good.safetensors", "nonexistent.npy", "o11.npy"), "nonexistent.npy: cannot open"),
         (std("good.safetensors", "x.npy", "no_such_dir/o12.npy"), "o12.npy"),
         (["bench", "lenet5", "--iters", "x"], "positive integer"),
+        # Issue 10 item 7: limits of the numeric options, named in the message, checked before any work.
+        (["bench", "lenet5", "--threads", "100000"], "option --threads is at most 1,024, got '100000'"),
+        (["bench", "lenet5", "--threads", "1025", "--policy", "reference"], "option --threads is at most 1,024"),
+        (std("good.safetensors", "x.npy", "o13.npy") + ["--threads", "100000"], "option --threads is at most 1,024"),
+        (["demo", "lenet5", "--threads", "99999999999999999999999"], "option --threads is at most 1,024"),
+        (["bench", "lenet5", "--threads", "-3"], "option --threads needs a positive integer"),
+        (["bench", "lenet5", "--iters", "1000001"], "option --iters is at most 1,000,000"),
+        (["bench", "lenet5", "--batch", "2147483648"], "option --batch is at most 2,147,483,647"),
+        (["bench", "lenet5", "--batch", "0x10"], "option --batch needs a positive integer"),
+        # Issue 10 item 7: control characters and bytes that are not UTF-8 are escaped, never echoed raw.
+        (["summary", "vgg\x1b[31m"], "unknown network 'vgg\\x1b[31m'"),
+        (["summary", "a\nb\rc\x07d\x7fe"], "unknown network 'a\\x0ab\\x0dc\\x07d\\x7fe'"),
+        (["summary", b"caf\xc3\xa9\xff\xc2\x9b"], "unknown network 'caf\u00e9\\xff\\xc2\\x9b'"),
+        (["\x1b]0;title\x07"], "unknown command '\\x1b]0;title\\x07'"),
+        (["bench", "lenet5", "--bat\x1bch", "1"], "unknown option '--bat\\x1bch'"),
+        (["bench", "lenet5", "--policy", "\x1b[2J"], "got '\\x1b[2J'"),
+        (run("--weights", w("no\x1bfile.safetensors"), "--input", w("x.npy"), "--output", w("o14.npy")),
+         "no\\x1bfile.safetensors"),
+        # Issue 10 item 7: an option followed by another option lacks its value, and says so.
+        (run("--weights", "--input", w("x.npy")), "option --weights needs a value, but is followed by the option '--input'"),
+        (run("--weights", w("good.safetensors"), "--input"), "option --input needs a value (it is the last argument)"),
+        (["bench", "lenet5", "-batch", "4"], "unknown option '-batch'"),
+        (["bench", "lenet5", "vgg"], "bench takes exactly one network name (see 'typenet-zoo list'), got 'lenet5', 'vgg'"),
+        # Issue 10 item 5: a batch that does not fit is refused before it is allocated, naming the bytes.
+        (["bench", "lenet5", "--batch", "1000000000"],
+         "bench: batch 1,000,000,000 of lenet5 with the reference policy needs about 41,768,"),
+        (["bench", "lenet5", "--batch", "1000000000", "--policy", "reference"], " are available ("),
+        (["bench", "lenet5", "--batch", "100000"], "available (the address-space limit RLIMIT_AS", {"limit": 1 << 30}),
+        (std("good.safetensors", "x_30000.npy", "o15.npy"),
+         "run: batch 30,000 (by the size of " + w("x_30000.npy") + ") of lenet5", {"limit": 1 << 30}),
+        # std::bad_alloc anywhere becomes a message saying what was being done.
+        (["demo", "seed_alexnet"], "out of memory while allocating the parameters of seed_alexnet",
+         {"limit": 200 << 20}),
     ]
+    if huge_input:
+        cases.append((std("good.safetensors", "x_huge.npy", "o16.npy"),
+                      "run: batch 268,435,456 (by the size of " + huge_input + ") of lenet5"))
+    # Every option of every command: a value that is another option, or no value at all.
+    command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads"],
+                       "bench": ["--batch", "--threads", "--iters", "--policy"],
+                       "demo": ["--policy", "--threads"]}
+    for command, flags in command_options.items():
+        for flag in flags:
+            other = flags[0] if flag != flags[0] else flags[1]
+            cases.append(([command, "lenet5", flag, other, "1"],
+                          "option %s needs a value, but is followed by the option '%s'" % (flag, other)))
+            cases.append(([command, "lenet5", flag], "option %s needs a value (it is the last argument)" % flag))
+    # Issue 9 item 8: without the simd policy built in, --policy simd fails instead of running reference.
+    if not has_simd:
+        for command in (std("good.safetensors", "x.npy", "o17.npy"), ["bench", "lenet5"], ["demo", "lenet5"]):
+            cases.append((command + ["--policy", "simd"], "--policy simd: this typenet-zoo was built without the simd policy"))
+    else:
+        cases.append((["bench", "lenet5", "--batch", "1000000000", "--policy", "simd"],
+                      "bench: batch 1,000,000,000 of lenet5 with the simd policy needs about"))
+        # A thread that cannot be started (here: no address space for its stack) is reported naming --threads.
+        cases.append((["bench", "lenet5", "--policy", "simd", "--threads", "1024", "--iters", "1"],
+                      "cannot start the 1024 threads asked for by --threads 1024", {"limit": 256 << 20}))
+    # Issue 10 item 1: a full stdout is an error (exit 1) for every command that prints.
+    full = "/dev/full" if os.path.exists("/dev/full") else None
+    if full:
+        for command in (["list"], ["summary", "lenet5"], ["help"], ["bench", "lenet5", "--batch", "2", "--iters", "1"],
+                        ["demo", "lenet5"]):
+            cases.append((command, "cannot write to standard output: No space left on device", {"stdout": full}))
+    else:
+        print("note: no /dev/full here; skipping the full-stdout cases")
+
     failures = 0
-    for args, expected in cases:
-        p = subprocess.run([zoo] + args, capture_output=True, text=True)
-        err = p.stderr.strip()
+    skipped = 0
+    for case in cases:
+        args, expected = case[0], case[1]
+        extra = case[2] if len(case) > 2 else {}
+        shown = " ".join(os.fsdecode(a).replace(work + os.sep, "") if isinstance(a, bytes) else a.replace(work + os.sep, "")
+                         for a in args)
+        if "limit" in extra and sanitized:
+            print("skip %s\n     (RLIMIT_AS cannot be set under AddressSanitizer)" % ascii(shown))
+            skipped += 1
+            continue
+        stdout = open(extra["stdout"], "w") if "stdout" in extra else subprocess.PIPE
+        try:
+            # A guard against hangs (the zoo before these checks ran --iters 1000001 to the end), not a timing test.
+            p = subprocess.run([zoo] + args, stdout=stdout, stderr=subprocess.PIPE, timeout=300,
+                               preexec_fn=address_space_limit(extra["limit"]) if "limit" in extra else None)
+        except subprocess.TimeoutExpired as e:
+            p = subprocess.CompletedProcess(e.cmd, "timeout", e.stdout, (e.stderr or b"") + b" (did not finish in 300 s)")
+        finally:
+            if stdout is not subprocess.PIPE:
+                stdout.close()
+        err_bytes = p.stderr.strip()
+        err = err_bytes.decode("utf-8", "replace")
         problems = []
         if p.returncode != 1:
-            problems.append("exit status %d, expected 1" % p.returncode)
+            problems.append("exit status %s, expected 1" % p.returncode)
         if expected not in err:
             problems.append("stderr lacks %r" % expected)
         if not err.startswith("typenet-zoo: "):
             problems.append("stderr does not start with 'typenet-zoo: '")
-        if args and args[0] != "help" and expected != "no command given" and "\n" in err:
-            problems.append("message spans several lines")
+        if args and expected != "no command given":
+            if b"\n" in err_bytes:
+                problems.append("message spans several lines")
+            raw = sorted({b for b in err_bytes if b < 0x20 or b == 0x7f})
+            if raw:
+                problems.append("raw control bytes on stderr: %s" % raw)
+            try:
+                err_bytes.decode("utf-8")
+            except UnicodeDecodeError as e:
+                problems.append("stderr is not UTF-8: %s" % e)
         if p.stdout:
             problems.append("printed on stdout: %r" % p.stdout[:200])
-        if "--output" in args:
+        if "--output" in args[:-1]:
             out = args[args.index("--output") + 1]
-            if os.path.exists(out):
+            if out.startswith(work) and os.path.exists(out):
                 problems.append("left an output file behind: " + out)
         leftovers = [f for f in os.listdir(work) if f.startswith(".") or f.endswith(".tmp")]
         if leftovers:
             problems.append("left temporary files: %s" % leftovers)
         status = "ok  " if not problems else "FAIL"
-        print("%s %s\n     -> %s" % (status, " ".join(a.replace(work + os.sep, "") for a in args), err))
+        print("%s %s\n     -> %s" % (status, ascii(shown), ascii(err)))
         for pr in problems:
             print("     " + pr)
         failures += bool(problems)
 
+    # Cases that succeed.
+    good = []
     # NaN and infinity in the input are data: the run succeeds, warns, and the NaN reaches the output.
     values = [0.5] * 2048
     values[5] = float("nan")
     values[1100] = float("inf")
     npy(w("x_nan.npy"), [2, 1, 32, 32], values)
     p = subprocess.run([zoo] + std("good.safetensors", "x_nan.npy", "nan_out.npy"), capture_output=True, text=True)
-    ok = (p.returncode == 0 and "input" in p.stderr and "1 NaN and 1 infinite" in p.stderr
-          and os.path.exists(w("nan_out.npy")))
-    print("%s NaN/inf input -> exit %d, stderr %r" % ("ok  " if ok else "FAIL", p.returncode, p.stderr.strip()))
-    failures += not ok
+    good.append(("NaN/inf input", p, p.returncode == 0 and "input" in p.stderr and "1 NaN and 1 infinite" in p.stderr
+                 and os.path.exists(w("nan_out.npy"))))
+    # A file name starting with '-' (not '--') is a value; one starting with '--' is written ./--name.
+    shutil.copy(w("x.npy"), w("--x.npy"))
+    p = subprocess.run([zoo, "run", "lenet5", "--weights", "good.safetensors", "--input", "./--x.npy",
+                        "--output", "-out.npy"], capture_output=True, text=True, cwd=work)
+    good.append(("./--x.npy in, -out.npy out", p, p.returncode == 0 and os.path.exists(w("-out.npy"))))
+    p = subprocess.run([zoo, "help"], capture_output=True, text=True)
+    policies = "policies in this build: reference" + (", simd" if has_simd else "") + "\n"
+    good.append(("help names the policies", p, p.returncode == 0 and p.stdout.endswith(policies)))
+    if has_simd:
+        p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "simd_out.npy") + ["--policy", "simd"],
+                           capture_output=True, text=True)
+        good.append(("--policy simd runs simd", p, p.returncode == 0 and "policy simd" in p.stdout))
+    # run with a full stdout: the output file is written (the network ran), but the exit status is 1.
+    if full:
+        with open(full, "w") as f:
+            p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "full_out.npy"), stdout=f,
+                               stderr=subprocess.PIPE, text=True)
+        good.append(("run with stdout on /dev/full", p, p.returncode == 1
+                     and p.stderr == "typenet-zoo: cannot write to standard output: No space left on device\n"))
+    for what, p, ok in good:
+        print("%s %s -> exit %d, stderr %r" % ("ok  " if ok else "FAIL", what, p.returncode, (p.stderr or "").strip()))
+        failures += not ok
     if failures:
         print("%d case(s) failed" % failures)
         return 1
-    print("all %d cases passed" % (len(cases) + 1))
+    print("all %d cases passed%s" % (len(cases) - skipped + len(good),
+                                      " (%d skipped in this sanitizer build)" % skipped if skipped else ""))
     return 0
 
 
