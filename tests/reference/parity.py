@@ -6,8 +6,10 @@
 Makes a case with tools/make_parity_case.py (the PyTorch twin with random He weights, a random batch, its
 eval() output), runs `typenet-zoo run` on it, and compares elementwise, |typenet - torch| <= atol + rtol *
 |torch|: atol 1e-5, rtol 1e-3 for softmax outputs; atol 1e-3, rtol 1e-3 for logits. The work directory
-is removed when the test passes. Exit status 77 (CTest's SKIP_RETURN_CODE here) when torch or numpy
-cannot be imported, with the reason printed.
+is removed when the test passes. Exit status 77 (CTest's SKIP_RETURN_CODE here), with the reason
+printed, when torch or numpy cannot be imported or when `typenet-zoo help` says the policy is not built in
+(a zoo configured with TYPENET_ZOO_SIMD=OFF has no simd policy: its simd parity is skipped, never passed).
+The run must also report the policy asked for, so that a zoo that falls back to another policy fails.
 """
 import argparse
 import os
@@ -17,6 +19,15 @@ import sys
 import time
 
 SKIP = 77
+
+
+def zoo_policies(zoo):
+    """The policies `typenet-zoo help` lists on its line "policies in this build: ...", or None."""
+    r = subprocess.run([zoo, "help"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        if line.startswith("policies in this build:"):
+            return [p.strip() for p in line.split(":", 1)[1].split(",")]
+    return None
 
 
 def main():
@@ -30,6 +41,12 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--huge", action="store_true")
     args = p.parse_args()
+
+    policies = zoo_policies(args.zoo)
+    if policies is not None and args.policy not in policies:
+        print(f"SKIP: {args.zoo} was built without the {args.policy} policy (it has: {', '.join(policies)}; "
+              f"CMake option TYPENET_ZOO_SIMD=OFF?), so its {args.policy} parity cannot be checked")
+        return SKIP
 
     try:
         import numpy as np
@@ -60,6 +77,9 @@ def main():
     print(f"typenet-zoo took {time.time() - t0:.1f} s")
     if r.returncode != 0:
         print(f"FAIL: typenet-zoo exited with {r.returncode}")
+        return 1
+    if f"(policy {args.policy}," not in r.stdout:
+        print(f"FAIL: typenet-zoo did not report running policy {args.policy} (a fall-back to another policy?)")
         return 1
 
     got = np.load(out)
