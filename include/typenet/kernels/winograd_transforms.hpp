@@ -229,7 +229,7 @@ TYPENET_HOST_DEVICE inline void output_transform_at(long long o, const float* __
     const int oh = th * M + i, ow = tw * M + j;
     if ((WT::oh % M == 0 || oh < WT::oh) && (WT::ow % M == 0 || ow < WT::ow)) {
       const float val = out[i][j] + b;
-      dst[oh * WT::ow + ow] = Relu ? (val > 0.f ? val : 0.f) : val;
+      dst[oh * WT::ow + ow] = Relu ? (val < 0.f ? 0.f : val) : val;  // NaN stays NaN
     }
   }
 }

@@ -22,7 +22,7 @@ inline void relu_range(const float* x, float* y, std::int64_t begin, std::int64_
 /// Numerically stable softmax of one row of n floats (max subtracted; sums in double).
 inline void softmax_row(const float* x, float* y, int n) {
   float m = x[0];
-  for (int i = 1; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+  for (int i = 1; i < n; ++i) m = (x[i] > m || std::isnan(x[i])) ? x[i] : m;  // a NaN row stays NaN
   double sum = 0.0;
   for (int i = 0; i < n; ++i) {
     y[i] = std::exp(x[i] - m);

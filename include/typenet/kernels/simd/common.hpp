@@ -21,6 +21,14 @@ TYPENET_ALWAYS_INLINE void static_for(F&& f) {
   (std::make_integer_sequence<int, N>{});
 }
 
+/// The lanes of x that hold NaN. Not x != x: xsimd 8.1 compiles that to an ordered compare on AVX and
+/// AVX-512 (_CMP_NEQ_OQ, false when either side is NaN), and its xsimd::isnan has no AVX-512 kernel.
+/// x == x is ordered too, so its negation is true exactly for NaN on every architecture.
+template <class Batch>
+TYPENET_ALWAYS_INLINE auto is_nan(const Batch& x) {
+  return !(x == x);
+}
+
 /// max(0, x) that keeps NaN: a select on x < 0 (false for NaN).
 template <class Batch>
 TYPENET_ALWAYS_INLINE Batch relu_keep_nan(const Batch& x) {

@@ -6,6 +6,7 @@
 // pooling uses start = floor(i * H / OH), end = ceil((i + 1) * H / OH). Max pooling propagates NaN.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -63,7 +64,7 @@ struct pool_kernel {
         for (int iw = ws; iw < we; ++iw) {
           const batch v = batch::load_unaligned(x + (std::size_t(ih) * W + iw) * C + c);
           if constexpr (Op == pool_op::max)
-            acc = xsimd::select((v > acc) | (v != v), v, acc);
+            acc = xsimd::select((v > acc) | is_nan(v), v, acc);  // NaN wins
           else
             acc += v;
         }
@@ -76,7 +77,7 @@ struct pool_kernel {
         for (int iw = ws; iw < we; ++iw) {
           const float v = x[(std::size_t(ih) * W + iw) * C + c];
           if constexpr (Op == pool_op::max) {
-            if (v > acc || v != v) acc = v;
+            if (v > acc || std::isnan(v)) acc = v;
           } else {
             acc += v;
           }
