@@ -247,6 +247,76 @@ TEST_SUITE("io.safetensors") {
           "w.safetensors: header entry for tensor 'a\\x0ab' is an integer, not a JSON object");
   }
 
+  TEST_CASE("the header is exactly one JSON object starting with '{', padded only with spaces (issue 10 item 7)") {
+    const std::string entry = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+    // Accepted: no padding, or spaces.
+    CHECK(parse(st_file(entry, f32_bytes({1}))).floats("a") == std::vector<float>{1});
+    CHECK(parse(st_file(entry + "   ", f32_bytes({1}))).floats("a") == std::vector<float>{1});
+    // A NUL and a second object after the first (nlohmann-json stops at a NUL byte).
+    CHECK(parse_error(st_file(entry + std::string(1, '\0') + R"({"b":1})", f32_bytes({1}))) ==
+          "w.safetensors: header has a NUL byte at offset " + std::to_string(entry.size()) +
+              " (the header is one JSON object, padded only with spaces)");
+    CHECK(parse_error(st_file(entry + std::string("\0\0\0", 3), f32_bytes({1}))) ==
+          "w.safetensors: header has a NUL byte at offset " + std::to_string(entry.size()) +
+              " (the header is one JSON object, padded only with spaces)");
+    // A UTF-8 byte order mark, or whitespace, before the object.
+    CHECK(parse_error(st_file("\xef\xbb\xbf" + entry, f32_bytes({1}))) ==
+          "w.safetensors: header starts with a UTF-8 byte order mark (EF BB BF); it must start with the '{' of a "
+          "JSON object");
+    CHECK(parse_error(st_file(" " + entry, f32_bytes({1}))) ==
+          "w.safetensors: header starts with whitespace; it must start with the '{' of a JSON object");
+    CHECK(parse_error(st_file("\n" + entry, f32_bytes({1}))) ==
+          "w.safetensors: header starts with whitespace; it must start with the '{' of a JSON object");
+    CHECK(parse_error(st_file("        ", "")) ==
+          "w.safetensors: header starts with whitespace; it must start with the '{' of a JSON object");
+    // Padding other than spaces after the object.
+    for (const char* pad : {"\n", "\t", " \r\n", "\n   "}) {
+      CAPTURE(pad);
+      CHECK(parse_error(st_file(entry + pad, f32_bytes({1}))) ==
+            "w.safetensors: header has whitespace other than spaces after its JSON object (only spaces, 0x20, may "
+            "pad it)");
+    }
+    // A second object, with or without whitespace between.
+    CHECK(parse_error(st_file(entry + "{}", f32_bytes({1})))
+              .starts_with("w.safetensors: header is not valid JSON: [json.exception.parse_error.101]"));
+    CHECK(parse_error(st_file(entry + " {}", f32_bytes({1})))
+              .starts_with("w.safetensors: header is not valid JSON: [json.exception.parse_error.101]"));
+  }
+
+  TEST_CASE("a regular file gives the same verdicts as the same bytes in memory") {
+    scratch_dir dir;
+    const auto p = dir / "f.safetensors";
+    const std::vector<std::string> files{
+        st_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32_bytes({1}) + "xyz"),
+        st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", f32_bytes({1})),
+        st_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})" + std::string(1, '\0'), f32_bytes({1})),
+        st_file(R"({"a":1})", ""),
+        le_u64(9000000000ULL) + "{}",
+        le_u64(0),
+        "abc",
+    };
+    for (const auto& bytes : files) {
+      write_bytes(p, bytes);
+      const auto v = to_bytes(bytes);
+      const std::string in_memory = io_error_of([&] { (void)io::read_safetensors_from_memory(v, p.string()); });
+      CHECK(io_error_of([&] { (void)io::read_safetensors(p); }) == in_memory);
+    }
+    CHECK(io_error_of([&] { (void)io::read_safetensors(dir.path()); }) ==
+          dir.path().string() + ": is a directory, not a file");
+  }
+
+  TEST_CASE("copies and moves of a safetensors_file own their data") {
+    auto a = parse(st_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", f32_bytes({3, 4})));
+    io::safetensors_file b = a;
+    CHECK(b.find("x") != a.find("x"));
+    CHECK(b.floats("x") == std::vector<float>{3, 4});
+    io::safetensors_file c = std::move(a);
+    CHECK(c.floats("x") == std::vector<float>{3, 4});
+    a = b;
+    CHECK(a.floats("x") == std::vector<float>{3, 4});
+    CHECK(a.find("x") == &a.tensors()[0]);
+  }
+
   TEST_CASE("read_safetensors names the file it could not open") {
     scratch_dir dir;
     const auto p = dir / "nope.safetensors";

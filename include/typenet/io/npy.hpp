@@ -28,6 +28,10 @@ struct npy_array {
   std::vector<float> data;
 };
 
+// Headers longer than this are rejected before they are read (a version 2.0 or 3.0 header length can
+// claim up to 4 GiB). numpy writes a few hundred bytes; 16 MiB allows shapes of rank in the millions.
+inline constexpr std::uint64_t npy_max_header_bytes = std::uint64_t{16} << 20;
+
 namespace detail {
 
 inline constexpr std::string_view npy_magic{"\x93NUMPY", 6};
@@ -202,45 +206,69 @@ class npy_header_parser {
 
 }  // namespace detail
 
-// Parses a .npy file held in memory; `name` is the file name used in error messages.
-inline npy_array read_npy_from_memory(std::span<const std::byte> bytes, std::string_view name) {
-  using detail::printable;
-  const std::size_t size = bytes.size();
-  if (size == 0) throw io_error(name, "file is empty (expected a .npy file)");
-  const auto* raw = reinterpret_cast<const char*>(bytes.data());
-  const std::size_t magic_len = std::min(size, detail::npy_magic.size());
-  if (std::string_view(raw, magic_len) != detail::npy_magic.substr(0, magic_len)) {
+namespace detail {
+
+// Where a .npy file's header lies, from its preamble.
+struct npy_preamble {
+  std::uint64_t header_start = 0;  // 10 (version 1.0) or 12
+  std::uint64_t header_len = 0;
+};
+
+// Checks a .npy file's preamble. `head` holds the file's first bytes: 10, or 12 for versions 2.0 and 3.0
+// (fewer if the file is shorter); `size` is the whole file's size, or nullopt for a stream (a file that
+// is not a regular file) that did not end within `head`.
+inline npy_preamble check_npy_preamble(std::span<const std::byte> head, std::optional<std::uint64_t> size,
+                                       std::string_view name) {
+  const std::uint64_t avail = size.value_or(head.size());
+  if (avail == 0) throw io_error(name, "file is empty (expected a .npy file)");
+  const auto* raw = reinterpret_cast<const char*>(head.data());
+  const std::size_t magic_len = static_cast<std::size_t>(std::min<std::uint64_t>(avail, npy_magic.size()));
+  if (std::string_view(raw, magic_len) != npy_magic.substr(0, magic_len)) {
     throw io_error(name, "not a .npy file: it does not start with the magic string \\x93NUMPY");
   }
-  if (size < 10) {
-    throw io_error(name, "file is " + std::to_string(size) + " bytes, too short for a .npy preamble");
+  if (avail < 10) {
+    throw io_error(name, "file is " + std::to_string(avail) + " bytes, too short for a .npy preamble");
   }
-  const auto major = std::to_integer<unsigned>(bytes[6]);
-  const auto minor = std::to_integer<unsigned>(bytes[7]);
+  const auto major = std::to_integer<unsigned>(head[6]);
+  const auto minor = std::to_integer<unsigned>(head[7]);
   if (!((major == 1 || major == 2 || major == 3) && minor == 0)) {
     throw io_error(name, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
                              " (supported: 1.0, 2.0, 3.0)");
   }
-  std::uint64_t header_len = 0;
-  std::size_t header_start = 0;
+  npy_preamble p;
   if (major == 1) {
-    header_len = std::to_integer<std::uint64_t>(bytes[8]) | std::to_integer<std::uint64_t>(bytes[9]) << 8;
-    header_start = 10;
+    p.header_len = std::to_integer<std::uint64_t>(head[8]) | std::to_integer<std::uint64_t>(head[9]) << 8;
+    p.header_start = 10;
   } else {
-    if (size < 12) {
-      throw io_error(name, "file is " + std::to_string(size) + " bytes, too short for a version " +
+    if (avail < 12) {
+      throw io_error(name, "file is " + std::to_string(avail) + " bytes, too short for a version " +
                                std::to_string(major) + ".0 preamble");
     }
-    for (int b = 0; b < 4; ++b) header_len |= std::to_integer<std::uint64_t>(bytes[8 + b]) << (8 * b);
-    header_start = 12;
+    for (int b = 0; b < 4; ++b) p.header_len |= std::to_integer<std::uint64_t>(head[8 + b]) << (8 * b);
+    p.header_start = 12;
   }
-  if (header_len > size - header_start) {
-    throw io_error(name, "header length " + std::to_string(header_len) + " exceeds file size " + std::to_string(size));
+  if (size && p.header_len > *size - p.header_start) {
+    throw io_error(name,
+                   "header length " + std::to_string(p.header_len) + " exceeds file size " + std::to_string(*size));
   }
-  const std::string_view header(raw + header_start, static_cast<std::size_t>(header_len));
-  const auto parsed = detail::npy_header_parser(header, name).parse();
+  if (p.header_len > npy_max_header_bytes) {
+    throw io_error(name, "header length " + std::to_string(p.header_len) + " exceeds the limit of " +
+                             std::to_string(npy_max_header_bytes) + " bytes");
+  }
+  return p;
+}
 
-  using kind = detail::npy_header_parser::kind;
+// The array a .npy header describes: its shape, and how many bytes of data that needs.
+struct npy_header {
+  std::vector<std::int64_t> shape;
+  std::uint64_t count = 0;  // elements
+  std::uint64_t bytes = 0;  // count * 4
+};
+
+inline npy_header parse_npy_header(std::string_view header, std::string_view name) {
+  const auto parsed = npy_header_parser(header, name).parse();
+
+  using kind = npy_header_parser::kind;
   if (!parsed.descr) throw io_error(name, "header has no 'descr' key (the dtype)");
   if (!parsed.fortran_order) throw io_error(name, "header has no 'fortran_order' key");
   if (!parsed.shape) throw io_error(name, "header has no 'shape' key");
@@ -267,34 +295,107 @@ inline npy_array read_npy_from_memory(std::span<const std::byte> bytes, std::str
         name, "shape must be a tuple of non-negative integers, found " +
                   printable(parsed.shape->k == kind::string ? "'" + parsed.shape->text + "'" : parsed.shape->text));
   }
-
-  npy_array out;
-  out.shape = parsed.shape->items;
-  const std::uint64_t data_offset = header_start + header_len;
-  const std::uint64_t available = size - data_offset;
-  const auto count = detail::element_count(out.shape, std::numeric_limits<std::uint64_t>::max() / 4);
-  const std::string shape_text = detail::shape_string(out.shape);
+  npy_header h;
+  h.shape = parsed.shape->items;
+  const auto count = element_count(h.shape, std::numeric_limits<std::uint64_t>::max() / 4);
   if (!count) {
-    throw io_error(name, "shape " + shape_text + " has more elements than any file can hold (the product overflows)");
+    throw io_error(
+        name, "shape " + shape_string(h.shape) + " has more elements than any file can hold (the product overflows)");
   }
-  const std::uint64_t needed = *count * 4;
-  if (needed > available) {
-    throw io_error(name, "data is truncated: shape " + shape_text + " needs " + std::to_string(needed) +
-                             " bytes but the file has " + std::to_string(available) + " after the header");
-  }
-  if (needed < available) {
-    throw io_error(name, "file has " + std::to_string(available - needed) + " trailing bytes after the data (shape " +
-                             shape_text + " needs " + std::to_string(needed) + " bytes)");
-  }
-  out.data.resize(static_cast<std::size_t>(*count));
-  detail::load_le_floats(bytes.data() + data_offset, out.data.size(), out.data.data());
-  return out;
+  h.count = *count;
+  h.bytes = *count * 4;
+  return h;
 }
 
-// Reads a .npy file holding a float32 array in C order.
+inline void npy_check_data_size(const npy_header& h, std::uint64_t available, std::string_view name) {
+  if (h.bytes > available) {
+    throw io_error(name, "data is truncated: shape " + shape_string(h.shape) + " needs " + std::to_string(h.bytes) +
+                             " bytes but the file has " + std::to_string(available) + " after the header");
+  }
+  if (h.bytes < available) {
+    throw io_error(name, "file has " + std::to_string(available - h.bytes) + " trailing bytes after the data (shape " +
+                             shape_string(h.shape) + " needs " + std::to_string(h.bytes) + " bytes)");
+  }
+}
+
+}  // namespace detail
+
+// Parses a .npy file held in memory; `name` is the file name used in error messages.
+inline npy_array read_npy_from_memory(std::span<const std::byte> bytes, std::string_view name) {
+  const std::string file(name);
+  return detail::naming_memory_failures(file, [&] {
+    const std::uint64_t size = bytes.size();
+    const auto pre = detail::check_npy_preamble(bytes.first(std::min<std::size_t>(bytes.size(), 12)), size, name);
+    const std::string_view header(reinterpret_cast<const char*>(bytes.data()) + pre.header_start,
+                                  static_cast<std::size_t>(pre.header_len));
+    const auto h = detail::parse_npy_header(header, name);
+    const std::uint64_t data_offset = pre.header_start + pre.header_len;
+    detail::npy_check_data_size(h, size - data_offset, name);
+    npy_array out;
+    out.shape = h.shape;
+    out.data = detail::allocate_for<float>(file, h.count, "the array's data");
+    detail::load_le_floats(bytes.data() + data_offset, out.data.size(), out.data.data());
+    return out;
+  });
+}
+
+// Reads a .npy file holding a float32 array in C order. The preamble and header are read and checked
+// first (for a regular file, the data size the header declares against the file's size), then the data
+// is read once, straight into the array. A file that is not a regular file is read up to max_stream_bytes.
 inline npy_array read_npy(const std::filesystem::path& path) {
-  const auto bytes = detail::read_file_bytes(path);
-  return read_npy_from_memory(bytes, path.string());
+  detail::input_file in(path);
+  const std::string& name = in.name();
+  return detail::naming_memory_failures(name, [&] {
+    std::byte head[12];
+    std::uint64_t got = in.read(head, 10);
+    std::optional<std::uint64_t> size;
+    if (in.regular()) {
+      size = in.size();
+      if (got != std::min<std::uint64_t>(*size, 10)) in.changed_while_reading();
+    } else if (got < 10) {
+      size = got;
+    }
+    const auto major = got >= 8 ? std::to_integer<unsigned>(head[6]) : 0;
+    if (got == 10 && (major == 2 || major == 3)) {
+      const std::uint64_t more = in.read(head + 10, 2);
+      got += more;
+      if (in.regular() && got != std::min<std::uint64_t>(*size, 12)) in.changed_while_reading();
+      if (!in.regular() && more < 2) size = got;
+    }
+    const auto pre =
+        detail::check_npy_preamble(std::span<const std::byte>(head, static_cast<std::size_t>(got)), size, name);
+    std::string header(static_cast<std::size_t>(pre.header_len), '\0');
+    const std::uint64_t header_got = in.read(header.data(), pre.header_len);
+    if (header_got != pre.header_len) {
+      if (in.regular()) in.changed_while_reading();
+      throw io_error(name, "header length " + std::to_string(pre.header_len) + " exceeds file size " +
+                               std::to_string(pre.header_start + header_got));
+    }
+    const auto h = detail::parse_npy_header(header, name);
+    const std::uint64_t data_offset = pre.header_start + pre.header_len;
+    if (in.regular()) {
+      detail::npy_check_data_size(h, *size - data_offset, name);
+    } else {
+      in.check_stream_size(data_offset + h.bytes);
+    }
+
+    npy_array out;
+    out.shape = h.shape;
+    out.data = detail::allocate_for<float>(name, h.count, "the array's data");
+    const std::uint64_t data_got = in.read(out.data.data(), h.bytes);
+    if (in.regular()) {
+      if (data_got != h.bytes || in.has_more()) in.changed_while_reading();
+    } else {
+      detail::npy_check_data_size(h, data_got, name);  // reports a stream that ended early
+      if (in.has_more()) {
+        throw io_error(name, "file has more bytes after the data (shape " + detail::shape_string(h.shape) + " needs " +
+                                 std::to_string(h.bytes) +
+                                 " bytes; the file is not a regular file, so they were not counted)");
+      }
+    }
+    detail::le_floats_in_place(out.data.data(), out.data.size());
+    return out;
+  });
 }
 
 // Writes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header needs it),
@@ -326,6 +427,10 @@ inline void write_npy(const std::filesystem::path& path, std::span<const std::in
     h += '\n';
     return h;
   };
+  if (dict.size() > npy_max_header_bytes - 64) {
+    throw io_error(name, "cannot write a shape of rank " + std::to_string(shape.size()) + ": its header would exceed " +
+                             std::to_string(npy_max_header_bytes) + " bytes (npy_max_header_bytes)");
+  }
   std::string header = padded(10);
   std::string preamble(detail::npy_magic);
   if (header.size() <= 0xffff) {

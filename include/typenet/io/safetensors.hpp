@@ -15,10 +15,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -133,11 +135,37 @@ class safetensors_file {
     return floats(*t);
   }
 
+  // Parses a whole safetensors file held in `bytes` (kept as the file's storage).
   static safetensors_file from_bytes(std::vector<std::byte> bytes, std::string_view name) {
     safetensors_file f;
     f.name_ = std::string(name);
-    f.bytes_ = std::move(bytes);
-    f.parse();
+    detail::naming_memory_failures(f.name_, [&] {
+      f.data_start_ = f.parse_memory(bytes);
+      f.bytes_ = std::move(bytes);
+    });
+    return f;
+  }
+
+  // Parses a safetensors file held in memory; only its data buffer is copied.
+  static safetensors_file from_memory(std::span<const std::byte> bytes, std::string_view name) {
+    safetensors_file f;
+    f.name_ = std::string(name);
+    detail::naming_memory_failures(f.name_, [&] {
+      const std::uint64_t start = f.parse_memory(bytes);
+      f.bytes_ = detail::allocate_for<std::byte>(f.name_, bytes.size() - start, "the data buffer");
+      if (!f.bytes_.empty()) std::memcpy(f.bytes_.data(), bytes.data() + start, f.bytes_.size());
+    });
+    return f;
+  }
+
+  // Reads a safetensors file: the 8-byte length, then the header, which is parsed and checked against the
+  // file's size before the data buffer is read (once, into this object). A file that is not a regular file
+  // is read as a stream, up to max_stream_bytes.
+  static safetensors_file from_file(const std::filesystem::path& path) {
+    detail::input_file in(path);
+    safetensors_file f;
+    f.name_ = in.name();
+    detail::naming_memory_failures(f.name_, [&] { f.read_from(in); });
     return f;
   }
 
@@ -152,89 +180,97 @@ class safetensors_file {
 
   [[noreturn]] void fail(const std::string& problem) const { throw io_error(name_, problem); }
 
-  void parse() {
-    using detail::quote_name;
-    using nlohmann::json;
-    const std::uint64_t size = bytes_.size();
-    if (size == 0) fail("file is empty (expected a safetensors file)");
-    if (size < 8) {
-      fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
-    }
-    const std::uint64_t header_len = detail::load_le_u64(bytes_.data());
-    if (header_len > size - 8) {
-      fail("header length " + std::to_string(header_len) + " exceeds file size " + std::to_string(size));
+  // The checks on the 8-byte header length. file_size: the whole file's size, if known.
+  void check_header_length(std::uint64_t header_len, std::optional<std::uint64_t> file_size) const {
+    if (file_size && header_len > *file_size - 8) {
+      fail("header length " + std::to_string(header_len) + " exceeds file size " + std::to_string(*file_size));
     }
     if (header_len > safetensors_max_header_bytes) {
       fail("header length " + std::to_string(header_len) + " exceeds the limit of " +
            std::to_string(safetensors_max_header_bytes) + " bytes");
     }
     if (header_len == 0) fail("header length is 0 (the header must be a JSON object)");
-    data_start_ = 8 + header_len;
-    const std::uint64_t buffer_size = size - data_start_;
-    const auto* header_begin = reinterpret_cast<const char*>(bytes_.data()) + 8;
-    const auto* header_end = header_begin + header_len;
-
-    // The callback sees every key as it is parsed: it records the order of the tensors, rejects
-    // duplicate keys (nlohmann would silently keep the last) and nesting deeper than the format uses.
-    std::vector<std::string> order;
-    std::vector<std::set<std::string>> open_objects;
-    std::string current_entry;
-    const auto callback = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
-      switch (event) {
-        case json::parse_event_t::object_start:
-        case json::parse_event_t::array_start:
-          if (depth >= 3) fail("header JSON is nested deeper than the safetensors format allows");
-          if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-          break;
-        case json::parse_event_t::object_end:
-          open_objects.pop_back();
-          break;
-        case json::parse_event_t::key: {
-          const auto& key = parsed.get_ref<const std::string&>();
-          if (!open_objects.back().insert(key).second) {
-            if (depth == 1) fail("tensor " + quote_name(key) + " appears twice in the header");
-            fail("key " + quote_name(key) + " appears twice in the header entry " + quote_name(current_entry));
-          }
-          if (depth == 1) {
-            order.push_back(key);
-            current_entry = key;
-          }
-          break;
-        }
-        default:
-          break;
-      }
-      return true;
-    };
-    json header;
-    try {
-      header = json::parse(header_begin, header_end, callback);
-    } catch (const json::exception& e) {
-      fail("header is not valid JSON: " + detail::printable(e.what(), false, 200));
-    }
-    if (!header.is_object()) fail("header is " + detail::json_type_name(header) + ", not a JSON object");
-
-    tensors_.reserve(order.size());
-    for (const auto& key : order) {
-      const json& entry = header.at(key);
-      if (key == "__metadata__") {
-        if (!entry.is_object()) fail("__metadata__ is " + detail::json_type_name(entry) + ", not a JSON object");
-        for (const auto& [k, v] : entry.items()) {
-          if (!v.is_string()) {
-            fail("__metadata__ value for " + quote_name(k) + " is " + detail::json_type_name(v) + ", not a string");
-          }
-          metadata_.emplace(k, v.get<std::string>());
-        }
-        continue;
-      }
-      tensors_.push_back(parse_entry(key, entry, buffer_size));
-    }
-
-    check_coverage(buffer_size);
-    for (std::size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
   }
 
-  safetensors_tensor parse_entry(const std::string& key, const nlohmann::json& entry, std::uint64_t buffer_size) const {
+  void check_preamble_size(std::uint64_t size) const {
+    if (size == 0) fail("file is empty (expected a safetensors file)");
+    if (size < 8) fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  }
+
+  // Parses the header of a whole file held in memory; returns where its data buffer starts.
+  std::uint64_t parse_memory(std::span<const std::byte> bytes) {
+    const std::uint64_t size = bytes.size();
+    check_preamble_size(size);
+    const std::uint64_t header_len = detail::load_le_u64(bytes.data());
+    check_header_length(header_len, size);
+    parse_header(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(header_len)),
+        size - 8 - header_len);
+    return 8 + header_len;
+  }
+
+  void read_from(detail::input_file& in) {
+    std::byte length[8];
+    const std::uint64_t got = in.read(length, 8);
+    if (in.regular() && got != std::min<std::uint64_t>(in.size(), 8)) in.changed_while_reading();
+    check_preamble_size(in.regular() ? in.size() : got);
+    const std::uint64_t header_len = detail::load_le_u64(length);
+    if (in.regular()) {
+      check_header_length(header_len, in.size());
+    } else {
+      check_header_length(header_len, std::nullopt);
+    }
+    std::string header(static_cast<std::size_t>(header_len), '\0');
+    const std::uint64_t header_got = in.read(header.data(), header_len);
+    if (header_got != header_len) {
+      if (in.regular()) in.changed_while_reading();
+      check_header_length(header_len, 8 + header_got);  // reports the length beyond the end of the stream
+    }
+
+    if (in.regular()) {
+      const std::uint64_t buffer_size = in.size() - 8 - header_len;
+      parse_header(header, buffer_size);
+      header = std::string();
+      bytes_ = detail::allocate_for<std::byte>(name_, buffer_size, "the data buffer");
+      if (in.read(bytes_.data(), buffer_size) != buffer_size || in.has_more()) in.changed_while_reading();
+      return;
+    }
+    // A stream: the tensors, which must tile the data buffer, say how long it is.
+    const std::uint64_t buffer_size = parse_header(header, std::nullopt);
+    header = std::string();
+    in.check_stream_size(8 + header_len + buffer_size);
+    bytes_ = detail::allocate_for<std::byte>(name_, buffer_size, "the data buffer");
+    const std::uint64_t data_got = in.read(bytes_.data(), buffer_size);
+    if (data_got < buffer_size) {
+      // The stream ended early: report the first tensor (in header order) that runs past its end.
+      for (const auto& t : tensors_) {
+        if (t.end > data_got) fail(beyond_buffer(t, data_got));
+      }
+    }
+    if (in.has_more()) {
+      fail("file has more bytes after the last tensor's data (from byte " + std::to_string(buffer_size) +
+           " of the data buffer on, they belong to no tensor; the file is not a regular file, so they were not "
+           "counted)");
+    }
+  }
+
+  static std::string offsets_text(const safetensors_tensor& t) {
+    return "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
+  }
+  static std::string beyond_buffer(const safetensors_tensor& t, std::uint64_t buffer_size) {
+    return "tensor " + detail::quote_name(t.name) + " has data_offsets " + offsets_text(t) +
+           " beyond the end of the data buffer (" + std::to_string(buffer_size) + " bytes)";
+  }
+
+  class header_reader;
+
+  // Parses and checks the header: the JSON, every entry, and that the tensors tile the data buffer.
+  // buffer_size: the data buffer's size, or nullopt when it is not known yet (a stream), in which case the
+  // tensors' tiling defines it. Returns the data buffer's size.
+  std::uint64_t parse_header(std::string_view header, std::optional<std::uint64_t> buffer_size);
+
+  safetensors_tensor parse_entry(const std::string& key, const nlohmann::json& entry,
+                                 std::optional<std::uint64_t> buffer_size) const {
     using detail::quote_name;
     const std::string who = "tensor " + quote_name(key);
     if (!entry.is_object())
@@ -290,10 +326,7 @@ class safetensors_file {
     t.end = offsets[1].get<std::uint64_t>();
     const std::string range = "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
     if (t.begin > t.end) fail(who + " has data_offsets " + range + " with begin after end");
-    if (t.end > buffer_size) {
-      fail(who + " has data_offsets " + range + " beyond the end of the data buffer (" + std::to_string(buffer_size) +
-           " bytes)");
-    }
+    if (buffer_size && t.end > *buffer_size) fail(beyond_buffer(t, *buffer_size));
     const auto count = detail::element_count(t.shape, std::numeric_limits<std::uint64_t>::max() / 64);
     if (!count) fail(who + " has shape " + detail::shape_string(t.shape) + " whose size overflows 64 bits");
     const std::uint64_t bits = *count * info->bits;
@@ -308,7 +341,8 @@ class safetensors_file {
   }
 
   // The tensors must tile the data buffer exactly: no overlap, no hole, nothing after the last one.
-  void check_coverage(std::uint64_t buffer_size) const {
+  // Returns where the last one ends.
+  std::uint64_t check_coverage(std::optional<std::uint64_t> buffer_size) const {
     std::vector<std::size_t> by_offset(tensors_.size());
     std::iota(by_offset.begin(), by_offset.end(), std::size_t{0});
     std::stable_sort(by_offset.begin(), by_offset.end(), [&](std::size_t a, std::size_t b) {
@@ -331,11 +365,12 @@ class safetensors_file {
       cursor = t.end;
       previous = &t;
     }
-    if (cursor < buffer_size) {
-      fail("file has " + std::to_string(buffer_size - cursor) + " trailing bytes after the last tensor's data " +
-           "(bytes [" + std::to_string(cursor) + ", " + std::to_string(buffer_size) +
+    if (buffer_size && cursor < *buffer_size) {
+      fail("file has " + std::to_string(*buffer_size - cursor) + " trailing bytes after the last tensor's data " +
+           "(bytes [" + std::to_string(cursor) + ", " + std::to_string(*buffer_size) +
            ") of the data buffer belong to no tensor)");
     }
+    return cursor;
   }
 
   std::string name_;
@@ -346,14 +381,170 @@ class safetensors_file {
   std::map<std::string, std::string> metadata_;
 };
 
-// Parses a safetensors file held in memory (the bytes are copied); `name` is used in error messages.
-inline safetensors_file read_safetensors_from_memory(std::span<const std::byte> bytes, std::string_view name) {
-  return safetensors_file::from_bytes(std::vector<std::byte>(bytes.begin(), bytes.end()), name);
+// The header's JSON, taken in one pass as nlohmann-json's SAX events (time linear in the header's size).
+// Depth 0 is the header object, depth 1 its entries. A tensor's entry is collected into a small JSON value
+// and checked by parse_entry() as soon as it closes; __metadata__ goes straight into metadata_. Duplicate
+// keys are caught as they come (nlohmann would keep the last), and nothing nested deeper than the format
+// uses is accepted. Every problem throws the io_error at once.
+class safetensors_file::header_reader {
+ public:
+  using json = nlohmann::json;
+
+  header_reader(safetensors_file& file, std::optional<std::uint64_t> buffer_size)
+      : file_(file), buffer_size_(buffer_size) {}
+
+  bool null() { return value(json(nullptr), "a null"); }
+  bool boolean(bool v) { return value(json(v), "a boolean"); }
+  bool number_integer(json::number_integer_t v) { return value(json(v), "an integer"); }
+  bool number_unsigned(json::number_unsigned_t v) { return value(json(v), "an integer"); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return value(json(v), "a non-integer number"); }
+  bool string(json::string_t& v) {
+    if (depth_ == 2 && in_metadata_) {
+      file_.metadata_.emplace(key_, std::move(v));
+      return true;
+    }
+    return value(json(std::move(v)), "a string");
+  }
+  bool binary(json::binary_t&) { return value(json(), "binary data"); }  // not produced by JSON input
+
+  bool start_object(std::size_t) { return open(json::object(), "an object"); }
+  bool start_array(std::size_t) { return open(json::array(), "an array"); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(json::string_t& k) {
+    using detail::quote_name;
+    if (depth_ == 1) {
+      in_metadata_ = k == "__metadata__";
+      if (in_metadata_) {
+        if (seen_metadata_) file_.fail("tensor '__metadata__' appears twice in the header");
+        seen_metadata_ = true;
+      } else if (!file_.index_.emplace(k, file_.tensors_.size()).second) {
+        file_.fail("tensor " + quote_name(k) + " appears twice in the header");
+      }
+      entry_name_ = std::move(k);
+      return true;
+    }
+    const bool repeated = (depth_ == 2 && in_metadata_) ? file_.metadata_.contains(k) : stack_.back()->contains(k);
+    if (repeated) {
+      file_.fail("key " + quote_name(k) + " appears twice in the header entry " + quote_name(entry_name_));
+    }
+    key_ = std::move(k);
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    file_.fail("header is not valid JSON: " + detail::printable(e.what(), false, 200));
+  }
+
+ private:
+  // A scalar value: what it is called in a message is `what`.
+  bool value(json&& v, const char* what) {
+    using detail::quote_name;
+    if (depth_ == 0) file_.fail(std::string("header is ") + what + ", not a JSON object");
+    if (depth_ == 1) not_an_object(what);
+    if (depth_ == 2 && in_metadata_) {
+      file_.fail("__metadata__ value for " + quote_name(key_) + " is " + what + ", not a string");
+    }
+    insert(std::move(v));
+    return true;
+  }
+
+  bool open(json&& container, const char* what) {
+    using detail::quote_name;
+    if (depth_ == 0) {
+      if (!container.is_object()) file_.fail(std::string("header is ") + what + ", not a JSON object");
+    } else if (depth_ == 1) {
+      if (!container.is_object()) not_an_object(what);
+      if (!in_metadata_) {
+        entry_ = json::object();
+        stack_.assign(1, &entry_);
+      }
+    } else {
+      if (depth_ >= 3) file_.fail("header JSON is nested deeper than the safetensors format allows");
+      if (in_metadata_) {
+        file_.fail("__metadata__ value for " + quote_name(key_) + " is " + what + ", not a string");
+      }
+      stack_.push_back(&insert(std::move(container)));
+    }
+    ++depth_;
+    return true;
+  }
+
+  bool close() {
+    --depth_;
+    if (depth_ >= 2) {
+      stack_.pop_back();
+    } else if (depth_ == 1 && !in_metadata_) {
+      file_.tensors_.push_back(file_.parse_entry(entry_name_, entry_, buffer_size_));
+      entry_ = json();
+      stack_.clear();
+    }
+    return true;
+  }
+
+  // Adds a value to the innermost open container of the current tensor entry and returns it.
+  json& insert(json&& v) {
+    json& parent = *stack_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(v));
+      return parent.back();
+    }
+    return parent[key_] = std::move(v);
+  }
+
+  [[noreturn]] void not_an_object(const char* what) {
+    if (in_metadata_) file_.fail(std::string("__metadata__ is ") + what + ", not a JSON object");
+    file_.fail("header entry for tensor " + detail::quote_name(entry_name_) + " is " + what + ", not a JSON object");
+  }
+
+  safetensors_file& file_;
+  std::optional<std::uint64_t> buffer_size_;
+  int depth_ = 0;
+  bool in_metadata_ = false;
+  bool seen_metadata_ = false;
+  std::string entry_name_;  // the current depth-1 key
+  std::string key_;         // the current key inside an entry
+  json entry_;              // the tensor entry being read
+  std::vector<json*> stack_;
+};
+
+inline std::uint64_t safetensors_file::parse_header(std::string_view header, std::optional<std::uint64_t> buffer_size) {
+  // The format: one JSON object, starting with '{', optionally padded at the end with spaces (0x20). JSON
+  // parsers are laxer (nlohmann skips a UTF-8 byte order mark and leading whitespace, and takes a NUL byte
+  // as the end of its input), so the bytes around the object are checked here.
+  if (header.starts_with("\xef\xbb\xbf")) {
+    fail("header starts with a UTF-8 byte order mark (EF BB BF); it must start with the '{' of a JSON object");
+  }
+  const char first = header.front();
+  if (first == ' ' || first == '\t' || first == '\n' || first == '\r') {
+    fail("header starts with whitespace; it must start with the '{' of a JSON object");
+  }
+  const std::size_t end = header.find_last_not_of(' ') + 1;  // header_len > 0; an all-space header gives 0
+  const std::string_view json_text = header.substr(0, end);
+  if (const auto nul = json_text.find('\0'); nul != std::string_view::npos) {
+    fail("header has a NUL byte at offset " + std::to_string(nul) +
+         " (the header is one JSON object, padded only with spaces)");
+  }
+
+  header_reader reader(*this, buffer_size);
+  nlohmann::json::sax_parse(json_text.begin(), json_text.end(), &reader, nlohmann::json::input_format_t::json,
+                            /*strict=*/true);
+  if (json_text.back() != '}') {
+    fail("header has whitespace other than spaces after its JSON object (only spaces, 0x20, may pad it)");
+  }
+  return check_coverage(buffer_size);
 }
 
-// Reads and validates a whole safetensors file.
+// Parses a safetensors file held in memory (its data buffer is copied); `name` is used in error messages.
+inline safetensors_file read_safetensors_from_memory(std::span<const std::byte> bytes, std::string_view name) {
+  return safetensors_file::from_memory(bytes, name);
+}
+
+// Reads and validates a safetensors file: the header is read and checked (against the file's size) before
+// the data buffer is read, once. A file that is not a regular file is read up to max_stream_bytes.
 inline safetensors_file read_safetensors(const std::filesystem::path& path) {
-  return safetensors_file::from_bytes(detail::read_file_bytes(path), path.string());
+  return safetensors_file::from_file(path);
 }
 
 // A float32 tensor to write.

@@ -1,4 +1,4 @@
-// typenet/io/detail/file.hpp: whole-file reading, atomic writing, little-endian float conversion and
+// typenet/io/detail/file.hpp: bounded file reading, safe writing, little-endian float conversion and
 // overflow-checked shape arithmetic shared by the .npy and safetensors code.
 #pragma once
 
@@ -16,17 +16,28 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
-#if __has_include(<unistd.h>)
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
-#define TYPENET_IO_HAVE_FSYNC 1
-#endif
+
+namespace typenet::io {
+
+// The most bytes (preamble, header and data together) a reader takes from a file that is not a regular
+// file: a pipe, a FIFO, a character device, standard input. Such a file's size is unknown until its end,
+// so what its header declares is checked against this limit before anything more is read; a regular
+// file's declared sizes are checked against its actual size instead. 4 GiB.
+inline constexpr std::uint64_t max_stream_bytes = std::uint64_t{4} << 30;
+
+}  // namespace typenet::io
 
 namespace typenet::io::detail {
 
@@ -39,35 +50,114 @@ inline std::string errno_text(int err) { return std::error_code(err, std::generi
 
 // ---- reading -------------------------------------------------------------------------------------
 
-// Reads a whole file into memory. The file's name in messages is the path as given.
-inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw io_error(name, "is a directory, not a file");
-
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) throw io_error(name, "cannot open for reading (" + errno_text(errno) + ")");
-  struct closer {
-    std::FILE* f;
-    ~closer() { std::fclose(f); }
-  } close_on_exit{f};
-
-  std::vector<std::byte> bytes;
-  const auto expected = std::filesystem::file_size(path, ec);
-  if (!ec && expected < std::numeric_limits<std::size_t>::max() / 2) {
-    bytes.reserve(static_cast<std::size_t>(expected));
+// Runs f(); a std::bad_alloc or std::length_error escaping from it (memory for the file's contents or
+// for its parsed header) becomes an io_error naming the file.
+template <class F>
+decltype(auto) naming_memory_failures(const std::string& name, F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    throw io_error(name, "not enough memory to read it");
+  } catch (const std::length_error&) {
+    throw io_error(name, "not enough memory to read it");
   }
-  constexpr std::size_t chunk = std::size_t{1} << 20;
-  for (;;) {
-    const std::size_t old = bytes.size();
-    bytes.resize(old + chunk);
-    const std::size_t got = std::fread(bytes.data() + old, 1, chunk, f);
-    bytes.resize(old + got);
-    if (got < chunk) break;
-  }
-  if (std::ferror(f)) throw io_error(name, "read error (" + errno_text(errno) + ")");
-  return bytes;
 }
+
+// A std::vector<T> of n elements, or an io_error naming the file, the byte count and what they are for.
+template <class T>
+std::vector<T> allocate_for(const std::string& name, std::uint64_t n, std::string_view what) {
+  const auto fail = [&] {
+    throw io_error(name,
+                   "not enough memory for the " + std::to_string(n * sizeof(T)) + " bytes of " + std::string(what));
+  };
+  if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) fail();
+  try {
+    return std::vector<T>(static_cast<std::size_t>(n));
+  } catch (const std::bad_alloc&) {
+    fail();
+  } catch (const std::length_error&) {
+    fail();
+  }
+  return {};  // not reached
+}
+
+// A file opened for reading. Regular files have a known size(); anything else (a pipe, a FIFO, a
+// character device, standard input) is read as a stream whose length is only known at its end, and the
+// readers check what its header declares against typenet::io::max_stream_bytes before reading on.
+class input_file {
+ public:
+  explicit input_file(const std::filesystem::path& path) : name_(path.string()) {
+    do {
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) throw io_error(name_, "cannot open for reading (" + errno_text(errno) + ")");
+    struct ::stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      throw io_error(name_, "cannot read its status (" + errno_text(err) + ")");
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ::close(fd_);
+      throw io_error(name_, "is a directory, not a file");
+    }
+    regular_ = S_ISREG(st.st_mode);
+    if (regular_) size_ = static_cast<std::uint64_t>(st.st_size);
+  }
+  input_file(const input_file&) = delete;
+  input_file& operator=(const input_file&) = delete;
+  ~input_file() { ::close(fd_); }
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] bool regular() const noexcept { return regular_; }
+  // The size of a regular file when it was opened (0 for anything else).
+  [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+
+  // Reads up to n bytes into dst; fewer only at the end of the file. Throws on a read error.
+  std::uint64_t read(void* dst, std::uint64_t n) {
+    auto* out = static_cast<unsigned char*>(dst);
+    std::uint64_t got = 0;
+    while (got < n) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n - got, std::uint64_t{1} << 30));
+      const ::ssize_t r = ::read(fd_, out + got, want);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw io_error(name_, "read error (" + errno_text(errno) + ")");
+      }
+      if (r == 0) break;
+      got += static_cast<std::uint64_t>(r);
+    }
+    return got;
+  }
+
+  // True if at least one more byte can be read (the byte is consumed).
+  bool has_more() {
+    unsigned char c;
+    return read(&c, 1) == 1;
+  }
+
+  // For a regular file, what was read must be exactly what its size promised: a shorter or longer file
+  // means it changed while being read.
+  [[noreturn]] void changed_while_reading() const {
+    throw io_error(name_, "file changed while it was being read (its size was " + std::to_string(size_) +
+                              " bytes when it was opened)");
+  }
+
+  // Checks what a stream's header declares (the whole file's size) against max_stream_bytes.
+  void check_stream_size(std::uint64_t declared_total) const {
+    if (declared_total > max_stream_bytes) {
+      throw io_error(name_, "its header declares " + std::to_string(declared_total) +
+                                " bytes in all, more than the limit of " + std::to_string(max_stream_bytes) +
+                                " bytes for a file that is not a regular file (typenet::io::max_stream_bytes)");
+    }
+  }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+  bool regular_ = false;
+  std::uint64_t size_ = 0;
+};
 
 // ---- writing -------------------------------------------------------------------------------------
 
@@ -135,9 +225,7 @@ class atomic_output {
 
   void commit() {
     if (std::fflush(file_) != 0) fail("write error");
-#ifdef TYPENET_IO_HAVE_FSYNC
     if (::fsync(::fileno(file_)) != 0) fail("cannot flush to disk");
-#endif
     const int rc = std::fclose(file_);
     file_ = nullptr;
     if (rc != 0) fail("write error");
@@ -175,6 +263,21 @@ inline void load_le_floats(const std::byte* src, std::size_t count, float* dst) 
       for (int b = 0; b < 4; ++b) bits |= std::uint32_t(std::to_integer<std::uint8_t>(src[4 * i + b])) << (8 * b);
       dst[i] = std::bit_cast<float>(bits);
     }
+  }
+}
+
+// Turns n little-endian binary32 values, read as raw bytes into `values`, into native floats in place.
+inline void le_floats_in_place(float* values, std::size_t n) noexcept {
+  if constexpr (std::endian::native == std::endian::big) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, values + i, 4);
+      bits = (bits >> 24) | ((bits >> 8) & 0xff00u) | ((bits << 8) & 0xff0000u) | (bits << 24);
+      std::memcpy(values + i, &bits, 4);
+    }
+  } else {
+    (void)values;
+    (void)n;
   }
 }
 
