@@ -4,7 +4,10 @@
 // stages, channel counts that are not tile multiples, k-split GEMMs, flat inputs, dense + softmax, and
 // Winograd's edges (stride-1 3x3 / 5x5 convolutions, padded and not, on output sizes that are no multiple
 // of a tile). Every network runs in every math, with Winograd convolutions and with direct ones.
-// Batches are drawn at random (fixed seed) from 1..9 per network.
+// Batches are drawn at random (fixed seed) from 1..9 per network. The large-batch cases run batches 127,
+// 128, 131 and 256, where exec::cuda's dense layers switch to 128-image column tiles (from 128 on; 131
+// leaves a partial tile of 3) and the default policy's Winograd switch is passed: dense layers with row,
+// k and column edges, a k-split dense layer, and conv + dense networks, with the default policy too.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "cuda_test_util.hpp"
 
@@ -55,6 +58,13 @@ struct net_g : tn::network<tn::input<3, 11, 14>, tn::conv2d<16, tn::kernel<3>>, 
                            tn::conv2d<130, tn::kernel<3>, tn::pad<1>>, tn::relu,           // 130 x 9 x 12
                            tn::conv2d<7, tn::kernel<5>>, tn::flatten, tn::dense<5>> {};    // 7 x 5 x 8
 
+// Dense layers only: 1000 and 130 rows (no multiple of the 128-row tile), k = 2304 and 1000 (1000 is no
+// multiple of the k tile), softmax at the end.
+struct net_h : tn::network<tn::input<2304>, tn::dense<1000>, tn::relu, tn::dense<130>, tn::softmax> {};
+
+// A long k and few outputs: the dense GEMM splits k across blocks.
+struct net_i : tn::network<tn::input<4096>, tn::dense<10>> {};
+
 std::vector<int> random_batches(std::uint64_t seed) {
   std::mt19937_64 g(seed);
   std::uniform_int_distribution<int> d(1, 9);
@@ -84,6 +94,24 @@ TEST_CASE("cuda parity: the policy's default switches from direct to Winograd wi
   // checks is parity under the default policy at each of those mixes; cuda_bench shows the timings.
   check_parity<net_g>("net_g", 28, {1, 9, 40, 64}, {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3},
                       {conv_algo::automatic});
+}
+
+// Batches around exec::cuda's 128-image dense column tiles: just below (127), exactly one tile (128), a tile
+// and a partial one (131), two tiles (256).
+const std::vector<int> large_batches{127, 128, 131, 256};
+const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
+
+TEST_CASE("cuda parity, large batches: dense layers in 128-image column tiles (row, k and column edges)") {
+  check_parity<net_h>("net_h", 29, large_batches, every_math, {conv_algo::direct});
+}
+TEST_CASE("cuda parity, large batches: k-split dense layer in 128-image column tiles") {
+  check_parity<net_i>("net_i", 30, large_batches, every_math, {conv_algo::direct});
+}
+TEST_CASE("cuda parity, large batches: conv + dense networks, forced Winograd, direct and the default policy") {
+  check_parity<net_b>("net_b", 31, large_batches, every_math,
+                      {conv_algo::winograd, conv_algo::direct, conv_algo::automatic});
+  check_parity<net_g>("net_g", 32, large_batches, every_math,
+                      {conv_algo::winograd, conv_algo::direct, conv_algo::automatic});
 }
 
 TYPENET_CUDA_TEST_MAIN
