@@ -66,6 +66,17 @@ void check_no_allocation_in_forward(int max_batch) {
 }
 
 TEST_CASE("exec::reference: forward allocates nothing (lenet5)") { check_no_allocation_in_forward<tn::zoo::lenet5>(3); }
+// Every other zoo network (include/typenet/zoo/networks.hpp; a new one needs a line here), at max batch 1
+// (the reference is slow on the AlexNets).
+TEST_CASE("exec::reference: forward allocates nothing (seed_alexnet)") {
+  check_no_allocation_in_forward<tn::zoo::seed_alexnet>(1);
+}
+TEST_CASE("exec::reference: forward allocates nothing (torchvision_alexnet: adaptive pool)") {
+  check_no_allocation_in_forward<tn::zoo::torchvision_alexnet>(1);
+}
+TEST_CASE("exec::reference: forward allocates nothing (caffe_alexnet: lrn, groups, ceil pools)") {
+  check_no_allocation_in_forward<tn::zoo::caffe_alexnet>(1);
+}
 
 namespace {
 struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::lrn<3>,

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Layer-level parity: the reference loop nests against torch.nn.functional on thousands of random small
 geometries (pools with floor/ceil rounding and padding, adaptive pooling, conv2d with stride, padding,
-groups and floor rounding, LRN of every small size). Output shapes and values must agree.
+groups and floor rounding, LRN of every small size; LRN again with sizes 1 to 7, alpha 1 to 4, k 1 and 2
+and beta 3/4, 1/2 and 1 over up to 12 channels, where the window changes the output by tens of percent,
+so a window off by one channel, or mirrored for even sizes, fails). Output shapes and values must agree.
 
   layer_parity.py PATH/typenet_reference_layer_harness [--cases N] [--seed S]
 
@@ -29,8 +31,9 @@ def main():
     rng = random.Random(args.seed)
     cases = []
     while len(cases) < args.cases:
-        kind = rng.randrange(5)
+        kind = rng.randrange(6)
         c, h, w = rng.randint(1, 6), rng.randint(1, 12), rng.randint(1, 12)
+        extra = ()
         k, s, r = rng.randint(1, 5), rng.randint(1, 3), rng.randint(0, 1)
         p = rng.randint(0, k // 2) if kind in (0, 1) else rng.randint(0, 2)
         f, g = 1, 1
@@ -42,9 +45,12 @@ def main():
             r = 0  # conv2d rounds down (floor_mode); ceil is for pools
         elif kind == 4:
             s, p, r = 1, 0, 0
+        elif kind == 5:  # LRN with a window that matters
+            c, h, w, k, s, p, r = rng.randint(1, 12), rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 7), 1, 0, 0
+            extra = (rng.choice([1.0, 2.0, 3.0, 4.0]), rng.choice([0.75, 0.5, 1.0]), rng.choice([1.0, 2.0]))
         if kind in (0, 1, 3) and (h + 2 * p < k or w + 2 * p < k):
             continue
-        cases.append((kind, c, h, w, k, s, p, r, f, g))
+        cases.append((kind, c, h, w, k, s, p, r, f, g) + extra)
 
     text = "".join(" ".join(map(str, cs)) + "\n" for cs in cases)
     res = subprocess.run([args.harness], input=text, capture_output=True, text=True)
@@ -56,11 +62,11 @@ def main():
         print(f"FAIL: {len(lines)} result lines for {len(cases)} cases")
         return 1
 
-    names = ["max_pool", "avg_pool", "adaptive_avg_pool", "conv2d", "lrn"]
-    counts = [0] * 5
+    names = ["max_pool", "avg_pool", "adaptive_avg_pool", "conv2d", "lrn", "lrn(alpha, beta, k)"]
+    counts = [0] * 6
     bad = 0
     for cs, line in zip(cases, lines):
-        kind, c, h, w, k, s, p, r, f, g = cs
+        kind, c, h, w, k, s, p, r, f, g = cs[:10]
         counts[kind] += 1
         x = torch.sin(0.7 * torch.arange(c * h * w, dtype=torch.float64) + 0.3).float().view(1, c, h, w)
         if kind == 0:
@@ -73,8 +79,11 @@ def main():
             wt = torch.cos(0.37 * torch.arange(f * (c // g) * k * k, dtype=torch.float64)).float()
             b = 0.1 * torch.arange(f, dtype=torch.float32)
             y = F.conv2d(x.double(), wt.view(f, c // g, k, k).double(), b.double(), s, p, groups=g)
-        else:
+        elif kind == 4:
             y = F.local_response_norm(x.double(), k, alpha=0.5, beta=0.75, k=2.0)
+        else:
+            alpha, beta, k_lrn = cs[10:]
+            y = F.local_response_norm(x.double(), k, alpha=alpha, beta=beta, k=k_lrn)
         v = line.split()
         if v[0] == "invalid":
             print(f"FAIL: {names[kind]} {cs}: the harness found no output size, PyTorch gives {tuple(y.shape[2:])}")

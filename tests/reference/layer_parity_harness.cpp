@@ -1,6 +1,7 @@
 // Runs the reference loop nests on geometries read from stdin, for layer_parity.py to compare with
 // PyTorch. Each input line: kind C H W k s p round F G  (kind 0 max_pool, 1 avg_pool, 2 adaptive_avg_pool
-// with output k x s, 3 conv2d with F filters and G groups, 4 lrn of size k; round 0 floor, 1 ceil).
+// with output k x s, 3 conv2d with F filters and G groups, 4 lrn of size k, 5 lrn of size k whose line
+// ends with alpha beta k_lrn as decimals; round 0 floor, 1 ceil).
 // Inputs are x[i] = sin(0.7 i + 0.3); conv weights w[i] = cos(0.37 i), biases 0.1 f. Each output line:
 // OH OW then the values.
 #include <typenet/typenet.hpp>
@@ -20,7 +21,12 @@ int main() {
     int oc = c;
     if (kind == 2) oh = k, ow = s;
     if (kind == 3) oc = f;
-    if (kind == 4) oh = h, ow = w;
+    double alpha = 0.5, beta = 0.75, k_lrn = 2.0;
+    if (kind == 5 && std::scanf("%lf %lf %lf", &alpha, &beta, &k_lrn) != 3) {
+      std::printf("invalid\n");
+      continue;
+    }
+    if (kind == 4 || kind == 5) oh = h, ow = w;
     if (oh < 1 || ow < 1) {
       std::printf("invalid\n");
       continue;
@@ -37,7 +43,7 @@ int main() {
       for (std::size_t i = 0; i < bias.size(); ++i) bias[i] = 0.1f * static_cast<float>(i);
       ref::conv2d_plain(geo, in.data(), out.data(), 1, weight.data(), bias.data());
     }
-    if (kind == 4) ref::lrn_plain(k, 0.5, 0.75, 2.0, c, h, w, in.data(), out.data(), 1);
+    if (kind == 4 || kind == 5) ref::lrn_plain(k, alpha, beta, k_lrn, c, h, w, in.data(), out.data(), 1);
     std::printf("%d %d", oh, ow);
     for (float v : out) std::printf(" %.9g", v);
     std::printf("\n");

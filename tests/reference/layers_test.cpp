@@ -185,6 +185,62 @@ TEST_CASE("max_pool: NaN in a window gives NaN, wherever it sits") {
   }
 }
 
+namespace {
+struct avg_one_window : tn::network<tn::input<1, 2, 2>, tn::avg_pool<tn::kernel<2>>> {};
+struct adaptive_one : tn::network<tn::input<1, 1, 3>, tn::adaptive_avg_pool<1, 2>> {};
+struct lrn_four : tn::network<tn::input<4, 1, 1>, lrn3> {};
+}  // namespace
+
+TEST_CASE("non-finite values through the sums: avg_pool, adaptive_avg_pool, lrn, conv2d, dense") {
+  // IEEE sums, as PyTorch: a NaN term gives NaN, +inf gives +inf, -inf gives -inf, +inf with -inf NaN.
+  auto avg = [](std::vector<float> in) { return run_reference(tn::params<avg_one_window>{}, in, 1)[0]; };
+  CHECK(std::isnan(avg({1, qnan, 3, 4})));
+  CHECK(avg({1, inf_f, 3, 4}) == inf_f);
+  CHECK(avg({1, -inf_f, 3, 4}) == -inf_f);
+  CHECK(std::isnan(avg({inf_f, 2, -inf_f, 4})));
+  // 3 -> 2 columns: windows {0, 1} and {1, 2}; a value in column 0 reaches only the first output.
+  auto ad = run_reference(tn::params<adaptive_one>{}, {inf_f, 2, 4}, 1);
+  CHECK(ad[0] == inf_f);
+  CHECK(ad[1] == 3.f);
+  ad = run_reference(tn::params<adaptive_one>{}, {1, qnan, 4}, 1);
+  CHECK((std::isnan(ad[0]) && std::isnan(ad[1])));
+  // lrn size 3, alpha = beta = k = 1 on channels (1, x, 2, 3): windows [c-1, c+1].
+  //   x = +inf: c0 and c2 see inf^2 = inf -> 1/inf = 0 and 2/inf = 0; c1 is inf/inf = NaN;
+  //             c3 sees 2 and 3 only: 3 / (1 + 13/3) = 9/16.
+  //   x = NaN:  c0, c1, c2 NaN; c3 9/16.
+  auto l = run_reference(tn::params<lrn_four>{}, {1, inf_f, 2, 3}, 1);
+  CHECK(l[0] == 0.f);
+  CHECK(std::isnan(l[1]));
+  CHECK(l[2] == 0.f);
+  CHECK(l[3] == doctest::Approx(9.0 / 16).epsilon(1e-7));
+  l = run_reference(tn::params<lrn_four>{}, {1, qnan, 2, 3}, 1);
+  CHECK((std::isnan(l[0]) && std::isnan(l[1]) && std::isnan(l[2])));
+  CHECK(l[3] == doctest::Approx(9.0 / 16).epsilon(1e-7));
+  // conv2d 2x2 kernel (1, 2, 3, 4) on 3x3: input (0,0) reaches output (0,0) only, with weight 1; input
+  // (1,1) reaches all four outputs. +inf at (0,0): out (0,0) = +inf, the rest finite. -inf at (1,1) with
+  // weights 4, 3, 2, 1 > 0: every output -inf, and (0,0) holds +inf + -inf = NaN when both are present.
+  tn::params<conv_plain> p;
+  tn::test::set_weight<conv_plain, 0>(p, {1, 2, 3, 4});
+  tn::test::set_bias<conv_plain, 0>(p, {0.5f});
+  std::vector<float> in = iota_from_one(9);
+  in[0] = inf_f;
+  auto c = run_reference(p, in, 1);
+  CHECK(c == std::vector<float>{inf_f, 47.5f, 67.5f, 77.5f});
+  in[4] = -inf_f;
+  c = run_reference(p, in, 1);
+  CHECK(std::isnan(c[0]));
+  CHECK(c[1] == -inf_f);
+  CHECK(c[2] == -inf_f);
+  CHECK(c[3] == -inf_f);
+  // dense: a zero weight times inf is NaN (IEEE, and PyTorch's matmul): u1 has weight 0 on input 1.
+  tn::params<dense_net> d;
+  tn::test::set_weight<dense_net, 0>(d, {1, 2, 3, -1, 0, 1});
+  tn::test::set_bias<dense_net, 0>(d, {0.5f, -0.5f});
+  const auto y = run_reference(d, {1, inf_f, 2}, 1);
+  CHECK(y[0] == inf_f);
+  CHECK(std::isnan(y[1]));
+}
+
 TEST_CASE("softmax: probabilities, and stability for logits in the thousands") {
   // exp(log 1), exp(log 2), exp(log 3) = 1, 2, 3 -> 1/6, 2/6, 3/6.
   auto out = run_reference(tn::params<softmax_net>{}, {std::log(1.f), std::log(2.f), std::log(3.f)}, 1);
@@ -200,6 +256,13 @@ TEST_CASE("softmax: probabilities, and stability for logits in the thousands") {
   CHECK(out[2] == 0.f);
   for (int i = 3; i < 6; ++i) CHECK(out[i] == doctest::Approx(1.0 / 3).epsilon(1e-7));
   for (int i = 6; i < 9; ++i) CHECK(std::isnan(out[i]));
+  // Infinities, as PyTorch: +inf in a row gives exp(inf - inf) = NaN in the sum, so the row is all NaN; a
+  // row of -inf likewise (its maximum is -inf); -inf beside finite logits is probability 0.
+  out = run_reference(tn::params<softmax_net>{}, {1, inf_f, 2, -inf_f, -inf_f, -inf_f, 0, -inf_f, 0}, 3);
+  for (int i = 0; i < 6; ++i) CHECK(std::isnan(out[i]));
+  CHECK(out[6] == 0.5f);
+  CHECK(out[7] == 0.f);
+  CHECK(out[8] == 0.5f);
   // Very negative logits: the largest still gets exp(0) = 1 in the numerator, no 0/0.
   out = run_reference(tn::params<softmax_net>{}, {-3e4f, -3e4f - 1000, -3e4f}, 1);
   CHECK(out[0] == 0.5f);
