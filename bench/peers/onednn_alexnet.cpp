@@ -506,6 +506,16 @@ onednn_alexnet::selection onednn_alexnet::select_fastest(int batch, const float*
       rep << "  candidate " << label << ": not built: " << e.what() << "\n";
       return nullptr;
     }
+    // The same primitives with the same implementations and layouts as an earlier candidate (e.g. auto
+    // resolving to direct everywhere) is the same network: timing both would only pick between them by noise.
+    const std::string info = c.net->impl_info();
+    for (candidate& other : cands)
+      if (other.net->impl_info() == info) {
+        other.label += " = " + label + " (identical implementations)";
+        rep << "  candidate " << label << " (" << describe(plan) << "): the same implementations as "
+            << describe(other.plan) << "; not timed separately\n";
+        return nullptr;
+      }
     c.net->set_weights(params);
     c.net->forward_logits(input, got.data());
     if (cands.empty()) {  // the all-direct network: the reference of the check
@@ -546,6 +556,17 @@ onednn_alexnet::selection onednn_alexnet::select_fastest(int batch, const float*
       if (cands[i].ok) v.push_back(i);
     return v;
   };
+  if (ok_indices().size() == 1) {  // nothing to choose between
+    selection s;
+    s.plan = cands[0].plan;
+    rep << "  one distinct candidate: chosen without timing: " << cands[0].label << ":";
+    for (int l = 0; l < conv_layers; ++l)
+      rep << " " << conv_layers_of_alexnet[l].name << "=" << name(s.plan[std::size_t(l)]) << " ("
+          << cands[0].net->conv_impl(l) << ")";
+    rep << "\n";
+    s.report = rep.str();
+    return s;
+  }
   {
     const std::vector<std::size_t> ok = ok_indices();
     for (int r = 0; r < rounds; ++r)

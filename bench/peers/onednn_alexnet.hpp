@@ -82,7 +82,9 @@ class onednn_alexnet {
   // The fastest per-layer plan for this batch and the current thread count, found by measurement in this
   // process (random-free: the caller's weights and input):
   //   1. per convolution and algorithm, whether oneDNN implements it (supports());
-  //   2. candidate networks: each algorithm wherever it is implemented (direct elsewhere);
+  //   2. candidate networks: each algorithm wherever it is implemented (direct elsewhere); a candidate
+  //      whose primitives have the same implementations and layouts as an earlier one (auto resolving to
+  //      direct) is the same network and is dropped; with one candidate left, it is chosen untimed;
   //   3. each candidate's logits are checked against the all-direct network's before any timing
   //      (max |diff| <= 1e-4 * max |logit|); a candidate that fails is rejected and reported;
   //   4. every primitive of every candidate is timed (`rounds` rounds, rotating the order of the
@@ -96,7 +98,7 @@ class onednn_alexnet {
   struct selection {
     conv_plan plan{};
     std::string report;
-    double ms_per_batch = 0;  // the winner's median whole-network time in step 5
+    double ms_per_batch = 0;  // the winner's median whole-network time in step 5 (0: one candidate)
   };
   static selection select_fastest(int batch, const float* params, const float* input, int rounds = 3,
                                   int iters = 0 /* 0: 10 at batch 1, 2 above */);
