@@ -254,12 +254,24 @@ class safetensors_file {
     }
   }
 
+  // Built with += : g++ 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
   static std::string offsets_text(const safetensors_tensor& t) {
-    return "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
+    std::string s = "[";
+    s += std::to_string(t.begin);
+    s += ", ";
+    s += std::to_string(t.end);
+    s += ']';
+    return s;
   }
   static std::string beyond_buffer(const safetensors_tensor& t, std::uint64_t buffer_size) {
-    return "tensor " + detail::quote_name(t.name) + " has data_offsets " + offsets_text(t) +
-           " beyond the end of the data buffer (" + std::to_string(buffer_size) + " bytes)";
+    std::string s = "tensor ";
+    s += detail::quote_name(t.name);
+    s += " has data_offsets ";
+    s += offsets_text(t);
+    s += " beyond the end of the data buffer (";
+    s += std::to_string(buffer_size);
+    s += " bytes)";
+    return s;
   }
 
   class header_reader;

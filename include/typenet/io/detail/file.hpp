@@ -26,6 +26,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,46 +162,180 @@ class input_file {
 
 // ---- writing -------------------------------------------------------------------------------------
 
-// A file that becomes visible under its final name only when commit() succeeds: the bytes go to a
-// temporary file in the same directory, which is renamed over the target at the end. If anything fails
-// before that (or commit() is never reached) the temporary file is removed and the target is untouched.
+// Temporary files being written, so that a fatal signal does not leave them behind. A fixed table that a
+// signal handler can read: a slot is claimed (state 1), filled with the path, then published (state 2).
+struct temp_slot {
+  static constexpr std::size_t path_bytes = 4096;
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 live
+  char path[path_bytes]{};
+};
+// Constant-initialized (no guard variable): a signal handler may read it at any time.
+inline constinit temp_slot temp_slots[32]{};
+
+struct temp_registry {
+  static constexpr int slots = 32;
+  static constexpr std::size_t path_bytes = temp_slot::path_bytes;
+  static temp_slot* table() noexcept { return temp_slots; }
+
+  // Returns the slot index, or -1 if the path is too long or the table is full (then the file is only
+  // removed by the normal path, not on a signal).
+  static int add(const std::string& path) noexcept {
+    if (path.size() >= path_bytes) return -1;
+    for (int i = 0; i < slots; ++i) {
+      int expected = 0;
+      if (table()[i].state.compare_exchange_strong(expected, 1)) {
+        std::memcpy(table()[i].path, path.c_str(), path.size() + 1);
+        table()[i].state.store(2);
+        return i;
+      }
+    }
+    return -1;
+  }
+  static void remove(int index) noexcept {
+    if (index >= 0) table()[index].state.store(0);
+  }
+  // Async-signal-safe: unlinks every live temporary file.
+  static void unlink_all() noexcept {
+    for (int i = 0; i < slots; ++i)
+      if (table()[i].state.load() == 2) ::unlink(table()[i].path);
+  }
+
+  static void on_signal(int sig) {
+    const int saved = errno;
+    unlink_all();
+    ::signal(sig, SIG_DFL);  // then die of the signal as the process would have without this handler
+    ::raise(sig);
+    errno = saved;
+  }
+  // Blocks SIGINT, SIGTERM and SIGHUP in this thread for its lifetime (errno is preserved).
+  struct signal_block {
+    sigset_t old{};
+    signal_block() noexcept {
+      sigset_t set;
+      sigemptyset(&set);
+      for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+      ::pthread_sigmask(SIG_BLOCK, &set, &old);
+    }
+    ~signal_block() {
+      const int saved = errno;
+      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      errno = saved;
+    }
+    signal_block(const signal_block&) = delete;
+    signal_block& operator=(const signal_block&) = delete;
+  };
+
+  // Installs on_signal for SIGINT, SIGTERM and SIGHUP where they still have their default action (a
+  // program's own handlers are left alone: they can call typenet::io::remove_temporary_files()).
+  static void install_handlers() {
+    static const bool installed = [] {
+      for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        struct ::sigaction old {};
+        if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+        struct ::sigaction act {};
+        act.sa_handler = &temp_registry::on_signal;
+        sigemptyset(&act.sa_mask);
+        act.sa_flags = SA_RESTART;
+        ::sigaction(sig, &act, nullptr);
+      }
+      return true;
+    }();
+    (void)installed;
+  }
+};
+
+// Writes a file. If the target is a regular file or does not exist, the bytes go to a temporary file in
+// the same directory (".typenet-<16 hex digits>.tmp", short enough for any valid target name), which is
+// flushed to disk and renamed over the target by commit(); on failure, or without commit(), the temporary
+// file is removed and the target is untouched, also when SIGINT, SIGTERM or SIGHUP ends the process
+// during the write. A symbolic link is written through: the same applies to the file it resolves to. Any
+// other target (a character or block device, a FIFO) is opened and written in place, since renaming over
+// it would replace the device rather than write to it. Every write, flush and close error is an io_error
+// naming the target.
 class atomic_output {
  public:
-  explicit atomic_output(const std::filesystem::path& target) : target_(target), name_(target.string()) {
+  explicit atomic_output(const std::filesystem::path& target) : name_(target.string()) {
     if (target.filename().empty()) throw io_error(name_, "output path names no file");
+    std::filesystem::path resolved = target;
+    struct ::stat st {};
+    bool exists = false;
+    for (int hops = 0;; ++hops) {
+      if (::lstat(resolved.c_str(), &st) != 0) {
+        if (errno != ENOENT) fail("cannot examine the output path");
+        break;
+      }
+      if (!S_ISLNK(st.st_mode)) {
+        exists = true;
+        break;
+      }
+      if (hops == 40) throw io_error(name_, "too many levels of symbolic links");
+      std::error_code ec;
+      const auto link = std::filesystem::read_symlink(resolved, ec);
+      if (ec) throw io_error(name_, "cannot read the symbolic link " + resolved.string() + " (" + ec.message() + ")");
+      resolved = link.is_absolute() ? link : resolved.parent_path() / link;
+    }
+    if (exists && S_ISDIR(st.st_mode)) throw io_error(name_, "is a directory; cannot write a file over it");
+    if (exists && !S_ISREG(st.st_mode)) {
+      // A device or FIFO: write in place (a FIFO's open waits for a reader).
+      do {
+        fd_ = ::open(resolved.c_str(), O_WRONLY | O_CLOEXEC);
+      } while (fd_ < 0 && errno == EINTR);
+      if (fd_ < 0) fail("cannot open for writing");
+      return;
+    }
+    target_ = resolved;
+    temp_registry::install_handlers();
     static std::atomic<std::uint64_t> counter{0};
-    const auto stamp = static_cast<std::uint64_t>(std::chrono::high_resolution_clock::now().time_since_epoch().count());
+    const auto stamp = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     for (int attempt = 0; attempt < 16; ++attempt) {
-      const std::uint64_t salt =
-          stamp ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ULL) ^ reinterpret_cast<std::uintptr_t>(this);
-      char suffix[32];
-      std::snprintf(suffix, sizeof suffix, ".tmp-%016llx", static_cast<unsigned long long>(salt));
-      std::string temp_name = ".";  // built with += : g++ 12 warns falsely on "." + std::string&&
-      temp_name += target.filename().string();
-      temp_name += suffix;
-      temp_ = target.parent_path() / temp_name;
-      file_ = std::fopen(temp_.c_str(), "wbx");  // "x": fail rather than reuse an existing file
-      if (file_ != nullptr) return;
+      std::uint64_t salt = stamp ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ULL) ^
+                           (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(this);
+      salt ^= salt >> 31;
+      salt *= 0xbf58476d1ce4e5b9ULL;
+      salt ^= salt >> 29;
+      char temp_name[40];
+      std::snprintf(temp_name, sizeof temp_name, ".typenet-%016llx.tmp", static_cast<unsigned long long>(salt));
+      temp_ = target_.parent_path() / temp_name;
+      const std::string temp_text = temp_.string();
+      {
+        // Creating and registering the file is one step for SIGINT/SIGTERM/SIGHUP: one arriving in
+        // between is delivered once the file is registered, and its handler removes the file.
+        const temp_registry::signal_block block;
+        fd_ = ::open(temp_text.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd_ >= 0) registry_slot_ = temp_registry::add(temp_text);
+      }
+      if (fd_ >= 0) return;
       if (errno != EEXIST) break;
     }
-    const int err = errno;
-    throw io_error(name_, "cannot create a temporary file next to it (" + errno_text(err) + ")");
+    fail("cannot create a temporary file next to it");
   }
 
   atomic_output(const atomic_output&) = delete;
   atomic_output& operator=(const atomic_output&) = delete;
 
   ~atomic_output() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!committed_) {
-      std::error_code ec;
-      std::filesystem::remove(temp_, ec);
+    if (fd_ >= 0) ::close(fd_);
+    if (!temp_.empty() && !committed_) {
+      ::unlink(temp_.c_str());
+      temp_registry::remove(registry_slot_);
     }
   }
 
   void write(const void* data, std::size_t size) {
-    if (size == 0) return;
-    if (std::fwrite(data, 1, size, file_) != size) fail("write error");
+    const auto* p = static_cast<const unsigned char*>(data);
+    while (size > 0) {
+      const ::ssize_t n = ::write(fd_, p, std::min<std::size_t>(size, std::size_t{1} << 30));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("write error");
+      }
+      if (n == 0) {
+        errno = EIO;
+        fail("write error");
+      }
+      p += n;
+      size -= static_cast<std::size_t>(n);
+    }
   }
   void write(std::string_view text) { write(text.data(), text.size()); }
 
@@ -223,32 +358,45 @@ class atomic_output {
     }
   }
 
+  // Finishes the file: for a temporary file, flush it to disk and rename it over the target.
   void commit() {
-    if (std::fflush(file_) != 0) fail("write error");
-    if (::fsync(::fileno(file_)) != 0) fail("cannot flush to disk");
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    if (rc != 0) fail("write error");
-    std::error_code ec;
-    std::filesystem::rename(temp_, target_, ec);
-    if (ec) throw io_error(name_, "cannot move the finished file into place (" + ec.message() + ")");
+    if (!temp_.empty() && ::fsync(fd_) != 0) fail("cannot flush to disk");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0 && errno != EINTR) fail("write error");
+    if (temp_.empty()) return;
+    if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("cannot move the finished file into place");
     committed_ = true;
+    temp_registry::remove(registry_slot_);
   }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
  private:
-  [[noreturn]] void fail(const char* what) {
+  [[noreturn]] void fail(const char* what) const {
     const int err = errno;
     throw io_error(name_, std::string(what) + " (" + errno_text(err) + ")");
   }
 
-  std::filesystem::path target_;
   std::string name_;
-  std::filesystem::path temp_;
-  std::FILE* file_ = nullptr;
+  std::filesystem::path target_;  // the file renamed into place (symbolic links resolved)
+  std::filesystem::path temp_;    // empty when writing in place
+  int fd_ = -1;
+  int registry_slot_ = -1;
   bool committed_ = false;
 };
+
+}  // namespace typenet::io::detail
+
+namespace typenet::io {
+
+// Removes the temporary files of writes in progress (see write_npy, write_safetensors). Async-signal-safe:
+// for a program that installs its own SIGINT/SIGTERM/SIGHUP handlers, which typenet then leaves alone.
+inline void remove_temporary_files() noexcept { detail::temp_registry::unlink_all(); }
+
+}  // namespace typenet::io
+
+namespace typenet::io::detail {
 
 // ---- data conversion -----------------------------------------------------------------------------
 
