@@ -1,6 +1,7 @@
 // exec::simd's forward pass allocates nothing: operator new (every form) and malloc, calloc, realloc,
 // aligned_alloc, posix_memalign and memalign are replaced in this program by counting versions, and the
-// counter must not move during forward() on a built model, with 1 and 2 threads, at every batch size.
+// counter must not move during forward() on a built model, with 1 and 2 threads, at every batch size,
+// for every zoo network (include/typenet/zoo/networks.hpp) and networks with every stage kind.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -116,4 +117,30 @@ TEST_CASE("simd forward allocates nothing: caffe_alexnet (lrn, groups, ceil pool
 TEST_CASE("simd forward allocates nothing: seed_alexnet") {
   check_no_allocation<tn::zoo::seed_alexnet>(2, 1);
   check_no_allocation<tn::zoo::seed_alexnet>(2, 2);
+}
+TEST_CASE("simd forward allocates nothing: torchvision_alexnet (floor conv1, adaptive pool)") {
+  check_no_allocation<tn::zoo::torchvision_alexnet>(2, 1);
+  check_no_allocation<tn::zoo::torchvision_alexnet>(2, 2);
+}
+
+namespace {
+// Every layer kind and stage shape of exec::simd that the zoo networks leave out: stand-alone relu, lrn,
+// pools (ceil, padded) and adaptive pooling (pooling and upsampling), a Winograd convolution, conv + avg
+// pool fused, a spatial output. (Every zoo network is listed above; a new one needs a line too.)
+struct every_stage : tn::network<tn::input<5, 12, 12>, tn::relu, tn::lrn<3>,
+                                 tn::max_pool<tn::kernel<3>, tn::stride<1>, tn::pad<1>>,                 // 5 x 12 x 12
+                                 tn::conv2d<20, tn::kernel<3>, tn::pad<1>>, tn::relu,                    // Winograd
+                                 tn::conv2d<20, tn::kernel<2>>, tn::relu, tn::lrn<4>,                    // 20 x 11 x 11
+                                 tn::avg_pool<tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::ceil_mode>,  // 20 x 6 x 6
+                                 tn::adaptive_avg_pool<4, 4>, tn::adaptive_avg_pool<7, 5>,               // 20 x 7 x 5
+                                 tn::avg_pool<tn::kernel<2>, tn::stride<2>, tn::ceil_mode>, tn::relu> {};  // 20 x 4 x 3
+struct every_flat_stage : tn::network<tn::input<20, 4, 4>, tn::adaptive_avg_pool<2, 2>, tn::flatten, tn::dropout<50>,
+                                      tn::dense<30>, tn::relu, tn::dense<7>, tn::softmax> {};
+}  // namespace
+
+TEST_CASE("simd forward allocates nothing: every stage kind (stand-alone layers, adaptive pooling, Winograd)") {
+  check_no_allocation<every_stage>(3, 1);
+  check_no_allocation<every_stage>(3, 2);
+  check_no_allocation<every_flat_stage>(3, 1);
+  check_no_allocation<every_flat_stage>(3, 2);
 }

@@ -13,14 +13,12 @@
 // finite/non-finite split itself is exact).
 // After each non-finite batch the same model runs a finite batch, which must match the reference (no
 // NaN left behind in scratch buffers, workspaces or padding).
-// Whole networks: one NaN pixel in image 0 of the zoo AlexNets makes every output of image 0 NaN under
-// both policies, and image 1 (finite) is unaffected.
+// Whole networks: nonfinite_zoo_test.cpp.
 #include <cmath>
 #include <limits>
 #include <ratio>
 
 #include <typenet/kernels/winograd_transforms.hpp>
-#include <typenet/zoo/networks.hpp>
 
 #include "nonfinite_util.hpp"
 #include "simd_util.hpp"
@@ -132,43 +130,6 @@ TEST_CASE("simd non-finite: winograd convolution") { check_layer<winograd_relu>(
 TEST_CASE("simd non-finite: dense") {
   check_layer<dense_relu>("flatten dropout dense relu dense", 44);
   check_layer<dense_softmax>("dense softmax", 45);
-}
-
-namespace {
-
-/// One NaN pixel in image 0 of a batch of 2: every output of image 0 is NaN under both policies; image 1
-/// matches the reference.
-template <class Net>
-void check_nan_pixel(const char* name, std::uint64_t seed) {
-  tn::params<Net> p;
-  tn::init_he(p, seed);
-  constexpr auto e = nf::extents_of<typename Net::input_shape>();
-  constexpr std::size_t image = Net::input_shape::size, outputs = Net::output_shape::size;
-  std::vector<float> in(2 * image);
-  tn::fill_uniform(in, seed + 1);
-  in[(std::size_t(e.c > 1 ? 1 : 0) * e.h + e.h / 2) * e.w + e.w / 3] = std::numeric_limits<float>::quiet_NaN();
-  const auto want = run_policy<Net, tn::exec::reference_t>(p, in, 2);
-  const auto got = run_simd<Net>(p, in, 2, 2);
-  std::size_t want_nan = 0, got_nan = 0;
-  for (std::size_t i = 0; i < outputs; ++i) {
-    want_nan += std::isnan(want[i]) ? 1 : 0;
-    got_nan += std::isnan(got[i]) ? 1 : 0;
-  }
-  INFO(std::string(name) << ": image 0 has " << outputs << " outputs; NaN: reference " << want_nan << ", simd "
-                         << got_nan);
-  CHECK(want_nan == outputs);
-  CHECK(got_nan == outputs);
-  expect_close(std::vector<float>(got.begin() + outputs, got.end()),
-               std::vector<float>(want.begin() + outputs, want.end()), std::string(name) + " image 1");
-}
-
-}  // namespace
-
-TEST_CASE("simd non-finite: one NaN pixel through the zoo networks") {
-  check_nan_pixel<tn::zoo::seed_alexnet>("seed_alexnet", 51);
-  check_nan_pixel<tn::zoo::torchvision_alexnet>("torchvision_alexnet", 52);
-  check_nan_pixel<tn::zoo::caffe_alexnet>("caffe_alexnet", 53);
-  check_nan_pixel<tn::zoo::lenet5>("lenet5", 54);
 }
 
 // exec::cuda's Winograd output transform (kernels/winograd_transforms.hpp) is host and device code; its
