@@ -152,6 +152,24 @@ TEST_SUITE("io.output") {
     CHECK(dir.entries() == std::vector<std::string>{"out.npy"});
   }
 
+  TEST_CASE("a link to a pipe through /proc/self/fd (as /dev/stdout is) is written in place") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    scratch_dir dir;
+    const auto link = dir / "stdout";
+    fs::create_symlink("/proc/self/fd/" + std::to_string(fds[1]), link);
+    const std::string expected = expected_npy_bytes();  // smaller than a pipe's buffer: the write cannot block
+    io::write_npy(link, {2, 2}, values);
+    ::close(fds[1]);
+    std::string got;
+    char buf[4096];
+    for (::ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    CHECK(got == expected);
+    CHECK(fs::is_symlink(link));
+    CHECK(dir.entries() == std::vector<std::string>{"stdout"});
+  }
+
   TEST_CASE("a character device node is written in place and stays a device") {
     scratch_dir dir;
     const auto null_node = dir / "null";  // a private node for the null device (1, 3)

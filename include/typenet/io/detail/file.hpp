@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -256,29 +257,12 @@ class atomic_output {
  public:
   explicit atomic_output(const std::filesystem::path& target) : name_(target.string()) {
     if (target.filename().empty()) throw io_error(name_, "output path names no file");
-    std::filesystem::path resolved = target;
-    struct ::stat st {};
-    bool exists = false;
-    for (int hops = 0;; ++hops) {
-      if (::lstat(resolved.c_str(), &st) != 0) {
-        if (errno != ENOENT) fail("cannot examine the output path");
-        break;
-      }
-      if (!S_ISLNK(st.st_mode)) {
-        exists = true;
-        break;
-      }
-      if (hops == 40) throw io_error(name_, "too many levels of symbolic links");
-      std::error_code ec;
-      const auto link = std::filesystem::read_symlink(resolved, ec);
-      if (ec) throw io_error(name_, "cannot read the symbolic link " + resolved.string() + " (" + ec.message() + ")");
-      resolved = link.is_absolute() ? link : resolved.parent_path() / link;
-    }
-    if (exists && S_ISDIR(st.st_mode)) throw io_error(name_, "is a directory; cannot write a file over it");
-    if (exists && !S_ISREG(st.st_mode)) {
-      // A device or FIFO: write in place (a FIFO's open waits for a reader).
+    const std::filesystem::path resolved = where_to_replace(target);
+    if (resolved.empty()) {
+      // A device, a FIFO, or a file reached through a link that does not name it (/dev/stdout and other
+      // /proc/self/fd links): written in place. Opening a FIFO waits for a reader.
       do {
-        fd_ = ::open(resolved.c_str(), O_WRONLY | O_CLOEXEC);
+        fd_ = ::open(target.c_str(), O_WRONLY | O_CLOEXEC | (in_place_truncates_ ? O_TRUNC : 0));
       } while (fd_ < 0 && errno == EINTR);
       if (fd_ < 0) fail("cannot open for writing");
       return;
@@ -378,12 +362,55 @@ class atomic_output {
     throw io_error(name_, std::string(what) + " (" + errno_text(err) + ")");
   }
 
+  // The path that a temporary file is renamed over, or an empty path if the target must be written in
+  // place. Absent target or regular file: the target itself. Symbolic link to a regular file: the file's
+  // real path (when it names the same file). Dangling link: where the chain of links ends.
+  std::filesystem::path where_to_replace(const std::filesystem::path& target) {
+    struct ::stat lst {};
+    if (::lstat(target.c_str(), &lst) != 0) {
+      if (errno != ENOENT) fail("cannot examine the output path");
+      return target;
+    }
+    struct ::stat st = lst;
+    if (S_ISLNK(lst.st_mode) && ::stat(target.c_str(), &st) != 0) {
+      if (errno != ENOENT) fail("cannot follow the symbolic link");
+      return dangling_end(target);
+    }
+    if (S_ISDIR(st.st_mode)) throw io_error(name_, "is a directory; cannot write a file over it");
+    if (!S_ISREG(st.st_mode)) return {};
+    if (!S_ISLNK(lst.st_mode)) return target;
+    std::filesystem::path real;
+    if (char* r = ::realpath(target.c_str(), nullptr)) {
+      real = r;
+      std::free(r);
+    }
+    struct ::stat rst {};
+    if (!real.empty() && ::stat(real.c_str(), &rst) == 0 && rst.st_dev == st.st_dev && rst.st_ino == st.st_ino) {
+      return real;
+    }
+    in_place_truncates_ = true;  // e.g. /dev/stdout redirected to a file that was since deleted
+    return {};
+  }
+
+  // The path a chain of symbolic links ends at, when that path does not exist.
+  std::filesystem::path dangling_end(std::filesystem::path p) const {
+    for (int hops = 0; hops < 40; ++hops) {
+      std::error_code ec;
+      if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec))) return p;
+      const auto link = std::filesystem::read_symlink(p, ec);
+      if (ec) throw io_error(name_, "cannot read the symbolic link " + p.string() + " (" + ec.message() + ")");
+      p = link.is_absolute() ? link : p.parent_path() / link;
+    }
+    throw io_error(name_, "too many levels of symbolic links");
+  }
+
   std::string name_;
   std::filesystem::path target_;  // the file renamed into place (symbolic links resolved)
   std::filesystem::path temp_;    // empty when writing in place
   int fd_ = -1;
   int registry_slot_ = -1;
   bool committed_ = false;
+  bool in_place_truncates_ = false;
 };
 
 }  // namespace typenet::io::detail
