@@ -3,12 +3,18 @@
 
 Pure Python (struct + json), so that the corpus does not depend on numpy. Run it from anywhere:
     python3 tests/fuzz/make_corpus.py
+The committed corpus stays small (headers of a few hundred entries at most). Seeds with big headers
+(100,000 entries, a shape of rank 100,000, ...: megabytes each) are generated at build or run time:
+    python3 tests/fuzz/make_corpus.py --big DIR     # writes DIR/npy/ and DIR/safetensors/
+(the CTest fuzz.*.big_headers tests and run_fuzzers.sh do this).
 """
 import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
 
 
 def npy(shape, values, descr="<f4", fortran="False", version=(1, 0), extra=b"", header_override=None):
@@ -37,9 +43,40 @@ def f32(*values):
 
 
 def write(kind, name, blob):
-    os.makedirs(os.path.join(HERE, "corpus", kind), exist_ok=True)
-    with open(os.path.join(HERE, "corpus", kind, name), "wb") as f:
+    os.makedirs(os.path.join(OUT, kind), exist_ok=True)
+    with open(os.path.join(OUT, kind, name), "wb") as f:
         f.write(blob)
+
+
+def many_entries(n, nbytes, prefix="t"):
+    """Header entries for n tensors named prefix0.., each F32 of nbytes (0 or 4), contiguous from 0."""
+    shape = [nbytes // 4]
+    return {"%s%d" % (prefix, i): {"dtype": "F32", "shape": shape, "data_offsets": [i * nbytes, (i + 1) * nbytes]}
+            for i in range(n)}
+
+
+def many_seeds(n, tag):
+    """Seeds whose headers have n entries: valid, rejected only after the whole header, and variants."""
+    write("safetensors", "valid_many_%s.safetensors" % tag,
+          safetensors(many_entries(n, 4), f32(*range(n)), metadata={"format": "pt"}))
+    write("safetensors", "bad_many_trailing_%s.safetensors" % tag, safetensors(many_entries(n, 0), b"x"))
+    entries = json.dumps(many_entries(n, 0), separators=(",", ":"))
+    write("safetensors", "bad_many_duplicate_last_%s.safetensors" % tag,
+          safetensors({}, b"", raw_header=(entries[:-1] + ',"t0":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}')
+                      .encode()))
+    write("safetensors", "valid_many_metadata_%s.safetensors" % tag,
+          safetensors({}, b"", metadata={"k%d" % i: "v%d" % i for i in range(n)}))
+    write("safetensors", "valid_long_shape_%s.safetensors" % tag,
+          safetensors({"s": {"dtype": "F32", "shape": [1] * n, "data_offsets": [0, 4]}}, f32(7)))
+    write("npy", "valid_long_shape_%s.npy" % tag, npy((1,) * n, [7], version=(2, 0)))
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--big":
+    OUT = sys.argv[2]
+    many_seeds(100000, "100k")
+    sys.exit(0)
+elif len(sys.argv) != 1:
+    sys.exit("usage: make_corpus.py [--big DIR]")
 
 
 write("npy", "valid_2x3.npy", npy((2, 3), [1, 2, 3, 4, 5, 6]))
@@ -84,3 +121,6 @@ write("safetensors", "bad_negative_dim.safetensors",
       safetensors({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, f32(1)))
 write("safetensors", "bad_unknown_dtype.safetensors",
       safetensors({"a": {"dtype": "Q7", "shape": [1], "data_offsets": [0, 4]}}, f32(1)))
+
+# Headers with a few hundred entries: big enough to reach the many-entry paths, small enough to commit.
+many_seeds(200, "200")

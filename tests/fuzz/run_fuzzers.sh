@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each, one after the other, for the
-# given number of seconds (default 600), then prints how many inputs each executed.
+# given number of seconds (default 600), then prints how many inputs each executed. Before the timed run,
+# each target executes the big-header seeds (make_corpus.py --big: 100k entries, megabytes each) whole.
+# Every input has a time limit (-timeout): an input that takes longer is a finding (slow-unit-*/timeout-*).
 #   tests/fuzz/run_fuzzers.sh [seconds]
 # Environment: BUILD_DIR (default <repo>/build-fuzz), JOBS (default 2), CXX (default clang++).
 # Findings (crashing inputs) are written to $BUILD_DIR/findings/<target>/; the script exits 1 if any.
@@ -16,6 +18,9 @@ cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DC
       -DTYPENET_BUILD_FUZZERS=ON -DTYPENET_BUILD_EXAMPLES=OFF -DTYPENET_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" -j "$jobs" --target fuzz_npy fuzz_safetensors
 
+big="$build/big_corpus"
+python3 "$here/make_corpus.py" --big "$big"
+
 status=0
 summary=()
 for format in npy safetensors; do
@@ -24,10 +29,20 @@ for format in npy safetensors; do
     mkdir -p "$work" "$findings"
     log="$build/fuzz_$format.log"
     binary="$(cat "$build/tests/fuzz/fuzz_$format.path")"
+    echo "== $binary on the big-header seeds (log: $log.big)"
+    set +e
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" -runs=0 -max_len=16000000 -timeout=60 \
+        -rss_limit_mb=4096 -artifact_prefix="$findings/" "$big/$format" >"$log.big" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ]; then
+        summary+=("fuzz_$format: big-header seeds FAILED (exit status $rc, see $log.big)")
+        status=1
+    fi
     echo "== $binary for ${seconds}s (log: $log)"
     set +e
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" \
-        -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 -dict="$here/$format.dict" \
+        -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 -dict="$here/$format.dict" \
         -artifact_prefix="$findings/" "$work" "$here/corpus/$format" >"$log" 2>&1
     rc=$?
     set -e
