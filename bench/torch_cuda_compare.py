@@ -165,14 +165,14 @@ def parse_list(s):
 # cudnn.benchmark, benchmark_limit or None for PyTorch's default, extra environment, chunk of images or 0).
 CUDNN_CONFIGS = {
     "cl_bench": ("channels_last", True, None, {}, 0),  # the headline's configuration
-    "nchw_bench": ("nchw", True, None, {}, 0),
     "cl_bench_all": ("channels_last", True, 0, {}, 0),
+    "nchw_bench": ("nchw", True, None, {}, 0),
     "nchw_bench_all": ("nchw", True, 0, {}, 0),
-    "cl_bench_all_ws16g": ("channels_last", True, 0, {"CUDNN_CONV_WSCAP_DBG": "16384"}, 0),
     "cl_heuristic": ("channels_last", False, None, {}, 0),
+    "cl_bench_chunks64": ("channels_last", True, None, {}, 64),
+    "cl_bench_all_ws16g": ("channels_last", True, 0, {"CUDNN_CONV_WSCAP_DBG": "16384"}, 0),
     "nchw_heuristic": ("nchw", False, None, {}, 0),
     "cl_bench_v7": ("channels_last", True, None, {"TORCH_CUDNN_V8_API_DISABLED": "1"}, 0),
-    "cl_bench_chunks64": ("channels_last", True, None, {}, 64),
 }
 HEADLINE_CONFIG = "cl_bench"
 CONV2_STAGE = 1  # index in STAGES
@@ -216,8 +216,11 @@ def run_probe(args, config):
             for _ in range(3):
                 chunked(stages[CONV2_STAGE], x)
             torch.cuda.synchronize()
-        for e in sorted(prof.key_averages(), key=lambda e: -getattr(e, "device_time_total", e.cuda_time_total))[:4]:
-            total = getattr(e, "device_time_total", e.cuda_time_total)
+        def device_us(e):  # PyTorch 2.x: device_time_total; older: cuda_time_total
+            t = getattr(e, "device_time_total", None)
+            return t if t is not None else getattr(e, "cuda_time_total", 0)
+        for e in sorted(prof.key_averages(), key=lambda e: -device_us(e))[:4]:
+            total = device_us(e)
             print(f"cudnn_probe config={config} kernel batch={batch} calls={e.count} us_per_call="
                   f"{total / max(e.count, 1):.1f} name={e.key[:150].replace(' ', '_')}", flush=True)
 
@@ -226,9 +229,13 @@ def probe_all(args):
     """Runs every configuration of --cudnn-configs in its own subprocess; returns {(config, part, batch): ms}."""
     got = {}
     pat = re.compile(r"^cudnn_probe config=(\S+) part=(\S+) math=fp32 batch=(\d+) ms_median=([\d.]+)")
+    start = time.time()
     for config in [c for c in args.cudnn_configs.split(",") if c]:
         if config not in CUDNN_CONFIGS:
             sys.exit(f"unknown cuDNN configuration {config} (known: {', '.join(CUDNN_CONFIGS)})")
+        if time.time() - start > args.probe_budget:
+            print(f"cudnn_probe config={config} SKIPPED: --probe-budget {args.probe_budget:.0f} s used up", flush=True)
+            continue
         env = dict(os.environ, **CUDNN_CONFIGS[config][3])
         cmd = [sys.executable, os.path.abspath(__file__), "--probe", config, "--device", args.device,
                "--probe-batches", args.probe_batches, "--iters", str(args.iters), "--warmup", str(args.warmup),
@@ -345,6 +352,8 @@ def main():
                     help="cuDNN configurations to probe, each in a subprocess ('' for none)")
     ap.add_argument("--probe-batches", default="64,256", help="batches of the cuDNN probes")
     ap.add_argument("--probe-timeout", type=float, default=60, help="seconds per probe subprocess")
+    ap.add_argument("--probe-budget", type=float, default=180,
+                    help="no new probe starts after this many seconds of probing (the most informative go first)")
     ap.add_argument("--graph-batches", default="1", help="batches of the CUDA-graph PyTorch baseline ('' none)")
     ap.add_argument("--typenet-dump", help="cuda_bench --dump folder: compare typenet's outputs with PyTorch's")
     ap.add_argument("--probe", help=argparse.SUPPRESS)  # internal: run one cuDNN configuration
