@@ -399,7 +399,9 @@ inline npy_array read_npy(const std::filesystem::path& path) {
 }
 
 // Writes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header needs it),
-// through a temporary file renamed into place: on failure no partial file is left at `path`.
+// all or nothing when `path` is (or links to) a regular file or is absent: through a temporary file
+// renamed into place, so on failure no partial file is left at `path`. A device or FIFO is written in
+// place. See atomic_output in io/detail/file.hpp and docs/io.md ("Writing").
 inline void write_npy(const std::filesystem::path& path, std::span<const std::int64_t> shape,
                       std::span<const float> data) {
   const std::string name = path.string();

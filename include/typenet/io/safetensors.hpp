@@ -566,8 +566,9 @@ struct named_tensor {
   std::span<const float> data;
 };
 
-// Writes F32 tensors, in the given order with contiguous offsets, plus optional metadata, through a
-// temporary file renamed into place: on failure no partial file is left at `path`. The header is padded
+// Writes F32 tensors, in the given order with contiguous offsets, plus optional metadata; all or nothing
+// when `path` is (or links to) a regular file or is absent (a temporary file renamed into place: on
+// failure no partial file is left at `path`), in place for a device or FIFO. The header is padded
 // with spaces to a multiple of 8 bytes, so the data buffer starts 8-byte aligned.
 inline void write_safetensors(const std::filesystem::path& path, std::span<const named_tensor> tensors,
                               const std::map<std::string, std::string>& metadata = {}) {

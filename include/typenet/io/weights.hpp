@@ -46,7 +46,7 @@ void load_weights(const std::filesystem::path& path, params<Net>& p) {
 }
 
 /// Writes every parameter of Net to a safetensors file (float32, PyTorch names and shapes, metadata
-/// format "pt"), through a temporary file: on failure nothing is left at `path`.
+/// format "pt"), all or nothing for a regular file (see write_safetensors).
 template <Network Net>
 void save_weights(const std::filesystem::path& path, const params<Net>& p) {
   // tensors() hands out writable spans; the params are only read here.
@@ -98,8 +98,8 @@ input_batch read_input(const std::filesystem::path& path) {
   return {static_cast<int>(a.shape[0]), std::move(a.shape), std::move(a.data)};
 }
 
-/// Writes `batch` outputs of Net ([N, outputs] or [N, C, H, W]) as a float32 .npy file, through a
-/// temporary file: on failure nothing is left at `path`. `out` must hold exactly batch x output_shape floats.
+/// Writes `batch` outputs of Net ([N, outputs] or [N, C, H, W]) as a float32 .npy file, all or nothing for
+/// a regular file (see write_npy). `out` must hold exactly batch x output_shape floats.
 template <Network Net>
 void write_output(const std::filesystem::path& path, std::span<const float> out, int batch) {
   const std::vector<std::int64_t> s = detail::batched_shape(batch, typename Net::output_shape{});
