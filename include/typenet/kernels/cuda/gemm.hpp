@@ -151,6 +151,9 @@ __device__ __forceinline__ std::uint32_t to_tf32(float x) {
   return r;
 }
 
+/// max(v, 0) that keeps NaN, as exec::reference's v < 0 ? 0 : v (fmaxf(NaN, 0) is 0: it drops NaN).
+__device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }
+
 /// grid: (n tiles, kernel_tiles<Geo, Math>::m_tiles, groups * splits); block: kernel_tiles<Geo, Math>::threads.
 /// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW, or [In][N] for dense); y: output; ws: split
 /// workspace.
@@ -377,7 +380,7 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
         float v = cs[r * CS + c];
         if (!split_k) {
           v += bias[ch0 + r];
-          if (Relu) v = fmaxf(v, 0.f);
+          if (Relu) v = relu_keep_nan(v);
         }
         out[r * step] = v;
       }
@@ -389,7 +392,7 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
       const float b = bias[ch0 + r];
       for (int c = tid / BM; c < BN && n0 + c < n_total; c += NT / BM) {
         float v = cs[r * CS + c] + b;
-        if (Relu) v = fmaxf(v, 0.f);
+        if (Relu) v = relu_keep_nan(v);
         y[std::int64_t{n0 + c} * Geo::channels + ch0 + r] = v;
       }
     }
@@ -419,7 +422,7 @@ __global__ void gemm_finish(const float* __restrict__ ws, const float* __restric
     }
     float v = bias[ch];
     for (int s = 0; s < splits; ++s) v += ws[(std::int64_t{s} * Geo::channels + ch) * n_total + n];
-    y[out] = Relu ? fmaxf(v, 0.f) : v;
+    y[out] = Relu ? relu_keep_nan(v) : v;
   }
 }
 
