@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""Mutation check of typenet's kernel tests: applies deliberate bugs (mutants) one at a time to a scratch
+copy of the repository, builds the test programs that should catch each, runs them through CTest, and
+reports every mutant as killed (a test failed) or survived (every test passed).
+
+  tools/mutate.py [--list] [--only NAME,...] [--kernel TEXT] [--jobs N] [--workdir DIR] [--keep]
+                  [--markdown FILE] [--gpu]
+
+The scratch copy holds the files git tracks plus untracked files it does not ignore (so uncommitted work is
+checked too; build directories are ignored and not copied), under --workdir (default
+/tmp/typenet-mutate-<uid>). Nothing in the repository itself is changed.
+
+Each mutant is a row of MUTANTS below: the file, an exact snippet of it (which must occur exactly once),
+its replacement, the CTest tests (a regex) that must fail, and the targets they need. To keep a run short
+the scratch build gets one program per tests/simd/*_test.cpp file (mutate.simd.<file>, label simd: the
+same sources the default suite's simd.tests program compiles), so a mutant rebuilds only the files it
+needs; the reference mutants run reference.tests and parity.reference_layers themselves.
+
+Before the mutants, the unmutated tests must pass (baseline); a mutant that does not compile is reported
+as "no build" (a bad table row, not a kill). Exit status: 0 when every mutant run was killed, 1 otherwise
+(a survivor, a build failure, a failing baseline). Mutants marked gpu need exec::cuda and a GPU; they are
+listed as "not run" unless --gpu is given (the build then enables CUDA).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def simd(*files):
+    """Targets and CTest regex for the per-file simd programs of the scratch build."""
+    return {"targets": [f"mutate_simd_{f}" for f in files],
+            "tests": "^mutate\\.simd\\.(" + "|".join(files) + ")$"}
+
+
+REFERENCE = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
+             "tests": "^(reference\\.tests|parity\\.reference_layers)$"}
+SIMD_ALLOC = {"targets": ["typenet_simd_alloc_check"], "tests": "^simd\\.no_allocation$"}
+REF_ALLOC = {"targets": ["typenet_reference_alloc_tests"], "tests": "^reference\\.no_allocation$"}
+CUDA_NONFINITE = {"targets": ["typenet_cuda_nonfinite"], "tests": "^cuda\\.nonfinite$", "gpu": True}
+
+POOL = "include/typenet/kernels/simd/pool.hpp"
+NORM = "include/typenet/kernels/simd/norm.hpp"
+ACT = "include/typenet/kernels/simd/activation.hpp"
+COMMON = "include/typenet/kernels/simd/common.hpp"
+CONV = "include/typenet/kernels/simd/conv2d.hpp"
+DENSE = "include/typenet/kernels/simd/dense.hpp"
+WINO = "include/typenet/kernels/simd/winograd.hpp"
+RPOOL = "include/typenet/kernels/reference/pool.hpp"
+RNORM = "include/typenet/kernels/reference/norm.hpp"
+RACT = "include/typenet/kernels/reference/activation.hpp"
+RCONV = "include/typenet/kernels/reference/conv2d.hpp"
+CGEMM = "include/typenet/kernels/cuda/gemm.hpp"
+CPOINT = "include/typenet/kernels/cuda/pointwise.hpp"
+WTRANS = "include/typenet/kernels/winograd_transforms.hpp"
+
+# name, kernel, bug, file, original snippet, replacement, tests
+MUTANTS = [
+    # --- simd pooling (kernels/simd/pool.hpp)
+    dict(name="simd-maxpool-nan-ordered-neq", kernel="simd max_pool", bug="NaN: x != x (ordered on AVX/AVX-512)",
+         file=POOL, old="acc = xsimd::select((v > acc) | is_nan(v), v, acc);",
+         new="acc = xsimd::select((v > acc) | (v != v), v, acc);", **simd("nonfinite_test")),
+    dict(name="simd-maxpool-nan-tail", kernel="simd max_pool", bug="NaN in the scalar channel tail",
+         file=POOL, old="if (v > acc || std::isnan(v)) acc = v;", new="if (v > acc) acc = v;",
+         **simd("nonfinite_test")),
+    dict(name="simd-maxpool-start-lowest", kernel="simd max_pool", bug="start value lowest(), not -inf",
+         file=POOL,
+         old="batch acc = Op == pool_op::max ? batch(-std::numeric_limits<float>::infinity()) : batch(0.f);",
+         new="batch acc = Op == pool_op::max ? batch(std::numeric_limits<float>::lowest()) : batch(0.f);",
+         **simd("nonfinite_test")),
+    dict(name="simd-avgpool-no-ceil-clip", kernel="simd avg_pool", bug="ceil clip of the divisor removed",
+         file=POOL, old="const int he0 = std::min(hs0 + Geo::kh, H + Geo::ph);", new="const int he0 = hs0 + Geo::kh;",
+         **simd("pool_test")),
+    dict(name="simd-avgpool-no-ceil-clip-w", kernel="simd avg_pool", bug="ceil clip of the divisor (columns)",
+         file=POOL, old="const int we0 = std::min(ws0 + Geo::kw, W + Geo::pw);", new="const int we0 = ws0 + Geo::kw;",
+         **simd("pool_test")),
+    dict(name="simd-pool-pad-off-by-one", kernel="simd max/avg_pool", bug="padding off-by-one (last row lost)",
+         file=POOL, old="const int hs = std::max(hs0, 0), he = std::min(he0, H);",
+         new="const int hs = std::max(hs0, 0), he = std::min(he0, H - 1);", **simd("pool_test")),
+    dict(name="simd-pool-left-pad", kernel="simd max/avg_pool", bug="padding off-by-one (left column)",
+         file=POOL, old="const int ws = std::max(ws0, 0), we = std::min(we0, W);",
+         new="const int ws = std::max(ws0 + 1, 0), we = std::min(we0, W);", **simd("pool_test")),
+    dict(name="simd-pool-tail-short", kernel="simd max/avg_pool", bug="channel tail: last channel skipped",
+         file=POOL, old="    for (; c < C; ++c) {\n      float acc = Op", new="    for (; c < C - 1; ++c) {\n      float acc = Op",
+         **simd("pool_test")),
+    dict(name="simd-adaptive-floor-end", kernel="simd adaptive_avg_pool", bug="window end floor, not ceil",
+         file=POOL, old="const int ws = ow * W / OW, we = ((ow + 1) * W + OW - 1) / OW;",
+         new="const int ws = ow * W / OW, we = ((ow + 1) * W) / OW;", **simd("pool_test")),
+    dict(name="simd-adaptive-tail", kernel="simd adaptive_avg_pool", bug="channel tail: last channel skipped",
+         file=POOL, old="        for (; c < C; ++c) {\n          float acc = 0.f;",
+         new="        for (; c < C - 1; ++c) {\n          float acc = 0.f;", **simd("pool_test")),
+    # --- simd LRN (kernels/simd/norm.hpp)
+    dict(name="simd-lrn-window-ignored", kernel="simd lrn", bug="window ignored (own channel only)",
+         file=NORM, old="static_for<Size>([&](auto d) { s += batch::load_unaligned(sq + c + d); });",
+         new="s = batch::load_unaligned(sq + c + before);", **simd("lrn_test")),
+    dict(name="simd-lrn-even-window-mirrored", kernel="simd lrn", bug="even sizes: window mirrored",
+         file=NORM, old="static constexpr int before = Size / 2, after = (Size - 1) / 2;",
+         new="static constexpr int before = (Size - 1) / 2, after = Size / 2;", **simd("lrn_test")),
+    dict(name="simd-lrn-window-short", kernel="simd lrn", bug="window size off by one",
+         file=NORM, old="static_for<Size>([&](auto d)", new="static_for<Size - 1>([&](auto d)", **simd("lrn_test")),
+    dict(name="simd-lrn-alpha-not-over-size", kernel="simd lrn", bug="alpha not divided by size",
+         file=NORM, old="const batch scale(static_cast<float>(alpha / Size))",
+         new="const batch scale(static_cast<float>(alpha))", **simd("lrn_test")),
+    dict(name="simd-lrn-pow-beta-fixed", kernel="simd lrn", bug="pow path ignores beta",
+         file=NORM, old="std::pow(double(dv[j]), beta)", new="std::pow(double(dv[j]), 0.75)", **simd("lrn_test")),
+    dict(name="simd-lrn-tail-short", kernel="simd lrn", bug="channel tail: last channel not stored",
+         file=NORM, old="for (int j = 0; j < C - c; ++j)", new="for (int j = 0; j + 1 < C - c; ++j)",
+         **simd("lrn_test")),
+    # --- simd activations (activation.hpp, common.hpp)
+    dict(name="simd-relu-max-drops-nan", kernel="simd relu (all epilogues)", bug="NaN: ReLU as max(x, 0)",
+         file=COMMON, old="return xsimd::select(x < Batch(0.f), Batch(0.f), x);",
+         new="return xsimd::max(x, Batch(0.f));", **simd("nonfinite_test")),
+    dict(name="simd-relu-tail-drops-nan", kernel="simd relu", bug="NaN in the scalar tail",
+         file=ACT, old="for (; i < end; ++i) y[i] = x[i] < 0.f ? 0.f : x[i];",
+         new="for (; i < end; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;", **simd("nonfinite_test")),
+    dict(name="simd-softmax-no-max-shift", kernel="simd softmax", bug="max not subtracted (overflow)",
+         file=ACT, old="y[i] = std::exp(x[i] - m);", new="y[i] = std::exp(x[i]);", **simd("nonfinite_test")),
+    # --- simd conv2d, dense, winograd epilogues and edges
+    dict(name="simd-conv-relu-max", kernel="simd conv2d", bug="NaN: epilogue ReLU as max(x, 0)",
+         file=CONV, old="if constexpr (Relu) acc[p][b] = relu_keep_nan(acc[p][b]);",
+         new="if constexpr (Relu) acc[p][b] = xsimd::max(acc[p][b], batch(0.f));", **simd("nonfinite_test")),
+    dict(name="simd-conv-pad-off-by-one", kernel="simd conv2d", bug="padding off-by-one (bottom row)",
+         file=CONV, old="kh1 = std::min(KH, H - ih0);", new="kh1 = std::min(KH, H - ih0 - 1);",
+         **simd("nonfinite_test", "pool_test")),
+    dict(name="simd-conv-partial-block", kernel="simd conv2d", bug="tail: partial channel block short",
+         file=CONV, old="std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid));",
+         new="std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid - 1));", **simd("nonfinite_test")),
+    dict(name="simd-dense-relu-max", kernel="simd dense", bug="NaN: epilogue ReLU as max(x, 0)",
+         file=DENSE, old="return xsimd::select(v < zero, zero, v);", new="return xsimd::max(v, zero);",
+         **simd("nonfinite_test")),
+    dict(name="simd-dense-bias-after-relu", kernel="simd dense", bug="epilogue order: bias after ReLU",
+         file=DENSE, old="detail::apply_epilogue<Epilogue>((a0 + a2) + detail::load_first<vec>(bias + o, n0))",
+         new="detail::apply_epilogue<Epilogue>(a0 + a2) + detail::load_first<vec>(bias + o, n0)",
+         **simd("dense_test")),  # the batch-1 GEMV path
+    dict(name="simd-winograd-relu-max", kernel="simd winograd", bug="NaN: epilogue ReLU as max(x, 0)",
+         file=WINO, old="return xsimd::select(v < V(0.0f), V(0.0f), v);", new="return xsimd::max(v, V(0.0f));",
+         **simd("nonfinite_test")),
+    dict(name="simd-winograd-bias-after-relu", kernel="simd winograd", bug="epilogue order: bias after ReLU",
+         file=WINO, old="store_first(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);",
+         new="store_first(bv[b] + epilogue<Epilogue>(s[0][0] + s[0][1] + s[0][2]), y0 + off, n);",
+         **simd("nonfinite_test")),
+    # --- reference kernels (the oracle), against hand-computed values and PyTorch
+    dict(name="ref-maxpool-nan", kernel="reference max_pool", bug="NaN loses against numbers",
+         file=RPOOL, old="if (v > best || std::isnan(v)) best = v;", new="if (v > best) best = v;", **REFERENCE),
+    dict(name="ref-avgpool-no-ceil-clip", kernel="reference avg_pool", bug="ceil clip of the divisor removed",
+         file=RPOOL, old="const int ye = std::min(ys + g.kernel_h, g.in_h + g.pad_h);",
+         new="const int ye = ys + g.kernel_h;", **REFERENCE),
+    dict(name="ref-adaptive-floor-end", kernel="reference adaptive_avg_pool", bug="window end floor, not ceil",
+         file=RPOOL, old="const int y1 = ((y + 1) * in_h + out_h - 1) / out_h;",
+         new="const int y1 = ((y + 1) * in_h) / out_h;", **REFERENCE),
+    dict(name="ref-lrn-even-window-mirrored", kernel="reference lrn", bug="even sizes: window mirrored",
+         file=RNORM, old="const int c0 = std::max(c - size / 2, 0);\n      const int c1 = std::min(c + (size - 1) / 2, channels - 1);",
+         new="const int c0 = std::max(c - (size - 1) / 2, 0);\n      const int c1 = std::min(c + size / 2, channels - 1);",
+         **REFERENCE),
+    dict(name="ref-lrn-window-ignored", kernel="reference lrn", bug="window ignored (own channel only)",
+         file=RNORM, old="const double v = image[j * plane + i];",
+         new="const double v = j == c ? image[j * plane + i] : 0.0;", **REFERENCE),
+    dict(name="ref-relu-drops-nan", kernel="reference relu", bug="NaN: relu as x > 0 ? x : 0",
+         file=RACT, old="out[i] = in[i] < 0.f ? 0.f : in[i];", new="out[i] = in[i] > 0.f ? in[i] : 0.f;", **REFERENCE),
+    dict(name="ref-conv-pad-off-by-one", kernel="reference conv2d", bug="padding off-by-one (bottom row)",
+         file=RCONV, old="if (iy < 0 || iy >= g.in_h) continue;", new="if (iy < 0 || iy >= g.in_h - 1) continue;",
+         **REFERENCE),
+    # --- the no-allocation promise (an allocation injected into adaptive pooling: issue 9 item 7)
+    dict(name="simd-adaptive-allocates", kernel="simd adaptive_avg_pool", bug="allocates in forward",
+         file=POOL, old="const int hs = oh * H / OH, he = ((oh + 1) * H + OH - 1) / OH;",
+         new="float* volatile leak = new float[1];\n      delete[] leak;\n"
+             "      const int hs = oh * H / OH, he = ((oh + 1) * H + OH - 1) / OH;", **SIMD_ALLOC),
+    dict(name="ref-adaptive-allocates", kernel="reference adaptive_avg_pool", bug="allocates in forward",
+         file=RPOOL, old="const int y0 = (y * in_h) / out_h;",
+         new="float* volatile leak = new float[1];\n      delete[] leak;\n      const int y0 = (y * in_h) / out_h;",
+         **REF_ALLOC),
+    # --- exec::cuda (need a GPU: cuda.nonfinite)
+    dict(name="cuda-gemm-relu-fmaxf", kernel="cuda GEMM epilogue", bug="NaN: ReLU as fmaxf(v, 0)",
+         file=CGEMM, old="__device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }",
+         new="__device__ __forceinline__ float relu_keep_nan(float v) { return fmaxf(v, 0.f); }", **CUDA_NONFINITE),
+    dict(name="cuda-maxpool-no-nan-flag", kernel="cuda max_pool", bug="NaN: fmaxf alone",
+         file=CPOINT, old="if (nan) r = __int_as_float(0x7fc00000);", new="if (false) r = __int_as_float(0x7fc00000);",
+         **CUDA_NONFINITE),
+    dict(name="cuda-relu-drops-nan", kernel="cuda relu", bug="NaN: relu as v > 0 ? v : 0",
+         file=CPOINT, old="y[i] = v > 0.f || v != v ? v : 0.f;", new="y[i] = v > 0.f ? v : 0.f;", **CUDA_NONFINITE),
+    dict(name="cuda-winograd-relu-drops-nan", kernel="cuda winograd (host-checked)", bug="NaN: ReLU as val > 0 ? val : 0",
+         file=WTRANS, old="Relu ? (val < 0.f ? 0.f : val) : val;", new="Relu ? (val > 0.f ? val : 0.f) : val;",
+         **simd("nonfinite_test")),
+]
+
+PER_FILE_CMAKE = """
+# Added by tools/mutate.py in its scratch copy: one program per simd test file (same sources and flags as
+# simd.tests), so that a mutant rebuilds only the test files that should catch it.
+foreach(_f ${_typenet_simd_tests})
+  get_filename_component(_n ${_f} NAME_WE)
+  add_executable(mutate_simd_${_n} main.cpp ${_f})
+  target_link_libraries(mutate_simd_${_n} PRIVATE typenet::typenet typenet_dev_flags doctest::doctest Threads::Threads)
+  add_test(NAME mutate.simd.${_n} COMMAND mutate_simd_${_n})
+  set_tests_properties(mutate.simd.${_n} PROPERTIES LABELS simd TIMEOUT 1200)
+endforeach()
+"""
+
+
+def run(cmd, cwd=None, log=None, timeout=None):
+    res = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=timeout)
+    if log is not None:
+        with open(log, "a") as f:
+            f.write(f"$ {' '.join(cmd)}\n{res.stdout}\n")
+    return res
+
+
+def copy_tree(dst):
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           check=True, stdout=subprocess.PIPE).stdout.split(b"\0")
+    for f in files:
+        if not f:
+            continue
+        rel = f.decode()
+        src = os.path.join(ROOT, rel)
+        if not os.path.isfile(src):  # deleted in the work tree
+            continue
+        out = os.path.join(dst, rel)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        shutil.copy2(src, out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--list", action="store_true", help="print the mutant table and exit")
+    ap.add_argument("--only", default="", help="comma-separated mutant names")
+    ap.add_argument("--kernel", default="", help="only mutants whose kernel contains this text")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--workdir", default=f"/tmp/typenet-mutate-{os.getuid()}")
+    ap.add_argument("--keep", action="store_true", help="reuse the scratch copy and build of an earlier run")
+    ap.add_argument("--markdown", default="", help="also write the result table to this file")
+    ap.add_argument("--gpu", action="store_true", help="also run the mutants that need a GPU")
+    args = ap.parse_args()
+
+    mutants = MUTANTS
+    if args.only:
+        names = set(args.only.split(","))
+        unknown = names - {m["name"] for m in MUTANTS}
+        if unknown:
+            print(f"mutate.py: unknown mutants: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        mutants = [m for m in mutants if m["name"] in names]
+    if args.kernel:
+        mutants = [m for m in mutants if args.kernel in m["kernel"]]
+    if args.list:
+        for m in mutants:
+            print(f"{m['name']:34} {m['kernel']:28} {m['bug']:42} {m['file']}  tests {m['tests']}")
+        return 0
+
+    src, build = os.path.join(args.workdir, "src"), os.path.join(args.workdir, "build")
+    log = os.path.join(args.workdir, "mutate.log")
+    if not args.keep:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    os.makedirs(args.workdir, exist_ok=True)
+    # Always refresh the sources (the build directory is kept with --keep).
+    shutil.rmtree(src, ignore_errors=True)
+    copy_tree(src)
+    with open(os.path.join(src, "tests/simd/CMakeLists.txt"), "a") as f:
+        f.write(PER_FILE_CMAKE)
+    for m in mutants:  # the table must match the sources before anything is built
+        text = open(os.path.join(src, m["file"])).read()
+        if text.count(m["old"]) != 1:
+            print(f"mutate.py: {m['name']}: the snippet occurs {text.count(m['old'])} times in {m['file']}",
+                  file=sys.stderr)
+            return 2
+
+    run_gpu = args.gpu
+    cfg = ["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+           "-DTYPENET_BUILD_BENCHMARKS=OFF", "-DTYPENET_BUILD_EXAMPLES=OFF",
+           f"-DTYPENET_ENABLE_CUDA={'ON' if run_gpu else 'OFF'}"]
+    print(f"mutate.py: scratch copy in {src}, build in {build}, log {log}", flush=True)
+    if run(cfg, log=log).returncode != 0:
+        print("mutate.py: cmake failed (see the log)", file=sys.stderr)
+        return 1
+
+    active = [m for m in mutants if run_gpu or not m.get("gpu")]
+    targets = sorted({t for m in active for t in m["targets"]})
+    t0 = time.time()
+    if run(["ninja", "-C", build, f"-j{args.jobs}"] + targets, log=log).returncode != 0:
+        print("mutate.py: the unmutated tests do not build (see the log)", file=sys.stderr)
+        return 1
+    regex = "|".join(sorted({m["tests"] for m in active}))
+    base = run(["ctest", "--test-dir", build, "-R", regex, "--output-on-failure"], log=log)
+    if base.returncode != 0:
+        print("mutate.py: the unmutated tests fail; no mutant can be judged (see the log)", file=sys.stderr)
+        return 1
+    print(f"mutate.py: baseline built and passed in {time.time() - t0:.0f} s", flush=True)
+
+    results = []
+    for m in mutants:
+        if m.get("gpu") and not run_gpu:
+            results.append((m, "not run (GPU)", 0.0))
+            print(f"{m['name']:34} not run (needs a GPU; --gpu)", flush=True)
+            continue
+        path = os.path.join(src, m["file"])
+        original = open(path).read()
+        t = time.time()
+        try:
+            with open(path, "w") as f:
+                f.write(original.replace(m["old"], m["new"]))
+            b = run(["ninja", "-C", build, f"-j{args.jobs}"] + m["targets"], log=log)
+            if b.returncode != 0:
+                status = "no build"
+            else:
+                r = run(["ctest", "--test-dir", build, "-R", m["tests"], "--output-on-failure"], log=log,
+                        timeout=3600)
+                failed = sorted(set(re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess)", r.stdout)))
+                status = f"killed ({', '.join(failed)})" if r.returncode != 0 else "SURVIVED"
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+        results.append((m, status, time.time() - t))
+        print(f"{m['name']:34} {status} ({time.time() - t:.0f} s)", flush=True)
+
+    lines = ["| mutant | kernel | deliberate bug | file | result (failing tests) |", "|---|---|---|---|---|"]
+    for m, status, _ in results:
+        lines.append(f"| `{m['name']}` | {m['kernel']} | {m['bug']} | `{m['file'].replace('include/typenet/', '')}` "
+                     f"| {status} |")
+    table = "\n".join(lines)
+    print("\n" + table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+    bad = [m["name"] for m, s, _ in results if not s.startswith(("killed", "not run"))]
+    if bad:
+        print(f"mutate.py: {len(bad)} not killed: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
