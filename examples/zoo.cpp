@@ -158,7 +158,11 @@ constexpr auto networks = std::make_tuple(
                                         "torchvision.models.alexnet(): 3x224x224 -> 1000 logits"},
     entry<tn::zoo::caffe_alexnet>{"caffe_alexnet",
                                   "bvlc_alexnet: LRN, ceil pools, grouped convs; 3x227x227 -> 1000 softmax"},
-    entry<tn::zoo::lenet5>{"lenet5", "LeNet-5 with ReLU and max-pool: 1x32x32 -> 10 logits"});
+    entry<tn::zoo::lenet5>{"lenet5", "LeNet-5 with ReLU and max-pool: 1x32x32 -> 10 logits"},
+    entry<tn::zoo::resnet18>{"resnet18", "torchvision.models.resnet18(): 3x224x224 -> 1000 logits"},
+    entry<tn::zoo::resnet50>{"resnet50", "torchvision.models.resnet50(): 3x224x224 -> 1000 logits"},
+    entry<tn::zoo::mobilenet_v2>{"mobilenet_v2", "torchvision.models.mobilenet_v2(): 3x224x224 -> 1000 logits"},
+    entry<tn::zoo::squeezenet1_1>{"squeezenet1_1", "torchvision.models.squeezenet1_1(): 3x224x224 -> 1000 logits"});
 
 /// Calls f(std::type_identity<Net>{}) for the network called `name`; throws for an unknown name.
 template <class F>
@@ -183,7 +187,10 @@ void with_network(std::string_view name, F&& f) {
 template <class Net>
 constexpr bool ends_in_softmax() {
   using last = tn::layer_at<Net, tn::layer_count<Net> - 1>;
-  return std::is_same_v<typename last::layer, tn::softmax>;
+  if constexpr (last::is_leaf)
+    return std::is_same_v<typename last::layer, tn::softmax>;
+  else
+    return false;
 }
 
 // ---- arguments ---------------------------------------------------------------------------------------
@@ -311,6 +318,13 @@ void build_model(std::optional<tn::model<Net, Policy>>& m, const tn::params<Net>
   } catch (const std::system_error& e) {
     throw std::runtime_error("cannot start the " + std::to_string(threads) + " threads asked for by --threads " +
                              std::to_string(threads) + ": " + e.what() + " (try fewer threads)");
+  }
+  using program = typename tn::model<Net, Policy>::program_type;
+  if constexpr (requires { program::reference_fallback; }) {
+    if (program::reference_fallback)
+      std::fprintf(stderr,
+                   "typenet-zoo: note: exec::simd has no fused kernels yet for this network's blocks or layers "
+                   "(residual/concat, batch_norm, relu6, no_bias); it runs exec::reference's kernels\n");
   }
 }
 

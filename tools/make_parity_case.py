@@ -6,7 +6,9 @@ Usage:
 
 Builds the PyTorch twin of NET (tools/torch_zoo.py), gives it He-initialised random weights from the seed
 (weights normal with variance 2 / fan_in, biases uniform in +-0.1, so activations keep their scale
-through the network), draws a batch of standard-normal inputs, and writes to OUTDIR:
+through the network) and random batch-norm statistics (weight in [0.5, 1.5], bias in +-0.1,
+running_mean in +-0.1, running_var in [0.5, 2], so that an error in using any of the four shows), draws a
+batch of standard-normal inputs, and writes to OUTDIR:
   weights.safetensors   the twin's state_dict, F32, keyed as typenet expects
   input.npy             float32 [B, C, H, W]
   expected.npy          float32: the twin's eval() output (softmax probabilities or logits)
@@ -34,7 +36,14 @@ def he_init(model, generator):
             fan_in = m.weight[0].numel()
             with torch.no_grad():
                 m.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
+                if m.bias is not None:
+                    m.bias.uniform_(-0.1, 0.1, generator=generator)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5, generator=generator)
                 m.bias.uniform_(-0.1, 0.1, generator=generator)
+                m.running_mean.uniform_(-0.1, 0.1, generator=generator)
+                m.running_var.uniform_(0.5, 2.0, generator=generator)
 
 
 def make_case(net, outdir, batch=3, seed=1, huge=False, target=3000.0):

@@ -4,7 +4,8 @@
 seed_alexnet, caffe_alexnet and lenet5 are flat nn.Sequential modules with the same layers in the same
 order as the typenet declaration, so their state_dict keys ("3.weight") are typenet's default names.
 torchvision_alexnet has torchvision.models.alexnet()'s structure and keys (features.N, avgpool,
-classifier.N); torchvision itself is not needed.
+classifier.N); torchvision itself is not needed for it. resnet18, resnet50, mobilenet_v2 and squeezenet1_1
+are torchvision's own models (Debian's python3-torchvision), built without pretrained weights.
 
   import torch_zoo
   model = torch_zoo.build("lenet5").eval()
@@ -93,7 +94,18 @@ def lenet5():
         nn.Linear(84, 10))                      # 11
 
 
+def _torchvision(name):
+    def build():
+        import torchvision  # only the graph networks need it
+        return getattr(torchvision.models, name)()
+    build.__name__ = name
+    return build
+
+
+GRAPH_NETWORKS = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_1")
+
 NETWORKS = {
+    **{name: _torchvision(name) for name in GRAPH_NETWORKS},
     "seed_alexnet": seed_alexnet,
     "torchvision_alexnet": torchvision_alexnet,
     "caffe_alexnet": caffe_alexnet,
@@ -105,9 +117,11 @@ INPUT_SHAPES = {
     "torchvision_alexnet": (3, 224, 224),
     "caffe_alexnet": (3, 227, 227),
     "lenet5": (1, 32, 32),
+    **{name: (3, 224, 224) for name in GRAPH_NETWORKS},
 }
 
-ENDS_IN_SOFTMAX = {"seed_alexnet": True, "torchvision_alexnet": False, "caffe_alexnet": True, "lenet5": False}
+ENDS_IN_SOFTMAX = {"seed_alexnet": True, "torchvision_alexnet": False, "caffe_alexnet": True, "lenet5": False,
+                   **{name: False for name in GRAPH_NETWORKS}}
 
 
 def build(name):

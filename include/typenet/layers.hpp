@@ -1,6 +1,8 @@
 // typenet/layers.hpp: every layer type.
 #pragma once
 #include "layers/activation.hpp"
+#include "layers/batch_norm.hpp"
+#include "layers/block.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"

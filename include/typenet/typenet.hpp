@@ -6,6 +6,7 @@
 #include "core/model.hpp"
 #include "core/network.hpp"
 #include "core/params.hpp"
+#include "core/plan.hpp"
 #include "core/shape.hpp"
 #include "diag/print.hpp"
 #include "diag/rules.hpp"

@@ -77,6 +77,11 @@ TEST_CASE("exec::reference: forward allocates nothing (torchvision_alexnet: adap
 TEST_CASE("exec::reference: forward allocates nothing (caffe_alexnet: lrn, groups, ceil pools)") {
   check_no_allocation_in_forward<tn::zoo::caffe_alexnet>(1);
 }
+TEST_CASE("exec::reference: forward allocates nothing (graph networks: residual, concat, batch norm)") {
+  check_no_allocation_in_forward<tn::zoo::resnet18>(1);
+  check_no_allocation_in_forward<tn::zoo::mobilenet_v2>(1);
+  check_no_allocation_in_forward<tn::zoo::squeezenet1_1>(2);
+}
 
 namespace {
 struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::lrn<3>,

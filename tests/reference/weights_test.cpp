@@ -5,9 +5,12 @@
 #include <typenet/zoo/networks.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "reference_util.hpp"
 
@@ -150,4 +153,76 @@ TEST_CASE("read_input checks the array against the network's input, write_output
   const auto back = tn::io::read_npy(dir / "y.npy");
   CHECK(back.shape == std::vector<std::int64_t>{3, 5});
   CHECK(back.data == y);
+}
+
+namespace {
+// conv (no bias) + batch norm + a flat head: the tensors torchvision's state_dict() has for such a stem.
+struct bn_net
+    : tn::network<tn::input<2, 4, 4>, tn::named<"conv1", tn::conv2d<3, tn::kernel<3>, tn::pad<1>, tn::no_bias>>,
+                  tn::named<"bn1", tn::batch_norm>, tn::relu, tn::flatten, tn::named<"fc", tn::dense<5>>> {};
+
+// A safetensors file with the network's F32 tensors, each filled with its index + 1, plus extra raw
+// tensors (name, dtype, bytes) such as PyTorch's int64 num_batches_tracked.
+void write_with_extras(const fs::path& path, tn::params<bn_net>& p,
+                       const std::vector<std::tuple<std::string, std::string, std::string>>& extras) {
+  std::string header = "{";
+  std::string data;
+  auto add = [&](const std::string& name, const std::string& dtype, const std::string& shape,
+                 const std::string& bytes) {
+    // Built with += only: g++ 12 warns falsely (-Wrestrict) on "..." + std::string&& chains.
+    if (header.size() > 1) header += ',';
+    header += '"';
+    header += name;
+    header += "\":{\"dtype\":\"";
+    header += dtype;
+    header += "\",\"shape\":";
+    header += shape;
+    header += ",\"data_offsets\":[";
+    header += std::to_string(data.size());
+    header += ',';
+    header += std::to_string(data.size() + bytes.size());
+    header += "]}";
+    data += bytes;
+  };
+  float fill = 1.f;
+  for (const auto& t : p.tensors()) {
+    std::string shape = "[";
+    for (std::size_t i = 0; i < t.shape.size(); ++i) {
+      if (i != 0) shape += ',';
+      shape += std::to_string(t.shape[i]);
+    }
+    shape += ']';
+    std::string bytes(t.data.size() * 4, '\0');
+    for (std::size_t i = 0; i < t.data.size(); ++i) std::memcpy(bytes.data() + 4 * i, &fill, 4);
+    add(t.name, "F32", shape, bytes);
+    fill += 1.f;
+  }
+  for (const auto& [name, dtype, bytes] : extras) add(name, dtype, "[]", bytes);
+  header += "}";
+  std::ofstream f(path, std::ios::binary);
+  const std::uint64_t n = header.size();
+  for (int b = 0; b < 8; ++b) f.put(static_cast<char>((n >> (8 * b)) & 0xff));
+  f << header << data;
+}
+}  // namespace
+
+TEST_CASE("batch norm: its four tensors load, num_batches_tracked is ignored, other extras are not") {
+  temp_dir dir("bn");
+  tn::params<bn_net> p;
+  const auto t = p.tensors();
+  REQUIRE(t.size() == 7);  // conv1.weight, bn1.{weight,bias,running_mean,running_var}, fc.{weight,bias}
+  CHECK(t[3].name == "bn1.running_mean");
+  const std::string counter(8, '\0');  // int64 0, shape []
+  write_with_extras(dir / "ok.safetensors", p, {{"bn1.num_batches_tracked", "I64", counter}});
+  tn::io::load_weights(dir / "ok.safetensors", p);
+  const auto loaded = p.tensors();
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    CAPTURE(loaded[i].name);
+    CHECK(loaded[i].data[0] == static_cast<float>(i + 1));
+  }
+  // A counter next to something that is not a batch norm is an unexpected tensor, like any other.
+  write_with_extras(dir / "bad.safetensors", p, {{"fc.num_batches_tracked", "I64", counter}});
+  const std::string msg = message_of([&] { tn::io::load_weights(dir / "bad.safetensors", p); });
+  CAPTURE(msg);
+  CHECK(msg.find("unexpected tensor 'fc.num_batches_tracked'") != std::string::npos);
 }

@@ -10,87 +10,20 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "../detail/type_list.hpp"
 #include "../layers/input.hpp"
 #include "../layers/layer.hpp"
+#include "graph.hpp"
 #include "shape.hpp"
 
 namespace typenet {
 
-/// A layer at its position in a network: index (0-based after input), input and output shapes, counts,
-/// and the offset of its weights and bias in the network's parameter buffer (PyTorch layout).
-template <int Index, class L, class In, class Out, std::int64_t Offset>
-struct bound_layer {
-  static constexpr int index = Index;
-  using layer = L;
-  using input = In;
-  using output = Out;
-  using rule = typename L::template at<Index, In>;
-  static constexpr std::int64_t weights = rule::weights;
-  static constexpr std::int64_t biases = rule::biases;
-  static constexpr std::int64_t params = weights + biases;
-  static constexpr std::int64_t macs = rule::macs;
-  static constexpr std::int64_t weight_offset = Offset;
-  static constexpr std::int64_t bias_offset = Offset + weights;
-};
-
-/// Marks a network that failed a rule; queries on it yield empty results instead of further errors.
-struct invalid_shape {
-  static constexpr int rank = 0;
-  static constexpr std::int64_t size = 0;
-  friend constexpr bool operator==(invalid_shape, invalid_shape) { return true; }
-  template <int... D>
-  friend constexpr bool operator==(invalid_shape, shape<D...>) {
-    return false;
-  }
-  static std::string str() { return "(invalid)"; }
-};
-
 namespace detail {
 
 struct network_base {};
-
-// One step of propagation: checks that L is a layer (and not a second input), then applies its rule.
-template <int I, class L, class In>
-struct step {
-  using rule = typename L::template at<I, In>;
-  using error = typename rule::error;
-  using output = typename rule::output;
-};
-template <int I, class L, class In>
-requires(!Layer<L>) struct step<I, L, In> {
-  using error = std::conditional_t<is_input<L>::value, diag::only_one_input<I, L>, diag::not_a_layer<I, L>>;
-  using output = invalid_shape;
-};
-
-template <int I, class In, std::int64_t Offset, class Done, class... Rest>
-struct propagate;
-
-template <int I, class In, std::int64_t Offset, class Done>
-struct propagate<I, In, Offset, Done> {
-  using error = void;
-  using layers = Done;
-  using output = In;
-};
-
-template <bool Ok, int I, class In, std::int64_t Offset, class Done, class L, class... Rest>
-struct propagate_next {  // the failing case: stop here
-  using error = typename step<I, L, In>::error;
-  using layers = Done;
-  using output = invalid_shape;
-};
-// Inherits the rest of the propagation rather than naming it in three member aliases: nvcc's front end
-// (cudafe++) re-instantiated the aliased chain once per alias, which took time exponential in the layer count.
-template <int I, class In, std::int64_t Offset, class Done, class L, class... Rest>
-struct propagate_next<true, I, In, Offset, Done, L, Rest...>
-    : propagate<I + 1, typename step<I, L, In>::output,
-                Offset + bound_layer<I, L, In, typename step<I, L, In>::output, Offset>::params,
-                push_back_t<Done, bound_layer<I, L, In, typename step<I, L, In>::output, Offset>>, Rest...> {};
-
-template <int I, class In, std::int64_t Offset, class Done, class L, class... Rest>
-struct propagate<I, In, Offset, Done, L, Rest...>
-    : propagate_next<std::is_void_v<typename step<I, L, In>::error>, I, In, Offset, Done, L, Rest...> {};
 
 template <class... Entries>
 struct analyse {  // the list does not start with an input
@@ -104,12 +37,12 @@ template <int... D, class... Rest>
 struct analyse<input<D...>, Rest...> {
   using input_layer = typenet::input<D...>;
   using input = std::conditional_t<input_layer::valid_rank && input_layer::positive, shape<D...>, invalid_shape>;
-  using run = propagate<0, shape<D...>, 0, type_list<>, Rest...>;
+  using run = bind_list<true, 0, index_path<>, key_path<>, shape<D...>, 0, 0, type_list<>, Rest...>;
   using error = std::conditional_t<
       !input_layer::valid_rank, diag::input_rank<input_layer>,
       std::conditional_t<!input_layer::positive, diag::non_positive_parameter<-1, input_layer, shape<D...>>,
                          typename run::error>>;
-  using layers = std::conditional_t<std::is_void_v<error>, typename run::layers, type_list<>>;
+  using layers = std::conditional_t<std::is_void_v<error>, typename run::nodes, type_list<>>;
   using output = std::conditional_t<std::is_void_v<error>, typename run::output, invalid_shape>;
 };
 
@@ -123,6 +56,93 @@ struct report<void> : std::true_type {};
 
 }  // namespace detail
 
+namespace detail {
+// Counts over every layer of the tree (blocks included).
+template <class List>
+struct sums;
+template <class... B>
+struct sums<type_list<B...>> {
+  static constexpr std::int64_t params = (std::int64_t{0} + ... + B::params);
+  static constexpr std::int64_t storage = (std::int64_t{0} + ... + B::storage);
+  static constexpr std::int64_t macs = (std::int64_t{0} + ... + B::macs);
+  static constexpr std::int64_t activations = []() consteval {
+    std::int64_t n = 0;
+    for_each_leaf(type_list<B...>{}, [&]<class L>() { n += L::output::size; });
+    return n;
+  }
+  ();
+  static constexpr std::int64_t largest = []() consteval {
+    std::int64_t n = 0;
+    for_each_leaf(type_list<B...>{}, [&]<class L>() { n = std::max(n, L::output::size); });
+    return n;
+  }
+  ();
+};
+
+// The leaves of a bound tree, flattened in declaration order.
+template <class... Lists>
+struct join_lists {
+  using type = type_list<>;
+};
+template <class... A>
+struct join_lists<type_list<A...>> {
+  using type = type_list<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct join_lists<type_list<A...>, type_list<B...>, Rest...> : join_lists<type_list<A..., B...>, Rest...> {};
+
+template <class Node, bool Leaf = Node::is_leaf>
+struct leaves_of {
+  using type = type_list<Node>;
+};
+template <class Node>
+struct leaves_of<Node, false> : leaves_of<typename Node::children, false> {};
+template <class... N>
+struct leaves_of<type_list<N...>, false> : join_lists<typename leaves_of<N>::type...> {};
+
+// duplicate_parameter_name: the first layer whose key and a tensor name repeat an earlier layer's.
+template <class Leaves>
+struct duplicate_key {
+  using error = void;
+};
+template <class... L>
+struct duplicate_key<type_list<L...>> {
+  static constexpr std::size_t n = sizeof...(L);
+  static constexpr std::array<std::string_view, n> keys{key_text<typename L::key>::view()...};
+  template <class B>
+  static constexpr std::array<std::string_view, 4> names() {
+    std::array<std::string_view, 4> out{};
+    for (std::size_t t = 0; t < B::tensors.size(); ++t) out[t] = B::tensors[t].name;
+    return out;
+  }
+  static constexpr std::pair<std::size_t, std::size_t> first = []() consteval {
+    constexpr std::array<std::array<std::string_view, 4>, n> all{names<L>()...};
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t i = 0; i < j; ++i)
+        if (!all[j][0].empty() && keys[i] == keys[j])
+          for (auto a : all[i])
+            for (auto b : all[j])
+              if (!a.empty() && a == b) return std::pair{i, j};
+    return std::pair{n, n};
+  }
+  ();
+  template <std::size_t I>
+  using leaf = at_t<I, type_list<L...>>;
+  template <bool Found = (first.first < n)>
+  static auto find() {
+    if constexpr (Found) {
+      using a = leaf<first.first>;
+      using b = leaf<first.second>;
+      return std::type_identity<diag::duplicate_parameter_name<b::index, located<typename b::path, typename b::layer>,
+                                                               located<typename a::path, typename a::layer>>>{};
+    } else {
+      return std::type_identity<void>{};
+    }
+  }
+  using error = typename decltype(find())::type;
+};
+}  // namespace detail
+
 /// A network: the input, then the layers, numbered from 0. Derive a named type from it:
 ///   struct lenet5 : tn::network<...> {};
 /// A network may rename its parameter tensors by declaring `static std::string param_prefix(int index)`
@@ -131,8 +151,12 @@ template <class... Entries>
 struct network : detail::network_base {
   using entries = type_list<Entries...>;
   using analysis = detail::analyse<Entries...>;
-  static_assert(detail::report<typename analysis::error>::value);
-  static constexpr bool is_valid = std::is_void_v<typename analysis::error>;
+  using error = std::conditional_t<
+      std::is_void_v<typename analysis::error>,
+      typename detail::duplicate_key<typename detail::leaves_of<typename analysis::layers, false>::type>::error,
+      typename analysis::error>;
+  static_assert(detail::report<error>::value);
+  static constexpr bool is_valid = std::is_void_v<error>;
   using input_shape = typename analysis::input;
   using output_shape = typename analysis::output;
   using layers = typename analysis::layers;  ///< type_list of bound_layer
@@ -141,18 +165,6 @@ struct network : detail::network_base {
 
 template <class T>
 concept Network = std::is_base_of_v<detail::network_base, T>;
-
-namespace detail {
-template <class List>
-struct sums;
-template <class... B>
-struct sums<type_list<B...>> {
-  static constexpr std::int64_t params = (std::int64_t{0} + ... + B::params);
-  static constexpr std::int64_t macs = (std::int64_t{0} + ... + B::macs);
-  static constexpr std::int64_t activations = (std::int64_t{0} + ... + B::output::size);
-  static constexpr std::int64_t largest = std::max({std::int64_t{0}, B::output::size...});
-};
-}  // namespace detail
 
 /// The bound layer at index I (0-based after input).
 template <Network Net, int I>
@@ -165,7 +177,7 @@ namespace detail {
 // Stands in for layer I of a network that failed a rule, so queries on it add no errors of their own.
 struct missing_layer {
   using output = invalid_shape;
-  static constexpr std::int64_t params = 0, macs = 0;
+  static constexpr std::int64_t params = 0, storage = 0, macs = 0;
 };
 template <class Net, int I, bool Valid = Net::is_valid>
 struct layer_or_missing {
@@ -187,9 +199,13 @@ inline constexpr auto output_shape = typename Net::output_shape{};
 template <Network Net, int I>
 inline constexpr auto shape_after = typename detail::layer_or_missing_t<Net, I>::output{};
 
-/// Parameters (weights and biases) of the whole network, or of layer I.
+/// Parameters of the whole network, or of top-level entry I, as PyTorch's parameters() counts them (batch
+/// norm's running statistics are buffers: stored, but not counted here).
 template <Network Net>
 inline constexpr std::int64_t param_count = detail::sums<typename Net::layers>::params;
+/// Floats of parameter storage: every tensor a state_dict holds (parameters and buffers).
+template <Network Net>
+inline constexpr std::int64_t param_storage = detail::sums<typename Net::layers>::storage;
 template <Network Net, int I>
 inline constexpr std::int64_t layer_param_count = detail::layer_or_missing_t<Net, I>::params;
 /// Multiply-adds of the conv2d and dense layers per image (padding taps included), whole network or layer I.
@@ -203,8 +219,8 @@ template <Network Net>
 inline constexpr std::int64_t activation_bytes = 4 * (Net::input_shape::size +
                                                       detail::sums<typename Net::layers>::activations);
 
-/// The memory a forward pass needs: two ping-pong activation buffers, each as large as the largest
-/// activation (input included), per image. bytes(N) is the total for a batch of N.
+/// The memory a chain of layers needs in the fused policies: two ping-pong activation buffers, each as large as the
+/// largest activation (input included), per image. bytes(N) is the total for a batch of N.
 template <Network Net>
 struct memory_plan {
   static constexpr std::int64_t buffer_floats_per_image =
@@ -212,7 +228,7 @@ struct memory_plan {
   static constexpr std::int64_t buffers = 2;
   static constexpr std::int64_t bytes_per_image = buffers * 4 * buffer_floats_per_image;
   static constexpr std::int64_t bytes(std::int64_t batch) { return batch * bytes_per_image; }
-  static constexpr std::int64_t param_bytes = 4 * param_count<Net>;
+  static constexpr std::int64_t param_bytes = 4 * param_storage<Net>;
 };
 
 }  // namespace typenet

@@ -59,12 +59,41 @@ struct param_tensor {
   std::string name;                 ///< e.g. "3.weight" or "features.3.weight"
   std::vector<std::int64_t> shape;  ///< PyTorch shape
   std::span<float> data;
+  bool buffer = false;  ///< a buffer (batch norm's running statistics), not a trainable parameter
 };
+
+/// The key of a bound layer as a string: the top-level component comes from Net::param_prefix(index)
+/// unless the entry is named; the others are names or positions ("layer1.0.conv1", "features.3.squeeze").
+template <Network Net, class Leaf>
+std::string key_of() {
+  std::string out;
+  bool first = true;
+  auto add = [&](std::string part) {
+    out += (first ? "" : ".") + part;
+    first = false;
+  };
+  [&]<class... C>(detail::key_path<C...>) {
+    (
+        [&] {
+          if constexpr (requires { detail::component_text<C>::chars; }) {  // a position
+            if (first)
+              add(Net::param_prefix(Leaf::index));
+            else
+              add(std::string(detail::component_text<C>::view()));
+          } else {
+            add(std::string(detail::component_text<C>::view()));
+          }
+        }(),
+        ...);
+  }(typename Leaf::key{});
+  return out;
+}
 
 template <Network Net>
 class params {
  public:
-  static constexpr std::int64_t count = param_count<Net>;
+  /// Floats stored: every parameter and buffer tensor (param_storage<Net>).
+  static constexpr std::int64_t count = param_storage<Net>;
 
   /// Ownership: params owns its buffer and copies it on copy. Moving leaves the source *empty*: empty()
   /// is true, data() is null, and span(), weight(), bias() and tensors() throw std::logic_error (as does
@@ -117,8 +146,26 @@ class params {
     return {checked_data() + B::bias_offset, static_cast<std::size_t>(B::biases)};
   }
 
-  /// Every parameter tensor in network order, named as in PyTorch (Net::param_prefix + ".weight"/".bias").
-  std::vector<param_tensor> tensors() { return tensors_of(checked_data()); }
+  /// Every parameter and buffer tensor in network order, named and shaped as PyTorch's state_dict
+  /// ("3.weight", "layer1.0.bn1.running_mean", ...).
+  std::vector<param_tensor> tensors() {
+    float* base = checked_data();
+    std::vector<param_tensor> out;
+    for_each_leaf(typename Net::layers{}, [&]<class B>() {
+      if constexpr (B::tensors.size() > 0) {
+        const std::string key = key_of<Net, B>();
+        for (std::size_t i = 0; i < B::tensors.size(); ++i) {
+          const tensor_spec& t = B::tensors[i];
+          std::vector<std::int64_t> dims(t.dims.begin(), t.dims.begin() + t.rank);
+          out.push_back({key + "." + std::string(t.name),
+                         std::move(dims),
+                         {base + B::tensor_offset(i), static_cast<std::size_t>(t.size())},
+                         t.buffer});
+        }
+      }
+    });
+    return out;
+  }
 
  private:
   float* checked_data() const {
@@ -128,40 +175,21 @@ class params {
     return data_.get();
   }
 
-  template <class B>
-  static void add(std::vector<param_tensor>& out, float* base) {
-    if constexpr (B::params > 0) {
-      using L = typename B::layer;
-      std::vector<std::int64_t> wshape;
-      if constexpr (requires { L::filters; }) {
-        wshape = {L::filters, B::input::dims[0] / L::group_count, L::kernel_h, L::kernel_w};
-      } else {
-        wshape = {B::output::size, B::input::size};
-      }
-      const std::string prefix = Net::param_prefix(B::index);
-      out.push_back({prefix + ".weight", wshape, {base + B::weight_offset, static_cast<std::size_t>(B::weights)}});
-      out.push_back({prefix + ".bias", {B::biases}, {base + B::bias_offset, static_cast<std::size_t>(B::biases)}});
-    }
-  }
-  template <class... B>
-  static void add_all(type_list<B...>, std::vector<param_tensor>& out, float* base) {
-    (add<B>(out, base), ...);
-  }
-  static std::vector<param_tensor> tensors_of(float* base) {
-    std::vector<param_tensor> out;
-    add_all(typename Net::layers{}, out, base);
-    return out;
-  }
-
   detail::aligned_floats data_;
 };
 
 /// Deterministic He-style initialisation: weights uniform in +-sqrt(6 / fan_in) (variance 2 / fan_in),
-/// biases uniform in +-0.01. The same seed gives the same parameters on every machine.
+/// biases uniform in +-0.01. The same seed gives the same parameters on every machine. Batch norm starts
+/// as PyTorch's does: weight 1, bias 0, running_mean 0, running_var 1.
 template <Network Net>
 void init_he(params<Net>& p, std::uint64_t seed = 1) {
   std::uint64_t s = seed;
   for (param_tensor& t : p.tensors()) {
+    if (t.buffer || (t.shape.size() == 1 && t.name.ends_with(".weight"))) {  // batch norm
+      const bool ones = t.name.ends_with(".weight") || t.name.ends_with(".running_var");
+      for (float& x : t.data) x = ones ? 1.f : 0.f;
+      continue;
+    }
     const bool is_bias = t.shape.size() == 1;
     std::int64_t fan_in = 1;
     for (std::size_t d = 1; d < t.shape.size(); ++d) fan_in *= t.shape[d];

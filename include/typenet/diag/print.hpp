@@ -1,31 +1,39 @@
 // typenet/diag/print.hpp: describe<Net>(), the layer table of a network as text.
 #pragma once
+#include <array>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "../core/network.hpp"
+#include "../core/plan.hpp"
 #include "../fusion/plan.hpp"
 
 namespace typenet {
 
 /// One row of the layer table.
 struct layer_row {
-  int index;
+  int index;         ///< the top-level entry the layer belongs to
+  std::string path;  ///< where it sits: "3", or "layer2.0.downsample.0" (names where named, else positions)
   std::string layer;
   std::string output_shape;
   std::int64_t params;
   std::int64_t macs;
-  int stage;  ///< -1: the layer vanishes at inference (dropout, flatten)
+  int stage;  ///< -1: the layer vanishes at inference (dropout, flatten), or the network has no fused plan
 };
 
+/// Every layer of Net, blocks opened, in declaration order.
 template <Network Net>
 std::vector<layer_row> layer_table() {
-  constexpr auto stage = fusion::stage_of_layers<Net>();
   std::vector<layer_row> rows;
-  [&]<class... B>(type_list<B...>) {
-    (rows.push_back({B::index, B::layer::name(), B::output::str(), B::params, B::macs, stage[B::index]}), ...);
-  }(typename Net::layers{});
+  std::array<int, Net::layers::size> stage{};
+  stage.fill(-1);
+  if constexpr (fusion::fused_kernels_cover<Net>) stage = fusion::stage_of_layers<Net>();
+  for_each_leaf(typename Net::layers{}, [&]<class B>() {
+    rows.push_back({B::index, std::string(detail::key_text<typename B::key>::view()), B::layer::name(),
+                    B::output::str(), B::params, B::macs,
+                    B::path::size == 1 ? stage[static_cast<std::size_t>(B::index)] : -1});
+  });
   return rows;
 }
 
@@ -46,26 +54,45 @@ inline std::string pad_left(std::string s, std::size_t w) {
 }
 }  // namespace detail
 
-/// The layer table: index, layer, output shape, params, MACs, stage; then the totals.
+/// The layer table: index (the layer's path inside blocks), layer, output shape, params, MACs, stage; then
+/// the totals.
 template <Network Net>
 std::string describe() {
   using detail::group_digits, detail::pad_left, detail::pad_right;
   const auto rows = layer_table<Net>();
-  std::size_t wl = 5;
-  for (const auto& r : rows) wl = std::max(wl, r.layer.size());
-  std::string out = pad_left("index", 5) + "  " + pad_right("layer", wl) + "  " + pad_right("output", 16) + "  " +
+  std::size_t wl = 5, wp = 5;
+  for (const auto& r : rows) wl = std::max(wl, r.layer.size()), wp = std::max(wp, r.path.size());
+  std::string out = pad_left("index", wp) + "  " + pad_right("layer", wl) + "  " + pad_right("output", 16) + "  " +
                     pad_left("params", 12) + "  " + pad_left("MACs", 15) + "  stage\n";
-  out += pad_left("-", 5) + "  " + pad_right(Net::input_shape::str().insert(0, "input "), wl) + "  " +
+  out += pad_left("-", wp) + "  " + pad_right(Net::input_shape::str().insert(0, "input "), wl) + "  " +
          Net::input_shape::str() + "\n";
   for (const auto& r : rows) {
-    out += pad_left(std::to_string(r.index), 5) + "  " + pad_right(r.layer, wl) + "  " + pad_right(r.output_shape, 16) +
-           "  " + pad_left(group_digits(r.params), 12) + "  " + pad_left(group_digits(r.macs), 15) + "  " +
+    out += pad_left(r.path, wp) + "  " + pad_right(r.layer, wl) + "  " + pad_right(r.output_shape, 16) + "  " +
+           pad_left(group_digits(r.params), 12) + "  " + pad_left(group_digits(r.macs), 15) + "  " +
            (r.stage < 0 ? std::string("-") : std::to_string(r.stage)) + "\n";
   }
-  out += "total: " + group_digits(param_count<Net>) + " parameters (" + group_digits(memory_plan<Net>::param_bytes) +
-         " bytes), " + group_digits(mac_count<Net>) + " multiply-adds per image, activations " +
-         group_digits(activation_bytes<Net>) + " bytes per image, forward buffers " +
-         group_digits(memory_plan<Net>::bytes_per_image) + " bytes per image\n";
+  out +=
+      "total: " + group_digits(param_count<Net>) + " parameters (" + group_digits(memory_plan<Net>::param_bytes) +
+      " bytes), " + group_digits(mac_count<Net>) + " multiply-adds per image, activations " +
+      group_digits(activation_bytes<Net>) + " bytes per image, forward buffers " +
+      group_digits(fusion::fused_kernels_cover<Net> ? memory_plan<Net>::bytes_per_image : peak_activation_bytes<Net>) +
+      " bytes per image\n";
+  return out;
+}
+
+/// describe<Net>() followed by how Policy runs it: with its own kernels, or (where the policy has no kernels
+/// for some layer or block yet) with exec::reference's.
+template <Network Net, class Policy>
+std::string describe() {
+  std::string out = describe<Net>();
+  if constexpr (requires { Policy::template program<Net>::reference_fallback; }) {
+    if (Policy::template program<Net>::reference_fallback)
+      out +=
+          "policy: falls back to exec::reference for the whole network (no fused kernels yet for: blocks, "
+          "batch_norm, relu6, no_bias)\n";
+    else
+      out += "policy: fused kernels for every stage\n";
+  }
   return out;
 }
 

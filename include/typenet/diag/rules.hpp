@@ -59,6 +59,15 @@ TYPENET_DIAG_RULE(groups_do_not_divide_channels, TYPENET_P(int Index, class Laye
   "conv2d's filters")
 TYPENET_DIAG_RULE(pool_padding_too_large, TYPENET_P(int Index, class Layer, class Input),
   "typenet: pool_padding_too_large: pooling padding must be at most half the kernel size (as in PyTorch)")
+TYPENET_DIAG_RULE(residual_shape_mismatch, TYPENET_P(int Index, class Block, class BodyOutput, class ShortcutOutput),
+  "typenet: residual_shape_mismatch: a residual block adds Body(x) and Shortcut(x), so both must have the same "
+  "shape; give the shortcut a projection (e.g. a 1x1 conv2d with the body's stride and filters)")
+TYPENET_DIAG_RULE(concat_size_mismatch, TYPENET_P(int Index, class Block, class FirstOutput, class OtherOutput),
+  "typenet: concat_size_mismatch: concat joins its branches along channels, so every branch must give the same "
+  "spatial size (H x W), or every branch a flat vector")
+TYPENET_DIAG_RULE(duplicate_parameter_name, TYPENET_P(int Index, class Layer, class FirstLayer),
+  "typenet: duplicate_parameter_name: two parameter tensors get the same key; give one of the layers another "
+  "tn::named<\"...\"> key (the two layers are the template arguments below)")
 
 // clang-format on
 

@@ -323,6 +323,10 @@ inline std::string mib(std::int64_t floats) { return std::to_string((floats * 4 
 
 template <Network Net>
 class cuda::program {
+  static_assert(fusion::fused_kernels_cover<Net>,
+                "typenet: exec::cuda runs chains of conv2d/dense (with bias), relu, softmax, lrn, pooling, flatten "
+                "and dropout; this network has blocks or layers (batch_norm, relu6, no_bias) without CUDA kernels "
+                "yet: run it with exec::reference or exec::simd");
   using stages = fusion::stages_t<Net>;
   static constexpr std::size_t stage_count = stages::size;
   static constexpr std::int64_t buffer_floats = memory_plan<Net>::buffer_floats_per_image;

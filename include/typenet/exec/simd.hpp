@@ -43,6 +43,7 @@
 #include "../kernels/simd/pool.hpp"
 #include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
+#include "reference.hpp"
 
 namespace typenet::exec {
 
@@ -84,8 +85,8 @@ template <int F, class... T>
 struct is_conv<conv2d<F, T...>> : std::true_type {};
 template <class L>
 struct is_dense : std::false_type {};
-template <int U>
-struct is_dense<dense<U>> : std::true_type {};
+template <int U, class... T>
+struct is_dense<dense<U, T...>> : std::true_type {};
 template <class L>
 struct is_lrn : std::false_type {};
 template <int S, class A, class B, class K>
@@ -461,6 +462,11 @@ struct largest_output<type_list<S...>> {
 
 }  // namespace simd_detail
 
+/// Whether exec::simd runs Net with its own kernels (else it runs exec::reference's program, visibly:
+/// describe<Net, exec::simd<>>() and typenet-zoo say so).
+template <class Net>
+inline constexpr bool simd_native = fusion::fused_kernels_cover<Net>;
+
 template <class Arch>
 template <class Net>
 class simd<Arch>::program {
@@ -475,6 +481,8 @@ class simd<Arch>::program {
   static constexpr std::int64_t buffer_floats = std::max(in_size, simd_detail::largest_output<stages>::value);
 
  public:
+  static constexpr bool reference_fallback = false;
+
   program(const params<Net>& p, int max_batch, const simd& policy)
       : max_batch_(check(max_batch, policy)),
         execs_(make_execs(p.data(), static_cast<execs_list*>(nullptr))),
@@ -542,6 +550,27 @@ class simd<Arch>::program {
   execs_tuple execs_;
   detail::aligned_floats a_, b_, scratch_, zeros_, workspace_;
   detail::thread_pool pool_;
+};
+
+/// A network the SIMD kernels do not cover yet (blocks, batch norm, relu6, no_bias): the reference
+/// program, with the same interface (threads are accepted and unused).
+template <class Arch>
+template <class Net>
+requires(!simd_native<Net>) class simd<Arch>::program<Net> {
+ public:
+  static constexpr bool reference_fallback = true;
+
+  program(const params<Net>& p, int max_batch, const simd& policy) : fallback_(p, max_batch), threads_(policy.threads) {
+    if (policy.threads < 1)
+      throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
+                                  std::to_string(policy.threads));
+  }
+  int threads() const noexcept { return threads_; }
+  void run(const float* in, float* out, int batch) { fallback_.run(in, out, batch); }
+
+ private:
+  reference_t::program<Net> fallback_;
+  int threads_;
 };
 
 }  // namespace typenet::exec

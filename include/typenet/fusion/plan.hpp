@@ -47,8 +47,8 @@ template <int F, class... T>
 struct role_of<conv2d<F, T...>> {
   static constexpr role value = role::conv;
 };
-template <int U>
-struct role_of<dense<U>> {
+template <int U, class... T>
+struct role_of<dense<U, T...>> {
   static constexpr role value = role::dense;
 };
 template <>
@@ -136,6 +136,37 @@ struct to_plan<type_list<S...>> {
   using type = type_list<typename S::fused_type...>;
 };
 }  // namespace detail
+
+namespace detail {
+template <class L>
+inline constexpr bool is_adaptive_pool = false;
+template <int H, int W>
+inline constexpr bool is_adaptive_pool<adaptive_avg_pool<H, W>> = true;
+
+template <class B>
+constexpr bool covered() {
+  if constexpr (!B::is_leaf) {
+    return false;
+  } else {
+    using L = typename B::layer;
+    constexpr role r = role_of<L>::value;
+    if constexpr (r == role::conv || r == role::dense)
+      return L::has_bias;
+    else
+      return r != role::other || is_adaptive_pool<L>;
+  }
+}
+template <class List>
+inline constexpr bool all_covered = false;
+template <class... B>
+inline constexpr bool all_covered<type_list<B...>> = (covered<B>() && ...);
+}  // namespace detail
+
+/// Whether the fused policies (exec::simd, exec::cuda) have kernels for every stage of Net: a chain of
+/// conv2d and dense with bias, relu, softmax, lrn, max/avg/adaptive pooling, flatten and dropout. Blocks,
+/// batch_norm, relu6 and no_bias are not covered yet (exec::simd then runs exec::reference's program).
+template <Network Net>
+inline constexpr bool fused_kernels_cover = detail::all_covered<typename Net::layers>;
 
 /// The stages of a network, with bound layers.
 template <Network Net>

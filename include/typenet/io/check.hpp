@@ -65,6 +65,13 @@ inline void load_tensors(const safetensors_file& file, std::span<const tensor_sl
   }
   for (const auto& t : file.tensors()) {
     if (!expected.contains(t.name)) {
+      // PyTorch's batch norm counts its training steps in "<key>.num_batches_tracked" (int64, shape []);
+      // inference has no use for it, so it is accepted and ignored next to a batch norm's running_mean.
+      constexpr std::string_view counter = ".num_batches_tracked";
+      const std::string_view name = t.name;
+      if (name.ends_with(counter) &&
+          expected.contains(std::string(name.substr(0, name.size() - counter.size())) + ".running_mean"))
+        continue;
       throw io_error(file.name(), "unexpected tensor " + quote_name(t.name) + " (" + t.dtype + " " +
                                       shape_string(t.shape) + "): the network has no parameter of that name");
     }

@@ -1,4 +1,5 @@
-// typenet/layers/activation.hpp: element-wise ReLU and the softmax over a flat vector.
+// typenet/layers/activation.hpp: element-wise ReLU and ReLU6, the identity, and the softmax over a flat
+// vector.
 #pragma once
 #include "layer.hpp"
 
@@ -7,6 +8,24 @@ namespace typenet {
 /// max(x, 0), element-wise, any shape. NaN stays NaN.
 struct relu : layer_base {
   static std::string name() { return "relu"; }
+  template <int Index, class In>
+  struct at : detail::no_params {
+    using output = In;
+  };
+};
+
+/// min(max(x, 0), 6), element-wise, any shape (PyTorch's nn.ReLU6). NaN stays NaN.
+struct relu6 : layer_base {
+  static std::string name() { return "relu6"; }
+  template <int Index, class In>
+  struct at : detail::no_params {
+    using output = In;
+  };
+};
+
+/// y = x (PyTorch's nn.Identity): the default shortcut of a residual block.
+struct identity : layer_base {
+  static std::string name() { return "identity"; }
   template <int Index, class In>
   struct at : detail::no_params {
     using output = In;

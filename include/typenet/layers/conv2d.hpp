@@ -1,8 +1,10 @@
 // typenet/layers/conv2d.hpp: 2-D convolution with bias (PyTorch's nn.Conv2d).
 //
-//   conv2d<Filters, kernel<K>, stride<S>, pad<P>, groups<G>, floor_mode>   (tags in any order; kernel required)
+//   conv2d<Filters, kernel<K>, stride<S>, pad<P>, groups<G>, floor_mode, no_bias>
+//   (tags in any order; kernel required)
 //
-// Weights: [Filters, C / G, KH, KW] then bias [Filters], as in PyTorch.
+// Weights: [Filters, C / G, KH, KW] then bias [Filters] (none with no_bias), as in PyTorch. A depthwise
+// convolution is groups<C> with C input channels.
 #pragma once
 #include "layer.hpp"
 
@@ -13,7 +15,7 @@ struct conv_tags {
   template <class T>
   static constexpr bool accepts() {
     if constexpr (any_tag<T>)
-      return T::id != tag_id::rounding || std::is_same_v<T, floor_mode>;
+      return T::id != tag_id::rounding || std::is_same_v<T, floor_mode>;  // no_bias included
     else
       return false;
   }
@@ -29,6 +31,7 @@ struct conv2d : layer_base {
   static constexpr int pad_h = window::pad_h, pad_w = window::pad_w;
   static constexpr int group_count = window::group_count;
   static constexpr rounding round = window::round;
+  static constexpr bool has_bias = window::has_bias;
 
   static std::string name() { return "conv2d " + std::to_string(Filters) + ", " + window::str(); }
 
@@ -56,8 +59,10 @@ struct conv2d : layer_base {
     using output = shape<Filters, oh, ow>;
     static constexpr std::int64_t weights =
         std::int64_t{Filters} * (C / (group_count > 0 ? group_count : 1)) * kernel_h * kernel_w;
-    static constexpr std::int64_t biases = Filters;
+    static constexpr std::int64_t biases = has_bias ? Filters : 0;
     static constexpr std::int64_t macs = weights * oh * ow;
+    static constexpr auto tensors = detail::weight_and_bias<has_bias>(
+        Filters, {Filters, C / (group_count > 0 ? group_count : 1), kernel_h, kernel_w}, 4);
   };
 };
 

@@ -6,10 +6,14 @@
 //       using error = void;                     //   or the first diag:: rule it breaks (not instantiated)
 //       using output = shape<...>;              //   output shape (meaningful when error is void)
 //       static constexpr std::int64_t weights, biases, macs;
+//       static constexpr std::array<tensor_spec, N> tensors;  // its parameter tensors, PyTorch names
+//                                                             // and shapes, stored in this order
 // Layers say what they are; kernels live under kernels/<policy>/.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "../core/shape.hpp"
@@ -19,6 +23,20 @@
 namespace typenet {
 
 struct layer_base {};
+
+/// One parameter tensor of a layer, as PyTorch's state_dict names and shapes it. A buffer (batch norm's
+/// running statistics) is stored and loaded like a parameter but is not counted by param_count.
+struct tensor_spec {
+  std::string_view name;  ///< e.g. "weight", "running_mean"
+  bool buffer = false;
+  int rank = 0;
+  std::array<std::int64_t, 4> dims{};
+  constexpr std::int64_t size() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= dims[static_cast<std::size_t>(i)];
+    return n;
+  }
+};
 
 /// A type is a layer when it derives from layer_base.
 template <class T>
@@ -42,7 +60,18 @@ using when = std::bool_constant<B>;
 struct no_params {
   using error = void;
   static constexpr std::int64_t weights = 0, biases = 0, macs = 0;
+  static constexpr std::array<tensor_spec, 0> tensors{};
 };
+
+// The tensors of conv2d and dense: "weight" of the given shape, then "bias" [Out] unless HasBias is false.
+template <bool HasBias>
+constexpr auto weight_and_bias(std::int64_t out, std::array<std::int64_t, 4> weight_dims, int weight_rank) {
+  if constexpr (HasBias)
+    return std::array<tensor_spec, 2>{tensor_spec{"weight", false, weight_rank, weight_dims},
+                                      tensor_spec{"bias", false, 1, {out, 0, 0, 0}}};
+  else
+    return std::array<tensor_spec, 1>{tensor_spec{"weight", false, weight_rank, weight_dims}};
+}
 
 template <class T>
 constexpr bool is_void = std::is_void_v<T>;

@@ -16,7 +16,7 @@ struct pool_tags {
   template <class T>
   static constexpr bool accepts() {
     if constexpr (any_tag<T>)
-      return T::id != tag_id::groups;
+      return T::id != tag_id::groups && T::id != tag_id::bias;
     else
       return false;
   }

@@ -5,6 +5,7 @@
 //   pad<P> or pad<PH, PW>           zero padding on each side, default 0
 //   groups<G>                       grouped convolution, default 1 (conv2d only)
 //   floor_mode, ceil_mode           output-size rounding; default: the size must divide exactly
+//   no_bias                         conv2d and dense without a bias tensor (PyTorch's bias=False)
 //
 // Tags may come in any order; each at most once.
 #pragma once
@@ -16,7 +17,7 @@
 
 namespace typenet {
 
-enum class tag_id { kernel, stride, pad, groups, rounding };
+enum class tag_id { kernel, stride, pad, groups, rounding, bias };
 
 /// How a windowed layer's output size is rounded when (in + 2*pad - kernel) is not a multiple of stride.
 enum class rounding {
@@ -52,6 +53,10 @@ struct floor_mode {
 struct ceil_mode {
   static constexpr tag_id id = tag_id::rounding;
   static constexpr rounding mode = rounding::ceil;
+};
+/// conv2d and dense without a bias (PyTorch's bias=False), as before a batch norm.
+struct no_bias {
+  static constexpr tag_id id = tag_id::bias;
 };
 
 namespace detail {
@@ -131,6 +136,7 @@ struct window {
   static constexpr int pad_h = p::h, pad_w = p::w;
   static constexpr int group_count = g::value;
   static constexpr rounding round = r::mode;
+  static constexpr bool has_bias = count_tag<tag_id::bias, Tags...> == 0;
   using repeated_tag = typename first_repeated<Tags...>::type;
   static constexpr bool positive =
       kernel_h > 0 && kernel_w > 0 && stride_h > 0 && stride_w > 0 && pad_h >= 0 && pad_w >= 0 && group_count > 0;
@@ -144,6 +150,7 @@ struct window {
     if (group_count != 1) out += ", groups " + std::to_string(group_count);
     if (round == rounding::floor) out += ", floor";
     if (round == rounding::ceil) out += ", ceil";
+    if (!has_bias) out += ", no bias";
     return out;
   }
 };

@@ -1,7 +1,10 @@
-// typenet/zoo/networks.hpp: the networks typenet ships, declared layer for layer like their PyTorch twins.
+// typenet/zoo/networks.hpp: the networks typenet ships, declared layer for layer like their PyTorch twins:
+// the AlexNets and LeNet-5 here, torchvision's graph networks in zoo/resnet.hpp, zoo/mobilenet.hpp and
+// zoo/squeezenet.hpp (included at the end; include only the one you need to keep compile times down).
 #pragma once
 #include <ratio>
 #include <string>
+#include <type_traits>
 
 #include "../typenet.hpp"
 
@@ -90,3 +93,7 @@ struct lenet5 : tn::network<
 // clang-format on
 
 }  // namespace typenet::zoo
+
+#include "mobilenet.hpp"
+#include "resnet.hpp"
+#include "squeezenet.hpp"

@@ -1,5 +1,6 @@
-// typenet/kernels/reference/activation.hpp: ReLU and softmax.
+// typenet/kernels/reference/activation.hpp: ReLU, ReLU6 and softmax.
 //   relu: x < 0 ? 0 : x, so NaN stays NaN (as torch.relu).
+//   relu6: x < 0 ? 0 : (x > 6 ? 6 : x), so NaN stays NaN (as torch.nn.functional.relu6).
 //   softmax: per image, exp(x - max) / sum exp(x - max), in double. Subtracting the row's maximum keeps
 //   exp from overflowing: logits in the thousands give an exact one-hot, not NaN. A NaN in a row makes
 //   the whole row NaN, as in PyTorch.
@@ -36,6 +37,12 @@ inline void softmax_plain(int units, const float* in, float* out, int batch) {
 template <int... D>
 void forward(relu, shape<D...>, shape<D...>, const float* in, float* out, int batch, const float*, const float*) {
   relu_plain(std::int64_t{batch} * shape<D...>::size, in, out);
+}
+
+template <int... D>
+void forward(relu6, shape<D...>, shape<D...>, const float* in, float* out, int batch, const float*, const float*) {
+  const std::int64_t count = std::int64_t{batch} * shape<D...>::size;
+  for (std::int64_t i = 0; i < count; ++i) out[i] = in[i] < 0.f ? 0.f : (in[i] > 6.f ? 6.f : in[i]);
 }
 
 template <int N>

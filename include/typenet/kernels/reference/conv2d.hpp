@@ -1,4 +1,4 @@
-// typenet/kernels/reference/conv2d.hpp: direct 2-D convolution with bias, stride, zero padding, groups.
+// typenet/kernels/reference/conv2d.hpp: direct 2-D convolution with bias (or none), stride, zero padding, groups.
 //
 // out[n, f, y, x] = bias[f] + sum over c in f's group, ky, kx of
 //                   weight[f, c - group_start, ky, kx] * in[n, c, y*sh - ph + ky, x*sw - pw + kx]
@@ -27,7 +27,7 @@ inline void conv2d_plain(const window_geometry& g, const float* in, float* out, 
       const float* filter = weight + std::int64_t{f} * in_per_group * g.kernel_h * g.kernel_w;
       for (int y = 0; y < g.out_h; ++y) {
         for (int x = 0; x < g.out_w; ++x) {
-          double sum = bias[f];
+          double sum = bias != nullptr ? bias[f] : 0.0;
           for (int c = 0; c < in_per_group; ++c) {
             const float* plane = image + std::int64_t{first_channel + c} * g.in_h * g.in_w;
             const float* taps = filter + std::int64_t{c} * g.kernel_h * g.kernel_w;

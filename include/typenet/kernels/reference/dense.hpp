@@ -14,15 +14,15 @@ inline void dense_plain(int inputs, int units, const float* in, float* out, int 
     const float* x = in + std::int64_t{n} * inputs;
     for (int u = 0; u < units; ++u) {
       const float* w = weight + std::int64_t{u} * inputs;
-      double sum = bias[u];
+      double sum = bias != nullptr ? bias[u] : 0.0;
       for (int i = 0; i < inputs; ++i) sum += double{w[i]} * double{x[i]};
       out[std::int64_t{n} * units + u] = static_cast<float>(sum);
     }
   }
 }
 
-template <int Units, int N>
-void forward(dense<Units>, shape<N>, shape<Units>, const float* in, float* out, int batch, const float* weight,
+template <int Units, class... Tags, int N>
+void forward(dense<Units, Tags...>, shape<N>, shape<Units>, const float* in, float* out, int batch, const float* weight,
              const float* bias) {
   dense_plain(N, Units, in, out, batch, weight, bias);
 }

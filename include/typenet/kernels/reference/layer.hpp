@@ -8,6 +8,7 @@
 
 #include "../../detail/type_list.hpp"
 #include "activation.hpp"
+#include "batch_norm.hpp"
 #include "conv2d.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
@@ -25,11 +26,12 @@ void forward(Layer, In, Out, const float*, float*, int, const float*, const floa
 }
 
 /// Runs bound layer B on `batch` images: `in` holds batch x B::input, `out` receives batch x B::output,
-/// `params` is the start of the network's parameter buffer (params<Net>::data()).
+/// `params` is the start of the network's parameter buffer (params<Net>::data()). A layer without a bias
+/// (no_bias) gets a null bias pointer.
 template <class B>
 void forward_layer(const float* in, float* out, int batch, const float* params) {
   forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, batch, params + B::weight_offset,
-          params + B::bias_offset);
+          B::biases > 0 ? params + B::bias_offset : nullptr);
 }
 
 }  // namespace typenet::kernels::reference

@@ -1,0 +1,222 @@
+// typenet/core/plan.hpp: a network lowered to operations over numbered values, and the activation memory
+// plan: every value gets a place in one arena, assigned at compile time from the values' lifetimes.
+//
+//   value 0              the network's input (the caller's buffer)
+//   layer op             a layer reads one value and defines a new one
+//   add op               a residual block's join: the sum of two values
+//   concat op            a concat block's join: values joined along channels
+// identity, flatten and dropout define no value: they alias their input. The network's output value is
+// the caller's buffer. Every other value lives from the op that defines it to the last op that reads it;
+// two values whose lifetimes overlap never share memory. Placement is greedy in definition order: the
+// lowest offset that overlaps no already placed value alive at the same time.
+//
+// Numbering is a walk of the bound tree in declaration order, done by constexpr functions per node type
+// (value_count, output_value, record): no list of operations is built as a type, which keeps the compile
+// time linear in the network's size.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "graph.hpp"
+#include "network.hpp"
+
+namespace typenet {
+
+/// One operation of the lowered network.
+struct op_desc {
+  enum kind_t { layer, add, concat } kind = layer;
+  int output = 0;
+  int input_count = 0;
+  std::array<int, 8> inputs{};  ///< a concat joins at most 8 branches
+};
+
+namespace detail {
+
+template <class L>
+inline constexpr bool is_alias = false;  // a layer that defines no value of its own
+template <>
+inline constexpr bool is_alias<identity> = true;
+template <>
+inline constexpr bool is_alias<flatten> = true;
+template <int P>
+inline constexpr bool is_alias<dropout<P>> = true;
+
+// lowering<Node>: a bound layer here; the blocks are the partial specializations below.
+template <class B>
+struct lowering {
+  static constexpr bool alias = is_alias<typename B::layer>;
+  static constexpr int values = alias ? 0 : 1;
+  /// The value holding the node's output, when it reads `in` and numbers its own values from `first`.
+  static constexpr int output(int in, int first) { return alias ? in : first; }
+  template <class Rec>
+  static constexpr void record(Rec& r, int in, int first) {
+    if constexpr (!alias) r.template layer<B>(in, first);
+  }
+};
+
+/// Values defined under Node (joins included).
+template <class Node>
+inline constexpr int value_count = lowering<Node>::values;
+
+template <class Path, class I, class O, class... C>
+struct lowering<bound_seq<Path, I, O, C...>> {
+  static constexpr int values = (0 + ... + value_count<C>);
+  static constexpr int output(int in, int first) {
+    ((in = lowering<C>::output(in, first), first += value_count<C>), ...);
+    return in;
+  }
+  template <class Rec>
+  static constexpr void record(Rec& r, int in, int first) {
+    ((lowering<C>::record(r, in, first), in = lowering<C>::output(in, first), first += value_count<C>), ...);
+  }
+};
+
+template <class Path, class I, class O, class Body, class Short, class After>
+struct lowering<bound_residual<Path, I, O, Body, Short, After>> {
+  static constexpr int body_first(int first) { return first; }
+  static constexpr int short_first(int first) { return first + value_count<Body>; }
+  static constexpr int sum(int first) { return first + value_count<Body> + value_count<Short>; }
+  static constexpr int values = value_count<Body> + value_count<Short> + 1 + value_count<After>;
+  static constexpr int output(int, int first) { return lowering<After>::output(sum(first), sum(first) + 1); }
+  template <class Rec>
+  static constexpr void record(Rec& r, int in, int first) {
+    lowering<Body>::record(r, in, first);
+    lowering<Short>::record(r, in, short_first(first));
+    r.join(op_desc::add, sum(first),
+           std::array<int, 2>{lowering<Body>::output(in, first), lowering<Short>::output(in, short_first(first))},
+           typename Body::output{});
+    lowering<After>::record(r, sum(first), sum(first) + 1);
+  }
+};
+
+template <class Path, class I, class O, class... C>
+struct lowering<bound_concat<Path, I, O, C...>> {
+  static_assert(sizeof...(C) <= 8, "typenet: concat joins at most 8 branches");
+  static constexpr int values = (0 + ... + value_count<C>)+1;
+  static constexpr int output(int, int first) { return first + values - 1; }
+  template <class Rec>
+  static constexpr void record(Rec& r, int in, int first) {
+    std::array<int, sizeof...(C)> outs{};
+    std::size_t k = 0;
+    ((lowering<C>::record(r, in, first), outs[k++] = lowering<C>::output(in, first), first += value_count<C>), ...);
+    r.join(op_desc::concat, first, outs, O{});
+  }
+};
+
+template <class... N>
+struct lowering<type_list<N...>> : lowering<bound_seq<void, void, void, N...>> {};
+
+// Fills the arrays of activation_plan: every op in order, every value's size.
+template <std::size_t Ops, std::size_t Values>
+struct recorder {
+  std::array<op_desc, Ops> ops{};
+  std::array<std::int64_t, Values> size{};
+  std::size_t n = 0;
+  template <class B>
+  constexpr void layer(int in, int out) {
+    ops[n++] = op_desc{op_desc::layer, out, 1, {in}};
+    size[static_cast<std::size_t>(out)] = B::output::size;
+  }
+  template <std::size_t K, class S>
+  constexpr void join(op_desc::kind_t kind, int out, const std::array<int, K>& in, S) {
+    op_desc d{kind, out, static_cast<int>(K), {}};
+    for (std::size_t i = 0; i < K; ++i) d.inputs[i] = in[i];
+    ops[n++] = d;
+    size[static_cast<std::size_t>(out)] = S::size;
+  }
+};
+
+// Ops under a node: one per value it defines (each value is defined by exactly one op).
+template <class Net>
+consteval auto record_network() {
+  using low = lowering<typename Net::layers>;
+  constexpr std::size_t values = static_cast<std::size_t>(low::values) + 1;
+  recorder<values - 1, values> r;
+  r.size[0] = Net::input_shape::size;
+  low::record(r, 0, 1);
+  return r;
+}
+
+}  // namespace detail
+
+/// Where every value of the lowered network lives. offset[v] is in floats per image (a batch of N keeps
+/// value v at arena + offset[v] * N); the input (value 0) and the output are the caller's buffers, so they
+/// have no place in the arena (offset -1). floats_per_image is the arena's size.
+template <Network Net>
+struct activation_plan {
+  static constexpr auto recorded = detail::record_network<Net>();
+  static constexpr int values = static_cast<int>(recorded.size.size());
+  static constexpr int op_count = static_cast<int>(recorded.ops.size());
+  /// The value holding the network's output.
+  static constexpr int output = detail::lowering<typename Net::layers>::output(0, 1);
+  static constexpr std::array<op_desc, recorded.ops.size()> ops = recorded.ops;
+  static constexpr std::array<std::int64_t, recorded.size.size()> size = recorded.size;
+  /// The op that defines value v (-1 for the input).
+  static constexpr std::array<int, values> defined = []() consteval {
+    std::array<int, values> d{};
+    d[0] = -1;
+    for (int i = 0; i < op_count; ++i) d[static_cast<std::size_t>(ops[static_cast<std::size_t>(i)].output)] = i;
+    return d;
+  }
+  ();
+  /// The last op that reads value v (-1 when none does).
+  static constexpr std::array<int, values> last_use = []() consteval {
+    std::array<int, values> last{};
+    for (int& x : last) x = -1;
+    for (int i = 0; i < op_count; ++i) {
+      const op_desc& o = ops[static_cast<std::size_t>(i)];
+      for (int k = 0; k < o.input_count; ++k) last[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])] = i;
+    }
+    return last;
+  }
+  ();
+  /// Whether value v lives in the arena.
+  static constexpr bool internal(int v) { return v != 0 && v != output; }
+  /// Whether values a and b are alive during a common op (an op's inputs and output are all alive in it).
+  static constexpr bool overlap(int a, int b) {
+    const int a0 = defined[static_cast<std::size_t>(a)], b0 = defined[static_cast<std::size_t>(b)];
+    const int a1 = std::max(a0, last_use[static_cast<std::size_t>(a)]);
+    const int b1 = std::max(b0, last_use[static_cast<std::size_t>(b)]);
+    return a0 <= b1 && b0 <= a1;
+  }
+  static constexpr std::array<std::int64_t, values> offset = []() consteval {
+    std::array<std::int64_t, values> off{};
+    for (auto& o : off) o = -1;
+    std::array<std::pair<std::int64_t, std::int64_t>, values> busy{};  // [begin, end) of placed live values
+    for (int v = 1; v < values; ++v) {                                 // values are numbered in definition order
+      if (!internal(v)) continue;
+      std::size_t k = 0;
+      for (int u = 1; u < v; ++u) {
+        const std::int64_t uo = off[static_cast<std::size_t>(u)];
+        if (uo >= 0 && overlap(u, v)) busy[k++] = {uo, uo + size[static_cast<std::size_t>(u)]};
+      }
+      std::sort(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(k));
+      // The lowest gap between the busy ranges that holds the value.
+      std::int64_t at = 0;
+      for (std::size_t i = 0; i < k && busy[i].first < at + size[static_cast<std::size_t>(v)]; ++i)
+        at = std::max(at, busy[i].second);
+      off[static_cast<std::size_t>(v)] = at;
+    }
+    return off;
+  }
+  ();
+  static constexpr std::int64_t floats_per_image = []() consteval {
+    std::int64_t n = 0;
+    for (int v = 0; v < values; ++v)
+      if (offset[static_cast<std::size_t>(v)] >= 0)
+        n = std::max(n, offset[static_cast<std::size_t>(v)] + size[static_cast<std::size_t>(v)]);
+    return n;
+  }
+  ();
+};
+
+/// Bytes of activation memory one image needs in a forward pass of exec::reference: the arena of
+/// activation_plan, from the values' lifetimes (the input and output are the caller's buffers).
+template <Network Net>
+inline constexpr std::int64_t peak_activation_bytes = 4 * activation_plan<Net>::floats_per_image;
+
+}  // namespace typenet
