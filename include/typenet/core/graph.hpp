@@ -65,8 +65,8 @@ namespace detail {
 
 // ---- key paths --------------------------------------------------------------------------------------
 
-template <class Named>  // the key of a named<"k", X> entry (read from the type: nvcc's front end does not
-struct key_name {};     // deduce string template arguments in partial specializations)
+template <class Named>  // the key of a named<"k", X> entry: key_string<"k"> (a type: nvcc's front end does
+struct key_name {};     // not deduce string template arguments in partial specializations)
 template <int I>
 struct key_index {};
 template <class... C>
@@ -289,7 +289,8 @@ struct bind;
 template <class E, int Top, class Path, class Key, class In, std::int64_t Offset>
 struct bind_named
     : bind<typename E::type, Top, Path,
-           std::conditional_t<E::key.empty(), Key, typename key_push<Key, key_name<E>>::type>, In, Offset> {};
+           std::conditional_t<E::key.empty(), Key, typename key_push<Key, key_name<typename E::key_type>>::type>, In,
+           Offset> {};
 
 // Layers, named entries and anything else here; seq, residual and concat are the partial specializations
 // below. (A dispatch rather than constrained partial specializations or a match on named<"k", X>: nvcc's

@@ -46,10 +46,17 @@ struct residual : block_base {};
 template <class... Branch>
 struct concat : block_base {};
 
+/// A key as a small type of its own (key paths hold these, not the named<> types with their subtrees).
+template <fixed_string Key>
+struct key_string {
+  static constexpr std::string_view key = Key.view();
+};
+
 template <fixed_string Key, class X>
 struct named : block_base {
   static constexpr bool is_named_entry = true;
   static constexpr std::string_view key = Key.view();
+  using key_type = key_string<Key>;
   using type = X;
 };
 
