@@ -30,14 +30,8 @@ namespace {
 namespace ks = typenet::kernels::simd;
 namespace ref = typenet::kernels::reference;
 
-constexpr double unit_roundoff = 1.0 / 16777216.0;  // 2^-24
-
-void to_nhwc(const std::vector<float>& x, std::vector<float>& y, int n, int c, int h, int w) {
-  for (int b = 0; b < n; ++b)
-    for (int ch = 0; ch < c; ++ch)
-      for (int p = 0; p < h * w; ++p)
-        y[(std::size_t(b) * h * w + p) * c + ch] = x[(std::size_t(b) * c + ch) * h * w + p];
-}
+using typenet::test::to_nhwc;
+using typenet::test::unit_roundoff;
 
 /// LRN of Size over C channels of a batch of 2 images of 3 x 5: simd (out of place and in place) against
 /// the reference for every alpha, beta and k of the header.

@@ -29,14 +29,8 @@ namespace {
 namespace ks = typenet::kernels::simd;
 namespace ref = typenet::kernels::reference;
 
-constexpr double unit_roundoff = 1.0 / 16777216.0;  // 2^-24
-
-void to_nhwc(const std::vector<float>& x, std::vector<float>& y, int n, int c, int h, int w) {
-  for (int b = 0; b < n; ++b)
-    for (int ch = 0; ch < c; ++ch)
-      for (int p = 0; p < h * w; ++p)
-        y[(std::size_t(b) * h * w + p) * c + ch] = x[(std::size_t(b) * c + ch) * h * w + p];
-}
+using typenet::test::to_nhwc;
+using typenet::test::unit_roundoff;
 
 /// Compares NHWC simd output with NCHW reference output; max exactly, averages within
 /// (n + 2) u * mean_abs (NCHW, from the reference on |x|).

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -54,5 +55,16 @@ inline void expect_close(const std::vector<float>& got, const std::vector<float>
 
 /// The first `batch` images of a larger batch's outputs.
 inline std::vector<float> head(const std::vector<float>& v, std::size_t n) { return {v.begin(), v.begin() + n}; }
+
+/// The unit roundoff of float, 2^-24: kernel tolerances are derived from it.
+inline constexpr double unit_roundoff = 1.0 / 16777216.0;
+
+/// n images of c x h x w from NCHW (x) to NHWC (y, already sized).
+inline void to_nhwc(const std::vector<float>& x, std::vector<float>& y, int n, int c, int h, int w) {
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int p = 0; p < h * w; ++p)
+        y[(std::size_t(b) * h * w + p) * c + ch] = x[(std::size_t(b) * c + ch) * h * w + p];
+}
 
 }  // namespace typenet::test
