@@ -47,16 +47,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-HZ = os.sysconf("SC_CLK_TCK")
-LOGIT_BOUND = 1e-4  # relative to max |logit|, as in bench_compare_onednn
-
-
-def busy_seconds():
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / HZ
+sys.path.insert(0, HERE)
+from measure import busy_seconds, wait_idle  # noqa: E402  (the same idle gate as measure.py)
 
 
 def own_seconds():
@@ -67,17 +59,6 @@ def own_seconds():
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def wait_idle(limit, max_wait):
-    start = time.time()
-    while True:
-        b0 = busy_seconds()
-        time.sleep(2.0)
-        used = (busy_seconds() - b0) / 2.0
-        if used < limit or time.time() - start > max_wait:
-            return used, time.time() - start
-        time.sleep(1.0)
 
 
 def cpu_description():
