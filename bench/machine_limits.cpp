@@ -1,6 +1,7 @@
 // Machine limits: the ceilings every typenet kernel is measured against.
 //
-//   * peak FP32 fused multiply-add rate of one core (and of two cores at once) with AVX-512 zmm registers,
+//   * peak FP32 fused multiply-add rate of one core (and of two cores at once) with AVX-512 zmm registers
+//     where the CPU has them,
 //     and the same with 256-bit ymm registers for comparison;
 //   * memory bandwidth: a read-only sum over a 512 MiB array, and the STREAM triad a = b + s*c over three
 //     256 MiB arrays (STREAM's byte count: 3 arrays per pass, write-allocate traffic not counted).
@@ -12,15 +13,16 @@
 
 #include <benchmark/benchmark.h>
 
-#include <immintrin.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 
-#if !defined(__AVX512F__)
-#error "bench_machine needs AVX-512F (build with -march=native on an AVX-512 machine)"
+// The FMA loops are x86 inline assembly: AVX2+FMA at least (ymm), AVX-512F for the zmm case. On a CPU
+// without AVX-512 the zmm case is left out and the ymm loop uses 14 accumulators (ymm0-13; there are only
+// 16 ymm registers there). The memory loops are portable (GCC/Clang vector extensions).
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#define TN_HAVE_FMA_ASM 1
 #endif
 
 namespace {
@@ -29,60 +31,90 @@ namespace {
 // Peak FMA
 // ---------------------------------------------------------------------------------------------------------
 
-// One call of fma_loop<R> runs kFmaBlocks blocks of 16 vfmadd231ps on 16 independent accumulators
-// (R0..R15, R = zmm or ymm), with the multiplicands in R16/R17. Sixteen chains cover FMA latency (4 cycles)
-// times throughput (2 FMA pipes on Zen 4/Zen 5 and Intel server cores) with room to spare. The
+// One call of a fma_loop runs kFmaBlocks blocks of N vfmadd231ps on N independent accumulators (R0..R{N-1},
+// R = zmm or ymm), with the multiplicands in two further registers. 14 or 16 chains cover FMA latency
+// (4 cycles) times throughput (2 FMA pipes on Zen 3/4/5 and Intel server cores) with room to spare. The
 // accumulators are reset at each call and grow by 2^-20 per FMA, so values stay normal and finite.
 constexpr int kFmaBlocks = 256;
 
+#if TN_HAVE_FMA_ASM
 // clang-format off
-#define TN_FMA(R, i) "vfmadd231ps %%" R "16, %%" R "17, %%" R #i "\n\t"
-#define TN_FMA16(R)                                                                                         \
-  TN_FMA(R, 0) TN_FMA(R, 1) TN_FMA(R, 2) TN_FMA(R, 3) TN_FMA(R, 4) TN_FMA(R, 5) TN_FMA(R, 6) TN_FMA(R, 7)     \
-      TN_FMA(R, 8) TN_FMA(R, 9) TN_FMA(R, 10) TN_FMA(R, 11) TN_FMA(R, 12) TN_FMA(R, 13) TN_FMA(R, 14)         \
-          TN_FMA(R, 15)
+#define TN_FMA(R, A, B, i) "vfmadd231ps %%" R #A ", %%" R #B ", %%" R #i "\n\t"
+#define TN_FMA14(R, A, B)                                                                                   \
+  TN_FMA(R, A, B, 0) TN_FMA(R, A, B, 1) TN_FMA(R, A, B, 2) TN_FMA(R, A, B, 3) TN_FMA(R, A, B, 4)            \
+  TN_FMA(R, A, B, 5) TN_FMA(R, A, B, 6) TN_FMA(R, A, B, 7) TN_FMA(R, A, B, 8) TN_FMA(R, A, B, 9)            \
+  TN_FMA(R, A, B, 10) TN_FMA(R, A, B, 11) TN_FMA(R, A, B, 12) TN_FMA(R, A, B, 13)
 #define TN_ZERO(R, i) "vmovaps %%" R "0, %%" R #i "\n\t"
+#define TN_ZERO14(R)                                                                                        \
+  "vxorps %%ymm0, %%ymm0, %%ymm0\n\t" TN_ZERO(R, 1) TN_ZERO(R, 2) TN_ZERO(R, 3) TN_ZERO(R, 4) TN_ZERO(R, 5) \
+  TN_ZERO(R, 6) TN_ZERO(R, 7) TN_ZERO(R, 8) TN_ZERO(R, 9) TN_ZERO(R, 10) TN_ZERO(R, 11) TN_ZERO(R, 12)      \
+  TN_ZERO(R, 13)
+#define TN_CLOBBER14                                                                                        \
+  "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",    \
+  "xmm12", "xmm13", "xmm14", "xmm15"
+#if defined(__AVX512F__)
+// 16 accumulators R0-R15, multiplicands in R16/R17 (AVX-512 has 32 vector registers).
+#define TN_FMA_BODY(R) TN_FMA14(R, 16, 17) TN_FMA(R, 16, 17, 14) TN_FMA(R, 16, 17, 15)
 #define TN_FMA_LOOP(R)                                                                                      \
-  asm volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" TN_ZERO(R, 1) TN_ZERO(R, 2) TN_ZERO(R, 3) TN_ZERO(R, 4)   \
-                   TN_ZERO(R, 5) TN_ZERO(R, 6) TN_ZERO(R, 7) TN_ZERO(R, 8) TN_ZERO(R, 9) TN_ZERO(R, 10)           \
-                       TN_ZERO(R, 11) TN_ZERO(R, 12) TN_ZERO(R, 13) TN_ZERO(R, 14) TN_ZERO(R, 15)                 \
-               "vbroadcastss %[a], %%" R "16\n\t"                                                                \
-               "vbroadcastss %[b], %%" R "17\n\t"                                                                \
-               "1:\n\t" TN_FMA16(R) "dec %[n]\n\t"                                                                \
-               "jnz 1b\n\t"                                                                                    \
-               : [n] "+r"(blocks)                                                                              \
-               : [a] "m"(a), [b] "m"(b)                                                                        \
-               : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
-                 "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17")
+  asm volatile(TN_ZERO14(R) TN_ZERO(R, 14) TN_ZERO(R, 15)                                                   \
+               "vbroadcastss %[a], %%" R "16\n\t"                                                            \
+               "vbroadcastss %[b], %%" R "17\n\t"                                                            \
+               "1:\n\t" TN_FMA_BODY(R) "dec %[n]\n\t"                                                        \
+               "jnz 1b\n\t"                                                                                  \
+               : [n] "+r"(blocks)                                                                            \
+               : [a] "m"(a), [b] "m"(b)                                                                      \
+               : TN_CLOBBER14, "xmm16", "xmm17")
+constexpr int kFmaChains = 16;
+#else
+// 14 accumulators R0-R13, multiplicands in R14/R15.
+#define TN_FMA_LOOP(R)                                                                                      \
+  asm volatile(TN_ZERO14(R)                                                                                 \
+               "vbroadcastss %[a], %%" R "14\n\t"                                                            \
+               "vbroadcastss %[b], %%" R "15\n\t"                                                            \
+               "1:\n\t" TN_FMA14(R, 14, 15) "dec %[n]\n\t"                                                   \
+               "jnz 1b\n\t"                                                                                  \
+               : [n] "+r"(blocks)                                                                            \
+               : [a] "m"(a), [b] "m"(b)                                                                      \
+               : TN_CLOBBER14)
+constexpr int kFmaChains = 14;
+#endif
 // clang-format on
 
+#if defined(__AVX512F__)
 void fma_loop_zmm(std::int64_t calls) {
   std::int64_t blocks = calls * kFmaBlocks;
   const float a = 1.0f / 1024, b = 1.0f / 1024;
   TN_FMA_LOOP("zmm");
 }
+#endif
 void fma_loop_ymm(std::int64_t calls) {
   std::int64_t blocks = calls * kFmaBlocks;
   const float a = 1.0f / 1024, b = 1.0f / 1024;
   TN_FMA_LOOP("ymm");
 }
 #undef TN_FMA_LOOP
+#undef TN_FMA_BODY
+#undef TN_CLOBBER14
+#undef TN_ZERO14
 #undef TN_ZERO
-#undef TN_FMA16
+#undef TN_FMA14
 #undef TN_FMA
 
 template <int Lanes, void (*Loop)(std::int64_t)>
 void peak_fma(benchmark::State& state) {
   constexpr std::int64_t kCallsPerIter = 64;  // 16384 blocks: tens of microseconds
   for (auto _ : state) Loop(kCallsPerIter);
-  const double flops_per_call = double(kFmaBlocks) * 16 /*instr*/ * Lanes * 2 /*mul+add*/;
+  const double flops_per_call = double(kFmaBlocks) * kFmaChains /*instr*/ * Lanes * 2 /*mul+add*/;
   state.counters["flops"] =
       benchmark::Counter(double(state.iterations()) * kCallsPerIter * flops_per_call, benchmark::Counter::kIsRate);
 }
+#if defined(__AVX512F__)
 void BM_peak_fma_f32_zmm(benchmark::State& state) { peak_fma<16, fma_loop_zmm>(state); }
-void BM_peak_fma_f32_ymm(benchmark::State& state) { peak_fma<8, fma_loop_ymm>(state); }
 BENCHMARK(BM_peak_fma_f32_zmm)->Threads(1)->Threads(2)->UseRealTime()->MinTime(0.5);
+#endif
+void BM_peak_fma_f32_ymm(benchmark::State& state) { peak_fma<8, fma_loop_ymm>(state); }
 BENCHMARK(BM_peak_fma_f32_ymm)->Threads(1)->Threads(2)->UseRealTime()->MinTime(0.5);
+#endif  // TN_HAVE_FMA_ASM
 
 // ---------------------------------------------------------------------------------------------------------
 // Memory bandwidth
@@ -126,27 +158,30 @@ range split(std::size_t n, int t, int nt) {
   return {lines * std::size_t(t) / std::size_t(nt) * 16, lines * std::size_t(t + 1) / std::size_t(nt) * 16};
 }
 
-// Sum with 8 independent zmm accumulators (four 64-byte lines per step, two loads per line in flight).
+// 64-byte float vectors (GCC/Clang vector extension): one zmm with AVX-512, two ymm with AVX2; the arrays
+// are 64-byte aligned and every range is whole cache lines.
+typedef float vec16 __attribute__((vector_size(64)));
+// (A macro, not a function: returning a 64-byte vector by value changes the ABI without AVX-512.)
+#define TN_LOAD16(p) (*reinterpret_cast<const vec16*>(__builtin_assume_aligned((p), 64)))
+
+// Sum with 8 independent 64-byte accumulators (eight cache lines per step, several loads in flight).
 float sum_range(const float* p, std::size_t begin, std::size_t end) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  vec16 s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
   std::size_t i = begin;
   for (; i + 128 <= end; i += 128) {
-    s0 = _mm512_add_ps(s0, _mm512_load_ps(p + i + 0));
-    s1 = _mm512_add_ps(s1, _mm512_load_ps(p + i + 16));
-    s2 = _mm512_add_ps(s2, _mm512_load_ps(p + i + 32));
-    s3 = _mm512_add_ps(s3, _mm512_load_ps(p + i + 48));
-    s4 = _mm512_add_ps(s4, _mm512_load_ps(p + i + 64));
-    s5 = _mm512_add_ps(s5, _mm512_load_ps(p + i + 80));
-    s6 = _mm512_add_ps(s6, _mm512_load_ps(p + i + 96));
-    s7 = _mm512_add_ps(s7, _mm512_load_ps(p + i + 112));
+    s0 += TN_LOAD16(p + i + 0);
+    s1 += TN_LOAD16(p + i + 16);
+    s2 += TN_LOAD16(p + i + 32);
+    s3 += TN_LOAD16(p + i + 48);
+    s4 += TN_LOAD16(p + i + 64);
+    s5 += TN_LOAD16(p + i + 80);
+    s6 += TN_LOAD16(p + i + 96);
+    s7 += TN_LOAD16(p + i + 112);
   }
-  for (; i < end; i += 16) s0 = _mm512_add_ps(s0, _mm512_load_ps(p + i));
-  s0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
-                     _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
-  alignas(64) float lanes[16];  // (_mm512_reduce_add_ps trips a false -Wmaybe-uninitialized in g++ 12)
-  _mm512_store_ps(lanes, s0);
+  for (; i < end; i += 16) s0 += TN_LOAD16(p + i);
+  s0 = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   float total = 0;
-  for (float v : lanes) total += v;
+  for (int l = 0; l < 16; ++l) total += s0[l];
   return total;
 }
 
@@ -165,9 +200,8 @@ BENCHMARK(BM_read_sum_512MiB)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.
 
 void triad_range(float* __restrict a, const float* __restrict b, const float* __restrict c, float s, std::size_t begin,
                  std::size_t end) {
-  const __m512 vs = _mm512_set1_ps(s);
   for (std::size_t i = begin; i < end; i += 16)
-    _mm512_store_ps(a + i, _mm512_fmadd_ps(vs, _mm512_load_ps(c + i), _mm512_load_ps(b + i)));
+    *reinterpret_cast<vec16*>(__builtin_assume_aligned(a + i, 64)) = TN_LOAD16(b + i) + s * TN_LOAD16(c + i);
 }
 
 void BM_stream_triad_3x256MiB(benchmark::State& state) {
