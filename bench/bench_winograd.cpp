@@ -159,11 +159,11 @@ void BM_direct(benchmark::State& state) {
     if (threads > 1 && batch % threads == 0) {  // whole images per thread, every block
       const int n0 = batch * part / threads, n1 = batch * (part + 1) / threads;
       for (int gb = 0; gb < D::G * D::blocks; ++gb)
-        D::template run<true>(l.direct_packed.p, l.direct_bias.p, l.in.p, l.out.p, l.zeros.p, batch,
-                              gb * per_block + n0 * D::OH, gb * per_block + n1 * D::OH);
+        D::template run<ks::epilogue_relu>(l.direct_packed.p, l.direct_bias.p, l.in.p, l.out.p, l.zeros.p, batch,
+                                           gb * per_block + n0 * D::OH, gb * per_block + n1 * D::OH);
     } else {  // contiguous block-major item ranges
-      D::template run<true>(l.direct_packed.p, l.direct_bias.p, l.in.p, l.out.p, l.zeros.p, batch,
-                            items * part / threads, items * (part + 1) / threads);
+      D::template run<ks::epilogue_relu>(l.direct_packed.p, l.direct_bias.p, l.in.p, l.out.p, l.zeros.p, batch,
+                                         items * part / threads, items * (part + 1) / threads);
     }
   });
   state.counters["GFLOP_per_s"] =

@@ -320,11 +320,10 @@ void build_model(std::optional<tn::model<Net, Policy>>& m, const tn::params<Net>
                              std::to_string(threads) + ": " + e.what() + " (try fewer threads)");
   }
   using program = typename tn::model<Net, Policy>::program_type;
-  if constexpr (requires { program::reference_fallback; }) {
-    if (program::reference_fallback)
-      std::fprintf(stderr,
-                   "typenet-zoo: note: exec::simd has no fused kernels yet for this network's blocks or layers "
-                   "(residual/concat, batch_norm, relu6, no_bias); it runs exec::reference's kernels\n");
+  if constexpr (requires { program::fallback_layers(); }) {
+    for (const std::string& layer : program::fallback_layers())
+      std::fprintf(stderr, "typenet-zoo: note: the policy has no kernel for layer %s; it runs exec::reference's\n",
+                   layer.c_str());
   }
 }
 

@@ -58,6 +58,9 @@ RCONV = "include/typenet/kernels/reference/conv2d.hpp"
 CGEMM = "include/typenet/kernels/cuda/gemm.hpp"
 CPOINT = "include/typenet/kernels/cuda/pointwise.hpp"
 WTRANS = "include/typenet/kernels/winograd_transforms.hpp"
+DW = "include/typenet/kernels/simd/depthwise.hpp"
+ELT = "include/typenet/kernels/simd/eltwise.hpp"
+SGRAPH = "include/typenet/exec/simd_graph.hpp"
 
 # name, kernel, bug, file, original snippet, replacement, tests
 MUTANTS = [
@@ -94,6 +97,36 @@ MUTANTS = [
     dict(name="simd-adaptive-tail", kernel="simd adaptive_avg_pool", bug="channel tail: last channel skipped",
          file=POOL, old="        for (; c < C; ++c) {\n          float acc = 0.f;",
          new="        for (; c < C - 1; ++c) {\n          float acc = 0.f;", **simd("pool_test")),
+    # --- simd graph networks (depthwise.hpp, eltwise.hpp, the residual epilogues, batch-norm folding)
+    dict(name="simd-depthwise-right-pad", kernel="simd depthwise conv2d", bug="padding off-by-one (right column)",
+         file=DW, old="kw1 = std::min(KW, W - iw0);", new="kw1 = std::min(KW, W - iw0 - 1);", **simd("graph_test")),
+    dict(name="simd-depthwise-tail-short", kernel="simd depthwise conv2d", bug="channel tail: last channel lost",
+         file=DW, old="std::min(V, C - c0));", new="std::min(V, C - c0 - 1));", **simd("graph_test")),
+    dict(name="simd-bn-fold-no-mean", kernel="simd batch-norm folding", bug="running_mean left out of the bias",
+         file=SGRAPH, old="(double{b[std::size_t(f)]} - mean[f]) * s + beta[f]",
+         new="double{b[std::size_t(f)]} * s + beta[f]", **simd("graph_test")),
+    dict(name="simd-conv-residual-ignored", kernel="simd conv2d (direct) residual join",
+         bug="residual not added", file=CONV,
+         old="if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);",
+         new="(void)n;", **simd("graph_test")),
+    dict(name="simd-winograd-residual-ignored", kernel="simd winograd residual join", bug="residual not added",
+         file=WINO, old="if constexpr (Add) v = v + detail::load_first<vec>(r + off, n);", new="",
+         **simd("graph_test")),
+    dict(name="simd-depthwise-residual-ignored", kernel="simd depthwise residual join", bug="residual not added",
+         file=DW, old="if constexpr (Add) acc[u] = acc[u] + detail::load_first<vec>(rp + c0 + u * V, n);",
+         new="", **simd("graph_test")),
+    dict(name="simd-relu6-no-upper-clip", kernel="simd relu6 (all epilogues)", bug="upper clip at 6 missing",
+         file=DENSE, old="return xsimd::select(v < zero, zero, xsimd::select(v > six, six, v));",
+         new="return xsimd::select(v < zero, zero, v);", **simd("graph_test")),
+    dict(name="simd-relu6-drops-nan", kernel="simd relu6 (all epilogues)", bug="NaN: relu6 as min(max(x, 0), 6)",
+         file=DENSE, old="return xsimd::select(v < zero, zero, xsimd::select(v > six, six, v));",
+         new="return xsimd::min(xsimd::max(v, zero), six);", **simd("graph_test")),
+    dict(name="simd-affine-no-shift", kernel="simd batch_norm (stand-alone)", bug="shift dropped (vector part)",
+         file=ELT, old="vec::load_unaligned(scale + c), vec::load_unaligned(shift + c))",
+         new="vec::load_unaligned(scale + c), vec(0.f))", **simd("graph_test")),
+    dict(name="simd-concat-branches-swapped", kernel="simd concat", bug="branches joined in reverse order",
+         file=ELT, old="std::memcpy(yp, in[k] + p * channels[k],",
+         new="std::memcpy(yp, in[count - 1 - k] + p * channels[k],", **simd("graph_test")),
     # --- simd LRN (kernels/simd/norm.hpp)
     dict(name="simd-lrn-window-ignored", kernel="simd lrn", bug="window ignored (own channel only)",
          file=NORM, old="static_for<Size>([&](auto d) { s += batch::load_unaligned(sq + c + d); });",

@@ -123,6 +123,14 @@ TEST_CASE("simd forward allocates nothing: torchvision_alexnet (floor conv1, ada
   check_no_allocation<tn::zoo::torchvision_alexnet>(2, 2);
 }
 
+TEST_CASE("simd forward allocates nothing: the graph networks (resnet18, resnet50, mobilenet_v2, squeezenet1_1)") {
+  check_no_allocation<tn::zoo::resnet18>(2, 2);
+  check_no_allocation<tn::zoo::resnet50>(1, 2);
+  check_no_allocation<tn::zoo::mobilenet_v2>(2, 1);
+  check_no_allocation<tn::zoo::mobilenet_v2>(2, 2);
+  check_no_allocation<tn::zoo::squeezenet1_1>(2, 2);
+}
+
 namespace {
 // Every layer kind and stage shape of exec::simd that the zoo networks leave out: stand-alone relu, lrn,
 // pools (ceil, padded) and adaptive pooling (pooling and upsampling), a Winograd convolution, conv + avg

@@ -10,6 +10,9 @@
 // two values whose lifetimes overlap never share memory. Placement is greedy in definition order: the
 // lowest offset that overlaps no already placed value alive at the same time.
 //
+// A policy that fuses ops (exec::simd) rewrites this op list and places the values of its own list with the
+// same lifetimes/place functions.
+//
 // Numbering is a walk of the bound tree in declaration order, done by constexpr functions per node type
 // (value_count, output_value, record): no list of operations is built as a type, which keeps the compile
 // time linear in the network's size.
@@ -32,6 +35,19 @@ struct op_desc {
   int output = 0;
   int input_count = 0;
   std::array<int, 8> inputs{};  ///< a concat joins at most 8 branches
+  int leaf = -1;                ///< a layer op: its index in lowered_leaves_t (the layers that define a value)
+};
+
+/// The shape of a value as C x H x W when it has three dimensions (c == 0 otherwise).
+struct value_dims {
+  int c = 0, h = 0, w = 0;
+  template <class S>
+  static constexpr value_dims of() {
+    if constexpr (S::rank == 3)
+      return {static_cast<int>(S::dims[0]), static_cast<int>(S::dims[1]), static_cast<int>(S::dims[2])};
+    else
+      return {};
+  }
 };
 
 namespace detail {
@@ -110,16 +126,36 @@ struct lowering<bound_concat<Path, I, O, C...>> {
 template <class... N>
 struct lowering<type_list<N...>> : lowering<bound_seq<void, void, void, N...>> {};
 
+// The bound layers that define a value (aliases left out), in the order lowering records them
+// (join_lists: core/network.hpp).
+template <class Node>
+struct lowered_leaves {
+  using type = std::conditional_t<is_alias<typename Node::layer>, type_list<>, type_list<Node>>;
+};
+template <class Path, class I, class O, class... C>
+struct lowered_leaves<bound_seq<Path, I, O, C...>> : join_lists<typename lowered_leaves<C>::type...> {};
+template <class Path, class I, class O, class... C>
+struct lowered_leaves<bound_concat<Path, I, O, C...>> : join_lists<typename lowered_leaves<C>::type...> {};
+template <class Path, class I, class O, class Body, class Short, class After>
+struct lowered_leaves<bound_residual<Path, I, O, Body, Short, After>>
+    : join_lists<typename lowered_leaves<Body>::type, typename lowered_leaves<Short>::type,
+                 typename lowered_leaves<After>::type> {};
+template <class... N>
+struct lowered_leaves<type_list<N...>> : join_lists<typename lowered_leaves<N>::type...> {};
+
 // Fills the arrays of activation_plan: every op in order, every value's size.
 template <std::size_t Ops, std::size_t Values>
 struct recorder {
   std::array<op_desc, Ops> ops{};
   std::array<std::int64_t, Values> size{};
+  std::array<value_dims, Values> dims{};
   std::size_t n = 0;
+  int leaves = 0;
   template <class B>
   constexpr void layer(int in, int out) {
-    ops[n++] = op_desc{op_desc::layer, out, 1, {in}};
+    ops[n++] = op_desc{op_desc::layer, out, 1, {in}, leaves++};
     size[static_cast<std::size_t>(out)] = B::output::size;
+    dims[static_cast<std::size_t>(out)] = value_dims::of<typename B::output>();
   }
   template <std::size_t K, class S>
   constexpr void join(op_desc::kind_t kind, int out, const std::array<int, K>& in, S) {
@@ -127,6 +163,7 @@ struct recorder {
     for (std::size_t i = 0; i < K; ++i) d.inputs[i] = in[i];
     ops[n++] = d;
     size[static_cast<std::size_t>(out)] = S::size;
+    dims[static_cast<std::size_t>(out)] = value_dims::of<S>();
   }
 };
 
@@ -137,8 +174,71 @@ consteval auto record_network() {
   constexpr std::size_t values = static_cast<std::size_t>(low::values) + 1;
   recorder<values - 1, values> r;
   r.size[0] = Net::input_shape::size;
+  r.dims[0] = value_dims::of<typename Net::input_shape>();
   low::record(r, 0, 1);
   return r;
+}
+
+/// Lifetimes of the values of an op list: defined[v] is the op that defines v (-1: before the first op,
+/// -2: no op does and v is not the input), last_use[v] the last op that reads it (-1: none). With
+/// keep_output, the output value stays alive past the last op (a policy that copies it out at the end).
+template <std::size_t Values>
+struct lifetimes {
+  std::array<int, Values> defined{}, last_use{};
+  template <std::size_t Ops>
+  constexpr lifetimes(const std::array<op_desc, Ops>& ops, std::size_t op_count, int output, bool keep_output) {
+    for (auto& d : defined) d = -2;
+    for (auto& l : last_use) l = -1;
+    defined[0] = -1;
+    for (std::size_t i = 0; i < op_count; ++i) {
+      const op_desc& o = ops[i];
+      defined[static_cast<std::size_t>(o.output)] = static_cast<int>(i);
+      for (int k = 0; k < o.input_count; ++k)
+        last_use[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])] = static_cast<int>(i);
+    }
+    if (keep_output) last_use[static_cast<std::size_t>(output)] = static_cast<int>(op_count);
+  }
+  /// Whether values a and b are alive during a common op (an op's inputs and output are all alive in it).
+  constexpr bool overlap(int a, int b) const {
+    const int a0 = defined[static_cast<std::size_t>(a)], b0 = defined[static_cast<std::size_t>(b)];
+    const int a1 = std::max(a0, last_use[static_cast<std::size_t>(a)]);
+    const int b1 = std::max(b0, last_use[static_cast<std::size_t>(b)]);
+    return a0 <= b1 && b0 <= a1;
+  }
+  /// Offsets (floats per image) of the values for which placed(v) holds, -1 for the others: greedy in
+  /// value order (values are numbered in definition order), each at the lowest offset that overlaps no
+  /// already placed value alive at the same time.
+  template <class Placed>
+  constexpr std::array<std::int64_t, Values> place(const std::array<std::int64_t, Values>& size, Placed placed) const {
+    std::array<std::int64_t, Values> off{};
+    for (auto& o : off) o = -1;
+    std::array<std::pair<std::int64_t, std::int64_t>, Values> busy{};  // [begin, end) of placed live values
+    for (int v = 0; v < static_cast<int>(Values); ++v) {
+      if (!placed(v)) continue;
+      std::size_t k = 0;
+      for (int u = 0; u < v; ++u) {
+        const std::int64_t uo = off[static_cast<std::size_t>(u)];
+        if (uo >= 0 && overlap(u, v)) busy[k++] = {uo, uo + size[static_cast<std::size_t>(u)]};
+      }
+      std::sort(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(k));
+      // The lowest gap between the busy ranges that holds the value.
+      std::int64_t at = 0;
+      for (std::size_t i = 0; i < k && busy[i].first < at + size[static_cast<std::size_t>(v)]; ++i)
+        at = std::max(at, busy[i].second);
+      off[static_cast<std::size_t>(v)] = at;
+    }
+    return off;
+  }
+};
+
+/// The arena's size: the end of the highest placed value.
+template <std::size_t Values>
+constexpr std::int64_t arena_floats(const std::array<std::int64_t, Values>& offset,
+                                    const std::array<std::int64_t, Values>& size) {
+  std::int64_t n = 0;
+  for (std::size_t v = 0; v < Values; ++v)
+    if (offset[v] >= 0) n = std::max(n, offset[v] + size[v]);
+  return n;
 }
 
 }  // namespace detail
@@ -155,63 +255,17 @@ struct activation_plan {
   static constexpr int output = detail::lowering<typename Net::layers>::output(0, 1);
   static constexpr std::array<op_desc, recorded.ops.size()> ops = recorded.ops;
   static constexpr std::array<std::int64_t, recorded.size.size()> size = recorded.size;
+  static constexpr std::array<value_dims, recorded.size.size()> dims = recorded.dims;
+  static constexpr detail::lifetimes<recorded.size.size()> life{ops, ops.size(), output, false};
   /// The op that defines value v (-1 for the input).
-  static constexpr std::array<int, values> defined = []() consteval {
-    std::array<int, values> d{};
-    d[0] = -1;
-    for (int i = 0; i < op_count; ++i) d[static_cast<std::size_t>(ops[static_cast<std::size_t>(i)].output)] = i;
-    return d;
-  }
-  ();
+  static constexpr std::array<int, values> defined = life.defined;
   /// The last op that reads value v (-1 when none does).
-  static constexpr std::array<int, values> last_use = []() consteval {
-    std::array<int, values> last{};
-    for (int& x : last) x = -1;
-    for (int i = 0; i < op_count; ++i) {
-      const op_desc& o = ops[static_cast<std::size_t>(i)];
-      for (int k = 0; k < o.input_count; ++k) last[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])] = i;
-    }
-    return last;
-  }
-  ();
+  static constexpr std::array<int, values> last_use = life.last_use;
   /// Whether value v lives in the arena.
   static constexpr bool internal(int v) { return v != 0 && v != output; }
-  /// Whether values a and b are alive during a common op (an op's inputs and output are all alive in it).
-  static constexpr bool overlap(int a, int b) {
-    const int a0 = defined[static_cast<std::size_t>(a)], b0 = defined[static_cast<std::size_t>(b)];
-    const int a1 = std::max(a0, last_use[static_cast<std::size_t>(a)]);
-    const int b1 = std::max(b0, last_use[static_cast<std::size_t>(b)]);
-    return a0 <= b1 && b0 <= a1;
-  }
-  static constexpr std::array<std::int64_t, values> offset = []() consteval {
-    std::array<std::int64_t, values> off{};
-    for (auto& o : off) o = -1;
-    std::array<std::pair<std::int64_t, std::int64_t>, values> busy{};  // [begin, end) of placed live values
-    for (int v = 1; v < values; ++v) {                                 // values are numbered in definition order
-      if (!internal(v)) continue;
-      std::size_t k = 0;
-      for (int u = 1; u < v; ++u) {
-        const std::int64_t uo = off[static_cast<std::size_t>(u)];
-        if (uo >= 0 && overlap(u, v)) busy[k++] = {uo, uo + size[static_cast<std::size_t>(u)]};
-      }
-      std::sort(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(k));
-      // The lowest gap between the busy ranges that holds the value.
-      std::int64_t at = 0;
-      for (std::size_t i = 0; i < k && busy[i].first < at + size[static_cast<std::size_t>(v)]; ++i)
-        at = std::max(at, busy[i].second);
-      off[static_cast<std::size_t>(v)] = at;
-    }
-    return off;
-  }
-  ();
-  static constexpr std::int64_t floats_per_image = []() consteval {
-    std::int64_t n = 0;
-    for (int v = 0; v < values; ++v)
-      if (offset[static_cast<std::size_t>(v)] >= 0)
-        n = std::max(n, offset[static_cast<std::size_t>(v)] + size[static_cast<std::size_t>(v)]);
-    return n;
-  }
-  ();
+  static constexpr std::array<std::int64_t, values> offset =
+      life.place(size, [](int v) { return v != 0 && v != output; });
+  static constexpr std::int64_t floats_per_image = detail::arena_floats(offset, size);
 };
 
 /// Bytes of activation memory one image needs in a forward pass of exec::reference: the arena of

@@ -80,18 +80,20 @@ std::string describe() {
   return out;
 }
 
-/// describe<Net>() followed by how Policy runs it: with its own kernels, or (where the policy has no kernels
-/// for some layer or block yet) with exec::reference's.
+/// describe<Net>() followed by how Policy runs it: the layers (if any) for which the policy has no kernel of
+/// its own and runs exec::reference's instead.
 template <Network Net, class Policy>
 std::string describe() {
   std::string out = describe<Net>();
-  if constexpr (requires { Policy::template program<Net>::reference_fallback; }) {
-    if (Policy::template program<Net>::reference_fallback)
-      out +=
-          "policy: falls back to exec::reference for the whole network (no fused kernels yet for: blocks, "
-          "batch_norm, relu6, no_bias)\n";
-    else
-      out += "policy: fused kernels for every stage\n";
+  if constexpr (requires { Policy::template program<Net>::fallback_layers(); }) {
+    const std::vector<std::string> fallback = Policy::template program<Net>::fallback_layers();
+    if (fallback.empty()) {
+      out += "policy: its own kernels for every layer\n";
+    } else {
+      out += "policy: exec::reference's kernel for " + std::to_string(fallback.size()) + " layer(s):";
+      for (const auto& name : fallback) out += " " + name;
+      out += "\n";
+    }
   }
   return out;
 }

@@ -15,6 +15,9 @@
 // Everything is allocated by the constructor: packed weights, two ping-pong activation buffers and a
 // scratch buffer for max_batch images, and a persistent pool of std::threads (detail/thread_pool.hpp;
 // no OpenMP). run() allocates nothing.
+//
+// That is the program for chains (fusion::fused_kernels_cover<Net>). Networks with blocks, batch norm,
+// relu6 or depthwise convolutions get the fused op list of exec/simd_graph.hpp (the second program below).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -44,6 +47,7 @@
 #include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
 #include "reference.hpp"
+#include "simd_graph.hpp"
 
 namespace typenet::exec {
 
@@ -233,8 +237,8 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
       } else {
         for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
              b = next.fetch_add(chunk, std::memory_order_relaxed))
-          kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, b,
-                                      std::min(items, b + chunk));
+          kernel::template run<epilogue>(packed.get(), packed_bias.get(), in, conv_out, zeros, batch, b,
+                                         std::min(items, b + chunk));
       }
     };
     pool.run(conv);
@@ -259,7 +263,7 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
     if constexpr (winograd)
       wino::template run_tiles<epilogue>(packed.get(), packed_bias.get(), in, conv_out, workspace, 0, wino::tiles(1));
     else
-      kernel::template run<relu_>(packed.get(), packed_bias.get(), in, conv_out, zeros, 1, 0, kernel::items(1));
+      kernel::template run<epilogue>(packed.get(), packed_bias.get(), in, conv_out, zeros, 1, 0, kernel::items(1));
     if constexpr (!std::is_void_v<lrn_b>) run_lrn(conv_out, 0, lrn_kernel::items(1));
     if constexpr (!std::is_void_v<pool_b>) pool_kernel::run(conv_out, out, 0, pool_kernel::items(1));
   }
@@ -462,8 +466,8 @@ struct largest_output<type_list<S...>> {
 
 }  // namespace simd_detail
 
-/// Whether exec::simd runs Net with its own kernels (else it runs exec::reference's program, visibly:
-/// describe<Net, exec::simd<>>() and typenet-zoo say so).
+/// Whether exec::simd runs Net as a chain of fused stages (the program below); every other network runs the
+/// fused op list of exec/simd_graph.hpp.
 template <class Net>
 inline constexpr bool simd_native = fusion::fused_kernels_cover<Net>;
 
@@ -482,6 +486,7 @@ class simd<Arch>::program {
 
  public:
   static constexpr bool reference_fallback = false;
+  static std::vector<std::string> fallback_layers() { return {}; }
 
   program(const params<Net>& p, int max_batch, const simd& policy)
       : max_batch_(check(max_batch, policy)),
@@ -552,25 +557,105 @@ class simd<Arch>::program {
   detail::thread_pool pool_;
 };
 
-/// A network the SIMD kernels do not cover yet (blocks, batch norm, relu6, no_bias): the reference
-/// program, with the same interface (threads are accepted and unused).
+/// A network with blocks or the layers of the torchvision zoo: the fused op list of exec/simd_graph.hpp.
 template <class Arch>
 template <class Net>
 requires(!simd_native<Net>) class simd<Arch>::program<Net> {
- public:
-  static constexpr bool reference_fallback = true;
+  using low = simd_graph::lowered<Net>;
+  template <std::size_t... I>
+  static auto exec_types(std::index_sequence<I...>) -> std::tuple<typename simd_graph::exec_for<low, I, Arch>::type...>;
+  using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
+  template <class T>
+  struct info;
+  template <class... E>
+  struct info<std::tuple<E...>> {
+    static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
+    static constexpr std::size_t workspace = std::max({std::size_t{0}, E::workspace_floats...});
+    static constexpr bool fallback = (false || ... || E::fallback);
+  };
+  using tuple_info = info<execs_tuple>;
+  static constexpr std::int64_t scratch_floats =
+      tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
+  static constexpr value_dims in_dims = low::plan::dims[0];
+  static constexpr value_dims out_dims = low::plan::dims[static_cast<std::size_t>(low::output)];
+  static constexpr std::int64_t in_size = Net::input_shape::size, out_size = Net::output_shape::size;
 
-  program(const params<Net>& p, int max_batch, const simd& policy) : fallback_(p, max_batch), threads_(policy.threads) {
+ public:
+  /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
+  static constexpr bool reference_fallback = tuple_info::fallback;
+  /// Operations one forward pass runs, after fusion.
+  static constexpr std::size_t fused_ops = low::op_count;
+
+  program(const params<Net>& p, int max_batch, const simd& policy)
+      : max_batch_(check(max_batch, policy)),
+        execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
+        arena_(detail::make_aligned_floats(low::floats_per_image * max_batch_)),
+        zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
+        workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * max_batch_)),
+        pool_(policy.threads) {}
+
+  int threads() const noexcept { return pool_.size(); }
+
+  /// The keys of the layers that run exec::reference's kernel (converted to NCHW and back).
+  static std::vector<std::string> fallback_layers() {
+    std::vector<std::string> names;
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (add_fallback<I>(names), ...); }
+    (std::make_index_sequence<low::op_count>{});
+    return names;
+  }
+
+  void run(const float* in, float* out, int batch) {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
+                                  std::to_string(max_batch_));
+    const simd_graph::frame fr{
+        arena_.get(),   low::offset.data(),         max_batch_, batch, &pool_, zeros_.get(), workspace_.get(),
+        scratch_.get(), scratch_floats * max_batch_};
+    float* first = fr.at(0);
+    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
+      if constexpr (in_dims.c > 0)
+        kernels::simd::nchw_to_nhwc<in_dims.c, in_dims.h, in_dims.w>(in, first, b, e);
+      else
+        std::memcpy(first + b * in_size, in + b * in_size, sizeof(float) * std::size_t(e - b) * in_size);
+    });
+    std::apply([&](auto&... e) { (e.run(fr), ...); }, execs_);
+    const float* last = fr.at(low::output);
+    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
+      if constexpr (out_dims.c > 0)
+        kernels::simd::nhwc_to_nchw<out_dims.c, out_dims.h, out_dims.w>(last, out, b, e);
+      else
+        std::memcpy(out + b * out_size, last + b * out_size, sizeof(float) * std::size_t(e - b) * out_size);
+    });
+  }
+
+ private:
+  static int check(int max_batch, const simd& policy) {
+    if (max_batch < 1)
+      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " +
+                                  std::to_string(max_batch));
     if (policy.threads < 1)
       throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
                                   std::to_string(policy.threads));
+    return max_batch;
   }
-  int threads() const noexcept { return threads_; }
-  void run(const float* in, float* out, int batch) { fallback_.run(in, out, batch); }
+  template <std::size_t... I>
+  static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
+    return execs_tuple(std::tuple_element_t<I, execs_tuple>(p)...);
+  }
+  template <std::size_t I>
+  static void add_fallback(std::vector<std::string>& names) {
+    using E = std::tuple_element_t<I, execs_tuple>;
+    if constexpr (E::fallback) {
+      using B = typename E::B;
+      names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");
+    }
+  }
 
- private:
-  reference_t::program<Net> fallback_;
-  int threads_;
+  int max_batch_;
+  execs_tuple execs_;
+  detail::aligned_floats arena_, zeros_, workspace_, scratch_;
+  detail::thread_pool pool_;
 };
 
 }  // namespace typenet::exec

@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "common.hpp"
+#include "dense.hpp"  // epilogues, detail::load_first
 
 namespace typenet::kernels::simd {
 
@@ -90,10 +91,12 @@ struct conv_kernel {
   /// Work items for a batch: one per (group, block, image, output row).
   static constexpr std::int64_t items(int batch) { return std::int64_t{G} * blocks * batch * OH; }
 
-  /// Computes items [begin, end): out = (relu)(conv(in) + bias).
-  template <bool Relu>
+  /// Computes items [begin, end): out = Epilogue(conv(in) + bias [+ residual]). residual, when not null, is
+  /// a tensor of out's layout (NHWC, F channels) added before the epilogue (a residual block's join).
+  /// Add: whether there is a residual (a template argument, so a kernel without one is not compiled with it).
+  template <class Epilogue, bool Add = false>
   static void run(const float* packed, const float* packed_bias, const float* in, float* out, const float* zeros,
-                  int batch, std::int64_t begin, std::int64_t end) {
+                  int batch, std::int64_t begin, std::int64_t end, const float* residual = nullptr) {
     const std::int64_t rows = std::int64_t{batch} * OH;
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
@@ -103,28 +106,33 @@ struct conv_kernel {
       const float* w = packed + std::size_t(gb) * block_floats;
       const float* bias = packed_bias + std::size_t(gb) * B;
       const float* x = in + std::size_t(n) * H * W * C + std::size_t(g) * Cg;
-      float* y = out + (std::size_t(n) * OH + oh) * OW * F + std::size_t(g) * Fg + std::size_t(ob) * B;
+      const std::size_t at = (std::size_t(n) * OH + oh) * OW * F + std::size_t(g) * Fg + std::size_t(ob) * B;
+      float* y = out + at;
+      const float* res = Add ? residual + at : nullptr;
       const int ih0 = oh * SH - PH;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
       const int valid = std::min(B, Fg - ob * B);
       for (int t = 0; t < tiles; ++t) {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
-          if (interior(ow0, tile))
-            tile_kernel<tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
-          else
-            tile_kernel<tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          if (all_interior || interior(ow0, tile))
+            tile_kernel<tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+          else if constexpr (!all_interior)
+            tile_kernel<tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
         } else {
-          if (interior(ow0, last_tile))
-            tile_kernel<last_tile, true, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
-          else
-            tile_kernel<last_tile, false, Relu>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+          if (all_interior || interior(ow0, last_tile))
+            tile_kernel<last_tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+          else if constexpr (!all_interior)
+            tile_kernel<last_tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
         }
       }
     }
   }
 
  private:
+  /// No column padding and the last window inside the input (every 1x1 convolution): every tile is
+  /// interior, and the padding variant of the tile kernel is not compiled.
+  static constexpr bool all_interior = PW == 0 && (OW - 1) * SW + KW <= W;
   /// Whether every tap of the tile's S output pixels lies inside the input columns.
   static constexpr bool interior(int ow0, int s) { return ow0 * SW - PW >= 0 && (ow0 + s - 1) * SW - PW + KW <= W; }
 
@@ -154,9 +162,9 @@ struct conv_kernel {
     }
   }
 
-  template <int S, bool Interior, bool Relu>
-  static void tile_kernel(const float* w, const float* bias, const float* x, float* y, int ih0, int kh0, int kh1,
-                          int ow0, const float* zeros, int valid) {
+  template <int S, bool Interior, class Epilogue, bool Add>
+  static void tile_kernel(const float* w, const float* bias, const float* x, float* y, const float* res, int ih0,
+                          int kh0, int kh1, int ow0, const float* zeros, int valid) {
     batch acc[S][NB];
     static_for<NB>([&](auto b) {
       const batch bv = batch::load_aligned(bias + b * V);
@@ -186,15 +194,20 @@ struct conv_kernel {
     }
     static_for<S>([&](auto p) {
       float* yp = y + std::size_t(ow0 + p) * F;
-      static_for<NB>([&](auto b) {
-        if constexpr (Relu) acc[p][b] = relu_keep_nan(acc[p][b]);
-      });
+      if constexpr (Add) {
+        const float* rp = res + std::size_t(ow0 + p) * F;
+        static_for<NB>([&](auto b) {
+          const int n = std::clamp(valid - int(b) * V, 0, V);
+          if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);
+        });
+      }
+      static_for<NB>([&](auto b) { acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]); });
       if (full_blocks || valid == B) {
         static_for<NB>([&](auto b) { acc[p][b].store_unaligned(yp + b * V); });
       } else {
         alignas(64) float tmp[B];
         static_for<NB>([&](auto b) { acc[p][b].store_aligned(tmp + b * V); });
-        std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid));
+        std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(valid, 0, B)));
       }
     });
   }

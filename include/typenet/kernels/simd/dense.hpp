@@ -46,8 +46,10 @@
 
 namespace typenet::kernels::simd {
 
+/// What a kernel applies to its results before storing them (after the bias and any residual add).
 struct epilogue_none {};
-struct epilogue_relu {};
+struct epilogue_relu {};   ///< max(x, 0)
+struct epilogue_relu6 {};  ///< min(max(x, 0), 6)
 
 namespace detail {
 
@@ -69,12 +71,15 @@ struct dense_geometry {
 };
 
 template <class Epilogue, class V>
-inline V apply_epilogue(V v) noexcept {
+TYPENET_SIMD_ALWAYS_INLINE V apply_epilogue(V v) noexcept {
   if constexpr (std::is_same_v<Epilogue, epilogue_relu>) {
     const V zero(0.0f);
     return xsimd::select(v < zero, zero, v);  // NaN < 0 is false: a NaN stays NaN
+  } else if constexpr (std::is_same_v<Epilogue, epilogue_relu6>) {
+    const V zero(0.0f), six(6.0f);
+    return xsimd::select(v < zero, zero, xsimd::select(v > six, six, v));  // a NaN stays NaN
   } else {
-    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: dense_kernel: unknown epilogue");
+    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: simd kernel: unknown epilogue");
     return v;
   }
 }

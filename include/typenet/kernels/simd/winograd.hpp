@@ -45,6 +45,11 @@ namespace typenet::kernels::simd {
 namespace winograd_detail {
 
 #define TYPENET_WINO_INLINE TYPENET_SIMD_ALWAYS_INLINE
+#if defined(__GNUC__)
+#define TYPENET_WINO_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define TYPENET_WINO_INLINE_LAMBDA
+#endif
 
 template <int N, class Fn>
 TYPENET_WINO_INLINE void unroll(Fn&& fn) {
@@ -59,16 +64,6 @@ inline void with_count(int r, Fn&& fn) {
     (void)((r == I + 1 ? (fn.template operator()<I + 1>(), true) : false) || ...);
   }
   (std::make_integer_sequence<int, Max>{});
-}
-
-template <class Epilogue, class V>
-TYPENET_WINO_INLINE V epilogue(V v) noexcept {
-  if constexpr (std::is_same_v<Epilogue, epilogue_relu>) {
-    return xsimd::select(v < V(0.0f), V(0.0f), v);  // a NaN stays NaN
-  } else {
-    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: winograd_3x3: unknown epilogue");
-    return v;
-  }
 }
 
 constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
@@ -132,22 +127,23 @@ struct winograd_3x3 {
     return {tiles(batch) * part / parts, tiles(batch) * (part + 1) / parts};
   }
 
-  /// out = Epilogue(bias + conv(in)) for the output pixels of part `part`'s tiles. bias may be null (zero).
-  template <class Epilogue>
+  /// out = Epilogue(bias + conv(in) [+ residual]) for the output pixels of part `part`'s tiles. bias may be
+  /// null (zero); residual, when not null, is a tensor of out's layout added before the epilogue.
+  template <class Epilogue, bool Add = false>
   static void run(const float* packed, const float* bias, const float* in, float* out, float* workspace, int batch,
-                  int part, int parts) {
+                  int part, int parts, const float* residual = nullptr) {
     if (parts < 1 || part < 0 || part >= parts)
       throw std::invalid_argument("typenet: winograd_3x3::run: part " + std::to_string(part) + " is outside 0.." +
                                   std::to_string(parts - 1));
     if (batch < 0) throw std::invalid_argument("typenet: winograd_3x3::run: negative batch");
     const auto [first, last] = part_tiles(batch, part, parts);
-    run_tiles<Epilogue>(packed, bias, in, out, workspace, first, last);
+    run_tiles<Epilogue, Add>(packed, bias, in, out, workspace, first, last, residual);
   }
 
   /// The tiles [first, last) (no argument checks).
-  template <class Epilogue>
+  template <class Epilogue, bool Add = false>
   static void run_tiles(const float* packed, const float* bias, const float* in, float* out, float* workspace,
-                        std::int64_t first, std::int64_t last) {
+                        std::int64_t first, std::int64_t last, const float* residual = nullptr) {
     const std::int64_t count = last - first;
     if (count <= 0) return;
     const std::int64_t nblk = (count + Tmax - 1) / Tmax;
@@ -159,7 +155,7 @@ struct winograd_3x3 {
       input_transform(in, vbuf, t0, T);
       for (int fb = 0; fb < fblocks; ++fb) {
         gemms(packed + fb * u_block_floats, vbuf, mbuf, T);
-        output_transform<Epilogue>(mbuf, bias, out, t0, T, fb);
+        output_transform<Epilogue, Add>(mbuf, bias, out, t0, T, fb, residual);
       }
     }
   }
@@ -250,8 +246,9 @@ struct winograd_3x3 {
   }
 
   // Y = A^T M A + bias, A^T = [1 1 1 0; 0 1 -1 -1], for the block's tiles and f-block fb, clipped to H x W.
-  template <class Epilogue>
-  static void output_transform(const float* mbuf, const float* bias, float* out, std::int64_t t0, int T, int fb) {
+  template <class Epilogue, bool Add>
+  static void output_transform(const float* mbuf, const float* bias, float* out, std::int64_t t0, int T, int fb,
+                               const float* residual) {
     constexpr std::size_t plane = std::size_t{Tmax} * FB;
     vec bv[NB];
     int valid[NB];
@@ -263,8 +260,11 @@ struct winograd_3x3 {
     for (int k = 0; k < T; ++k) {
       const tile_pos p = position(t0 + k);
       const bool two_rows = p.y0 + 1 < H, two_cols = p.x0 + 1 < W;
-      float* y0 = out + ((std::size_t(p.n) * H + p.y0) * W + p.x0) * F + std::size_t(fb) * FB;
+      const std::size_t at = ((std::size_t(p.n) * H + p.y0) * W + p.x0) * F + std::size_t(fb) * FB;
+      float* y0 = out + at;
       float* y1 = y0 + std::size_t(W) * F;
+      const float* r0 = Add ? residual + at : nullptr;
+      const float* r1 = Add ? r0 + std::size_t(W) * F : nullptr;
       for (int b = 0; b < NB; ++b) {
         if (valid[b] <= 0) break;
         const float* mk = mbuf + std::size_t(k) * FB + b * lanes;
@@ -277,13 +277,17 @@ struct winograd_3x3 {
         }
         const int n = valid[b];
         const int off = b * lanes;
-        using detail::store_first;
-        using winograd_detail::epilogue;
-        store_first(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);
-        if (two_cols) store_first(epilogue<Epilogue>(bv[b] + (s[0][1] - s[0][2] - s[0][3])), y0 + F + off, n);
+        // bias + result [+ residual at the same place], then the epilogue, stored.
+        const auto put = [&](vec v, float* y, const float* r) TYPENET_WINO_INLINE_LAMBDA {
+          v = bv[b] + v;
+          if constexpr (Add) v = v + detail::load_first<vec>(r + off, n);
+          detail::store_first(detail::apply_epilogue<Epilogue>(v), y + off, n);
+        };
+        put(s[0][0] + s[0][1] + s[0][2], y0, r0);
+        if (two_cols) put(s[0][1] - s[0][2] - s[0][3], y0 + F, r0 + (Add ? F : 0));
         if (two_rows) {
-          store_first(epilogue<Epilogue>(bv[b] + (s[1][0] + s[1][1] + s[1][2])), y1 + off, n);
-          if (two_cols) store_first(epilogue<Epilogue>(bv[b] + (s[1][1] - s[1][2] - s[1][3])), y1 + F + off, n);
+          put(s[1][0] + s[1][1] + s[1][2], y1, r1);
+          if (two_cols) put(s[1][1] - s[1][2] - s[1][3], y1 + F, r1 + (Add ? F : 0));
         }
       }
     }

@@ -1,0 +1,602 @@
+// typenet/exec/simd_graph.hpp: exec::simd for networks with blocks (residual, concat) and the layers of
+// the torchvision zoo (batch norm, relu6, depthwise convolutions, no_bias); the chain networks keep the
+// staged program of exec/simd.hpp.
+//
+// The program starts from core/plan.hpp's lowered op list and fuses it at compile time (a consteval pass,
+// fuse() below):
+//   conv2d + batch_norm          the batch norm is folded into the convolution's weights and bias when
+//                                the model is built
+//   conv2d [+ bn] + add          a residual join whose one input is a convolution read by nothing else is
+//                                done in that convolution's epilogue (the op moves to the join's place, so
+//                                the shortcut is ready when it runs)
+//   ... + relu | relu6           an activation read-only-by-its-producer goes into the epilogue of a
+//                                convolution, a join, a batch norm or (relu) a dense layer
+// then places the values of the fused list in one arena by liveness (the same lifetimes/place functions
+// as exec::reference's plan; the input and output edges live in the arena too, since the layout changes
+// there). Spatial values are NHWC, flat values plain. Kernels: kernels/simd/conv2d.hpp (direct),
+// winograd.hpp (3x3, stride 1), depthwise.hpp, dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
+//
+// A layer with no kernel here runs exec::reference's kernel on that layer alone (converted to NCHW and
+// back), visibly: program::fallback_layers() names it, and describe<Net, exec::simd<>>() and typenet-zoo
+// print that list. Everything is allocated when the program is built; run() allocates nothing.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/graph.hpp"
+#include "../core/params.hpp"
+#include "../core/plan.hpp"
+#include "../detail/thread_pool.hpp"
+#include "../kernels/reference/layer.hpp"
+#include "../kernels/simd/activation.hpp"
+#include "../kernels/simd/conv2d.hpp"
+#include "../kernels/simd/dense.hpp"
+#include "../kernels/simd/depthwise.hpp"
+#include "../kernels/simd/eltwise.hpp"
+#include "../kernels/simd/norm.hpp"
+#include "../kernels/simd/pool.hpp"
+#include "../kernels/simd/winograd.hpp"
+#include "../layers.hpp"
+
+namespace typenet::exec::simd_graph {
+
+namespace ks = ::typenet::kernels::simd;
+using ::typenet::detail::thread_pool;
+
+/// What kernel a layer gets.
+enum class leaf_kind { conv, depthwise, dense, batch_norm, relu, relu6, softmax, spatial, other };
+
+template <class B>
+consteval leaf_kind kind_of() {
+  using L = typename B::layer;
+  if constexpr (requires {
+                  L::group_count;
+                  L::kernel_h;
+                }) {  // conv2d
+    constexpr int c = static_cast<int>(B::input::dims[0]), f = static_cast<int>(B::output::dims[0]);
+    return (L::group_count == c && f == c && c > 1) ? leaf_kind::depthwise : leaf_kind::conv;
+  } else if constexpr (requires { L::units; }) {
+    return leaf_kind::dense;
+  } else if constexpr (std::is_same_v<L, batch_norm>) {
+    return leaf_kind::batch_norm;
+  } else if constexpr (std::is_same_v<L, relu>) {
+    return leaf_kind::relu;
+  } else if constexpr (std::is_same_v<L, relu6>) {
+    return leaf_kind::relu6;
+  } else if constexpr (std::is_same_v<L, softmax>) {
+    return leaf_kind::softmax;
+  } else if constexpr (
+      B::input::rank == 3 && B::output::rank == 3 && requires { ks::pool_geometry_of<B>::kh; } &&
+      requires { L::kind; }) {
+    return leaf_kind::spatial;  // max_pool, avg_pool
+  } else if constexpr (
+      requires {
+        L::out_h;
+        L::out_w;
+      } ||
+      requires {
+        L::size;
+        L::alpha;
+      }) {
+    return leaf_kind::spatial;  // adaptive_avg_pool, lrn
+  } else {
+    return leaf_kind::other;
+  }
+}
+
+/// One op of the fused list.
+struct fused_op {
+  op_desc::kind_t kind = op_desc::layer;
+  int leaf = -1;      ///< layer ops: the layer (index into lowered_leaves_t)
+  int bn = -1;        ///< a batch norm folded into this convolution
+  int act = 0;        ///< epilogue: 0 none, 1 relu, 2 relu6
+  int residual = -1;  ///< a value added before the epilogue (a residual join done in a convolution)
+  int output = 0;
+  int input_count = 0;
+  std::array<int, 8> inputs{};
+};
+
+template <class List>
+struct leaf_kinds;
+template <class... B>
+struct leaf_kinds<type_list<B...>> {
+  static constexpr std::array<leaf_kind, sizeof...(B)> value{kind_of<B>()...};
+};
+
+// The I-th type of a list in one overload resolution (a recursive walk would instantiate a list of every
+// length for every index: quadratic in a ResNet's 200 layers).
+template <std::size_t I, class T>
+struct indexed {
+  using type = T;
+};
+template <class Seq, class List>
+struct indexer;
+template <std::size_t... I, class... T>
+struct indexer<std::index_sequence<I...>, type_list<T...>> : indexed<I, T>... {};
+template <std::size_t I, class T>
+indexed<I, T> pick_indexed(const indexed<I, T>&);
+template <std::size_t I, class List>
+struct leaf_at;
+template <std::size_t I, class... T>
+struct leaf_at<I, type_list<T...>> {
+  using type = typename decltype(pick_indexed<I>(indexer<std::index_sequence_for<T...>, type_list<T...>>{}))::type;
+};
+
+/// The fused op list of Net and the arena its values live in.
+template <class Net>
+struct lowered {
+  using plan = activation_plan<Net>;
+  using leaves = typename typenet::detail::lowered_leaves<typename Net::layers>::type;
+  template <int I>
+  using leaf = typename leaf_at<static_cast<std::size_t>(I), leaves>::type;
+  static constexpr auto kinds = leaf_kinds<leaves>::value;
+  static constexpr int values = plan::values;
+  static constexpr int output = plan::output;
+
+  struct fused_list {
+    std::array<fused_op, plan::ops.size()> ops{};
+    std::size_t n = 0;
+  };
+
+  static constexpr bool kind_is(const fused_op& o, leaf_kind k) {
+    return o.kind == op_desc::layer && kinds[static_cast<std::size_t>(o.leaf)] == k;
+  }
+  static constexpr bool is_conv(const fused_op& o) {
+    return kind_is(o, leaf_kind::conv) || kind_is(o, leaf_kind::depthwise);
+  }
+  // A flat layer reading a value stored NHWC (after flatten) gets no native kernel except dense, whose
+  // weights are permuted instead.
+  static constexpr bool reads_permuted(const fused_op& o) {
+    return o.kind == op_desc::layer && plan::dims[static_cast<std::size_t>(o.inputs[0])].c > 0 &&
+           !kind_is(o, leaf_kind::dense) && !kind_is(o, leaf_kind::spatial) && !is_conv(o) &&
+           !kind_is(o, leaf_kind::batch_norm) && !kind_is(o, leaf_kind::relu) && !kind_is(o, leaf_kind::relu6);
+  }
+
+  static consteval fused_list fuse() {
+    fused_list l;
+    for (const op_desc& d : plan::ops)
+      l.ops[l.n++] = fused_op{d.kind, d.leaf, -1, 0, -1, d.output, d.input_count, d.inputs};
+    // Readers of a value come after the op that defines it: count them from there.
+    auto readers = [&](std::size_t from, int v, std::size_t& who) {
+      int count = v == output ? 1 : 0;
+      for (std::size_t k = from; k < l.n; ++k) {
+        const fused_op& o = l.ops[k];
+        bool reads = o.residual == v;
+        for (int i = 0; i < o.input_count; ++i) reads = reads || o.inputs[static_cast<std::size_t>(i)] == v;
+        if (reads) ++count, who = k;
+      }
+      return count;
+    };
+    auto erase = [&](std::size_t k) {
+      for (std::size_t i = k; i + 1 < l.n; ++i) l.ops[i] = l.ops[i + 1];
+      --l.n;
+    };
+    // One pass: op i absorbs its only reader as long as it can; an op that moves to a join's place is
+    // met again there.
+    for (std::size_t i = 0; i < l.n;) {
+      fused_op o = l.ops[i];
+      std::size_t j = 0;
+      if (o.kind == op_desc::concat || reads_permuted(o) || readers(i + 1, o.output, j) != 1) {
+        ++i;
+        continue;
+      }
+      const fused_op r = l.ops[j];
+      const bool plain = o.act == 0 && o.residual < 0;
+      if (is_conv(o) && plain && o.bn < 0 && kind_is(r, leaf_kind::batch_norm)) {
+        o.bn = r.leaf, o.output = r.output;
+        l.ops[i] = o, erase(j);
+      } else if (o.act == 0 && (kind_is(r, leaf_kind::relu) || kind_is(r, leaf_kind::relu6)) &&
+                 (is_conv(o) || kind_is(o, leaf_kind::batch_norm) || o.kind == op_desc::add ||
+                  (kind_is(o, leaf_kind::dense) && kind_is(r, leaf_kind::relu)))) {
+        o.act = kind_is(r, leaf_kind::relu) ? 1 : 2, o.output = r.output;
+        l.ops[i] = o, erase(j);
+      } else if (is_conv(o) && plain && r.kind == op_desc::add && r.inputs[0] != r.inputs[1]) {
+        o.residual = r.inputs[0] == o.output ? r.inputs[1] : r.inputs[0];
+        o.act = r.act, o.output = r.output;
+        l.ops[j] = o, erase(i);  // the convolution runs where the join was
+      } else {
+        ++i;
+      }
+    }
+    return l;
+  }
+  static constexpr fused_list fused = fuse();
+  static constexpr std::size_t op_count = fused.n;
+  static constexpr std::array<fused_op, op_count> ops = [] {
+    std::array<fused_op, op_count> a{};
+    for (std::size_t i = 0; i < op_count; ++i) a[i] = fused.ops[i];
+    return a;
+  }();
+  // Inputs for the lifetimes: the residual counts as an input.
+  static constexpr std::array<op_desc, op_count> deps = [] {
+    std::array<op_desc, op_count> a{};
+    for (std::size_t i = 0; i < op_count; ++i) {
+      const fused_op& o = ops[i];
+      a[i] = op_desc{o.kind, o.output, o.input_count, o.inputs, o.leaf};
+      if (o.residual >= 0) a[i].inputs[static_cast<std::size_t>(a[i].input_count++)] = o.residual;
+    }
+    return a;
+  }();
+  static constexpr typenet::detail::lifetimes<plan::size.size()> life{deps, op_count, output, true};
+  static constexpr std::array<std::int64_t, plan::size.size()> offset =
+      life.place(plan::size, [](int v) { return life.defined[static_cast<std::size_t>(v)] != -2; });
+  static constexpr std::int64_t floats_per_image = typenet::detail::arena_floats(offset, plan::size);
+};
+
+// ---- op executors --------------------------------------------------------------------------------------
+// Each: a constructor from the canonical parameter buffer; run(const frame&); static constexpr zero_floats
+// and workspace_floats (per thread); static constexpr bool fallback.
+
+/// Where the values are during one run.
+struct frame {
+  float* arena;
+  const std::int64_t* offset;
+  int max_batch;
+  int batch;
+  thread_pool* pool;
+  const float* zeros;
+  float* workspace;
+  float* scratch;  ///< two buffers of scratch_floats each (reference fallbacks only)
+  std::int64_t scratch_floats;
+  float* at(int v) const { return arena + offset[static_cast<std::size_t>(v)] * max_batch; }
+};
+
+template <int Act>
+using epilogue_t = std::conditional_t<Act == 1, ks::epilogue_relu,
+                                      std::conditional_t<Act == 2, ks::epilogue_relu6, ks::epilogue_none>>;
+
+/// Calls f(begin, end) on each thread's part of [0, n).
+template <class F>
+void split_run(thread_pool& pool, std::int64_t n, F&& f) {
+  auto part = [&](int t, int parts) {
+    const auto r = typenet::detail::split(n, t, parts);
+    if (r.begin < r.end) f(r.begin, r.end);
+  };
+  pool.run(part);
+}
+
+struct no_extras {
+  static constexpr std::size_t zero_floats = 0, workspace_floats = 0;
+  static constexpr bool fallback = false;
+};
+
+inline detail::aligned_floats floats(std::size_t n) { return typenet::detail::make_aligned_floats(std::int64_t(n)); }
+
+/// PyTorch conv weights w [F][per_filter] and bias b [F] (b null: zero) with a batch norm folded in when bn is
+/// not null (its four tensors weight, bias, running_mean, running_var of F floats each, one after another):
+///   w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps).
+/// Not a template: one copy serves every convolution.
+inline void fold_conv(const float* w, const float* b, const float* bn, int filters, std::size_t per_filter,
+                      std::vector<float>& w_out, std::vector<float>& b_out) {
+  w_out.assign(w, w + per_filter * std::size_t(filters));
+  b_out.assign(std::size_t(filters), 0.f);
+  if (b != nullptr) std::copy(b, b + filters, b_out.begin());
+  if (bn == nullptr) return;
+  const float *gamma = bn, *beta = bn + filters, *mean = bn + 2 * filters, *var = bn + 3 * filters;
+  for (int f = 0; f < filters; ++f) {
+    const double s = double{gamma[f]} / std::sqrt(double{var[f]} + batch_norm::eps);
+    for (std::size_t k = 0; k < per_filter; ++k)
+      w_out[std::size_t(f) * per_filter + k] = static_cast<float>(w_out[std::size_t(f) * per_filter + k] * s);
+    b_out[std::size_t(f)] = static_cast<float>((double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]);
+  }
+}
+
+/// A convolution of one geometry with one epilogue: packed weights and the threaded run. Shared by every
+/// op of the network with the same geometry, activation and residual (a ResNet repeats its blocks), so
+/// the kernels are compiled once per distinct layer shape.
+template <class Geo, int Act, bool Add, class Arch>
+struct conv_runner {
+  using geo = Geo;
+  using epilogue = epilogue_t<Act>;
+  static constexpr bool depthwise = Geo::g == Geo::c && Geo::f == Geo::c && Geo::c > 1;
+  static constexpr bool winograd = !depthwise && geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 &&
+                                   geo::ph == 1 && geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
+  using direct = ks::conv_kernel<geo, Arch>;
+  using dw = std::conditional_t<depthwise, ks::depthwise_kernel<geo, Arch>, void>;
+  struct no_wino {
+    static constexpr std::size_t packed_floats = 0, workspace_floats_per_part = 0;
+  };
+  using wino = std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch>, no_wino>;
+  static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
+  static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
+
+  detail::aligned_floats packed, bias;
+
+  static std::size_t packed_size() {
+    if constexpr (depthwise)
+      return dw::packed_floats;
+    else if constexpr (winograd)
+      return wino::packed_floats;
+    else
+      return direct::packed_floats;
+  }
+  static std::size_t bias_size() {
+    if constexpr (depthwise)
+      return dw::packed_bias_floats;
+    else
+      return std::max<std::size_t>(direct::packed_bias_floats, std::size_t(geo::f));
+  }
+
+  /// w, b (may be null), bn (may be null): as fold_conv takes them.
+  conv_runner(const float* w, const float* b, const float* bn)
+      : packed(floats(packed_size())), bias(floats(bias_size())) {
+    std::vector<float> wf, bf;
+    fold_conv(w, b, bn, geo::f, std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    if constexpr (depthwise) {
+      dw::pack(wf.data(), bf.data(), packed.get(), bias.get());
+    } else if constexpr (winograd) {
+      wino::pack(wf.data(), packed.get());
+      std::copy(bf.begin(), bf.end(), bias.get());
+    } else {
+      direct::pack(wf.data(), bf.data(), packed.get(), bias.get());
+    }
+  }
+
+  void run(const frame& fr, const float* in, float* out, const float* res) const {
+    if constexpr (depthwise) {
+      split_run(*fr.pool, dw::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+        dw::template run<epilogue, Add>(packed.get(), bias.get(), in, out, b, e, res);
+      });
+    } else if constexpr (winograd) {
+      auto part = [&](int t, int n) {
+        const auto r = typenet::detail::split(wino::tiles(fr.batch), t, n);
+        wino::template run_tiles<epilogue, Add>(packed.get(), bias.get(), in, out,
+                                                fr.workspace + std::size_t(t) * workspace_floats, r.begin, r.end, res);
+      };
+      fr.pool->run(part);
+    } else {
+      // Items (group, block, image, row) claimed in chunks from a shared counter.
+      const std::int64_t items = direct::items(fr.batch);
+      const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * fr.pool->size()));
+      std::atomic<std::int64_t> next{0};
+      auto conv = [&](int, int) {
+        for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
+             b = next.fetch_add(chunk, std::memory_order_relaxed))
+          direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b,
+                                              std::min(items, b + chunk), res);
+      };
+      fr.pool->run(conv);
+    }
+  }
+};
+
+/// conv2d with its folded batch norm, residual and activation: where its tensors and values are.
+template <class Low, fused_op Op, class Arch>
+struct conv_exec
+    : conv_runner<ks::conv_geometry_of<typename Low::template leaf<Op.leaf>>, Op.act, (Op.residual >= 0), Arch> {
+  static constexpr bool fallback = false;
+  using B = typename Low::template leaf<Op.leaf>;
+  using runner = conv_runner<ks::conv_geometry_of<B>, Op.act, (Op.residual >= 0), Arch>;
+  static const float* bn_tensors(const float* p) {
+    if constexpr (Op.bn >= 0)
+      return p + Low::template leaf<Op.bn>::tensor_offset(0);
+    else
+      return nullptr;
+  }
+  explicit conv_exec(const float* p)
+      : runner(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p)) {}
+  void run(const frame& fr) const {
+    runner::run(fr, fr.at(Op.inputs[0]), fr.at(Op.output), Op.residual >= 0 ? fr.at(Op.residual) : nullptr);
+  }
+};
+
+/// Dense weights [Out][C*H*W] in PyTorch's (C, H, W) input order, permuted when the input is stored NHWC.
+inline void permute_to_hwc(const float* w, float* dst, int out, int c, int h, int wd) {
+  const std::size_t in = std::size_t(c) * h * wd, plane = std::size_t(h) * wd;
+  for (int o = 0; o < out; ++o)
+    for (int ch = 0; ch < c; ++ch)
+      for (std::size_t q = 0; q < plane; ++q)
+        dst[std::size_t(o) * in + q * c + ch] = w[std::size_t(o) * in + ch * plane + q];
+}
+
+template <class Low, fused_op Op, class Arch>
+struct dense_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  static constexpr int in_size = static_cast<int>(B::input::size), out_size = static_cast<int>(B::output::size);
+  using kernel = ks::dense_kernel<in_size, out_size, Arch>;
+  using epilogue = epilogue_t<Op.act>;
+  static constexpr value_dims in_dims = Low::plan::dims[static_cast<std::size_t>(Op.inputs[0])];
+  detail::aligned_floats packed, bias;
+
+  explicit dense_exec(const float* p) : packed(floats(kernel::packed_floats)), bias(floats(std::size_t(out_size))) {
+    const float* w = p + B::tensor_offset(0);
+    std::vector<float> v(std::size_t(in_size) * out_size);
+    if constexpr (in_dims.c > 0)
+      permute_to_hwc(w, v.data(), out_size, in_dims.c, in_dims.h, in_dims.w);
+    else
+      std::copy(w, w + v.size(), v.begin());
+    kernel::pack(v.data(), packed.get());
+    for (int o = 0; o < out_size; ++o) bias.get()[o] = B::layer::has_bias ? p[B::tensor_offset(1) + o] : 0.f;
+  }
+  void run(const frame& fr) const {
+    const int parts = fr.pool->size() == 1 ? 1 : 4 * fr.pool->size();
+    std::atomic<int> next{0};
+    const float* in = fr.at(Op.inputs[0]);
+    float* out = fr.at(Op.output);
+    auto dense = [&](int, int) {
+      for (int part = next.fetch_add(1, std::memory_order_relaxed); part < parts;
+           part = next.fetch_add(1, std::memory_order_relaxed))
+        kernel::template run<epilogue>(packed.get(), bias.get(), in, out, fr.batch, part, parts);
+    };
+    fr.pool->run(dense);
+  }
+};
+
+/// Channels and pixels per image of a value: NHWC (C, H*W) or flat (size, 1).
+template <class Low, int V>
+struct pixels_of {
+  static constexpr value_dims d = Low::plan::dims[static_cast<std::size_t>(V)];
+  static constexpr int channels = d.c > 0 ? d.c : static_cast<int>(Low::plan::size[static_cast<std::size_t>(V)]);
+  static constexpr std::int64_t per_image = d.c > 0 ? std::int64_t{d.h} * d.w : 1;
+};
+
+/// A batch norm that no convolution absorbed: y = act(x * scale + shift) per channel.
+template <class Low, fused_op Op, class Arch>
+struct batch_norm_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using px = pixels_of<Low, Op.inputs[0]>;
+  detail::aligned_floats scale, shift;
+  explicit batch_norm_exec(const float* p)
+      : scale(floats(std::size_t(px::channels))), shift(floats(std::size_t(px::channels))) {
+    const float *gamma = p + B::tensor_offset(0), *beta = p + B::tensor_offset(1);
+    const float *mean = p + B::tensor_offset(2), *var = p + B::tensor_offset(3);
+    for (int c = 0; c < px::channels; ++c) {
+      const double s = double{gamma[c]} / std::sqrt(double{var[c]} + batch_norm::eps);
+      scale.get()[c] = static_cast<float>(s);
+      shift.get()[c] = static_cast<float>(beta[c] - mean[c] * s);
+    }
+  }
+  void run(const frame& fr) const {
+    split_run(*fr.pool, px::per_image * fr.batch, [&](std::int64_t b, std::int64_t e) {
+      ks::affine_pixels<epilogue_t<Op.act>, Arch>(fr.at(Op.inputs[0]), fr.at(Op.output), scale.get(), shift.get(),
+                                                  px::channels, b, e);
+    });
+  }
+};
+
+/// relu or relu6 on its own.
+template <class Low, fused_op Op, class Arch>
+struct activation_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using epilogue = std::conditional_t<Low::kinds[static_cast<std::size_t>(Op.leaf)] == leaf_kind::relu,
+                                      ks::epilogue_relu, ks::epilogue_relu6>;
+  explicit activation_exec(const float*) {}
+  void run(const frame& fr) const {
+    split_run(*fr.pool, B::output::size * fr.batch, [&](std::int64_t b, std::int64_t e) {
+      ks::epilogue_range<epilogue, Arch>(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
+    });
+  }
+};
+
+template <class Low, fused_op Op, class Arch>
+struct softmax_exec : no_extras {
+  static constexpr int size = static_cast<int>(Low::template leaf<Op.leaf>::output::size);
+  explicit softmax_exec(const float*) {}
+  void run(const frame& fr) const {
+    split_run(*fr.pool, fr.batch, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i)
+        ks::softmax_row(fr.at(Op.inputs[0]) + i * size, fr.at(Op.output) + i * size, size);
+    });
+  }
+};
+
+/// Pools, adaptive average pool and LRN on NHWC.
+template <class Low, fused_op Op, class Arch>
+struct spatial_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using L = typename B::layer;
+  static constexpr int C = static_cast<int>(B::input::dims[0]), H = static_cast<int>(B::input::dims[1]),
+                       W = static_cast<int>(B::input::dims[2]);
+  explicit spatial_exec(const float*) {}
+  template <class K, class... Extra>
+  static void rows(const frame& fr, Extra... extra) {
+    split_run(*fr.pool, K::items(fr.batch),
+              [&](std::int64_t b, std::int64_t e) { K::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e, extra...); });
+  }
+  void run(const frame& fr) const {
+    if constexpr (requires { L::alpha; }) {
+      rows<ks::lrn_kernel<C, H, W, L::size, Arch>>(fr, L::alpha, L::beta, L::k);
+    } else if constexpr (requires { L::out_h; }) {
+      rows<ks::adaptive_avg_pool_kernel<C, H, W, L::out_h, L::out_w, Arch>>(fr);
+    } else {
+      rows<ks::pool_kernel<ks::pool_geometry_of<B>, L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average,
+                           Arch>>(fr);
+    }
+  }
+};
+
+/// A layer with no kernel here: exec::reference's kernel on NCHW copies (one thread).
+template <class Low, fused_op Op, class Arch>
+struct fallback_exec : no_extras {
+  static constexpr bool fallback = true;
+  using B = typename Low::template leaf<Op.leaf>;
+  static constexpr value_dims in_dims = Low::plan::dims[static_cast<std::size_t>(Op.inputs[0])];
+  static constexpr value_dims out_dims = Low::plan::dims[static_cast<std::size_t>(Op.output)];
+  const float* params;
+  explicit fallback_exec(const float* p) : params(p) {}
+  void run(const frame& fr) const {
+    const float* in = fr.at(Op.inputs[0]);
+    float* a = fr.scratch;
+    float* b = fr.scratch + fr.scratch_floats;
+    if constexpr (in_dims.c > 0) {
+      ks::nhwc_to_nchw<in_dims.c, in_dims.h, in_dims.w>(in, a, 0, fr.batch);
+      in = a;
+    }
+    float* out = out_dims.c > 0 ? b : fr.at(Op.output);
+    kernels::reference::forward_layer<B>(in, out, fr.batch, params);
+    if constexpr (out_dims.c > 0)
+      ks::nchw_to_nhwc<out_dims.c, out_dims.h, out_dims.w>(b, fr.at(Op.output), 0, fr.batch);
+  }
+};
+
+/// A residual join that no convolution absorbed: y = act(a + b).
+template <class Low, fused_op Op, class Arch>
+struct add_exec : no_extras {
+  static constexpr std::int64_t size = Low::plan::size[static_cast<std::size_t>(Op.output)];
+  explicit add_exec(const float*) {}
+  void run(const frame& fr) const {
+    split_run(*fr.pool, size * fr.batch, [&](std::int64_t b, std::int64_t e) {
+      ks::add_range<epilogue_t<Op.act>, Arch>(fr.at(Op.inputs[0]), fr.at(Op.inputs[1]), fr.at(Op.output), b, e);
+    });
+  }
+};
+
+/// A concat join along channels (NHWC: per pixel, the branches' channels one after another).
+template <class Low, fused_op Op, class Arch>
+struct concat_exec : no_extras {
+  using px = pixels_of<Low, Op.output>;
+  static constexpr std::array<int, 8> channels = [] {
+    std::array<int, 8> c{};
+    for (int k = 0; k < Op.input_count; ++k) {
+      const auto v = static_cast<std::size_t>(Op.inputs[std::size_t(k)]);
+      c[std::size_t(k)] = Low::plan::dims[v].c > 0 ? Low::plan::dims[v].c : static_cast<int>(Low::plan::size[v]);
+    }
+    return c;
+  }();
+  explicit concat_exec(const float*) {}
+  void run(const frame& fr) const {
+    std::array<const float*, 8> in{};
+    for (int k = 0; k < Op.input_count; ++k) in[std::size_t(k)] = fr.at(Op.inputs[std::size_t(k)]);
+    split_run(*fr.pool, px::per_image * fr.batch, [&](std::int64_t b, std::int64_t e) {
+      ks::concat_pixels(in.data(), channels.data(), Op.input_count, px::channels, fr.at(Op.output), b, e);
+    });
+  }
+};
+
+template <class Low, std::size_t I, class Arch>
+struct exec_for {
+  static constexpr fused_op op = Low::ops[I];
+  static constexpr leaf_kind kind =
+      op.kind == op_desc::layer ? Low::kinds[static_cast<std::size_t>(op.leaf)] : leaf_kind::other;
+  static constexpr bool permuted = Low::reads_permuted(op);
+  template <template <class, fused_op, class> class E>
+  using pick = E<Low, op, Arch>;
+  // clang-format off
+  using type =
+      std::conditional_t<op.kind == op_desc::add, pick<add_exec>,
+      std::conditional_t<op.kind == op_desc::concat, pick<concat_exec>,
+      std::conditional_t<permuted, pick<fallback_exec>,
+      std::conditional_t<kind == leaf_kind::conv || kind == leaf_kind::depthwise, pick<conv_exec>,
+      std::conditional_t<kind == leaf_kind::dense, pick<dense_exec>,
+      std::conditional_t<kind == leaf_kind::batch_norm, pick<batch_norm_exec>,
+      std::conditional_t<kind == leaf_kind::relu || kind == leaf_kind::relu6, pick<activation_exec>,
+      std::conditional_t<kind == leaf_kind::softmax, pick<softmax_exec>,
+      std::conditional_t<kind == leaf_kind::spatial, pick<spatial_exec>,
+                         pick<fallback_exec>>>>>>>>>>;
+  // clang-format on
+};
+
+}  // namespace typenet::exec::simd_graph

@@ -1,0 +1,166 @@
+// exec::simd on networks with blocks: the fused op list (batch norm folded, residual join and activation in
+// a convolution's epilogue) against exec::reference, which evaluates every layer literally. Small networks
+// that reach each path: Winograd and direct convolutions with a residual, a projection shortcut, depthwise
+// convolutions (strides 1 and 2, 3x3 and 5x5, channel counts that leave a vector tail), concat, batch norm
+// and relu6 on their own, a join no convolution absorbs, and a layer the policy has no kernel for.
+// Batch-norm statistics are random and far from (0, 1), so a fold that drops a term shows.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "simd_util.hpp"
+
+namespace tn = typenet;
+using namespace typenet::test;
+
+namespace {
+
+/// He-initialised weights; every batch norm gets weight in [0.5, 1.5], bias in [-1, 1], running_mean in
+/// [-1, 1] and running_var in [0.25, 4].
+template <class Net>
+tn::params<Net> random_params(std::uint64_t seed) {
+  tn::params<Net> p;
+  tn::init_he(p, seed);
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<float> gamma(0.5f, 1.5f), sym(-1.f, 1.f), var(0.25f, 4.f);
+  tn::for_each_leaf(typename Net::layers{}, [&]<class B>() {
+    if constexpr (std::is_same_v<typename B::layer, tn::batch_norm>) {
+      const int c = static_cast<int>(B::tensors[0].dims[0]);
+      for (int i = 0; i < c; ++i) {
+        p.data()[B::tensor_offset(0) + i] = gamma(g);
+        p.data()[B::tensor_offset(1) + i] = sym(g);
+        p.data()[B::tensor_offset(2) + i] = sym(g);
+        p.data()[B::tensor_offset(3) + i] = var(g);
+      }
+    }
+  });
+  return p;
+}
+
+template <class Net>
+using simd_program = typename tn::model<Net, tn::exec::simd<>>::program_type;
+
+/// simd against reference at batch 1 and 3, with 1 and 2 threads; inputs uniform in [-scale, scale].
+template <class Net>
+void check_against_reference(const std::string& name, std::uint64_t seed, float scale = 1.f) {
+  const auto p = random_params<Net>(seed);
+  for (int batch : {1, 3}) {
+    std::vector<float> in(std::size_t(batch) * Net::input_shape::size);
+    tn::fill_uniform(in, seed + std::uint64_t(batch));
+    for (float& x : in) x *= scale;
+    const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
+    for (int threads : {1, 2})
+      expect_close(run_simd<Net>(p, in, batch, threads), want,
+                   name + " batch " + std::to_string(batch) + ", " + std::to_string(threads) + " thread(s)");
+  }
+}
+
+// Two residual blocks: a 3x3 pair on 16 channels (Winograd, identity shortcut, join + relu in conv2's
+// epilogue), then a strided block with a projection shortcut and relu6 inside the body.
+using residual_net = tn::network<
+    tn::input<16, 9, 7>,
+    tn::residual<tn::seq<tn::conv2d<16, tn::kernel<3>, tn::pad<1>, tn::no_bias>, tn::batch_norm, tn::relu,
+                         tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>,
+                 tn::identity, tn::relu>,
+    tn::residual<
+        tn::seq<tn::conv2d<24, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::no_bias, tn::floor_mode>, tn::batch_norm,
+                tn::relu6, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm>,
+        tn::named<"downsample",
+                  tn::seq<tn::conv2d<24, tn::kernel<1>, tn::stride<2>, tn::no_bias, tn::floor_mode>, tn::batch_norm>>,
+        tn::relu>,
+    tn::adaptive_avg_pool<1>, tn::flatten, tn::dense<5>>;
+
+// MobileNet's pieces: depthwise 3x3 with stride 2 and with stride 1 inside an inverted residual (the join
+// in the projection's epilogue, no activation after it); a 5x5 depthwise on 20 channels (a vector tail).
+using depthwise_net = tn::network<
+    tn::input<8, 10, 9>, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
+    tn::conv2d<24, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::groups<24>, tn::no_bias, tn::floor_mode>,
+    tn::batch_norm, tn::relu6,
+    tn::residual<tn::seq<tn::conv2d<48, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
+                         tn::conv2d<48, tn::kernel<3>, tn::pad<1>, tn::groups<48>, tn::no_bias>, tn::batch_norm,
+                         tn::relu6, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm>>,
+    tn::conv2d<20, tn::kernel<1>>, tn::conv2d<20, tn::kernel<5>, tn::pad<2>, tn::groups<20>>, tn::relu, tn::flatten,
+    tn::dense<7>, tn::batch_norm, tn::relu>;
+
+// SqueezeNet's Fire (concat of two branches), a ceil-mode pool, batch norm + relu6 with no convolution to
+// fold into, a standalone relu6, and a residual whose body is a pool (the join runs on its own).
+using concat_net = tn::network<tn::input<6, 11, 11>, tn::conv2d<8, tn::kernel<1>>, tn::relu,
+                               tn::concat<tn::seq<tn::named<"e1", tn::conv2d<5, tn::kernel<1>>>, tn::relu>,
+                                          tn::seq<tn::named<"e3", tn::conv2d<7, tn::kernel<3>, tn::pad<1>>>, tn::relu>>,
+                               tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>, tn::batch_norm, tn::relu6,
+                               tn::residual<tn::seq<tn::max_pool<tn::kernel<3>, tn::stride<1>, tn::pad<1>>, tn::relu6>>,
+                               tn::relu, tn::flatten, tn::dense<6>>;
+
+// flatten then softmax over a spatial tensor: simd stores it NHWC, so the softmax has no kernel here and
+// runs exec::reference's (named by fallback_layers()).
+using fallback_net =
+    tn::network<tn::input<3, 5, 5>, tn::residual<tn::seq<tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
+                tn::flatten, tn::softmax>;
+
+}  // namespace
+
+TEST_CASE("simd graph: the fused op list") {
+  // residual_net: conv1+bn+relu, conv2+bn+join+relu; conv+bn+relu6, the shortcut conv+bn, conv+bn+join+relu;
+  // the pool; the dense layer.
+  CHECK(simd_program<residual_net>::fused_ops == 7);
+  // depthwise_net: 4 conv+bn+relu6, 1 conv+bn+join (projection), 1x1 conv, 5x5 depthwise + relu, dense +
+  // (batch norm + relu on the flat vector).
+  CHECK(simd_program<depthwise_net>::fused_ops == 9);
+  // concat_net: conv+relu, two branch convs + relu, the join, the pool, bn+relu6, the residual's pool and
+  // relu6, the join + relu, the dense layer.
+  CHECK(simd_program<concat_net>::fused_ops == 10);
+  CHECK(simd_program<residual_net>::fallback_layers().empty());
+  CHECK(simd_program<depthwise_net>::fallback_layers().empty());
+  CHECK(simd_program<concat_net>::fallback_layers().empty());
+  REQUIRE(simd_program<fallback_net>::fallback_layers().size() == 1);
+  CHECK(simd_program<fallback_net>::fallback_layers()[0] == "2 (softmax)");
+  const std::string text = tn::describe<fallback_net, tn::exec::simd<>>();
+  CHECK(text.find("policy: exec::reference's kernel for 1 layer(s): 2 (softmax)") != std::string::npos);
+  CHECK(tn::describe<residual_net, tn::exec::simd<>>().find("policy: its own kernels for every layer") !=
+        std::string::npos);
+}
+
+TEST_CASE("simd graph: residual blocks (Winograd and direct, identity and projection shortcuts)") {
+  check_against_reference<residual_net>("residual_net", 11);
+}
+
+TEST_CASE("simd graph: depthwise convolutions and an inverted residual") {
+  check_against_reference<depthwise_net>("depthwise_net", 12);
+  // Inputs 30x larger: most relu6 outputs saturate at 6, so the upper clip is checked too.
+  check_against_reference<depthwise_net>("depthwise_net, large inputs", 15, 30.f);
+}
+
+TEST_CASE("simd graph: concat, stand-alone batch norm, relu6 and join") {
+  check_against_reference<concat_net>("concat_net", 13);
+}
+
+TEST_CASE("simd graph: a layer without a simd kernel runs the reference's") {
+  check_against_reference<fallback_net>("fallback_net", 14);
+}
+
+TEST_CASE("simd graph: NaN and infinity pass through folded batch norm, relu6 and the joins") {
+  // One NaN and one +inf in image 0; image 1 finite. The reference decides which outputs are non-finite.
+  auto check = [](auto net_tag, const std::string& name) {
+    using Net = typename decltype(net_tag)::type;
+    const auto p = random_params<Net>(21);
+    std::vector<float> in(2 * Net::input_shape::size);
+    tn::fill_uniform(in, 22);
+    in[3] = std::numeric_limits<float>::quiet_NaN();
+    in[Net::input_shape::size / 2] = std::numeric_limits<float>::infinity();
+    const auto want = run_policy<Net, tn::exec::reference_t>(p, in, 2);
+    const auto got = run_simd<Net>(p, in, 2, 2);
+    std::size_t want_nonfinite = 0, mismatched = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      want_nonfinite += std::isfinite(want[i]) ? 0 : 1;
+      mismatched += (std::isnan(want[i]) != std::isnan(got[i]) || std::isinf(want[i]) != std::isinf(got[i])) ? 1 : 0;
+    }
+    INFO(name << ": " << want_nonfinite << " non-finite outputs in the reference, " << mismatched
+              << " outputs of another class under simd");
+    CHECK(want_nonfinite > 0);
+    CHECK(mismatched == 0);
+  };
+  check(std::type_identity<depthwise_net>{}, "depthwise_net");
+  check(std::type_identity<concat_net>{}, "concat_net");
+}
