@@ -1,6 +1,6 @@
 // The graph network compile-time budget: a translation unit that declares torchvision's ResNet-50 and runs
-// it with exec::simd (which, until it has fused kernels for blocks and batch norm, builds exec::reference's
-// program for it), plus the compile-time queries.
+// it with exec::simd (the fused op list of exec/simd_graph.hpp: one specialised kernel per distinct
+// convolution shape), plus the compile-time queries. See docs/compile-time.md for what it costs.
 #include <typenet/exec/simd.hpp>
 #include <typenet/zoo/resnet.hpp>
 
