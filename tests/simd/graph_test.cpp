@@ -98,6 +98,11 @@ using concat_net = tn::network<tn::input<6, 11, 11>, tn::conv2d<8, tn::kernel<1>
 using fallback_net =
     tn::network<tn::input<3, 5, 5>, tn::residual<tn::seq<tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
                 tn::flatten, tn::softmax>;
+// The same for element-wise layers after flatten: relu6 reads the NHWC value in (H, W, C) order and falls
+// back; the batch norm after it (BatchNorm1d over 36 features) reads relu6's NCHW-ordered output natively.
+using flat_fallback_net =
+    tn::network<tn::input<4, 3, 3>, tn::residual<tn::seq<tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
+                tn::flatten, tn::relu6, tn::batch_norm, tn::dense<5>>;
 
 }  // namespace
 
@@ -116,6 +121,8 @@ TEST_CASE("simd graph: the fused op list") {
   CHECK(simd_program<concat_net>::fallback_layers().empty());
   REQUIRE(simd_program<fallback_net>::fallback_layers().size() == 1);
   CHECK(simd_program<fallback_net>::fallback_layers()[0] == "2 (softmax)");
+  REQUIRE(simd_program<flat_fallback_net>::fallback_layers().size() == 1);
+  CHECK(simd_program<flat_fallback_net>::fallback_layers()[0] == "2 (relu6)");
   const std::string text = tn::describe<fallback_net, tn::exec::simd<>>();
   CHECK(text.find("policy: exec::reference's kernel for 1 layer(s): 2 (softmax)") != std::string::npos);
   CHECK(tn::describe<residual_net, tn::exec::simd<>>().find("policy: its own kernels for every layer") !=
@@ -138,6 +145,7 @@ TEST_CASE("simd graph: concat, stand-alone batch norm, relu6 and join") {
 
 TEST_CASE("simd graph: a layer without a simd kernel runs the reference's") {
   check_against_reference<fallback_net>("fallback_net", 14);
+  check_against_reference<flat_fallback_net>("flat_fallback_net", 16, 5.f);
 }
 
 TEST_CASE("simd graph: NaN and infinity pass through folded batch norm, relu6 and the joins") {

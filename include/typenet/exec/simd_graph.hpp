@@ -114,6 +114,8 @@ struct leaf_kinds;
 template <class... B>
 struct leaf_kinds<type_list<B...>> {
   static constexpr std::array<leaf_kind, sizeof...(B)> value{kind_of<B>()...};
+  /// Whether the layer's input shape is flat (it may still read a value stored NHWC: after flatten).
+  static constexpr std::array<bool, sizeof...(B)> flat_input{(B::input::rank != 3)...};
 };
 
 // The I-th type of a list in one overload resolution (a recursive walk would instantiate a list of every
@@ -143,6 +145,7 @@ struct lowered {
   template <int I>
   using leaf = typename leaf_at<static_cast<std::size_t>(I), leaves>::type;
   static constexpr auto kinds = leaf_kinds<leaves>::value;
+  static constexpr auto flat_input = leaf_kinds<leaves>::flat_input;
   static constexpr int values = plan::values;
   static constexpr int output = plan::output;
 
@@ -157,15 +160,15 @@ struct lowered {
   static constexpr bool is_conv(const fused_op& o) {
     return kind_is(o, leaf_kind::conv) || kind_is(o, leaf_kind::depthwise);
   }
-  // A flat layer reading a value stored NHWC (after flatten) gets no native kernel except dense, whose
-  // weights are permuted instead.
+  // A layer with a flat input shape that reads a value stored NHWC (the spatial value a flatten aliases)
+  // sees its elements in (H, W, C) order, not PyTorch's (C, H, W): dense permutes its weights for that;
+  // any other such layer runs the reference kernel on an NCHW copy.
   static constexpr bool reads_permuted(const fused_op& o) {
     return o.kind == op_desc::layer && plan::dims[static_cast<std::size_t>(o.inputs[0])].c > 0 &&
-           !kind_is(o, leaf_kind::dense) && !kind_is(o, leaf_kind::spatial) && !is_conv(o) &&
-           !kind_is(o, leaf_kind::batch_norm) && !kind_is(o, leaf_kind::relu) && !kind_is(o, leaf_kind::relu6);
+           flat_input[static_cast<std::size_t>(o.leaf)] && !kind_is(o, leaf_kind::dense);
   }
 
-  static consteval fused_list fuse() {
+  static constexpr fused_list fuse() {  // constexpr, not consteval: clang 14 rejects the latter here
     fused_list l;
     for (const op_desc& d : plan::ops)
       l.ops[l.n++] = fused_op{d.kind, d.leaf, -1, 0, -1, d.output, d.input_count, d.inputs};
@@ -194,6 +197,10 @@ struct lowered {
         continue;
       }
       const fused_op r = l.ops[j];
+      if (reads_permuted(r)) {  // its output is flat in (C, H, W) order: it cannot be o's epilogue
+        ++i;
+        continue;
+      }
       const bool plain = o.act == 0 && o.residual < 0;
       if (is_conv(o) && plain && o.bn < 0 && kind_is(r, leaf_kind::batch_norm)) {
         o.bn = r.leaf, o.output = r.output;
