@@ -6,6 +6,7 @@
 // Batch-norm statistics are random and far from (0, 1), so a fold that drops a term shows.
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -145,6 +146,17 @@ TEST_CASE("simd graph: concat, stand-alone batch norm, relu6 and join") {
 
 TEST_CASE("simd graph: a layer without a simd kernel runs the reference's") {
   check_against_reference<fallback_net>("fallback_net", 14);
+  {  // the model keeps what the fallback layer needs: the params it was built from may be gone
+    std::vector<float> in(fallback_net::input_shape::size);
+    tn::fill_uniform(in, 17);
+    auto p = std::make_unique<tn::params<fallback_net>>(random_params<fallback_net>(18));
+    const auto want = run_policy<fallback_net, tn::exec::reference_t>(*p, in, 1);
+    tn::model<fallback_net, tn::exec::simd<>> m(*p, 1);
+    p.reset();
+    std::vector<float> got(fallback_net::output_shape::size);
+    m.forward(in.data(), got.data(), 1);
+    expect_close(got, want, "fallback_net after its params were destroyed");
+  }
   check_against_reference<flat_fallback_net>("flat_fallback_net", 16, 5.f);
 }
 

@@ -525,15 +525,18 @@ struct spatial_exec : no_extras {
   }
 };
 
-/// A layer with no kernel here: exec::reference's kernel on NCHW copies (one thread).
+/// A layer with no kernel here: exec::reference's kernel on NCHW copies (one thread). It keeps its own copy
+/// of the layer's tensors (the model does not keep the caller's params).
 template <class Low, fused_op Op, class Arch>
 struct fallback_exec : no_extras {
   static constexpr bool fallback = true;
   using B = typename Low::template leaf<Op.leaf>;
   static constexpr value_dims in_dims = Low::plan::dims[static_cast<std::size_t>(Op.inputs[0])];
   static constexpr value_dims out_dims = Low::plan::dims[static_cast<std::size_t>(Op.output)];
-  const float* params;
-  explicit fallback_exec(const float* p) : params(p) {}
+  detail::aligned_floats tensors;
+  explicit fallback_exec(const float* p) : tensors(floats(std::size_t(B::storage))) {
+    std::copy(p + B::offset, p + B::offset + B::storage, tensors.get());
+  }
   void run(const frame& fr) const {
     const float* in = fr.at(Op.inputs[0]);
     float* a = fr.scratch;
@@ -543,7 +546,8 @@ struct fallback_exec : no_extras {
       in = a;
     }
     float* out = out_dims.c > 0 ? b : fr.at(Op.output);
-    kernels::reference::forward_layer<B>(in, out, fr.batch, params);
+    kernels::reference::forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, fr.batch,
+                                tensors.get(), B::biases > 0 ? tensors.get() + B::weights : nullptr);
     if constexpr (out_dims.c > 0)
       ks::nchw_to_nhwc<out_dims.c, out_dims.h, out_dims.w>(b, fr.at(Op.output), 0, fr.batch);
   }
