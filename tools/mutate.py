@@ -265,7 +265,9 @@ def main():
     ap.add_argument("--kernel", default="", help="only mutants whose kernel contains this text")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--workdir", default=f"/tmp/typenet-mutate-{os.getuid()}")
-    ap.add_argument("--keep", action="store_true", help="reuse the scratch copy and build of an earlier run")
+    ap.add_argument("--keep", action="store_true",
+                    help="reuse the build of an earlier run (not after an interrupted one: the copied sources keep "
+                         "their times, so objects built from a mutated file would look up to date)")
     ap.add_argument("--markdown", default="", help="also write the result table to this file")
     ap.add_argument("--gpu", action="store_true", help="also run the mutants that need a GPU")
     args = ap.parse_args()
