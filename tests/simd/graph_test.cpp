@@ -74,7 +74,9 @@ using residual_net = tn::network<
     tn::adaptive_avg_pool<1>, tn::flatten, tn::dense<5>>;
 
 // MobileNet's pieces: depthwise 3x3 with stride 2 and with stride 1 inside an inverted residual (the join
-// in the projection's epilogue, no activation after it); a 5x5 depthwise on 20 channels (a vector tail).
+// in the projection's epilogue, no activation after it); a residual whose body ends in a depthwise
+// convolution (the join and relu6 in the depthwise kernel's epilogue); a 5x5 depthwise on 20 channels
+// (a vector tail).
 using depthwise_net = tn::network<
     tn::input<8, 10, 9>, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
     tn::conv2d<24, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::groups<24>, tn::no_bias, tn::floor_mode>,
@@ -82,6 +84,8 @@ using depthwise_net = tn::network<
     tn::residual<tn::seq<tn::conv2d<48, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
                          tn::conv2d<48, tn::kernel<3>, tn::pad<1>, tn::groups<48>, tn::no_bias>, tn::batch_norm,
                          tn::relu6, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm>>,
+    tn::residual<tn::seq<tn::conv2d<24, tn::kernel<3>, tn::pad<1>, tn::groups<24>, tn::no_bias>, tn::batch_norm>,
+                 tn::identity, tn::relu6>,
     tn::conv2d<20, tn::kernel<1>>, tn::conv2d<20, tn::kernel<5>, tn::pad<2>, tn::groups<20>>, tn::relu, tn::flatten,
     tn::dense<7>, tn::batch_norm, tn::relu>;
 
@@ -111,9 +115,9 @@ TEST_CASE("simd graph: the fused op list") {
   // residual_net: conv1+bn+relu, conv2+bn+join+relu; conv+bn+relu6, the shortcut conv+bn, conv+bn+join+relu;
   // the pool; the dense layer.
   CHECK(simd_program<residual_net>::fused_ops == 7);
-  // depthwise_net: 4 conv+bn+relu6, 1 conv+bn+join (projection), 1x1 conv, 5x5 depthwise + relu, dense +
-  // (batch norm + relu on the flat vector).
-  CHECK(simd_program<depthwise_net>::fused_ops == 9);
+  // depthwise_net: 4 conv+bn+relu6, 1 conv+bn+join (projection), 1 depthwise+bn+join+relu6, 1x1 conv,
+  // 5x5 depthwise + relu, dense + (batch norm + relu on the flat vector).
+  CHECK(simd_program<depthwise_net>::fused_ops == 10);
   // concat_net: conv+relu, two branch convs + relu, the join, the pool, bn+relu6, the residual's pool and
   // relu6, the join + relu, the dense layer.
   CHECK(simd_program<concat_net>::fused_ops == 10);
