@@ -2,7 +2,7 @@
 // the torchvision zoo (batch norm, relu6, depthwise convolutions, no_bias); the chain networks keep the
 // staged program of exec/simd.hpp.
 //
-// The program starts from core/plan.hpp's lowered op list and fuses it at compile time (a consteval pass,
+// The program starts from core/plan.hpp's lowered op list and fuses it at compile time (a constexpr pass,
 // fuse() below):
 //   conv2d + batch_norm          the batch norm is folded into the convolution's weights and bias when
 //                                the model is built
