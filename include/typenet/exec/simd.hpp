@@ -464,6 +464,20 @@ struct largest_output<type_list<S...>> {
   static constexpr std::int64_t value = std::max({std::int64_t{0}, S::output::size...});
 };
 
+/// The arguments every exec::simd program checks: max_batch and threads when built, batch when run.
+inline int checked(int max_batch, int threads) {
+  if (max_batch < 1)
+    throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " + std::to_string(max_batch));
+  if (threads < 1)
+    throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " + std::to_string(threads));
+  return max_batch;
+}
+inline void check_batch(int batch, int max_batch) {
+  if (batch < 1 || batch > max_batch)
+    throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
+                                std::to_string(max_batch));
+}
+
 }  // namespace simd_detail
 
 /// Whether exec::simd runs Net as a chain of fused stages (the program below); every other network runs the
@@ -501,9 +515,7 @@ class simd<Arch>::program {
   int threads() const noexcept { return pool_.size(); }
 
   void run(const float* in, float* out, int batch) {
-    if (batch < 1 || batch > max_batch_)
-      throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
-                                  std::to_string(max_batch_));
+    simd_detail::check_batch(batch, max_batch_);
     float* cur = a_.get();
     float* next = b_.get();
     // Input edge: NCHW -> NHWC (or a plain copy).
@@ -537,15 +549,7 @@ class simd<Arch>::program {
   }
 
  private:
-  static int check(int max_batch, const simd& policy) {
-    if (max_batch < 1)
-      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " +
-                                  std::to_string(max_batch));
-    if (policy.threads < 1)
-      throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
-                                  std::to_string(policy.threads));
-    return max_batch;
-  }
+  static int check(int max_batch, const simd& policy) { return simd_detail::checked(max_batch, policy.threads); }
   template <class... E>
   static execs_tuple make_execs(const float* p, simd_detail::type_list<E...>*) {
     return execs_tuple(E(p)...);
@@ -606,9 +610,7 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
   }
 
   void run(const float* in, float* out, int batch) {
-    if (batch < 1 || batch > max_batch_)
-      throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
-                                  std::to_string(max_batch_));
+    simd_detail::check_batch(batch, max_batch_);
     const simd_graph::frame fr{
         arena_.get(),   low::offset.data(),         max_batch_, batch, &pool_, zeros_.get(), workspace_.get(),
         scratch_.get(), scratch_floats * max_batch_};
@@ -630,15 +632,7 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
   }
 
  private:
-  static int check(int max_batch, const simd& policy) {
-    if (max_batch < 1)
-      throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " +
-                                  std::to_string(max_batch));
-    if (policy.threads < 1)
-      throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " +
-                                  std::to_string(policy.threads));
-    return max_batch;
-  }
+  static int check(int max_batch, const simd& policy) { return simd_detail::checked(max_batch, policy.threads); }
   template <std::size_t... I>
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
     return execs_tuple(std::tuple_element_t<I, execs_tuple>(p)...);
