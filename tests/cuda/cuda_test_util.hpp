@@ -125,6 +125,29 @@ void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches
   }
 }
 
+/// Runs m on batch images of `in`; the output buffer starts as -12345 (a sentinel, not a plausible value).
+template <class Net, class Policy>
+std::vector<float> forward(tn::model<Net, Policy>& m, const std::vector<float>& in, int batch) {
+  std::vector<float> out(static_cast<std::size_t>(batch * Net::output_shape::size), -12345.f);
+  m.forward(in.data(), out.data(), batch);
+  return out;
+}
+
+/// Tolerances of a math for finite outputs: fp32 and tf32x3 element-wise, tf32 1e-2 of the largest finite
+/// reference output.
+inline void tolerances(tn::exec::cuda_math math, const std::vector<float>& want, double& atol, double& rtol) {
+  if (math != tn::exec::cuda_math::tf32) {
+    atol = typenet_cuda_test::fp32_tolerance.atol;
+    rtol = typenet_cuda_test::fp32_tolerance.rtol;
+    return;
+  }
+  double biggest = 0;
+  for (float v : want)
+    if (std::isfinite(v)) biggest = std::max(biggest, std::fabs(double(v)));
+  atol = 1e-2 * biggest;
+  rtol = 0;
+}
+
 }  // namespace typenet_cuda_test
 
 /// main() of a gpu test: skips (exit 77, message on stderr) without a GPU, else runs doctest.

@@ -1,6 +1,6 @@
-// tests/cuda/nonfinite.cu: NaN, +inf and -inf through exec::cuda, layer by layer and through the zoo
-// AlexNets, against exec::reference (the rules are the reference's: max pooling lets NaN win, relu(NaN) is
-// NaN, a softmax row holding NaN or +inf is all NaN, sums take NaN from NaN and from +inf meeting -inf).
+// tests/cuda/nonfinite.cu: NaN, +inf and -inf through exec::cuda, layer by layer, against exec::reference
+// (one NaN pixel through the zoo AlexNets is tested in parity_zoo.cu, whose translation unit compiles their
+// programs anyway). The rules are the reference's: max pooling lets NaN win, relu(NaN) is NaN, a softmax row holding NaN or +inf is all NaN, sums take NaN from NaN and from +inf meeting -inf.
 //
 // Each network runs the patterns of tests/simd/nonfinite_util.hpp at batch 3 and each output must have
 // the reference's class (finite, NaN, +inf, -inf), finite outputs within fp32's parity tolerance (TF32:
@@ -22,8 +22,6 @@
 #include <limits>
 #include <ratio>
 
-#include <typenet/zoo/networks.hpp>
-
 #include "../simd/nonfinite_util.hpp"
 #include "cuda_test_util.hpp"
 
@@ -31,32 +29,12 @@ namespace tn = typenet;
 namespace nf = typenet::test::nonfinite;
 using typenet::exec::cuda_math;
 using typenet_cuda_test::conv_algo;
+using typenet_cuda_test::forward;
+using typenet_cuda_test::tolerances;
 
 namespace {
 
 const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
-
-template <class Net, class Policy>
-std::vector<float> forward(tn::model<Net, Policy>& m, const std::vector<float>& in, int batch) {
-  std::vector<float> out(static_cast<std::size_t>(batch * Net::output_shape::size), -12345.f);
-  m.forward(in.data(), out.data(), batch);
-  return out;
-}
-
-/// Tolerances of a math for finite outputs: fp32 and tf32x3 element-wise, tf32 1e-2 of the largest finite
-/// reference output.
-void tolerances(cuda_math math, const std::vector<float>& want, double& atol, double& rtol) {
-  if (math != cuda_math::tf32) {
-    atol = typenet_cuda_test::fp32_tolerance.atol;
-    rtol = typenet_cuda_test::fp32_tolerance.rtol;
-    return;
-  }
-  double biggest = 0;
-  for (float v : want)
-    if (std::isfinite(v)) biggest = std::max(biggest, std::fabs(double(v)));
-  atol = 1e-2 * biggest;
-  rtol = 0;
-}
 
 /// Net through exec::cuda in each math and convolution algorithm, every pattern (Winograd: the
 /// single-value ones), against the reference. `spread`: extra non-finite outputs of image 0 allowed per
@@ -190,56 +168,6 @@ TEST_CASE("cuda non-finite: dense (epilogue relu, k split, softmax)") {
   check_layer<dense_relu>("flatten dropout dense relu", 46, every_math, {conv_algo::direct});
   check_layer<dense_split_k>("dense k split relu", 47, every_math, {conv_algo::direct});
   check_layer<dense_softmax>("dense softmax", 48, every_math, {conv_algo::direct});
-}
-
-namespace {
-
-/// One NaN pixel in image 0 of a batch of 2: every output of image 0 is NaN under the reference and
-/// exec::cuda (default policy, each math); image 1 matches the reference.
-template <class Net>
-void check_nan_pixel(const char* name, std::uint64_t seed) {
-  tn::params<Net> p;
-  tn::init_he(p, seed);
-  constexpr auto e = nf::extents_of<typename Net::input_shape>();
-  constexpr std::size_t image = Net::input_shape::size, outputs = Net::output_shape::size;
-  std::vector<float> in(2 * image);
-  tn::fill_uniform(in, seed + 1);
-  in[(std::size_t(e.c > 1 ? 1 : 0) * e.h + e.h / 2) * e.w + e.w / 3] = std::numeric_limits<float>::quiet_NaN();
-  tn::model<Net, tn::exec::reference_t> ref(p, 2);
-  const auto want = forward(ref, in, 2);
-  for (cuda_math math : every_math) {
-    for (conv_algo algo : {conv_algo::winograd, conv_algo::direct}) {
-      tn::model<Net, tn::exec::cuda> gpu(p, 2, typenet_cuda_test::policy_for(math, algo));
-      const auto got = forward(gpu, in, 2);
-      std::size_t want_nan = 0, got_nan = 0;
-      for (std::size_t i = 0; i < outputs; ++i) {
-        want_nan += std::isnan(want[i]) ? 1 : 0;
-        got_nan += std::isnan(got[i]) ? 1 : 0;
-      }
-      const std::vector<float> w1(want.begin() + outputs, want.end());
-      double atol, rtol;
-      tolerances(math, w1, atol, rtol);
-      const nf::report rest = nf::compare(std::vector<float>(got.begin() + outputs, got.end()), w1, atol, rtol);
-      std::printf("nonfinite %-20s %-6s conv=%-8s: image 0 NaN reference %zu, cuda %zu of %zu; image 1: %s\n", name,
-                  typenet_cuda_test::math_name(math), typenet_cuda_test::conv_name(algo), want_nan, got_nan, outputs,
-                  rest.describe().c_str());
-      std::fflush(stdout);
-      INFO(std::string(name) << " " << typenet_cuda_test::math_name(math) << " conv "
-                             << typenet_cuda_test::conv_name(algo) << ": NaN in image 0: reference " << want_nan
-                             << ", cuda " << got_nan << " of " << outputs << "; image 1: " << rest.describe());
-      CHECK(want_nan == outputs);
-      CHECK(got_nan == outputs);
-      CHECK(rest.ok({}));
-    }
-  }
-}
-
-}  // namespace
-
-TEST_CASE("cuda non-finite: one NaN pixel through the zoo AlexNets") {
-  check_nan_pixel<tn::zoo::seed_alexnet>("seed_alexnet", 51);
-  check_nan_pixel<tn::zoo::torchvision_alexnet>("torchvision_alexnet", 52);
-  check_nan_pixel<tn::zoo::caffe_alexnet>("caffe_alexnet", 53);
 }
 
 TYPENET_CUDA_TEST_MAIN

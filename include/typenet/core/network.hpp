@@ -112,7 +112,8 @@ struct duplicate_key<type_list<L...>> {
   template <class B>
   static constexpr std::array<std::string_view, 4> names() {
     std::array<std::string_view, 4> out{};
-    for (std::size_t t = 0; t < B::tensors.size(); ++t) out[t] = B::tensors[t].name;
+    std::size_t t = 0;
+    for (const auto& tensor : B::tensors) out[t++] = tensor.name;  // a range-for: no 0 < 0 warning from nvcc
     return out;
   }
   static constexpr std::pair<std::size_t, std::size_t> first = []() consteval {
