@@ -6,7 +6,7 @@
 #include <vector>
 
 #include <typenet/exec/simd.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 namespace tn = typenet;
 using net = tn::zoo::seed_alexnet;

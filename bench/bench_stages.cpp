@@ -10,7 +10,7 @@
 #include <vector>
 
 #include <typenet/exec/simd.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 namespace tn = typenet;
 namespace sd = typenet::exec::simd_detail;

@@ -41,7 +41,7 @@
 
 #include <onednn_alexnet.hpp>
 #include <typenet/exec/simd.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 #if __has_include(<nlohmann/json.hpp>)
 #include <typenet/io.hpp>
 #include <typenet/io/weights.hpp>

@@ -44,6 +44,15 @@ target_compile_features(typenet_onednn_peer PUBLIC cxx_std_20)
 target_include_directories(typenet_onednn_peer PUBLIC ${CMAKE_CURRENT_LIST_DIR}/peers)
 target_link_libraries(typenet_onednn_peer PRIVATE typenet_dev_flags PUBLIC ${_tn_dnnl_target} OpenMP::OpenMP_CXX)
 
+# docs/benchmarks-method.md's code, compiled against the peer's header (label docs: see tests/docs).
+include(${PROJECT_SOURCE_DIR}/cmake/TypenetDocBlocks.cmake)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/benchmarks-method.md)
+typenet_doc_blocks(${PROJECT_SOURCE_DIR}/docs/benchmarks-method.md _tn_method_doc)
+typenet_write_if_changed(${CMAKE_CURRENT_BINARY_DIR}/generated/doc_benchmarks_method.cpp
+  "// Generated from docs/benchmarks-method.md by bench/peers.cmake; do not edit.\n${_tn_method_doc}")
+add_library(typenet_doc_benchmarks_method OBJECT ${CMAKE_CURRENT_BINARY_DIR}/generated/doc_benchmarks_method.cpp)
+target_link_libraries(typenet_doc_benchmarks_method PRIVATE typenet_dev_flags typenet_onednn_peer)
+
 add_executable(bench_onednn_alexnet ${CMAKE_CURRENT_LIST_DIR}/peers/onednn_main.cpp)
 target_link_libraries(bench_onednn_alexnet PRIVATE typenet_dev_flags typenet_onednn_peer)
 

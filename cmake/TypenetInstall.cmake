@@ -1,6 +1,6 @@
 include(CMakePackageConfigHelpers)
 set(_cfg ${CMAKE_INSTALL_DATADIR}/cmake/typenet)
-install(TARGETS typenet EXPORT typenet-targets)
+install(TARGETS typenet typenet_native EXPORT typenet-targets)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT typenet-targets NAMESPACE typenet:: DESTINATION ${_cfg})
 configure_package_config_file(cmake/typenet-config.cmake.in

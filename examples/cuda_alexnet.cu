@@ -17,7 +17,7 @@
 
 #include <typenet/cuda.hpp>
 #include <typenet/exec/reference.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 namespace tn = typenet;
 using net = tn::zoo::seed_alexnet;

@@ -27,6 +27,7 @@
 #endif
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -49,6 +50,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -140,8 +142,47 @@ constexpr const char* usage_text =
     "  typenet-zoo summary NET\n"
     "  typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] "
     "[--threads N]\n"
-    "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]\n"
+    "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n";
+
+/// `typenet-zoo CMD --help`: what each command does, its options and its exit status.
+struct command_help {
+  const char* name;
+  const char* text;
+};
+constexpr command_help command_helps[] = {
+    {"list", "usage: typenet-zoo list\n  The networks of the zoo, one per line: name and what it computes.\n"},
+    {"summary",
+     "usage: typenet-zoo summary NET\n"
+     "  NET's layer table (index or key path, layer, output shape, parameters, multiply-adds, fused stage)\n"
+     "  and totals, all computed at compile time.\n"},
+    {"run",
+     "usage: typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd]\n"
+     "                       [--threads N]\n"
+     "  Runs NET on the float32 batch X.npy ([N, C, H, W], or [N, features] for a flat input) with the\n"
+     "  weights of W.safetensors (every name, dtype and shape checked against NET) and writes the N outputs\n"
+     "  to Y.npy ([N, ...NET's output shape]); Y.npy is written only when the network ran.\n"
+     "  --policy   reference (default: plain loops, the oracle) or simd (fused, vectorised, threaded)\n"
+     "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"},
+    {"bench",
+     "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
+     "  Times NET's forward pass on random He weights and a random batch: one warm-up, then K timed passes;\n"
+     "  prints the median time per batch and images per second.\n"
+     "  --batch    images per pass: 1 (default) to 2,147,483,647, within the memory available\n"
+     "  --iters    timed passes: 1 to 1,000,000 (default 10)\n"
+     "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"
+     "  --json     also write the result to FILE in Google Benchmark's JSON layout (real_time in ms,\n"
+     "             items_per_second in images, every timed pass in samples_ms)\n"},
+    {"demo",
+     "usage: typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
+     "  NET's layer table, then one forward pass on random He weights (seed 1) and a generated input: the\n"
+     "  top-5 classes with their probabilities and the time.\n"
+     "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"},
+    {"help", "usage: typenet-zoo help\n  The usage of every command and the policies built in.\n"},
+};
+constexpr const char* exit_status_text =
+    "exit status: 0 when the command succeeded and everything it printed reached stdout; 1 otherwise, with\n"
+    "one line on stderr that starts with 'typenet-zoo: ' and says what is wrong.\n";
 
 // ---- the networks ------------------------------------------------------------------------------------
 
@@ -153,7 +194,7 @@ struct entry {
 };
 
 constexpr auto networks = std::make_tuple(
-    entry<tn::zoo::seed_alexnet>{"seed_alexnet", "AlexNet of DESIGN.md: 3x227x227 -> 1000 softmax, single tower"},
+    entry<tn::zoo::seed_alexnet>{"seed_alexnet", "the seed AlexNet: 3x227x227 -> 1000 softmax, single tower"},
     entry<tn::zoo::torchvision_alexnet>{"torchvision_alexnet",
                                         "torchvision.models.alexnet(): 3x224x224 -> 1000 logits"},
     entry<tn::zoo::caffe_alexnet>{"caffe_alexnet",
@@ -296,7 +337,8 @@ void with_policy(const run_options& r, F&& f) {
 #if TYPENET_ZOO_HAS_SIMD
     tn::exec::simd<> policy;
     policy.threads = r.threads;
-    f(policy, r.threads, "simd");
+    const std::string name = std::string("simd [xsimd ") + xsimd::default_arch::name() + "]";  // the instruction set
+    f(policy, r.threads, name.c_str());
     return;
 #else
     throw std::logic_error("the simd policy is not built in");  // policy_options() refused it already
@@ -540,11 +582,49 @@ int cmd_run(const options& o) {
   return 0;
 }
 
+/// `bench --json FILE`: the result in Google Benchmark's JSON layout (context, then one aggregate entry
+/// with real_time in ms, items_per_second in images), plus every timed pass in samples_ms. Written all or
+/// nothing (a temporary file renamed into place).
+void write_bench_json(const std::string& path, const std::string& net, const char* policy_name, int batch, int threads,
+                      const std::vector<double>& times, std::int64_t macs) {
+  const doing d("writing the JSON result " + path);
+  const double ms = median(times);
+  const std::string name =
+      net + "/batch:" + std::to_string(batch) + "/threads:" + std::to_string(threads) + "/policy:" + policy_name;
+  nlohmann::json j;
+  j["context"] = {
+      {"executable", "typenet-zoo"},
+      {"library_version", std::to_string(TYPENET_VERSION_MAJOR) + "." + std::to_string(TYPENET_VERSION_MINOR) + "." +
+                              std::to_string(TYPENET_VERSION_PATCH)},
+      {"num_cpus", std::thread::hardware_concurrency()},
+      {"library_build_type", "release"}};
+  j["benchmarks"] = nlohmann::json::array({{{"name", name + "_median"},
+                                            {"run_name", name},
+                                            {"run_type", "aggregate"},
+                                            {"aggregate_name", "median"},
+                                            {"repetitions", times.size()},
+                                            {"iterations", 1},
+                                            {"real_time", ms},
+                                            {"time_unit", "ms"},
+                                            {"items_per_second", batch * 1000.0 / ms},
+                                            {"batch", batch},
+                                            {"threads", threads},
+                                            {"policy", policy_name},
+                                            {"macs_per_image", macs},
+                                            {"samples_ms", times}}});
+  tn::io::detail::atomic_output out(path);
+  out.write(j.dump(2) + "\n");
+  out.commit();
+}
+
 int cmd_bench(const options& o) {
   const std::string net = one_network(o, "bench");
   const int batch = bounded_int(o, "--batch", 1, max_batch_flag);
   const int iters = bounded_int(o, "--iters", 10, max_iters);
   const run_options r = policy_options(o);
+  const auto json_it = o.flags.find("--json");
+  const std::optional<std::string> json_path =
+      json_it == o.flags.end() ? std::nullopt : std::optional<std::string>(json_it->second);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
@@ -563,12 +643,19 @@ int cmd_bench(const options& o) {
       m->forward(x.data(), y.data(), batch);  // warm-up
       std::vector<double> times;
       times.reserve(static_cast<std::size_t>(iters));
+      // On a terminal, a progress line on stderr (rewritten in place, erased at the end); never in a pipe.
+      const bool progress = isatty(STDERR_FILENO) == 1;
       for (int i = 0; i < iters; ++i) {
         const auto start = std::chrono::steady_clock::now();
         m->forward(x.data(), y.data(), batch);
         times.push_back(elapsed_ms(start));
+        if (progress)
+          std::fprintf(stderr, "\rtypenet-zoo: bench %s: pass %d of %d, %.3f ms", net.c_str(), i + 1, iters,
+                       times.back());
       }
+      if (progress) std::fputs("\r\033[K", stderr);
       const double ms = median(times);
+      if (json_path) write_bench_json(*json_path, net, policy_name, batch, threads, times, tn::mac_count<Net>);
       std::printf("policy %s, %d timed iterations after 1 warm-up, %s multiply-adds per image\n", policy_name, iters,
                   std::to_string(tn::mac_count<Net>).c_str());
       std::printf("%s batch=%d threads=%d ms_per_batch_median=%.3f images_per_s=%.2f\n", net.c_str(), batch, threads,
@@ -647,17 +734,31 @@ int dispatch(int argc, char** argv) {
     return 1;
   }
   const std::string_view cmd = argv[1];
+  // `typenet-zoo CMD --help` (or -h) anywhere after a known command: that command's help, nothing else.
+  for (const command_help& h : command_helps) {
+    if (cmd != h.name) continue;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--help" || a == "-h") {
+        std::fputs(h.text, stdout);
+        std::fputs(exit_status_text, stdout);
+        return 0;
+      }
+    }
+  }
   if (cmd == "list") {
     if (argc != 2) throw usage_error("list takes no arguments");
     return cmd_list();
   }
   if (cmd == "summary") return cmd_summary(parse(argc, argv, 2, {}));
   if (cmd == "run") return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads"}));
-  if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy"}));
+  if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     if (argc != 2) throw usage_error("help takes no arguments");
     std::fputs(usage_text, stdout);
+    std::puts("  typenet-zoo CMD --help   what CMD does, and its options");
+    std::fputs(exit_status_text, stdout);
     std::printf("policies in this build: reference%s\n", TYPENET_ZOO_HAS_SIMD ? ", simd" : "");
     return 0;
   }

@@ -9,6 +9,8 @@
 # run with exec::simd) under 6 s and 800 MB. Exit status 1 when g++ exceeds either.
 #
 #   bench/compile_time/measure.sh [RUNS]        (default 5; environment: CXX_LIST="g++ clang++")
+#
+# What a user's translation unit costs for three networks at three levels of use: table.sh, next to this file.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

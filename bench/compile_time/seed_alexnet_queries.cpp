@@ -1,4 +1,4 @@
-// The compile-time budget's translation unit: declares DESIGN.md's seed AlexNet and uses every
+// The compile-time budget's translation unit: declares the seed AlexNet (zoo::seed_alexnet) and uses every
 // compile-time query (shapes after every layer, counts per layer and in total, layer count, activation
 // bytes, memory plan, fusion plan and stages, describe). bench/compile_time/measure.sh times it.
 #include <typenet/typenet.hpp>

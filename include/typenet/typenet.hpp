@@ -7,6 +7,7 @@
 #include "core/network.hpp"
 #include "core/params.hpp"
 #include "core/plan.hpp"
+#include "core/prefix.hpp"
 #include "core/shape.hpp"
 #include "diag/print.hpp"
 #include "diag/rules.hpp"

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include <typenet/cuda.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/lenet.hpp>
+
+#include "doc_cuda.cu"  // docs/cuda.md's example (its function is compiled here, not called)
 
 namespace tn = typenet;
 using tn::zoo::lenet5;
@@ -51,8 +53,7 @@ TEST_CASE("exec::cuda without a GPU: building a program throws a clear cuda_erro
 TEST_CASE("exec::cuda: max_batch and batch are checked before any device work") {
   tn::params<lenet5> p;
   CHECK_THROWS_AS((tn::exec::cuda::program<lenet5>(p, 0, {})), std::invalid_argument);
-  CHECK_THROWS_AS((tn::exec::cuda::program<big_conv>(tn::params<big_conv>{}, 1 << 30, {})),
-                  std::invalid_argument);
+  CHECK_THROWS_AS((tn::exec::cuda::program<big_conv>(tn::params<big_conv>{}, 1 << 30, {})), std::invalid_argument);
 }
 
 TEST_CASE("exec::cuda with a GPU: out of device memory is a clear cuda_error; bad batches are rejected") {

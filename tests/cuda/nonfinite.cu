@@ -1,6 +1,7 @@
 // tests/cuda/nonfinite.cu: NaN, +inf and -inf through exec::cuda, layer by layer, against exec::reference
 // (one NaN pixel through the zoo AlexNets is tested in parity_zoo.cu, whose translation unit compiles their
-// programs anyway). The rules are the reference's: max pooling lets NaN win, relu(NaN) is NaN, a softmax row holding NaN or +inf is all NaN, sums take NaN from NaN and from +inf meeting -inf.
+// programs anyway). The rules are the reference's: max pooling lets NaN win, relu(NaN) is NaN, a softmax row holding
+// NaN or +inf is all NaN, sums take NaN from NaN and from +inf meeting -inf.
 //
 // Each network runs the patterns of tests/simd/nonfinite_util.hpp at batch 3 and each output must have
 // the reference's class (finite, NaN, +inf, -inf), finite outputs within fp32's parity tolerance (TF32:

@@ -11,7 +11,8 @@
 #include "../simd/nonfinite_util.hpp"
 #include "cuda_test_util.hpp"
 
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
+#include <typenet/zoo/lenet.hpp>
 
 namespace tn = typenet;
 namespace zoo = typenet::zoo;

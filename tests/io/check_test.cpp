@@ -88,6 +88,40 @@ TEST_SUITE("io.check") {
     CHECK(net.untouched());
   }
 
+  TEST_CASE("extra_tensors::ignore: a larger checkpoint loads, and its other tensors are counted") {
+    scratch_dir dir;
+    const auto p = dir / "w.safetensors";
+    const std::vector<float> extra{1}, big(12, 3.f);
+    io::write_safetensors(p, {{"head.weight", {3, 4}, big},
+                              {"0.weight", {2, 3}, w0},
+                              {"0.bias", {2}, b0},
+                              {"9.bias", {1}, extra},
+                              {"2.weight", {1, 2}, w2}});
+    expected_params strict;
+    CHECK(io_error_of([&] { io::load_tensors(p, strict.slots()); }) ==
+          p.string() + ": unexpected tensor 'head.weight' (F32 [3, 4]): the network has no parameter of that name");
+    CHECK(strict.untouched());
+    expected_params net;
+    CHECK(io::load_tensors(p, net.slots(), io::extra_tensors::ignore) == 2);
+    CHECK(net.buffer == std::vector<float>{1, 2, 3, 4, 5, 6, 0.5f, -0.5f, 7, 8});
+  }
+
+  TEST_CASE("extra_tensors::ignore still demands every expected tensor, with its shape") {
+    scratch_dir dir;
+    const auto p = dir / "w.safetensors";
+    const std::vector<float> extra{1};
+    io::write_safetensors(p, {{"0.weight", {2, 3}, w0}, {"9.bias", {1}, extra}, {"2.weight", {1, 2}, w2}});
+    expected_params net;
+    CHECK(io_error_of([&] { io::load_tensors(p, net.slots(), io::extra_tensors::ignore); }) ==
+          p.string() + ": missing tensor '0.bias' (expected float32 [2])");
+    CHECK(net.untouched());
+    io::write_safetensors(
+        p, {{"0.weight", {3, 2}, w0}, {"0.bias", {2}, b0}, {"9.bias", {1}, extra}, {"2.weight", {1, 2}, w2}});
+    CHECK(io_error_of([&] { io::load_tensors(p, net.slots(), io::extra_tensors::ignore); }) ==
+          p.string() + ": '0.weight' has shape [3, 2] but the network expects [2, 3]");
+    CHECK(net.untouched());
+  }
+
   TEST_CASE("the first mismatch in the network's order is the one reported") {
     scratch_dir dir;
     const auto p = dir / "w.safetensors";

@@ -1,9 +1,12 @@
-// A program outside typenet's build that uses it as a package: checks the seed AlexNet at compile time and
-// prints its layer table. Shared by the find_package and add_subdirectory consumers.
+// A program outside typenet's build that uses it as a package: checks the seed AlexNet at compile time,
+// prints its layer table, and checks that typenet::native made xsimd target the best instruction set of
+// this CPU. Shared by the find_package and add_subdirectory consumers.
 #include <typenet/typenet.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 #include <cstdio>
+
+#include <xsimd/xsimd.hpp>
 
 namespace tn = typenet;
 
@@ -33,5 +36,9 @@ static_assert(tn::param_count<tn::zoo::seed_alexnet> == tn::param_count<alexnet>
 int main() {
   std::printf("typenet %d.%d.%d\n%s", TYPENET_VERSION_MAJOR, TYPENET_VERSION_MINOR, TYPENET_VERSION_PATCH,
               tn::describe<alexnet>().c_str());
-  return 0;
+  // typenet::native: the compiled architecture is the CPU's best (xsimd's names, e.g. fma3+avx2, avx512bw).
+  const unsigned best = xsimd::available_architectures().best;
+  std::printf("xsimd architecture: %s (version %u; this CPU's best: version %u)\n", xsimd::default_arch::name(),
+              xsimd::default_arch::version(), best);
+  return xsimd::default_arch::version() == best ? 0 : 1;
 }

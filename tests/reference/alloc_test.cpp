@@ -12,14 +12,17 @@
 
 namespace {
 std::atomic<long> allocations{0};
+std::atomic<long long> allocated_bytes{0};
 
 void* counted_alloc(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  allocated_bytes.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
 void* counted_aligned_alloc(std::size_t n, std::align_val_t a) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  allocated_bytes.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
   const std::size_t align = static_cast<std::size_t>(a);
   if (void* p = std::aligned_alloc(align, ((n == 0 ? 1 : n) + align - 1) / align * align)) return p;
   throw std::bad_alloc();
@@ -92,4 +95,42 @@ struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>,
 
 TEST_CASE("exec::reference: forward allocates nothing (every layer kind)") {
   check_no_allocation_in_forward<every_kind>(2);
+}
+
+TEST_CASE("exec::reference with .borrow = true: no copy of the weights, and it reads the caller's") {
+  using Net = tn::zoo::lenet5;
+  tn::params<Net> p;
+  tn::init_he(p, 21);
+  const long long weight_bytes = static_cast<long long>(sizeof(float)) * tn::param_storage<Net>;
+  long long before = allocated_bytes.load();
+  tn::model<Net, tn::exec::reference_t> copy(p, 2);
+  const long long copied = allocated_bytes.load() - before;
+  before = allocated_bytes.load();
+  tn::model<Net, tn::exec::reference_t> view(p, 2, {.borrow = true});
+  const long long borrowed = allocated_bytes.load() - before;
+  MESSAGE("building: " << copied << " bytes with a copy, " << borrowed << " borrowing; weights " << weight_bytes);
+  CHECK(copied - borrowed >= weight_bytes);  // the copy is the difference
+  CHECK(view.program().borrows());
+  CHECK(view.program().weights() == p.data());
+  CHECK(!copy.program().borrows());
+  CHECK(copy.program().weights() != p.data());
+
+  std::vector<float> in(2 * Net::input_shape::size), a(2 * Net::output_shape::size), b(a.size());
+  tn::fill_uniform(in, 3);
+  copy.forward(in, a, 2);
+  view.forward(in, b, 2);
+  CHECK(a == b);
+  // A change to the caller's weights reaches the borrowing model only.
+  for (float& w : p.span()) w *= 2;
+  copy.forward(in, a, 2);
+  view.forward(in, b, 2);
+  std::vector<float> c(a.size());
+  tn::model<Net, tn::exec::reference_t>(p, 2).forward(in, c, 2);
+  CHECK(b == c);
+  CHECK(a != b);
+  // A moved borrowing model still reads the caller's weights.
+  tn::model<Net, tn::exec::reference_t> moved(std::move(view));
+  std::vector<float> d(a.size());
+  moved.forward(in, d, 2);
+  CHECK(d == c);
 }

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <typenet/io/weights.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -104,6 +104,33 @@ TEST_CASE("load_weights rejects missing, extra and mis-shaped tensors and leaves
   expect_failure("shape.safetensors", {t_w0, t_b0, {"3.weight", {48, 5}, w3}, t_b3}, "[48, 5]");
   expect_failure("shape2.safetensors", {t_w0, t_b0, {"3.weight", {48, 5}, w3}, t_b3}, "[5, 48]");
   expect_failure("flatconv.safetensors", {{"0.weight", {54}, w0}, t_b0, t_w3, t_b3}, "[3, 2, 3, 3]");
+}
+
+TEST_CASE("load_weights with extra_tensors::ignore: a features-only network from a whole network's checkpoint") {
+  using whole = tn::network<tn::input<3, 8, 8>,
+                            tn::named<"features", tn::seq<tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu>>,
+                            tn::flatten, tn::named<"classifier", tn::dense<5>>>;
+  using features = tn::network<tn::input<3, 8, 8>,
+                               tn::named<"features", tn::seq<tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::relu>>>;
+  temp_dir dir("partial");
+  tn::params<whole> w;
+  tn::init_he(w, 8);
+  tn::io::save_weights(dir / "whole.safetensors", w);
+
+  tn::params<features> f;
+  tn::init_he(f, 9);
+  const tn::params<features> before = f;
+  const std::string msg = message_of([&] { tn::io::load_weights(dir / "whole.safetensors", f); });
+  CHECK(msg.find("unexpected tensor 'classifier.weight'") != std::string::npos);  // strict by default
+  CHECK(std::equal(f.span().begin(), f.span().end(), before.span().begin()));
+
+  CHECK(tn::io::load_weights(dir / "whole.safetensors", f, tn::io::extra_tensors::ignore) == 2);
+  const auto file = tn::io::read_safetensors(dir / "whole.safetensors");
+  for (const auto& t : f.tensors()) {
+    CAPTURE(t.name);
+    const std::vector<float> want = file.floats(t.name);
+    CHECK(std::equal(t.data.begin(), t.data.end(), want.begin(), want.end()));
+  }
 }
 
 TEST_CASE("load_weights rejects another dtype, naming it") {

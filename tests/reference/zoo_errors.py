@@ -261,6 +261,26 @@ def main():
     p = subprocess.run([zoo, "help"], capture_output=True, text=True)
     policies = "policies in this build: reference" + (", simd" if has_simd else "") + "\n"
     good.append(("help names the policies", p, p.returncode == 0 and p.stdout.endswith(policies)))
+    # bench --json FILE: Google Benchmark's layout, the median of the timed passes, every pass kept.
+    p = subprocess.run([zoo, "bench", "lenet5", "--batch", "2", "--iters", "3", "--json", w("bench.json")],
+                       capture_output=True, text=True)
+    ok = p.returncode == 0 and os.path.exists(w("bench.json"))
+    if ok:
+        with open(w("bench.json")) as f:
+            j = json.load(f)
+        b = j["benchmarks"][0]
+        samples = sorted(b["samples_ms"])
+        ok = (j["context"]["executable"] == "typenet-zoo" and b["run_name"] == "lenet5/batch:2/threads:1/policy:reference"
+              and b["aggregate_name"] == "median" and b["time_unit"] == "ms" and len(samples) == 3
+              and b["real_time"] == samples[1] and abs(b["items_per_second"] - 2000.0 / samples[1]) < 1e-6 * b["items_per_second"]
+              and "ms_per_batch_median=%.3f" % samples[1] in p.stdout)
+    good.append(("bench --json", p, ok))
+    # Every command answers --help (and -h, anywhere after it) with its usage and the exit statuses.
+    for command in ["list", "summary", "run", "bench", "demo", "help"]:
+        for args in ([command, "--help"], [command, "lenet5", "-h"], [command, "--policy", "simd", "--help"]):
+            p = subprocess.run([zoo] + args, capture_output=True, text=True)
+            good.append((" ".join(args), p, p.returncode == 0 and p.stdout.startswith("usage: typenet-zoo " + command)
+                         and "exit status: 0 when" in p.stdout and p.stderr == ""))
     if has_simd:
         p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "simd_out.npy") + ["--policy", "simd"],
                            capture_output=True, text=True)

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
+#include <typenet/zoo/lenet.hpp>
 
 #include "nonfinite_util.hpp"
 #include "simd_util.hpp"

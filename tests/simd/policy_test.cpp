@@ -6,7 +6,8 @@
 // 1 and 2 threads must agree bit for bit: the threads split outputs, never a sum.
 #include <ratio>
 
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
+#include <typenet/zoo/lenet.hpp>
 
 #include "simd_util.hpp"
 

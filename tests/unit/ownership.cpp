@@ -12,7 +12,7 @@
 
 #include <typenet/exec/reference.hpp>
 #include <typenet/exec/simd.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/lenet.hpp>
 
 namespace tn = typenet;
 using net = tn::zoo::lenet5;

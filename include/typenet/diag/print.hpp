@@ -80,11 +80,13 @@ std::string describe() {
   return out;
 }
 
-/// describe<Net>() followed by how Policy runs it: the layers (if any) for which the policy has no kernel of
-/// its own and runs exec::reference's instead.
+/// describe<Net>() followed by how Policy runs it: the policy's own description if it has one (exec::simd:
+/// the instruction set), and the layers (if any) for which it has no kernel of its own and runs
+/// exec::reference's instead.
 template <Network Net, class Policy>
 std::string describe() {
   std::string out = describe<Net>();
+  if constexpr (requires { Policy::description(); }) out += "policy: " + Policy::description() + "\n";
   if constexpr (requires { Policy::template program<Net>::fallback_layers(); }) {
     const std::vector<std::string> fallback = Policy::template program<Net>::fallback_layers();
     if (fallback.empty()) {

@@ -5,12 +5,15 @@
 //
 // Plain loops, one operation of the lowered network at a time (core/plan.hpp), in the canonical NCHW
 // layout and PyTorch's weight layout, with double accumulators; batch norm is evaluated literally. Every
-// other policy is tested against it. It copies the parameters and allocates the activation arena
-// (activation_plan<Net>, values placed by liveness) for max_batch images when the program is built;
-// run() allocates nothing.
+// other policy is tested against it. It copies the parameters (or, with `.borrow = true`, reads the
+// caller's) and allocates the activation arena (activation_plan<Net>, values placed by liveness) for
+// max_batch images when the program is built; run() allocates nothing.
+//
+//   tn::model<Net, tn::exec::reference_t> view(p, 8, {.borrow = true});  // no copy: p must outlive view
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -25,11 +28,17 @@
 namespace typenet::exec {
 
 struct reference_t {
+  /// false (default): the program keeps a copy of the parameters. true: it reads the caller's params<Net>
+  /// instead (no second copy of the weights): they must outlive the model, and a change to them is seen by
+  /// the next forward pass.
+  bool borrow = false;
+
   template <Network Net>
   class program {
    public:
-    program(const params<Net>& p, int max_batch, const reference_t& = {})
-        : params_(p),
+    program(const params<Net>& p, int max_batch, const reference_t& policy = {})
+        : own_(policy.borrow ? nullptr : std::make_unique<params<Net>>(p)),
+          weights_(policy.borrow ? p.data() : own_->data()),
           max_batch_(checked(max_batch)),
           arena_(typenet::detail::make_aligned_floats(plan::floats_per_image * max_batch_)) {}
 
@@ -46,7 +55,9 @@ struct reference_t {
     }
 
     int max_batch() const noexcept { return max_batch_; }
-    const params<Net>& parameters() const noexcept { return params_; }
+    /// The weights the program reads: its own copy, or the caller's params when borrowing.
+    const float* weights() const noexcept { return weights_; }
+    bool borrows() const noexcept { return own_ == nullptr; }
 
    private:
     using plan = activation_plan<Net>;
@@ -70,7 +81,7 @@ struct reference_t {
       using low = typenet::detail::lowering<Node>;
       if constexpr (Node::is_leaf) {
         if constexpr (!low::alias)
-          kernels::reference::forward_layer<Node>(source(v, in, out), target(first, out), batch, params_.data());
+          kernels::reference::forward_layer<Node>(source(v, in, out), target(first, out), batch, weights_);
       } else {
         exec_block(static_cast<Node*>(nullptr), v, first, in, out, batch);
       }
@@ -112,7 +123,8 @@ struct reference_t {
        ...);
     }
 
-    params<Net> params_;
+    std::unique_ptr<params<Net>> own_;  // null when borrowing; a move keeps the buffer, so weights_ stays valid
+    const float* weights_;
     int max_batch_;
     typenet::detail::aligned_floats arena_;
   };

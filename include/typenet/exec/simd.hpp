@@ -23,8 +23,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <ratio>
 #include <stdexcept>
 #include <string>
@@ -51,12 +53,71 @@
 
 namespace typenet::exec {
 
+namespace simd_arch {
+
+/// The best instruction set of the running CPU, in xsimd's words ("avx512bw", "fma3+avx2", "sse2", ...).
+inline const char* cpu_name() noexcept {
+  const unsigned best = xsimd::available_architectures().best;
+  const char* name = "none known to xsimd";
+  xsimd::all_architectures::for_each([&](auto arch) {
+    if (decltype(arch)::version() == best) name = decltype(arch)::name();
+  });
+  return name;
+}
+
+/// How code compiled for an instruction set (xsimd version `compiled`) fits a CPU whose best is `cpu`.
+enum class fit {
+  ok,           ///< the CPU runs it, and has nothing much faster
+  cpu_lacks,    ///< the CPU cannot run it (it would stop on an illegal instruction)
+  much_slower,  ///< below AVX2 + FMA on a CPU that has them: 2-3x slower than it could be
+};
+constexpr fit fit_of(unsigned compiled, unsigned cpu) noexcept {
+  constexpr unsigned avx2_fma = xsimd::fma3<xsimd::avx2>::version();
+  if (cpu < compiled) return fit::cpu_lacks;
+  if (compiled < avx2_fma && cpu >= avx2_fma) return fit::much_slower;
+  return fit::ok;
+}
+
+/// Checked when an exec::simd program is built: code for an instruction set the CPU lacks is an error
+/// (std::runtime_error) instead of an illegal instruction later; code far below what the CPU offers is
+/// said once per process on stderr (unless TYPENET_NO_ARCH_NOTICE is defined).
+template <class Arch>
+void check_cpu() {
+  switch (fit_of(Arch::version(), xsimd::available_architectures().best)) {
+    case fit::cpu_lacks:
+      throw std::runtime_error(std::string("typenet: exec::simd: this program was compiled for ") + Arch::name() +
+                               ", which this CPU does not offer (its best: " + cpu_name() +
+                               "); build it for this CPU (e.g. -march=native there, CMake: typenet::native)");
+    case fit::much_slower: {
+#ifndef TYPENET_NO_ARCH_NOTICE
+      static std::once_flag once;  // one per Arch; in practice a program is built for one
+      std::call_once(once, [] {
+        std::fprintf(stderr,
+                     "typenet: exec::simd runs %s code, but this CPU offers %s: about 2-3x faster. Compile with "
+                     "-march=native (CMake: link typenet::native) or define TYPENET_NO_ARCH_NOTICE to silence this.\n",
+                     Arch::name(), cpu_name());
+      });
+#endif
+      break;
+    }
+    case fit::ok:
+      break;
+  }
+}
+
+}  // namespace simd_arch
+
 template <class Arch = xsimd::default_arch>
 struct simd {
   /// Threads that run a forward pass (the caller included); at least 1.
   int threads = 1;
   template <class Net>
   class program;
+  /// For describe<Net, simd<Arch>>(): the instruction set compiled for, and the running CPU's best.
+  static std::string description() {
+    return std::string("exec::simd, xsimd architecture ") + Arch::name() + " (this CPU offers " +
+           simd_arch::cpu_name() + ")";
+  }
 };
 
 namespace simd_detail {
@@ -464,8 +525,11 @@ struct largest_output<type_list<S...>> {
   static constexpr std::int64_t value = std::max({std::int64_t{0}, S::output::size...});
 };
 
-/// The arguments every exec::simd program checks: max_batch and threads when built, batch when run.
-inline int checked(int max_batch, int threads) {
+/// The arguments every exec::simd program checks: max_batch and threads when built (and the CPU against
+/// Arch), batch when run.
+template <class Arch>
+int checked(int max_batch, int threads) {
+  simd_arch::check_cpu<Arch>();
   if (max_batch < 1)
     throw std::invalid_argument("typenet: exec::simd: max_batch must be at least 1, got " + std::to_string(max_batch));
   if (threads < 1)
@@ -549,7 +613,7 @@ class simd<Arch>::program {
   }
 
  private:
-  static int check(int max_batch, const simd& policy) { return simd_detail::checked(max_batch, policy.threads); }
+  static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <class... E>
   static execs_tuple make_execs(const float* p, simd_detail::type_list<E...>*) {
     return execs_tuple(E(p)...);
@@ -632,7 +696,7 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
   }
 
  private:
-  static int check(int max_batch, const simd& policy) { return simd_detail::checked(max_batch, policy.threads); }
+  static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <std::size_t... I>
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
     return execs_tuple(std::tuple_element_t<I, execs_tuple>(p)...);

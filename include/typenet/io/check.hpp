@@ -3,7 +3,8 @@
 // The network describes what it expects as a list of slots (name, shape, where the values go). The file
 // must hold exactly those tensors, as F32 with exactly those shapes: the first mismatch in the slots'
 // order is reported (missing tensor, wrong dtype, wrong shape), then any tensor the network does not
-// expect. Every check is done before anything is copied, so on error no slot has been written.
+// expect (unless the caller opts in to extra_tensors::ignore, to load a network's part of a larger
+// checkpoint). Every check is done before anything is copied, so on error no slot has been written.
 #pragma once
 
 #include <typenet/io/detail/file.hpp>
@@ -28,10 +29,18 @@ struct tensor_slot {
   std::span<float> dest;
 };
 
-// Checks `file` against `slots` and, if everything matches, copies every tensor into its slot.
+// What to do with a tensor of the file that no slot expects.
+enum class extra_tensors {
+  reject,  ///< an error naming it (the default: a checkpoint that does not fit the network is not loaded)
+  ignore,  ///< skip it: load a network's tensors from a larger checkpoint (e.g. a backbone's part)
+};
+
+// Checks `file` against `slots` and, if everything matches, copies every tensor into its slot; returns
+// the number of the file's tensors that no slot took (always 0 with extra_tensors::reject).
 // Throws io_error (naming the file) on the first mismatch, std::invalid_argument if the slots themselves
 // are inconsistent (a destination whose size is not the product of the shape, or a repeated name).
-inline void load_tensors(const safetensors_file& file, std::span<const tensor_slot> slots) {
+inline std::size_t load_tensors(const safetensors_file& file, std::span<const tensor_slot> slots,
+                                extra_tensors extra = extra_tensors::reject) {
   using detail::quote_name;
   using detail::shape_string;
 
@@ -63,8 +72,11 @@ inline void load_tensors(const safetensors_file& file, std::span<const tensor_sl
                                       " but the network expects " + shape_string(s.shape));
     }
   }
+  std::size_t unused = 0;
   for (const auto& t : file.tensors()) {
     if (!expected.contains(t.name)) {
+      ++unused;
+      if (extra == extra_tensors::ignore) continue;
       // PyTorch's batch norm counts its training steps in "<key>.num_batches_tracked" (int64, shape []);
       // inference has no use for it, so it is accepted and ignored next to a batch norm's running_mean.
       constexpr std::string_view counter = ".num_batches_tracked";
@@ -78,11 +90,13 @@ inline void load_tensors(const safetensors_file& file, std::span<const tensor_sl
   }
 
   for (const auto& s : slots) file.copy_floats(*file.find(s.name), s.dest);
+  return unused;
 }
 
 // Reads a safetensors file and loads it into `slots` (see above).
-inline void load_tensors(const std::filesystem::path& path, std::span<const tensor_slot> slots) {
-  load_tensors(read_safetensors(path), slots);
+inline std::size_t load_tensors(const std::filesystem::path& path, std::span<const tensor_slot> slots,
+                                extra_tensors extra = extra_tensors::reject) {
+  return load_tensors(read_safetensors(path), slots, extra);
 }
 
 }  // namespace typenet::io

@@ -38,11 +38,14 @@ std::vector<tensor_slot> weight_slots(params<Net>& p) {
 
 /// Loads every parameter of Net from a safetensors file. The file must hold exactly Net's tensors (names
 /// as params<Net>::tensors() gives them), each float32 with exactly the expected shape; the first problem
-/// is reported (with both shapes for a mismatch), and on any error `p` is left unchanged.
+/// is reported (with both shapes for a mismatch), and on any error `p` is left unchanged. With
+/// extra_tensors::ignore the file may hold more (a larger checkpoint): they are skipped, and their number
+/// is returned; Net's own tensors must still all be there with their shapes.
 template <Network Net>
-void load_weights(const std::filesystem::path& path, params<Net>& p) {
+std::size_t load_weights(const std::filesystem::path& path, params<Net>& p,
+                         extra_tensors extra = extra_tensors::reject) {
   const std::vector<tensor_slot> slots = weight_slots(p);
-  load_tensors(path, std::span<const tensor_slot>(slots));
+  return load_tensors(path, std::span<const tensor_slot>(slots), extra);
 }
 
 /// Writes every parameter of Net to a safetensors file (float32, PyTorch names and shapes, metadata

@@ -1,99 +1,12 @@
-// typenet/zoo/networks.hpp: the networks typenet ships, declared layer for layer like their PyTorch twins:
-// the AlexNets and LeNet-5 here, torchvision's graph networks in zoo/resnet.hpp, zoo/mobilenet.hpp and
-// zoo/squeezenet.hpp (included at the end; include only the one you need to keep compile times down).
+// typenet/zoo/networks.hpp: the networks typenet ships, declared layer for layer like their PyTorch twins.
+// One header per family, all included here: zoo/alexnet.hpp (seed_alexnet, torchvision_alexnet,
+// caffe_alexnet), zoo/lenet.hpp (lenet5), zoo/resnet.hpp (resnet18, resnet50), zoo/mobilenet.hpp
+// (mobilenet_v2), zoo/squeezenet.hpp (squeezenet1_1). Declaring a network runs its checks at compile time,
+// so including all of them costs seconds: include only the one you use.
 #pragma once
-#include <ratio>
-#include <string>
-#include <type_traits>
 
-#include "../typenet.hpp"
-
-namespace typenet::zoo {
-
-namespace tn = ::typenet;
-
-/// The AlexNet of DESIGN.md: 227 -> 55 -> 27 -> 13 -> 6, single tower, no LRN, softmax output.
-// clang-format off
-struct seed_alexnet : tn::network<
-    tn::input<3, 227, 227>,
-    tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu,        //  0,1:  96 x 55 x 55
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                     //  2:    96 x 27 x 27
-    tn::conv2d<256, tn::kernel<5>, tn::pad<2>>, tn::relu,           //  3,4: 256 x 27 x 27
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                     //  5:   256 x 13 x 13
-    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,           //  6,7: 384 x 13 x 13
-    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,           //  8,9: 384 x 13 x 13
-    tn::conv2d<256, tn::kernel<3>, tn::pad<1>>, tn::relu,           // 10,11:256 x 13 x 13
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                     // 12:   256 x  6 x  6
-    tn::flatten,                                                    // 13:   9216
-    tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 14-16: 4096
-    tn::dropout<50>, tn::dense<4096>, tn::relu,                     // 17-19: 4096
-    tn::dense<1000>, tn::softmax> {};                               // 20,21: 1000
-// clang-format on
-
-/// torchvision.models.alexnet(): 224 input (floor rounding in conv1), adaptive 6x6 pool, logits out.
-/// Parameters are named like torchvision's ("features.0.weight", "classifier.1.weight").
-// clang-format off
-struct torchvision_alexnet : tn::network<
-    tn::input<3, 224, 224>,
-    tn::conv2d<64, tn::kernel<11>, tn::stride<4>, tn::pad<2>, tn::floor_mode>, tn::relu,  //  0,1:  64 x 55 x 55
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                                            //  2:    64 x 27 x 27
-    tn::conv2d<192, tn::kernel<5>, tn::pad<2>>, tn::relu,                                  //  3,4: 192 x 27 x 27
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                                            //  5:   192 x 13 x 13
-    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,                                  //  6,7
-    tn::conv2d<256, tn::kernel<3>, tn::pad<1>>, tn::relu,                                  //  8,9
-    tn::conv2d<256, tn::kernel<3>, tn::pad<1>>, tn::relu,                                  // 10,11
-    tn::max_pool<tn::kernel<3>, tn::stride<2>>,                                            // 12:   256 x 6 x 6
-    tn::adaptive_avg_pool<6, 6>,                                                           // 13
-    tn::flatten,                                                                           // 14:   9216
-    tn::dropout<50>, tn::dense<4096>, tn::relu,                                            // 15-17
-    tn::dropout<50>, tn::dense<4096>, tn::relu,                                            // 18-20
-    tn::dense<1000>> {                                                                     // 21
-  // clang-format on
-  /// features.0-12, avgpool (13), flatten (14, no parameters), classifier.0-6 (15-21).
-  static std::string param_prefix(int index) {
-    if (index <= 12) return "features." + std::to_string(index);
-    if (index == 13) return "avgpool";
-    if (index == 14) return "flatten";
-    return "classifier." + std::to_string(index - 15);
-  }
-};
-
-/// The original two-tower AlexNet in bvlc_alexnet's order: LRN (the paper's k = 2), ceil-rounded pools,
-/// grouped conv2, conv4, conv5; 227 input; softmax output.
-using paper_lrn = tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>;
-// clang-format off
-struct caffe_alexnet : tn::network<
-    tn::input<3, 227, 227>,
-    tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu, paper_lrn,              //  0-2:  96 x 55 x 55
-    tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,                       //  3:    96 x 27 x 27
-    tn::conv2d<256, tn::kernel<5>, tn::pad<2>, tn::groups<2>>, tn::relu, paper_lrn,  //  4-6: 256 x 27 x 27
-    tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,                       //  7:   256 x 13 x 13
-    tn::conv2d<384, tn::kernel<3>, tn::pad<1>>, tn::relu,                            //  8,9
-    tn::conv2d<384, tn::kernel<3>, tn::pad<1>, tn::groups<2>>, tn::relu,             // 10,11
-    tn::conv2d<256, tn::kernel<3>, tn::pad<1>, tn::groups<2>>, tn::relu,             // 12,13
-    tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,                       // 14:   256 x 6 x 6
-    tn::flatten,                                                                     // 15
-    tn::dense<4096>, tn::relu, tn::dropout<50>,                                      // 16-18
-    tn::dense<4096>, tn::relu, tn::dropout<50>,                                      // 19-21
-    tn::dense<1000>, tn::softmax> {};                                                // 22,23
-// clang-format on
-
-/// LeNet-5 (ReLU and max-pool variant): 1 x 32 x 32 -> 10 logits.
-// clang-format off
-struct lenet5 : tn::network<
-    tn::input<1, 32, 32>,
-    tn::conv2d<6, tn::kernel<5>>, tn::relu,        // 0,1:  6 x 28 x 28
-    tn::max_pool<tn::kernel<2>, tn::stride<2>>,    // 2:    6 x 14 x 14
-    tn::conv2d<16, tn::kernel<5>>, tn::relu,       // 3,4: 16 x 10 x 10
-    tn::max_pool<tn::kernel<2>, tn::stride<2>>,    // 5:   16 x  5 x  5
-    tn::flatten,                                   // 6:   400
-    tn::dense<120>, tn::relu,                      // 7,8
-    tn::dense<84>, tn::relu,                       // 9,10
-    tn::dense<10>> {};                             // 11
-// clang-format on
-
-}  // namespace typenet::zoo
-
+#include "alexnet.hpp"
+#include "lenet.hpp"
 #include "mobilenet.hpp"
 #include "resnet.hpp"
 #include "squeezenet.hpp"

@@ -1,0 +1,23 @@
+// What a user's translation unit costs, level 2 of 3 (docs/compile-time.md): torchvision's ResNet-50
+// (zoo::resnet50, from <typenet/zoo/resnet.hpp>), declared, queried and run with exec::reference (the oracle
+// policy). bench/compile_time/table.sh times it.
+#include <typenet/zoo/resnet.hpp>
+
+#include <cstdio>
+#include <vector>
+
+namespace tn = typenet;
+using net = tn::zoo::resnet50;
+
+static_assert(tn::param_count<net> == 25'557'032);
+static_assert(tn::output_shape<net> == tn::shape<1000>{});
+
+int main() {
+  std::fputs(tn::describe<net>().c_str(), stdout);
+  tn::params<net> p;
+  tn::init_he(p, 1);
+  tn::model<net, tn::exec::reference_t> m(p, 1);
+  std::vector<float> x(net::input_shape::size, 0.5f), y(net::output_shape::size);
+  m.forward(x, y, 1);
+  std::printf("%g\n", static_cast<double>(y[0]));
+}
