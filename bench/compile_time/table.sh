@@ -59,7 +59,7 @@ for net in $nets; do
   done
 done
 if [[ ${BASELINES:-1} != 0 ]]; then
-  for h in typenet/typenet.hpp typenet/exec/simd.hpp typenet/zoo/resnet.hpp typenet/zoo/networks.hpp; do
+  for h in typenet/typenet.hpp typenet/exec/simd.hpp typenet/zoo/alexnet.hpp typenet/zoo/resnet.hpp typenet/zoo/networks.hpp; do
     printf '#include <%s>\nint main() { return 0; }\n' "$h" > "$work/include_only.cpp"
     measure "$work/include_only.cpp" "#include <$h> only"
   done

@@ -1,7 +1,7 @@
 // What a user's translation unit costs, level 1 of 3 (docs/compile-time.md): the seed AlexNet
-// (zoo::seed_alexnet, from <typenet/zoo/networks.hpp>, which includes every zoo network), declared, with a few
+// (zoo::seed_alexnet, from <typenet/zoo/alexnet.hpp>), declared, with a few
 // queries (param_count, output_shape, describe). bench/compile_time/table.sh times it.
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 #include <cstdio>
 

@@ -1,8 +1,8 @@
 // What a user's translation unit costs, level 3 of 3 (docs/compile-time.md): the seed AlexNet
-// (zoo::seed_alexnet, from <typenet/zoo/networks.hpp>, which includes every zoo network), declared, queried and
+// (zoo::seed_alexnet, from <typenet/zoo/alexnet.hpp>), declared, queried and
 // run with exec::simd<> (no exec::reference run). bench/compile_time/table.sh times it.
 #include <typenet/exec/simd.hpp>
-#include <typenet/zoo/networks.hpp>
+#include <typenet/zoo/alexnet.hpp>
 
 #include <cstdio>
 #include <vector>

@@ -36,7 +36,10 @@ struct reference_t {
   template <Network Net>
   class program {
    public:
-    program(const params<Net>& p, int max_batch, const reference_t& policy = {})
+    // Two constructors rather than a default argument `= {}`: clang 14 cannot use reference_t's default
+    // member initializer inside its own definition.
+    program(const params<Net>& p, int max_batch) : program(p, max_batch, reference_t{}) {}
+    program(const params<Net>& p, int max_batch, const reference_t& policy)
         : own_(policy.borrow ? nullptr : std::make_unique<params<Net>>(p)),
           weights_(policy.borrow ? p.data() : own_->data()),
           max_batch_(checked(max_batch)),
