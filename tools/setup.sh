@@ -34,7 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 jobs=$(nproc)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# TYPENET_CMAKE_ARGS: extra configure arguments (CI uses it to compile CUDA device code to PTX only).
+# shellcheck disable=SC2086
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${TYPENET_CMAKE_ARGS:-}
 cmake --build "$build" -j "$jobs"
 
 if [ "$demo" -eq 1 ]; then
