@@ -1,6 +1,10 @@
 include(CMakePackageConfigHelpers)
 set(_cfg ${CMAKE_INSTALL_DATADIR}/cmake/typenet)
-install(TARGETS typenet typenet_native EXPORT typenet-targets)
+set(_typenet_targets typenet typenet_native)
+if(TYPENET_WITH_IMAGE)
+  list(APPEND _typenet_targets typenet_image)
+endif()
+install(TARGETS ${_typenet_targets} EXPORT typenet-targets)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT typenet-targets NAMESPACE typenet:: DESTINATION ${_cfg})
 configure_package_config_file(cmake/typenet-config.cmake.in

@@ -63,3 +63,12 @@ foreach(expected "typenet 0.1.0" "0  conv2d 96, kernel 11x11, stride 4" "96 x 55
   endif()
 endforeach()
 message(STATUS "${MODE} consumer OK:\n${step_output}")
+
+find_program(image_consumer NAMES image_consumer PATHS "${WORK}/consumer" "${WORK}/consumer/bin" NO_DEFAULT_PATH)
+if(NOT image_consumer)
+  message(FATAL_ERROR "the image consumer program was not built")
+endif()
+run_step("running the image consumer" "${image_consumer}")
+if(NOT step_output MATCHES "typenet::image OK")
+  message(FATAL_ERROR "the image consumer's output lacks 'typenet::image OK':\n${step_output}")
+endif()

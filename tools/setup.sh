@@ -18,8 +18,8 @@ done
 
 packages=(
   build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev time
-  libboost-dev libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libdnnl-dev
-  python3 python3-numpy python3-torch python3-torchvision python3-matplotlib
+  libboost-dev libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libdnnl-dev libjpeg-dev libpng-dev zlib1g-dev
+  python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do
