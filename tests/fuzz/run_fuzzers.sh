@@ -16,33 +16,37 @@ jobs="${JOBS:-2}"
 
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DTYPENET_BUILD_FUZZERS=ON -DTYPENET_BUILD_EXAMPLES=OFF -DTYPENET_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target fuzz_npy fuzz_safetensors
+cmake --build "$build" -j "$jobs" --target fuzz_npy fuzz_safetensors fuzz_image
 
 big="$build/big_corpus"
 python3 "$here/make_corpus.py" --big "$big"
 
 status=0
 summary=()
-for format in npy safetensors; do
+for format in npy safetensors image; do
     work="$build/fuzz_corpus/$format"
     findings="$build/findings/$format"
     mkdir -p "$work" "$findings"
     log="$build/fuzz_$format.log"
     binary="$(cat "$build/tests/fuzz/fuzz_$format.path")"
-    echo "== $binary on the big-header seeds (log: $log.big)"
-    set +e
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" -runs=0 -max_len=16000000 -timeout=60 \
-        -rss_limit_mb=4096 -artifact_prefix="$findings/" "$big/$format" >"$log.big" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne 0 ]; then
-        summary+=("fuzz_$format: big-header seeds FAILED (exit status $rc, see $log.big)")
-        status=1
+    dict=()
+    if [ -f "$here/$format.dict" ]; then dict=(-dict="$here/$format.dict"); fi
+    if [ -d "$big/$format" ]; then  # make_corpus.py --big writes npy and safetensors seeds
+        echo "== $binary on the big-header seeds (log: $log.big)"
+        set +e
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" -runs=0 -max_len=16000000 -timeout=60 \
+            -rss_limit_mb=4096 -artifact_prefix="$findings/" "$big/$format" >"$log.big" 2>&1
+        rc=$?
+        set -e
+        if [ "$rc" -ne 0 ]; then
+            summary+=("fuzz_$format: big-header seeds FAILED (exit status $rc, see $log.big)")
+            status=1
+        fi
     fi
     echo "== $binary for ${seconds}s (log: $log)"
     set +e
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 19 "$binary" \
-        -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 -dict="$here/$format.dict" \
+        -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 "${dict[@]}" \
         -artifact_prefix="$findings/" "$work" "$here/corpus/$format" >"$log" 2>&1
     rc=$?
     set -e
