@@ -1,10 +1,15 @@
-# typenet-zoo: list, summary, run, bench and demo over the networks typenet ships (DESIGN.md §5).
+# typenet-zoo: list, summary, run, bench, demo and classify over the networks typenet ships (DESIGN.md §5).
 find_package(nlohmann_json 3 REQUIRED)
 add_executable(typenet-zoo ${CMAKE_CURRENT_LIST_DIR}/zoo.cpp)
 target_link_libraries(typenet-zoo PRIVATE typenet::typenet typenet_dev_flags nlohmann_json::nlohmann_json)
 option(TYPENET_ZOO_SIMD "typenet-zoo: offer --policy simd when <typenet/exec/simd.hpp> exists" ON)
 if(NOT TYPENET_ZOO_SIMD)
   target_compile_definitions(typenet-zoo PRIVATE TYPENET_ZOO_NO_SIMD)
+endif()
+if(TARGET typenet::image)
+  target_link_libraries(typenet-zoo PRIVATE typenet::image)  # classify: JPEG and PNG photos
+else()
+  target_compile_definitions(typenet-zoo PRIVATE TYPENET_ZOO_NO_IMAGE)
 endif()
 find_package(Threads)
 if(Threads_FOUND)

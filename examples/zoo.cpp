@@ -5,6 +5,8 @@
 //   typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] [--threads N]
 //   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
+//   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
+//                        [--resize N] IMAGE...
 //
 // Errors (unknown network or flag, missing or malformed files, shapes that do not match the network, a
 // batch that does not fit in the available memory, a failed write to stdout) are one line on stderr and
@@ -24,6 +26,14 @@
 #define TYPENET_ZOO_HAS_SIMD 1
 #else
 #define TYPENET_ZOO_HAS_SIMD 0
+#endif
+
+// `classify` needs <typenet/image.hpp> (libjpeg, libpng): built in unless TYPENET_ZOO_NO_IMAGE is defined.
+#if !defined(TYPENET_ZOO_NO_IMAGE)
+#include <typenet/image.hpp>
+#define TYPENET_ZOO_HAS_IMAGE 1
+#else
+#define TYPENET_ZOO_HAS_IMAGE 0
 #endif
 
 #include <sys/resource.h>
@@ -143,7 +153,9 @@ constexpr const char* usage_text =
     "  typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] "
     "[--threads N]\n"
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-    "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n";
+    "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
+    "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
+    "                       [--resize N] IMAGE...\n";
 
 /// `typenet-zoo CMD --help`: what each command does, its options and its exit status.
 struct command_help {
@@ -177,6 +189,18 @@ constexpr command_help command_helps[] = {
      "usage: typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
      "  NET's layer table, then one forward pass on random He weights (seed 1) and a generated input: the\n"
      "  top-5 classes with their probabilities and the time.\n"
+     "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"},
+    {"classify",
+     "usage: typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
+     "                            [--resize N] IMAGE...\n"
+     "  Classifies JPEG or PNG photos with NET and the weights of W.safetensors (e.g. a torchvision checkpoint\n"
+     "  exported by tools/export_safetensors.py): for each image its top K classes (ImageNet's names for the\n"
+     "  1000-class networks, the digit for lenet5) with their probabilities, then the time per image.\n"
+     "  Each image is prepared as torchvision prepares ImageNet inputs: shorter side resized to N\n"
+     "  (antialiased bilinear), centre crop to NET's input size, [0, 1], ImageNet mean and std; lenet5\n"
+     "  takes grey images, resized to 32, in [0, 1].\n"
+     "  --top      classes shown per image: 1 to the number of classes (default 5)\n"
+     "  --resize   the shorter side before the crop: NET's input size to 65,536 (default 256; lenet5: 32)\n"
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"},
     {"help", "usage: typenet-zoo help\n  The usage of every command and the policies built in.\n"},
 };
@@ -665,6 +689,43 @@ int cmd_bench(const options& o) {
   return 0;
 }
 
+// ---- classify ----------------------------------------------------------------------------------------
+
+constexpr const char* imagenet_class_names[] = {
+#include "imagenet_classes.inc"
+};
+static_assert(std::size(imagenet_class_names) == 1000);
+
+/// The name of class `index` of a network with `classes` outputs.
+std::string class_name(std::size_t index, std::size_t classes) {
+  if (classes == 1000) return imagenet_class_names[index];
+  if (classes == 10) return std::to_string(index);  // lenet5: digits
+  return "class " + std::to_string(index);
+}
+
+/// Probabilities from a network's output: the softmax of logits, or the output itself after a softmax.
+template <class Net>
+std::vector<double> probabilities(std::span<const float> y) {
+  std::vector<double> p(y.begin(), y.end());
+  if constexpr (!ends_in_softmax<Net>()) {
+    const double top = *std::max_element(p.begin(), p.end());
+    double sum = 0;
+    for (double& v : p) sum += (v = std::exp(v - top));
+    for (double& v : p) v /= sum;
+  }
+  return p;
+}
+
+/// The indices of the k largest probabilities, largest first (ties: the smaller index first).
+std::vector<std::size_t> top_k(const std::vector<double>& p, std::size_t k) {
+  std::vector<std::size_t> order(p.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    [&](std::size_t a, std::size_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+  order.resize(k);
+  return order;
+}
+
 /// A deterministic, image-like input: smooth colour gradients with a few stripes, in about [-1, 1].
 template <class Net>
 std::vector<float> demo_input() {
@@ -704,28 +765,89 @@ int cmd_demo(const options& o) {
       const auto start = std::chrono::steady_clock::now();
       m->forward(std::span<const float>(x), std::span<float>(y), 1);
       const double ms = elapsed_ms(start);
-      std::vector<double> prob(y.begin(), y.end());
-      if constexpr (!ends_in_softmax<Net>()) {  // logits: show softmax probabilities
-        const double top = *std::max_element(prob.begin(), prob.end());
-        double sum = 0;
-        for (double& v : prob) sum += (v = std::exp(v - top));
-        for (double& v : prob) v /= sum;
-      }
-      std::vector<int> order(prob.size());
-      std::iota(order.begin(), order.end(), 0);
-      const std::size_t k = std::min<std::size_t>(5, order.size());
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(), [&](int a, int b) {
-        return prob[static_cast<std::size_t>(a)] > prob[static_cast<std::size_t>(b)];
-      });
+      const std::vector<double> prob = probabilities<Net>(y);
+      const std::size_t k = std::min<std::size_t>(5, prob.size());
+      const std::vector<std::size_t> order = top_k(prob, k);
       std::printf("\nrandom He weights (seed 1), one generated %s input, policy %s, %d thread%s\n",
                   Net::input_shape::str().c_str(), policy_name, threads, threads == 1 ? "" : "s");
       std::printf("top-%zu classes%s:\n", k, ends_in_softmax<Net>() ? "" : " (softmax of the logits)");
-      for (std::size_t i = 0; i < k; ++i)
-        std::printf("  class %4d  p = %.6f\n", order[i], prob[static_cast<std::size_t>(order[i])]);
+      for (std::size_t i = 0; i < k; ++i) std::printf("  class %4zu  p = %.6f\n", order[i], prob[order[i]]);
       std::printf("forward pass: %.3f ms (model built in %.3f ms)\n", ms, build_ms);
     });
   });
   return 0;
+}
+
+int cmd_classify(const options& o) {
+#if TYPENET_ZOO_HAS_IMAGE
+  if (o.positional.empty()) throw usage_error("classify takes a network name and at least one image file");
+  const std::string net = o.positional[0];
+  const std::vector<std::string> images(o.positional.begin() + 1, o.positional.end());
+  const std::string weights = required(o, "--weights");
+  const run_options r = policy_options(o);
+  with_network(net, [&](auto id) {
+    using Net = typename decltype(id)::type;
+    using in = typename Net::input_shape;
+    if constexpr (in::rank != 3 || (in::dims[0] != 1 && in::dims[0] != 3)) {
+      throw usage_error("classify: " + net + " does not take images (its input is " + in::str() + ")");
+    } else {
+      if (images.empty()) throw usage_error("classify takes at least one image file after the network name");
+      constexpr std::size_t classes = Net::output_shape::size;
+      const int top =
+          bounded_int(o, "--top", static_cast<int>(std::min<std::size_t>(5, classes)), static_cast<int>(classes));
+      constexpr int size = in::dims[1];
+      static_assert(in::dims[1] == in::dims[2], "classify crops squares");
+      const bool grey = in::dims[0] == 1;
+      const int resize = bounded_int(o, "--resize", grey ? size : 256, 65536);
+      if (resize < size)
+        throw usage_error("option --resize must be at least " + net + "'s input size " + std::to_string(size) +
+                          ", got " + std::to_string(resize));
+      tn::image::preprocessing how = grey ? tn::image::digits(size) : tn::image::imagenet(size);
+      how.resize = static_cast<std::size_t>(resize);
+
+      tn::params<Net> p;
+      {
+        const doing d("loading the weights " + weights);
+        tn::io::load_weights(weights, p);
+      }
+      // Every image decoded and prepared before the first forward pass: a bad file stops the command
+      // before anything is printed.
+      std::vector<std::vector<float>> inputs;
+      const auto prepared = std::chrono::steady_clock::now();
+      for (const std::string& file : images) {
+        const doing d("reading the image " + file);
+        inputs.push_back(tn::image::prepare(tn::image::read_image(file), how));
+      }
+      const double prepare_ms = elapsed_ms(prepared) / static_cast<double>(images.size());
+      std::vector<float> y(classes);
+      with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
+        std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+        build_model(m, p, 1, policy, threads);
+        std::vector<double> times;
+        for (std::size_t i = 0; i < images.size(); ++i) {
+          const auto start = std::chrono::steady_clock::now();
+          m->forward(std::span<const float>(inputs[i]), std::span<float>(y), 1);
+          times.push_back(elapsed_ms(start));
+          warn_non_finite(y, "output for " + images[i]);
+          const std::vector<double> prob = probabilities<Net>(y);
+          std::printf("%s%s\n", i == 0 ? "" : "\n", escaped(images[i]).c_str());
+          const std::vector<std::size_t> best = top_k(prob, static_cast<std::size_t>(top));
+          for (std::size_t k = 0; k < best.size(); ++k)
+            std::printf("%4zu  %.6f  %4zu  %s\n", k + 1, prob[best[k]], best[k], class_name(best[k], classes).c_str());
+        }
+        std::printf(
+            "time: %.3f ms per image (%zu image%s, policy %s, %d thread%s; median forward pass; decoding and "
+            "preparing %.3f ms per image)\n",
+            median(times), images.size(), images.size() == 1 ? "" : "s", policy_name, threads, threads == 1 ? "" : "s",
+            prepare_ms);
+      });
+    }
+  });
+  return 0;
+#else
+  (void)o;
+  throw usage_error("classify: this typenet-zoo was built without typenet::image (libjpeg and libpng were not found)");
+#endif
 }
 
 int dispatch(int argc, char** argv) {
@@ -754,6 +876,8 @@ int dispatch(int argc, char** argv) {
   if (cmd == "run") return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads"}));
   if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
+  if (cmd == "classify")
+    return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     if (argc != 2) throw usage_error("help takes no arguments");
     std::fputs(usage_text, stdout);
@@ -762,7 +886,8 @@ int dispatch(int argc, char** argv) {
     std::printf("policies in this build: reference%s\n", TYPENET_ZOO_HAS_SIMD ? ", simd" : "");
     return 0;
   }
-  throw usage_error("unknown command '" + std::string(cmd) + "' (commands: list, summary, run, bench, demo, help)");
+  throw usage_error("unknown command '" + std::string(cmd) +
+                    "' (commands: list, summary, run, bench, demo, classify, help)");
 }
 
 /// One line on stderr, with whatever came from the command line or a file escaped.

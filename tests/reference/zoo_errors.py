@@ -19,6 +19,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 
 LENET5 = [("0.weight", [6, 1, 5, 5]), ("0.bias", [6]), ("3.weight", [16, 6, 5, 5]), ("3.bias", [16]),
           ("7.weight", [120, 400]), ("7.bias", [120]), ("9.weight", [84, 120]), ("9.bias", [84]),
@@ -49,6 +50,16 @@ def npy(path, shape, values):
     d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + struct.pack("<%df" % len(values), *values))
+
+
+def grey_png(path, width, height):
+    """An 8-bit grey PNG (a diagonal gradient), written with the standard library."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes((x + y) * 3 & 0xff for x in range(width)) for y in range(height))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def address_space_limit(limit):
@@ -98,6 +109,11 @@ def main():
     except OSError as e:
         print("note: cannot make a sparse 1 TiB input here (%s); skipping that case" % e)
 
+    grey_png(w("digit.png"), 40, 36)
+    with open(w("digit.png"), "rb") as f, open(w("digit_cut.png"), "wb") as g:
+        g.write(f.read()[:60])
+    classify = lambda *args: ["classify", "lenet5", "--weights", w("good.safetensors"), *args]  # noqa: E731
+
     run = lambda *args: ["run", "lenet5", *args]  # noqa: E731
     std = lambda weights, x, out: run("--weights", w(weights), "--input", w(x), "--output", w(out))  # noqa: E731
     # (arguments, text stderr must contain[, options]); options: limit= an RLIMIT_AS in bytes (the case is
@@ -145,6 +161,17 @@ def main():
         (run("--weights", w("good.safetensors"), "--input"), "option --input needs a value (it is the last argument)"),
         (["bench", "lenet5", "-batch", "4"], "unknown option '-batch'"),
         (["bench", "lenet5", "vgg"], "bench takes exactly one network name (see 'typenet-zoo list'), got 'lenet5', 'vgg'"),
+        # classify: images that cannot be read, and the limits of its options.
+        (["classify"], "classify takes a network name and at least one image file"),
+        (classify(), "classify takes at least one image file after the network name"),
+        (["classify", "lenet5", w("digit.png")], "missing option --weights"),
+        (classify(w("nope.png")), "nope.png: cannot open for reading"),
+        (classify(w("digit.png"), w("x.npy")), "x.npy: not a JPEG or PNG image"),
+        (classify(w("digit_cut.png")), "digit_cut.png: corrupt or truncated PNG file"),
+        (classify(w("digit.png"), "--top", "0"), "option --top needs a positive integer"),
+        (classify(w("digit.png"), "--top", "11"), "option --top is at most 10, got '11'"),
+        (classify(w("digit.png"), "--resize", "31"), "option --resize must be at least lenet5's input size 32"),
+        (["classify", "lenet5", "--weights", w("missing_tensor.safetensors"), w("digit.png")], "missing tensor '11.bias'"),
         # Issue 10 item 5: a batch that does not fit is refused before it is allocated, naming the bytes.
         (["bench", "lenet5", "--batch", "1000000000"],
          "bench: batch 1,000,000,000 of lenet5 with the reference policy needs about 41,768,"),
@@ -162,7 +189,8 @@ def main():
     # Every option of every command: a value that is another option, or no value at all.
     command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads"],
                        "bench": ["--batch", "--threads", "--iters", "--policy"],
-                       "demo": ["--policy", "--threads"]}
+                       "demo": ["--policy", "--threads"],
+                       "classify": ["--weights", "--policy", "--threads", "--top", "--resize"]}
     for command, flags in command_options.items():
         for flag in flags:
             other = flags[0] if flag != flags[0] else flags[1]
@@ -183,7 +211,7 @@ def main():
     full = "/dev/full" if os.path.exists("/dev/full") else None
     if full:
         for command in (["list"], ["summary", "lenet5"], ["help"], ["bench", "lenet5", "--batch", "2", "--iters", "1"],
-                        ["demo", "lenet5"]):
+                        ["demo", "lenet5"], classify(w("digit.png"))):
             cases.append((command, "cannot write to standard output: No space left on device", {"stdout": full}))
     else:
         print("note: no /dev/full here; skipping the full-stdout cases")
@@ -276,11 +304,23 @@ def main():
               and "ms_per_batch_median=%.3f" % samples[1] in p.stdout)
     good.append(("bench --json", p, ok))
     # Every command answers --help (and -h, anywhere after it) with its usage and the exit statuses.
-    for command in ["list", "summary", "run", "bench", "demo", "help"]:
+    for command in ["list", "summary", "run", "bench", "demo", "classify", "help"]:
         for args in ([command, "--help"], [command, "lenet5", "-h"], [command, "--policy", "simd", "--help"]):
             p = subprocess.run([zoo] + args, capture_output=True, text=True)
             good.append((" ".join(args), p, p.returncode == 0 and p.stdout.startswith("usage: typenet-zoo " + command)
                          and "exit status: 0 when" in p.stdout and p.stderr == ""))
+    # classify: per image its name and the top K lines (rank, probability, class, name), then the time.
+    p = subprocess.run([zoo] + classify(w("digit.png"), w("digit.png"), "--top", "3"), capture_output=True, text=True)
+    lines = p.stdout.splitlines()
+    ok = p.returncode == 0 and len(lines) == 10 and lines[0] == w("digit.png") and lines[4] == "" and lines[5] == lines[0]
+    if ok:
+        ranks = [line.split() for line in lines[1:4]]
+        probs = [float(r[1]) for r in ranks]
+        # good.safetensors holds 0.01 everywhere: every logit is equal, so every class has p = 0.1, ties by index.
+        ok = ([r[0] for r in ranks] == ["1", "2", "3"] and all(abs(q - 0.1) < 1e-6 for q in probs)
+              and [r[2] for r in ranks] == ["0", "1", "2"] and [r[3] for r in ranks] == ["0", "1", "2"]
+              and lines[1:4] == lines[6:9] and lines[9].startswith("time: ") and "(2 images, policy reference" in lines[9])
+    good.append(("classify lenet5 --top 3, two images", p, ok))
     if has_simd:
         p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "simd_out.npy") + ["--policy", "simd"],
                            capture_output=True, text=True)
