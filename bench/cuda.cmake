@@ -1,7 +1,7 @@
 # bench/cuda.cmake: cuda_bench (exec::cuda on the seed AlexNet, per stage and whole network), built only
-# with TYPENET_ENABLE_CUDA. Plain CUDA-event timing, no Google Benchmark, so the binary runs on a GPU
-# machine that has none. bench/gpu_check.sh runs it together with the gpu tests and the PyTorch comparison.
-if(NOT TYPENET_ENABLE_CUDA)
+# with TYPENET_ENABLE_CUDA and TYPENET_CUDA_GPU_PROGRAMS. Plain CUDA-event timing, no Google Benchmark, so
+# the binary runs on a GPU machine that has none. bench/gpu_check.sh runs it together with the gpu tests and the PyTorch comparison.
+if(NOT TYPENET_ENABLE_CUDA OR NOT TYPENET_CUDA_GPU_PROGRAMS)
   return()
 endif()
 add_executable(cuda_bench ${CMAKE_CURRENT_LIST_DIR}/cuda_bench.cu)
