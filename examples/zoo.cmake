@@ -35,3 +35,22 @@ add_test(NAME zoo.errors
   COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tests/reference/zoo_errors.py $<TARGET_FILE:typenet-zoo>
           ${CMAKE_CURRENT_BINARY_DIR}/zoo_errors --simd $<BOOL:${TYPENET_ZOO_SIMD}> --sanitized $<BOOL:${TYPENET_SANITIZE}>)
 set_tests_properties(zoo.errors PROPERTIES LABELS examples)
+# classify against torchvision: the same photos, weights and preprocessing, the same top-5 classes and
+# probabilities (tests/reference/classify_check.py; skipped, 77, without torch or the policy).
+if(TARGET typenet::image)
+  foreach(policy reference simd)
+    set(_threads 1)
+    if(policy STREQUAL "simd")
+      set(_threads 2)
+    endif()
+    add_test(NAME zoo.classify.${policy}
+      COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tests/reference/classify_check.py $<TARGET_FILE:typenet-zoo>
+              ${CMAKE_CURRENT_BINARY_DIR}/classify_check/${policy} --policy ${policy} --threads ${_threads})
+    set_tests_properties(zoo.classify.${policy} PROPERTIES LABELS parity SKIP_RETURN_CODE 77 TIMEOUT 600)
+  endforeach()
+endif()
+# The ImageNet class names compiled into typenet-zoo are torchvision's (tools/make_class_names.py --check).
+add_test(NAME zoo.imagenet_classes
+  COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tools/make_class_names.py --check
+          ${PROJECT_SOURCE_DIR}/examples/imagenet_classes.inc)
+set_tests_properties(zoo.imagenet_classes PROPERTIES LABELS examples SKIP_RETURN_CODE 77)
