@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/geometry.hpp"
 #include "../core/model.hpp"
 #include "../core/network.hpp"
 #include "../core/params.hpp"
@@ -68,8 +69,7 @@ struct cuda {
 namespace cuda_detail {
 
 namespace kc = ::typenet::kernels::cuda;
-using fusion::detail::role;
-using fusion::detail::role_of;
+using role = layer_kind;  // the layers' own classification (layers/layer.hpp)
 
 struct device_free {
   void operator()(float* p) const noexcept { cudaFree(p); }
@@ -82,17 +82,12 @@ struct find_role {
 };
 template <class B, class... Rest, role R>
 struct find_role<type_list<B, Rest...>, R>
-    : std::conditional_t<role_of<typename B::layer>::value == R, std::type_identity<B>,
+    : std::conditional_t<layer_kind_of<typename B::layer> == R, std::type_identity<B>,
                          find_role<type_list<Rest...>, R>> {};
 template <class Stage, role R>
 using find_t = typename find_role<typename Stage::layers, R>::type;
 template <class Stage, role R>
 inline constexpr bool has_role = !std::is_void_v<find_t<Stage, R>>;
-
-template <class L>
-struct is_adaptive : std::false_type {};
-template <int OH, int OW>
-struct is_adaptive<adaptive_avg_pool<OH, OW>> : std::true_type {};
 
 template <class L>
 struct lrn_of;
@@ -123,16 +118,13 @@ struct pool_params_of<void> {
 template <class Bound>
 struct geometry_of;  // the GEMM view of a conv2d or dense bound layer
 template <class Bound>
-requires(role_of<typename Bound::layer>::value == role::conv) struct geometry_of<Bound> {
-  using L = typename Bound::layer;
-  using in = typename Bound::input;
-  using out = typename Bound::output;
-  using type =
-      kc::conv_geometry<in::dims[0], in::dims[1], in::dims[2], L::filters, L::kernel_h, L::kernel_w, L::stride_h,
-                        L::stride_w, L::pad_h, L::pad_w, L::group_count, out::dims[1], out::dims[2]>;
+requires(layer_kind_of<typename Bound::layer> == role::conv) struct geometry_of<Bound> {
+  static constexpr window_geometry g = window_of<Bound>;
+  using type = kc::conv_geometry<g.in_c, g.in_h, g.in_w, g.out_c, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+                                 g.pad_h, g.pad_w, g.groups, g.out_h, g.out_w>;
 };
 template <class Bound>
-requires(role_of<typename Bound::layer>::value == role::dense) struct geometry_of<Bound> {
+requires(layer_kind_of<typename Bound::layer> == role::dense) struct geometry_of<Bound> {
   using type = kc::dense_geometry<static_cast<int>(Bound::input::size), Bound::layer::units>;
 };
 
@@ -145,7 +137,7 @@ struct winograd_of {
   static constexpr bool eligible = false;
 };
 template <class Bound>
-requires(role_of<typename Bound::layer>::value == role::conv) struct winograd_of<Bound> {
+requires(layer_kind_of<typename Bound::layer> == role::conv) struct winograd_of<Bound> {
   using L = typename Bound::layer;
   using in = typename Bound::input;
   using out = typename Bound::output;
@@ -496,7 +488,7 @@ class cuda::program {
     using namespace cuda_detail;
     namespace kc = kernels::cuda;
     using First = typename S::first;
-    constexpr role r = role_of<typename First::layer>::value;
+    constexpr role r = layer_kind_of<typename First::layer>;
     cudaStream_t st = policy_.stream;
     if constexpr (r == role::conv || r == role::dense) {
       using Geo = typename geometry_of<First>::type;
@@ -531,7 +523,7 @@ class cuda::program {
       post<typename S::input, typename S::output, typename lrn_params_of<First>::type, kc::no_pool>(cur, batch);
     } else if constexpr (r == role::pool) {
       post<typename S::input, typename S::output, kc::no_lrn, typename pool_params_of<First>::type>(cur, batch);
-    } else if constexpr (is_adaptive<typename First::layer>::value) {
+    } else if constexpr (r == role::adaptive_pool) {
       using in = typename S::input;
       using out = typename S::output;
       float* dst = next_buffer(cur);

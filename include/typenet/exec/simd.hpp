@@ -143,43 +143,14 @@ struct layout_of_shape<shape<C, H, W>> {
   using type = nhwc_layout<C, H, W>;
 };
 
-// Layer kinds.
-template <class L>
-struct is_conv : std::false_type {};
-template <int F, class... T>
-struct is_conv<conv2d<F, T...>> : std::true_type {};
-template <class L>
-struct is_dense : std::false_type {};
-template <int U, class... T>
-struct is_dense<dense<U, T...>> : std::true_type {};
-template <class L>
-struct is_lrn : std::false_type {};
-template <int S, class A, class B, class K>
-struct is_lrn<lrn<S, A, B, K>> : std::true_type {};
-template <class L>
-struct is_pool : std::false_type {};
-template <class... T>
-struct is_pool<max_pool<T...>> : std::true_type {};
-template <class... T>
-struct is_pool<avg_pool<T...>> : std::true_type {};
-template <class L>
-struct is_adaptive : std::false_type {};
-template <int H, int W>
-struct is_adaptive<adaptive_avg_pool<H, W>> : std::true_type {};
-
-/// The first bound layer in Bs... whose layer satisfies Pred, or void.
-template <template <class> class Pred, class... Bs>
+/// The first bound layer in Bs... of kind K (layers' own classification, layers/layer.hpp), or void.
+template <layer_kind K, class... Bs>
 struct find_bound {
   using type = void;
 };
-template <template <class> class Pred, class B, class... Bs>
-struct find_bound<Pred, B, Bs...>
-    : std::conditional_t<Pred<typename B::layer>::value, std::type_identity<B>, find_bound<Pred, Bs...>> {};
-
-template <class L>
-using is_relu = std::is_same<L, relu>;
-template <class L>
-using is_softmax = std::is_same<L, softmax>;
+template <layer_kind K, class B, class... Bs>
+struct find_bound<K, B, Bs...>
+    : std::conditional_t<layer_kind_of<typename B::layer> == K, std::type_identity<B>, find_bound<K, Bs...>> {};
 
 inline detail::aligned_floats copy_aligned(std::size_t n) { return detail::make_aligned_floats(std::int64_t(n)); }
 
@@ -226,9 +197,9 @@ struct conv_stage;
 template <class Stage, class InLayout, class Arch, class... Bs>
 struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   using conv_b = typename Stage::first;
-  using lrn_b = typename find_bound<is_lrn, Bs...>::type;
-  using pool_b = typename find_bound<is_pool, Bs...>::type;
-  static constexpr bool relu_ = !std::is_void_v<typename find_bound<is_relu, Bs...>::type>;
+  using lrn_b = typename find_bound<layer_kind::lrn, Bs...>::type;
+  using pool_b = typename find_bound<layer_kind::pool, Bs...>::type;
+  static constexpr bool relu_ = !std::is_void_v<typename find_bound<layer_kind::relu, Bs...>::type>;
   using geo = ks::conv_geometry_of<conv_b>;
   using kernel = ks::conv_kernel<geo, Arch>;
   using out_shape = typename Stage::output;
@@ -362,8 +333,8 @@ struct dense_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   using dense_b = typename Stage::first;
   static constexpr int in_size = static_cast<int>(dense_b::input::size);
   static constexpr int out_size = static_cast<int>(dense_b::output::size);
-  static constexpr bool relu_ = !std::is_void_v<typename find_bound<is_relu, Bs...>::type>;
-  static constexpr bool softmax_ = !std::is_void_v<typename find_bound<is_softmax, Bs...>::type>;
+  static constexpr bool relu_ = !std::is_void_v<typename find_bound<layer_kind::relu, Bs...>::type>;
+  static constexpr bool softmax_ = !std::is_void_v<typename find_bound<layer_kind::softmax, Bs...>::type>;
   using kernel = ks::dense_kernel<in_size, out_size, Arch>;
   using epilogue = std::conditional_t<relu_, ks::epilogue_relu, ks::epilogue_none>;
   using out_layout = plain_layout;
@@ -460,9 +431,9 @@ struct spatial_stage {
   }
 
   void run(const float* in, float* out, float*, const float*, float*, int batch, thread_pool& pool) const {
-    if constexpr (is_lrn<L>::value) {
+    if constexpr (layer_kind_of<L> == layer_kind::lrn) {
       rows<ks::lrn_kernel<C, H, W, L::size, Arch>>(in, out, batch, pool, L::alpha, L::beta, L::k);
-    } else if constexpr (is_pool<L>::value) {
+    } else if constexpr (layer_kind_of<L> == layer_kind::pool) {
       rows<ks::pool_kernel<ks::pool_geometry_of<B>, L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average,
                            Arch>>(in, out, batch, pool);
     } else {
@@ -473,16 +444,17 @@ struct spatial_stage {
 
 template <class Stage, class InLayout, class Arch>
 struct stage_exec_select {
-  using L = typename Stage::first::layer;
+  static constexpr layer_kind kind = layer_kind_of<typename Stage::first::layer>;
   using type = std::conditional_t<
-      is_conv<L>::value, conv_stage<Stage, InLayout, Arch>,
+      kind == layer_kind::conv, conv_stage<Stage, InLayout, Arch>,
       std::conditional_t<
-          is_dense<L>::value, dense_stage<Stage, InLayout, Arch>,
-          std::conditional_t<is_relu<L>::value, relu_stage<Stage, InLayout, Arch>,
-                             std::conditional_t<is_softmax<L>::value, softmax_stage<Stage, InLayout, Arch>,
+          kind == layer_kind::dense, dense_stage<Stage, InLayout, Arch>,
+          std::conditional_t<kind == layer_kind::relu, relu_stage<Stage, InLayout, Arch>,
+                             std::conditional_t<kind == layer_kind::softmax, softmax_stage<Stage, InLayout, Arch>,
                                                 spatial_stage<Stage, InLayout, Arch>>>>>;
-  static_assert(is_conv<L>::value || is_dense<L>::value || is_relu<L>::value || is_softmax<L>::value ||
-                    is_lrn<L>::value || is_pool<L>::value || is_adaptive<L>::value,
+  static_assert(kind == layer_kind::conv || kind == layer_kind::dense || kind == layer_kind::relu ||
+                    kind == layer_kind::softmax || kind == layer_kind::lrn || kind == layer_kind::pool ||
+                    kind == layer_kind::adaptive_pool,
                 "typenet: exec::simd has no kernel for this layer kind");
 };
 

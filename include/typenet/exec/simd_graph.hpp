@@ -62,36 +62,25 @@ enum class leaf_kind { conv, depthwise, dense, batch_norm, relu, relu6, softmax,
 template <class B>
 consteval leaf_kind kind_of() {
   using L = typename B::layer;
-  if constexpr (requires {
-                  L::group_count;
-                  L::kernel_h;
-                }) {  // conv2d
+  using k = layer_kind;
+  constexpr k category = layer_kind_of<L>;
+  if constexpr (category == k::conv) {
     constexpr int c = static_cast<int>(B::input::dims[0]), f = static_cast<int>(B::output::dims[0]);
     return (L::group_count == c && f == c && c > 1) ? leaf_kind::depthwise : leaf_kind::conv;
-  } else if constexpr (requires { L::units; }) {
+  } else if constexpr (category == k::dense) {
     return leaf_kind::dense;
-  } else if constexpr (std::is_same_v<L, batch_norm>) {
+  } else if constexpr (category == k::batch_norm) {
     return leaf_kind::batch_norm;
-  } else if constexpr (std::is_same_v<L, relu>) {
+  } else if constexpr (category == k::relu) {
     return leaf_kind::relu;
-  } else if constexpr (std::is_same_v<L, relu6>) {
+  } else if constexpr (category == k::relu6) {
     return leaf_kind::relu6;
-  } else if constexpr (std::is_same_v<L, softmax>) {
+  } else if constexpr (category == k::softmax) {
     return leaf_kind::softmax;
-  } else if constexpr (
-      B::input::rank == 3 && B::output::rank == 3 && requires { ks::pool_geometry_of<B>::kh; } &&
-      requires { L::kind; }) {
-    return leaf_kind::spatial;  // max_pool, avg_pool
-  } else if constexpr (
-      requires {
-        L::out_h;
-        L::out_w;
-      } ||
-      requires {
-        L::size;
-        L::alpha;
-      }) {
-    return leaf_kind::spatial;  // adaptive_avg_pool, lrn
+  } else if constexpr (category == k::pool) {
+    return B::input::rank == 3 ? leaf_kind::spatial : leaf_kind::other;
+  } else if constexpr (category == k::adaptive_pool || category == k::lrn) {
+    return leaf_kind::spatial;
   } else {
     return leaf_kind::other;
   }
@@ -514,9 +503,9 @@ struct spatial_exec : no_extras {
               [&](std::int64_t b, std::int64_t e) { K::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e, extra...); });
   }
   void run(const frame& fr) const {
-    if constexpr (requires { L::alpha; }) {
+    if constexpr (layer_kind_of<L> == layer_kind::lrn) {
       rows<ks::lrn_kernel<C, H, W, L::size, Arch>>(fr, L::alpha, L::beta, L::k);
-    } else if constexpr (requires { L::out_h; }) {
+    } else if constexpr (layer_kind_of<L> == layer_kind::adaptive_pool) {
       rows<ks::adaptive_avg_pool_kernel<C, H, W, L::out_h, L::out_w, Arch>>(fr);
     } else {
       rows<ks::pool_kernel<ks::pool_geometry_of<B>, L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average,

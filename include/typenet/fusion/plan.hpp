@@ -37,62 +37,24 @@ struct stage {
 namespace detail {
 using typenet::detail::at_t;
 
-enum class role { conv, dense, relu, softmax, lrn, pool, vanish, other };
-
-template <class L>
-struct role_of {
-  static constexpr role value = role::other;
-};
-template <int F, class... T>
-struct role_of<conv2d<F, T...>> {
-  static constexpr role value = role::conv;
-};
-template <int U, class... T>
-struct role_of<dense<U, T...>> {
-  static constexpr role value = role::dense;
-};
-template <>
-struct role_of<relu> {
-  static constexpr role value = role::relu;
-};
-template <>
-struct role_of<softmax> {
-  static constexpr role value = role::softmax;
-};
-template <int S, class A, class B, class K>
-struct role_of<lrn<S, A, B, K>> {
-  static constexpr role value = role::lrn;
-};
-template <class... T>
-struct role_of<max_pool<T...>> {
-  static constexpr role value = role::pool;
-};
-template <class... T>
-struct role_of<avg_pool<T...>> {
-  static constexpr role value = role::pool;
-};
-template <int P>
-struct role_of<dropout<P>> {
-  static constexpr role value = role::vanish;
-};
-template <>
-struct role_of<flatten> {
-  static constexpr role value = role::vanish;
-};
+// The fusion rules read the layers' own classification (layer_kind_of, layers/layer.hpp). Dropout (an
+// identity at inference) and flatten (a view) vanish from the plan.
+constexpr bool vanishes(layer_kind k) { return k == layer_kind::dropout || k == layer_kind::flatten; }
 
 // How many layers from the front of the list form the next stage; 0 means "the first layer vanishes".
 template <class... B>
 constexpr std::size_t stage_length() {
-  constexpr std::array<role, sizeof...(B)> r{role_of<typename B::layer>::value...};
+  using k = layer_kind;
+  constexpr std::array<k, sizeof...(B)> r{layer_kind_of<typename B::layer>...};
   constexpr std::size_t n = sizeof...(B);
   std::size_t i = 1;
-  if (r[0] == role::vanish) return 0;
-  if (r[0] == role::conv) {
-    if (i < n && r[i] == role::relu) ++i;
-    if (i < n && r[i] == role::lrn) ++i;
-    if (i < n && r[i] == role::pool) ++i;
-  } else if (r[0] == role::dense) {
-    if (i < n && (r[i] == role::relu || r[i] == role::softmax)) ++i;
+  if (vanishes(r[0])) return 0;
+  if (r[0] == k::conv) {
+    if (i < n && r[i] == k::relu) ++i;
+    if (i < n && r[i] == k::lrn) ++i;
+    if (i < n && r[i] == k::pool) ++i;
+  } else if (r[0] == k::dense) {
+    if (i < n && (r[i] == k::relu || r[i] == k::softmax)) ++i;
   }
   return i;
 }
@@ -138,22 +100,18 @@ struct to_plan<type_list<S...>> {
 }  // namespace detail
 
 namespace detail {
-template <class L>
-inline constexpr bool is_adaptive_pool = false;
-template <int H, int W>
-inline constexpr bool is_adaptive_pool<adaptive_avg_pool<H, W>> = true;
-
 template <class B>
 constexpr bool covered() {
   if constexpr (!B::is_leaf) {
     return false;
   } else {
     using L = typename B::layer;
-    constexpr role r = role_of<L>::value;
-    if constexpr (r == role::conv || r == role::dense)
+    using k = layer_kind;
+    constexpr k r = layer_kind_of<L>;
+    if constexpr (r == k::conv || r == k::dense)
       return L::has_bias;
     else
-      return r != role::other || is_adaptive_pool<L>;
+      return r == k::relu || r == k::softmax || r == k::lrn || r == k::pool || r == k::adaptive_pool || vanishes(r);
   }
 }
 template <class List>

@@ -7,6 +7,7 @@ namespace typenet {
 
 /// max(x, 0), element-wise, any shape. NaN stays NaN.
 struct relu : layer_base {
+  static constexpr layer_kind category = layer_kind::relu;
   static std::string name() { return "relu"; }
   template <int Index, class In>
   struct at : detail::no_params {
@@ -16,6 +17,7 @@ struct relu : layer_base {
 
 /// min(max(x, 0), 6), element-wise, any shape (PyTorch's nn.ReLU6). NaN stays NaN.
 struct relu6 : layer_base {
+  static constexpr layer_kind category = layer_kind::relu6;
   static std::string name() { return "relu6"; }
   template <int Index, class In>
   struct at : detail::no_params {
@@ -25,6 +27,7 @@ struct relu6 : layer_base {
 
 /// y = x (PyTorch's nn.Identity): the default shortcut of a residual block.
 struct identity : layer_base {
+  static constexpr layer_kind category = layer_kind::identity;
   static std::string name() { return "identity"; }
   template <int Index, class In>
   struct at : detail::no_params {
@@ -34,6 +37,7 @@ struct identity : layer_base {
 
 /// Softmax over a flat vector (PyTorch's nn.Softmax(dim=1) on [N, Units]); numerically stable.
 struct softmax : layer_base {
+  static constexpr layer_kind category = layer_kind::softmax;
   static std::string name() { return "softmax"; }
   template <int Index, class In>
   struct at : detail::no_params {

@@ -11,6 +11,7 @@
 namespace typenet {
 
 struct batch_norm : layer_base {
+  static constexpr layer_kind category = layer_kind::batch_norm;
   static constexpr double eps = 1e-5;
   static std::string name() { return "batch_norm"; }
 

@@ -24,6 +24,7 @@ struct conv_tags {
 
 template <int Filters, class... Tags>
 struct conv2d : layer_base {
+  static constexpr layer_kind category = layer_kind::conv;
   using window = detail::window<Tags...>;
   static constexpr int filters = Filters;
   static constexpr int kernel_h = window::kernel_h, kernel_w = window::kernel_w;

@@ -18,6 +18,7 @@ struct dense_tags {
 
 template <int Units, class... Tags>
 struct dense : layer_base {
+  static constexpr layer_kind category = layer_kind::dense;
   static constexpr int units = Units;
   static constexpr bool has_bias = !(std::is_same_v<Tags, no_bias> || ...);
   static std::string name() { return "dense " + std::to_string(Units) + (has_bias ? "" : ", no bias"); }

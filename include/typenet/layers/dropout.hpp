@@ -6,6 +6,7 @@ namespace typenet {
 
 template <int Percent = 50>
 struct dropout : layer_base {
+  static constexpr layer_kind category = layer_kind::dropout;
   static constexpr int percent = Percent;
   static std::string name() { return "dropout " + std::to_string(Percent) + "%"; }
   template <int Index, class In>

@@ -5,6 +5,7 @@
 namespace typenet {
 
 struct flatten : layer_base {
+  static constexpr layer_kind category = layer_kind::flatten;
   static std::string name() { return "flatten"; }
   template <int Index, class In>
   struct at : detail::no_params {

@@ -8,6 +8,8 @@
 //       static constexpr std::int64_t weights, biases, macs;
 //       static constexpr std::array<tensor_spec, N> tensors;  // its parameter tensors, PyTorch names
 //                                                             // and shapes, stored in this order
+//   static constexpr layer_kind category;        // what it is, for the planner and the policies
+//                                                // (omitted: layer_kind::other, reference kernels only)
 // Layers say what they are; kernels live under kernels/<policy>/.
 #pragma once
 #include <array>
@@ -23,6 +25,36 @@
 namespace typenet {
 
 struct layer_base {};
+
+/// What a layer is: the one classification that the fusion planner and every policy read (through
+/// layer_kind_of), declared by each layer type as `static constexpr layer_kind category`. A layer that
+/// declares none is `other`: the policies run it with its reference kernel, and describe<Net, Policy>()
+/// says so.
+enum class layer_kind {
+  conv,
+  dense,
+  relu,
+  relu6,
+  softmax,
+  lrn,
+  pool,
+  adaptive_pool,
+  batch_norm,
+  identity,
+  dropout,
+  flatten,
+  other
+};
+
+template <class L>
+consteval layer_kind category_of() {
+  if constexpr (requires { L::category; })
+    return L::category;
+  else
+    return layer_kind::other;
+}
+template <class L>
+inline constexpr layer_kind layer_kind_of = category_of<L>();
 
 /// One parameter tensor of a layer, as PyTorch's state_dict names and shapes it. A buffer (batch norm's
 /// running statistics) is stored and loaded like a parameter but is not counted by param_count.

@@ -14,6 +14,7 @@ namespace typenet {
 
 template <int Size, class Alpha = std::ratio<1, 10000>, class Beta = std::ratio<3, 4>, class K = std::ratio<1>>
 struct lrn : layer_base {
+  static constexpr layer_kind category = layer_kind::lrn;
   static constexpr int size = Size;
   static constexpr double alpha = double(Alpha::num) / double(Alpha::den);
   static constexpr double beta = double(Beta::num) / double(Beta::den);

@@ -25,6 +25,7 @@ struct pool_tags {
 // The parameters max_pool and avg_pool share.
 template <pool_kind Kind, class... Tags>
 struct pool_params : layer_base {
+  static constexpr layer_kind category = layer_kind::pool;  // max_pool, avg_pool
   using window = detail::window<Tags...>;
   static constexpr pool_kind kind = Kind;
   static constexpr int kernel_h = window::kernel_h, kernel_w = window::kernel_w;
@@ -75,6 +76,7 @@ struct avg_pool : detail::pool_params<pool_kind::average, Tags...> {
 
 template <int OH, int OW = OH>
 struct adaptive_avg_pool : layer_base {
+  static constexpr layer_kind category = layer_kind::adaptive_pool;
   static constexpr int out_h = OH, out_w = OW;
   static std::string name() { return "adaptive_avg_pool " + std::to_string(OH) + "x" + std::to_string(OW); }
   template <int Index, class In>

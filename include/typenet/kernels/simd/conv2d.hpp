@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../core/geometry.hpp"
 #include "common.hpp"
 #include "dense.hpp"  // epilogues, detail::load_first
 
@@ -37,12 +38,15 @@ struct conv_geometry {
   static constexpr int cg = C / G, fg = F / G;
 };
 
-/// The geometry of a bound conv2d layer (bound_layer of core/network.hpp).
+/// The geometry of a bound conv2d layer (bound_layer of core/network.hpp), from its window_of.
 template <class B>
-using conv_geometry_of =
-    conv_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[0], B::output::dims[1],
-                  B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w, B::layer::stride_h, B::layer::stride_w,
-                  B::layer::pad_h, B::layer::pad_w, B::layer::group_count>;
+struct conv_geometry_from {
+  static constexpr window_geometry g = window_of<B>;
+  using type = conv_geometry<g.in_c, g.in_h, g.in_w, g.out_c, g.out_h, g.out_w, g.kernel_h, g.kernel_w, g.stride_h,
+                             g.stride_w, g.pad_h, g.pad_w, g.groups>;
+};
+template <class B>
+using conv_geometry_of = typename conv_geometry_from<B>::type;
 
 template <class Geo, class Arch>
 struct conv_kernel {

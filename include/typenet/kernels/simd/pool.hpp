@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "../../core/geometry.hpp"
 #include "../../layers/tags.hpp"
 #include "common.hpp"
 
@@ -23,10 +24,15 @@ template <int C, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, i
 struct pool_geometry {
   static constexpr int c = C, h = H, w = W, oh = OH, ow = OW, kh = KH, kw = KW, sh = SH, sw = SW, ph = PH, pw = PW;
 };
+/// The geometry of a bound max_pool or avg_pool layer, from its window_of.
 template <class B>
-using pool_geometry_of = pool_geometry<B::input::dims[0], B::input::dims[1], B::input::dims[2], B::output::dims[1],
-                                       B::output::dims[2], B::layer::kernel_h, B::layer::kernel_w, B::layer::stride_h,
-                                       B::layer::stride_w, B::layer::pad_h, B::layer::pad_w>;
+struct pool_geometry_from {
+  static constexpr window_geometry g = window_of<B>;
+  using type = pool_geometry<g.in_c, g.in_h, g.in_w, g.out_h, g.out_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+                             g.pad_h, g.pad_w>;
+};
+template <class B>
+using pool_geometry_of = typename pool_geometry_from<B>::type;
 
 template <class Geo, pool_op Op, class Arch>
 struct pool_kernel {
