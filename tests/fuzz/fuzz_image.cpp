@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // An accepted image is non-empty, within the limit, and holds exactly its samples.
     if (d.width == 0 || d.height == 0 || d.width * d.height > limits.max_pixels) __builtin_trap();
     if (d.channels < 1 || d.channels > 4 || (d.bit_depth != 8 && d.bit_depth != 16)) __builtin_trap();
-    if (d.bytes.size() != d.width * d.height * static_cast<std::size_t>(d.channels * d.bit_depth / 8))
-      __builtin_trap();
+    if (d.bytes.size() != d.width * d.height * static_cast<std::size_t>(d.channels * d.bit_depth / 8)) __builtin_trap();
     for (const auto& how : {typenet::image::imagenet(7, 9), typenet::image::digits(5)}) {
       for (const float v : typenet::image::prepare(d, how)) {
         if (!std::isfinite(v) || v < -3.0f || v > 3.0f) __builtin_trap();  // (v / 255 - mean) / std, bounded
