@@ -58,6 +58,9 @@ RCONV = "include/typenet/kernels/reference/conv2d.hpp"
 CGEMM = "include/typenet/kernels/cuda/gemm.hpp"
 CPOINT = "include/typenet/kernels/cuda/pointwise.hpp"
 WTRANS = "include/typenet/kernels/winograd_transforms.hpp"
+IPRE = "include/typenet/image/preprocess.hpp"
+IDEC = "include/typenet/image/decode.hpp"
+IMAGE = {"targets": ["typenet_image_tests"], "tests": "^image\\.(tests|torchvision)$"}
 DW = "include/typenet/kernels/simd/depthwise.hpp"
 ELT = "include/typenet/kernels/simd/eltwise.hpp"
 SGRAPH = "include/typenet/exec/simd_graph.hpp"
@@ -219,6 +222,24 @@ MUTANTS = [
     dict(name="cuda-winograd-relu-drops-nan", kernel="cuda winograd (host-checked)", bug="NaN: ReLU as val > 0 ? val : 0",
          file=WTRANS, old="Relu ? (val < 0.f ? 0.f : val) : val;", new="Relu ? (val > 0.f ? val : 0.f) : val;",
          **simd("nonfinite_test")),
+    # --- photos (image/preprocess.hpp, image/decode.hpp): torchvision's preprocessing bit for bit
+    dict(name="image-resize-all-fma", kernel="image resize", bug="every tap with FMA (not PyTorch's order)",
+         file=IPRE, old="for (; k <= grouped; ++k) acc = acc + product(src[k * step], w[k]);",
+         new="for (; k <= grouped; ++k) acc = std::fma(src[k * step], w[k], acc);", **IMAGE),
+    dict(name="image-resize-no-fma", kernel="image resize", bug="every tap as mul + add",
+         file=IPRE, old="for (; k < n; ++k) acc = std::fma(src[k * step], w[k], acc);",
+         new="for (; k < n; ++k) acc = acc + product(src[k * step], w[k]);", **IMAGE),
+    dict(name="image-resize-support-not-widened", kernel="image resize", bug="no antialiasing (support 1)",
+         file=IPRE, old="const float support = scale >= 1.0f ? scale : 1.0f;", new="const float support = 1.0f;",
+         **IMAGE),
+    dict(name="image-resize-round-half-up", kernel="image resize", bug="round half away from zero",
+         file=IPRE, old="std::clamp(std::nearbyint(v), 0.0f, 255.0f)", new="std::clamp(std::floor(v + 0.5f), 0.0f, 255.0f)",
+         **IMAGE),
+    dict(name="image-crop-offset-floor", kernel="image center_crop", bug="offset floored, not rounded half to even",
+         file=IPRE, old="std::nearbyint(static_cast<double>(have - want) / 2.0)", new="(have - want) / 2", **IMAGE),
+    dict(name="image-jpeg-warnings-ignored", kernel="image JPEG decode", bug="libjpeg warnings ignored (truncation padded)",
+         file=IDEC, old="if (level < 0 && info->err->msg_code != JWRN_EXTRANEOUS_DATA) jpeg_fail(info);",
+         new="(void)level;", **IMAGE),
 ]
 
 PER_FILE_CMAKE = """
