@@ -50,6 +50,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, HERE)
 from measure import busy_seconds, wait_idle  # noqa: E402  (the same idle gate as measure.py)
 
+LOGIT_BOUND = 1e-4  # relative to max |logit|, as in bench_compare_onednn
+
 
 def own_seconds():
     t = os.times()
