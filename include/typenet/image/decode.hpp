@@ -24,9 +24,10 @@
 #include <string_view>
 #include <vector>
 
-// clang-format off: jpeglib.h needs <cstdio> before it and does not include it itself.
-#include <jerror.h>
+// jpeglib.h needs <cstdio> (above) and does not include it itself; jerror.h, its message codes, after it.
+// clang-format off
 #include <jpeglib.h>
+#include <jerror.h>
 // clang-format on
 #include <png.h>
 
