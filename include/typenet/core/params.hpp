@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "leaf_table.hpp"
 #include "network.hpp"
 
 namespace typenet {
@@ -61,33 +62,6 @@ struct param_tensor {
   std::span<float> data;
   bool buffer = false;  ///< a buffer (batch norm's running statistics), not a trainable parameter
 };
-
-/// The key of a bound layer as a string: the top-level component comes from Net::param_prefix(index)
-/// unless the entry is named; the others are names or positions ("layer1.0.conv1", "features.3.squeeze").
-template <Network Net, class Leaf>
-std::string key_of() {
-  std::string out;
-  bool first = true;
-  auto add = [&](std::string part) {
-    out += (first ? "" : ".") + part;
-    first = false;
-  };
-  [&]<class... C>(detail::key_path<C...>) {
-    (
-        [&] {
-          if constexpr (requires { detail::component_text<C>::chars; }) {  // a position
-            if (first)
-              add(Net::param_prefix(Leaf::index));
-            else
-              add(std::string(detail::component_text<C>::view()));
-          } else {
-            add(std::string(detail::component_text<C>::view()));
-          }
-        }(),
-        ...);
-  }(typename Leaf::key{});
-  return out;
-}
 
 template <Network Net>
 class params {
@@ -151,19 +125,19 @@ class params {
   std::vector<param_tensor> tensors() {
     float* base = checked_data();
     std::vector<param_tensor> out;
-    for_each_leaf(typename Net::layers{}, [&]<class B>() {
-      if constexpr (B::tensors.size() > 0) {
-        const std::string key = key_of<Net, B>();
-        for (std::size_t i = 0; i < B::tensors.size(); ++i) {
-          const tensor_spec& t = B::tensors[i];
-          std::vector<std::int64_t> dims(t.dims.begin(), t.dims.begin() + t.rank);
-          out.push_back({key + "." + std::string(t.name),
-                         std::move(dims),
-                         {base + B::tensor_offset(i), static_cast<std::size_t>(t.size())},
-                         t.buffer});
-        }
+    for (const leaf_info& leaf : leaf_table<Net>) {
+      if (leaf.tensor_count == 0) continue;
+      const std::string key = param_key<Net>(leaf);
+      std::int64_t offset = leaf.offset;
+      for (std::size_t i = 0; i < leaf.tensor_count; ++i) {
+        const tensor_spec& t = leaf.tensors[i];
+        out.push_back({key + "." + std::string(t.name),
+                       std::vector<std::int64_t>(t.dims.begin(), t.dims.begin() + t.rank),
+                       {base + offset, static_cast<std::size_t>(t.size())},
+                       t.buffer});
+        offset += t.size();
       }
-    });
+    }
     return out;
   }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/leaf_table.hpp"
 #include "../core/network.hpp"
 #include "../core/plan.hpp"
 #include "../fusion/plan.hpp"
@@ -29,11 +30,9 @@ std::vector<layer_row> layer_table() {
   std::array<int, Net::layers::size> stage{};
   stage.fill(-1);
   if constexpr (fusion::fused_kernels_cover<Net>) stage = fusion::stage_of_layers<Net>();
-  for_each_leaf(typename Net::layers{}, [&]<class B>() {
-    rows.push_back({B::index, std::string(detail::key_text<typename B::key>::view()), B::layer::name(),
-                    B::output::str(), B::params, B::macs,
-                    B::path::size == 1 ? stage[static_cast<std::size_t>(B::index)] : -1});
-  });
+  for (const leaf_info& leaf : leaf_table<Net>)
+    rows.push_back({leaf.index, std::string(leaf.key), leaf.layer_name(), shape_text(leaf.rank, leaf.output_dims),
+                    leaf.params, leaf.macs, leaf.depth == 1 ? stage[static_cast<std::size_t>(leaf.index)] : -1});
   return rows;
 }
 
