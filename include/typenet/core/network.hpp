@@ -116,14 +116,24 @@ struct duplicate_key<type_list<L...>> {
     for (const auto& tensor : B::tensors) out[t++] = tensor.name;  // a range-for: no 0 < 0 warning from nvcc
     return out;
   }
+  // Keys are compared by a hash first: a plain comparison of every pair of keys took 1.6 s of constant
+  // evaluation for ResNet-50's 161 layers.
+  static constexpr std::uint64_t hash(std::string_view s) {  // FNV-1a
+    std::uint64_t h = 14695981039346656037ull;
+    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    return h;
+  }
   static constexpr std::pair<std::size_t, std::size_t> first = []() consteval {
-    constexpr std::array<std::array<std::string_view, 4>, n> all{names<L>()...};
+    constexpr std::array<std::uint64_t, n> hashes{hash(key_text<typename L::key>::view())...};
+    constexpr std::array<bool, n> has_tensors{(L::tensors.size() > 0)...};
     for (std::size_t j = 0; j < n; ++j)
       for (std::size_t i = 0; i < j; ++i)
-        if (!all[j][0].empty() && keys[i] == keys[j])
+        if (has_tensors[j] && hashes[i] == hashes[j] && keys[i] == keys[j]) {
+          constexpr std::array<std::array<std::string_view, 4>, n> all{names<L>()...};
           for (auto a : all[i])
             for (auto b : all[j])
               if (!a.empty() && a == b) return std::pair{i, j};
+        }
     return std::pair{n, n};
   }
   ();

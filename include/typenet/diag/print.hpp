@@ -53,30 +53,40 @@ inline std::string pad_left(std::string s, std::size_t w) {
 }
 }  // namespace detail
 
-/// The layer table: index (the layer's path inside blocks), layer, output shape, params, MACs, stage; then
-/// the totals.
-template <Network Net>
-std::string describe() {
-  using detail::group_digits, detail::pad_left, detail::pad_right;
-  const auto rows = layer_table<Net>();
+namespace detail {
+/// What describe<Net>() prints below the rows.
+struct table_totals {
+  std::int64_t params, param_bytes, macs, activation_bytes, buffer_bytes;
+};
+
+/// The text of describe<Net>(): an ordinary function, compiled once, not once per network.
+inline std::string format_layer_table(const std::vector<layer_row>& rows, const std::string& input_shape,
+                                      const table_totals& t) {
   std::size_t wl = 5, wp = 5;
   for (const auto& r : rows) wl = std::max(wl, r.layer.size()), wp = std::max(wp, r.path.size());
   std::string out = pad_left("index", wp) + "  " + pad_right("layer", wl) + "  " + pad_right("output", 16) + "  " +
                     pad_left("params", 12) + "  " + pad_left("MACs", 15) + "  stage\n";
-  out += pad_left("-", wp) + "  " + pad_right(Net::input_shape::str().insert(0, "input "), wl) + "  " +
-         Net::input_shape::str() + "\n";
+  out += pad_left("-", wp) + "  " + pad_right("input " + input_shape, wl) + "  " + input_shape + "\n";
   for (const auto& r : rows) {
     out += pad_left(r.path, wp) + "  " + pad_right(r.layer, wl) + "  " + pad_right(r.output_shape, 16) + "  " +
            pad_left(group_digits(r.params), 12) + "  " + pad_left(group_digits(r.macs), 15) + "  " +
            (r.stage < 0 ? std::string("-") : std::to_string(r.stage)) + "\n";
   }
-  out +=
-      "total: " + group_digits(param_count<Net>) + " parameters (" + group_digits(memory_plan<Net>::param_bytes) +
-      " bytes), " + group_digits(mac_count<Net>) + " multiply-adds per image, activations " +
-      group_digits(activation_bytes<Net>) + " bytes per image, forward buffers " +
-      group_digits(fusion::fused_kernels_cover<Net> ? memory_plan<Net>::bytes_per_image : peak_activation_bytes<Net>) +
-      " bytes per image\n";
+  out += "total: " + group_digits(t.params) + " parameters (" + group_digits(t.param_bytes) + " bytes), " +
+         group_digits(t.macs) + " multiply-adds per image, activations " + group_digits(t.activation_bytes) +
+         " bytes per image, forward buffers " + group_digits(t.buffer_bytes) + " bytes per image\n";
   return out;
+}
+}  // namespace detail
+
+/// The layer table: index (the layer's path inside blocks), layer, output shape, params, MACs, stage; then
+/// the totals.
+template <Network Net>
+std::string describe() {
+  return detail::format_layer_table(
+      layer_table<Net>(), Net::input_shape::str(),
+      {param_count<Net>, memory_plan<Net>::param_bytes, mac_count<Net>, activation_bytes<Net>,
+       fusion::fused_kernels_cover<Net> ? memory_plan<Net>::bytes_per_image : peak_activation_bytes<Net>});
 }
 
 /// describe<Net>() followed by how Policy runs it: the policy's own description if it has one (exec::simd:

@@ -30,10 +30,11 @@
 #include <ratio>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <vector>
 
+#include <boost/hana/basic_tuple.hpp>
+#include <boost/hana/for_each.hpp>
 #include <xsimd/xsimd.hpp>
 
 #include "../core/model.hpp"
@@ -484,7 +485,7 @@ template <class List>
 struct as_tuple;
 template <class... E>
 struct as_tuple<type_list<E...>> {
-  using type = std::tuple<E...>;
+  using type = boost::hana::basic_tuple<E...>;
   static constexpr std::int64_t scratch = std::max({std::int64_t{0}, E::scratch_floats...});
   static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
   static constexpr std::size_t workspace = std::max({std::size_t{0}, E::workspace_floats...});
@@ -565,11 +566,10 @@ class simd<Arch>::program {
       }
     };
     pool_.run(load);
-    std::apply(
-        [&](auto&... e) {
-          ((e.run(cur, next, scratch_.get(), zeros_.get(), workspace_.get(), batch, pool_), std::swap(cur, next)), ...);
-        },
-        execs_);
+    boost::hana::for_each(execs_, [&](auto& e) {
+      e.run(cur, next, scratch_.get(), zeros_.get(), workspace_.get(), batch, pool_);
+      std::swap(cur, next);
+    });
     // Output edge.
     using final_layout = typename built::final_layout;
     if constexpr (std::is_same_v<final_layout, simd_detail::plain_layout>) {
@@ -588,7 +588,7 @@ class simd<Arch>::program {
   static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <class... E>
   static execs_tuple make_execs(const float* p, simd_detail::type_list<E...>*) {
-    return execs_tuple(E(p)...);
+    return boost::hana::make_basic_tuple(E(p)...);
   }
 
   int max_batch_;
@@ -603,12 +603,13 @@ template <class Net>
 requires(!simd_native<Net>) class simd<Arch>::program<Net> {
   using low = simd_graph::lowered<Net>;
   template <std::size_t... I>
-  static auto exec_types(std::index_sequence<I...>) -> std::tuple<typename simd_graph::exec_for<low, I, Arch>::type...>;
+  static auto exec_types(std::index_sequence<I...>)
+      -> boost::hana::basic_tuple<typename simd_graph::exec_for<low, I, Arch>::type...>;
   using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
   template <class T>
   struct info;
   template <class... E>
-  struct info<std::tuple<E...>> {
+  struct info<boost::hana::basic_tuple<E...>> {
     static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_floats...});
     static constexpr std::size_t workspace = std::max({std::size_t{0}, E::workspace_floats...});
     static constexpr bool fallback = (false || ... || E::fallback);
@@ -657,7 +658,7 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
       else
         std::memcpy(first + b * in_size, in + b * in_size, sizeof(float) * std::size_t(e - b) * in_size);
     });
-    std::apply([&](auto&... e) { (e.run(fr), ...); }, execs_);
+    boost::hana::for_each(execs_, [&](auto& e) { e.run(fr); });
     const float* last = fr.at(low::output);
     simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
       if constexpr (out_dims.c > 0)
@@ -671,11 +672,11 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
   static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <std::size_t... I>
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
-    return execs_tuple(std::tuple_element_t<I, execs_tuple>(p)...);
+    return boost::hana::make_basic_tuple(typename simd_graph::exec_for<low, I, Arch>::type(p)...);
   }
   template <std::size_t I>
   static void add_fallback(std::vector<std::string>& names) {
-    using E = std::tuple_element_t<I, execs_tuple>;
+    using E = typename simd_graph::exec_for<low, I, Arch>::type;
     if constexpr (E::fallback) {
       using B = typename E::B;
       names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");

@@ -122,6 +122,21 @@ struct default_rounding {
   static constexpr rounding mode = rounding::exact;
 };
 
+/// "kernel 3x3, stride 2, pad 1, no bias": window<Tags...>::str(). An ordinary function, so that its code
+/// exists once and not once per window type.
+inline std::string window_text(int kernel_h, int kernel_w, int stride_h, int stride_w, int pad_h, int pad_w, int groups,
+                               rounding round, bool has_bias) {
+  auto pair = [](int a, int b) { return a == b ? std::to_string(a) : std::to_string(a) + "x" + std::to_string(b); };
+  std::string out = "kernel " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w);
+  if (stride_h != 1 || stride_w != 1) out += ", stride " + pair(stride_h, stride_w);
+  if (pad_h != 0 || pad_w != 0) out += ", pad " + pair(pad_h, pad_w);
+  if (groups != 1) out += ", groups " + std::to_string(groups);
+  if (round == rounding::floor) out += ", floor";
+  if (round == rounding::ceil) out += ", ceil";
+  if (!has_bias) out += ", no bias";
+  return out;
+}
+
 /// The window parameters common to conv2d and the pools, read from a tag list.
 template <class... Tags>
 struct window {
@@ -141,17 +156,7 @@ struct window {
   static constexpr bool positive =
       kernel_h > 0 && kernel_w > 0 && stride_h > 0 && stride_w > 0 && pad_h >= 0 && pad_w >= 0 && group_count > 0;
   static std::string str() {
-    std::string out = "kernel " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w);
-    if (stride_h != 1 || stride_w != 1)
-      out += ", stride " + (stride_h == stride_w ? std::to_string(stride_h)
-                                                 : std::to_string(stride_h) + "x" + std::to_string(stride_w));
-    if (pad_h != 0 || pad_w != 0)
-      out += ", pad " + (pad_h == pad_w ? std::to_string(pad_h) : std::to_string(pad_h) + "x" + std::to_string(pad_w));
-    if (group_count != 1) out += ", groups " + std::to_string(group_count);
-    if (round == rounding::floor) out += ", floor";
-    if (round == rounding::ceil) out += ", ceil";
-    if (!has_bias) out += ", no bias";
-    return out;
+    return window_text(kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, group_count, round, has_bias);
   }
 };
 

@@ -48,6 +48,31 @@ struct conv_geometry_from {
 template <class B>
 using conv_geometry_of = typename conv_geometry_from<B>::type;
 
+/// The block layout of conv_kernel's packed weights (see the top of this file).
+struct conv_pack_layout {
+  int groups, blocks, block, kh, kw, cg, fg;
+};
+
+/// Packs PyTorch weights [F][C/G][KH][KW] and bias [F] into [G][block][KH][KW][C/G][B] (zero past F/G). An
+/// ordinary function: it runs once when a model is built, so nothing is gained by compiling it per shape.
+inline void pack_direct_conv(const float* w, const float* bias, float* packed, float* packed_bias,
+                             const conv_pack_layout& l) {
+  const std::size_t block_floats = std::size_t(l.kh) * l.kw * l.cg * l.block;
+  for (int g = 0; g < l.groups; ++g)
+    for (int ob = 0; ob < l.blocks; ++ob)
+      for (int j = 0; j < l.block; ++j) {
+        const int oc = ob * l.block + j;
+        float* pb = packed + (std::size_t(g) * l.blocks + ob) * block_floats;
+        for (int kh = 0; kh < l.kh; ++kh)
+          for (int kw = 0; kw < l.kw; ++kw)
+            for (int ic = 0; ic < l.cg; ++ic) {
+              const std::size_t dst = ((std::size_t(kh) * l.kw + kw) * l.cg + ic) * l.block + j;
+              pb[dst] = oc < l.fg ? w[((std::size_t(g * l.fg + oc) * l.cg + ic) * l.kh + kh) * l.kw + kw] : 0.f;
+            }
+        packed_bias[(std::size_t(g) * l.blocks + ob) * l.block + j] = oc < l.fg ? bias[g * l.fg + oc] : 0.f;
+      }
+}
+
 template <class Geo, class Arch>
 struct conv_kernel {
   using batch = xsimd::batch<float, Arch>;
@@ -77,19 +102,7 @@ struct conv_kernel {
 
   /// Packs PyTorch weights [F][C/G][KH][KW] and bias [F] into this kernel's layout.
   static void pack(const float* w, const float* bias, float* packed, float* packed_bias) {
-    for (int g = 0; g < G; ++g)
-      for (int ob = 0; ob < blocks; ++ob)
-        for (int j = 0; j < B; ++j) {
-          const int oc = ob * B + j;
-          float* pb = packed + (std::size_t(g) * blocks + ob) * block_floats;
-          for (int kh = 0; kh < KH; ++kh)
-            for (int kw = 0; kw < KW; ++kw)
-              for (int ic = 0; ic < Cg; ++ic) {
-                const std::size_t dst = ((std::size_t(kh) * KW + kw) * Cg + ic) * B + j;
-                pb[dst] = oc < Fg ? w[((std::size_t(g * Fg + oc) * Cg + ic) * KH + kh) * KW + kw] : 0.f;
-              }
-          packed_bias[(std::size_t(g) * blocks + ob) * B + j] = oc < Fg ? bias[g * Fg + oc] : 0.f;
-        }
+    pack_direct_conv(w, bias, packed, packed_bias, {G, blocks, B, KH, KW, Cg, Fg});
   }
 
   /// Work items for a batch: one per (group, block, image, output row).

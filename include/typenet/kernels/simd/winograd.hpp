@@ -68,6 +68,30 @@ inline void with_count(int r, Fn&& fn) {
 
 constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
 
+/// Packs PyTorch weights w[F][C][3][3] into U = G g G^T, layout [fblock][xi][c][FB] (zero past F). An ordinary
+/// function: it runs once when a model is built.
+inline void pack_u(const float* w, float* packed, int C, int F, int FB, int fblocks) {
+  // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+  constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  for (int fb = 0; fb < fblocks; ++fb)
+    for (int j = 0; j < FB; ++j) {
+      const int f = fb * FB + j;
+      for (int c = 0; c < C; ++c) {
+        double u[4][4] = {};
+        if (f < F) {
+          const float* g = w + (std::size_t(f) * C + c) * 9;
+          double t[4][3];  // G g
+          for (int i = 0; i < 4; ++i)
+            for (int k = 0; k < 3; ++k) t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
+          for (int i = 0; i < 4; ++i)  // (G g) G^T
+            for (int k = 0; k < 4; ++k) u[i][k] = t[i][0] * G[k][0] + t[i][1] * G[k][1] + t[i][2] * G[k][2];
+        }
+        for (int xi = 0; xi < 16; ++xi)
+          packed[((std::size_t(fb) * 16 + xi) * C + c) * FB + j] = static_cast<float>(u[xi / 4][xi % 4]);
+      }
+    }
+}
+
 }  // namespace winograd_detail
 
 template <int C, int H, int W, int F, class Arch = xsimd::default_arch>
@@ -97,27 +121,7 @@ struct winograd_3x3 {
   static constexpr std::size_t workspace_floats_per_part = vbuf_floats + mbuf_floats;
 
   /// Packs PyTorch weights w[F][C][3][3] into U = G g G^T, layout [fblock][xi][c][FB] (zero past F).
-  static void pack(const float* w, float* packed) {
-    // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
-    constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    for (int fb = 0; fb < fblocks; ++fb)
-      for (int j = 0; j < FB; ++j) {
-        const int f = fb * FB + j;
-        for (int c = 0; c < C; ++c) {
-          double u[4][4] = {};
-          if (f < F) {
-            const float* g = w + (std::size_t(f) * C + c) * 9;
-            double t[4][3];  // G g
-            for (int i = 0; i < 4; ++i)
-              for (int k = 0; k < 3; ++k) t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
-            for (int i = 0; i < 4; ++i)  // (G g) G^T
-              for (int k = 0; k < 4; ++k) u[i][k] = t[i][0] * G[k][0] + t[i][1] * G[k][1] + t[i][2] * G[k][2];
-          }
-          for (int xi = 0; xi < 16; ++xi)
-            packed[((std::size_t(fb) * 16 + xi) * C + c) * FB + j] = static_cast<float>(u[xi / 4][xi % 4]);
-        }
-      }
-  }
+  static void pack(const float* w, float* packed) { winograd_detail::pack_u(w, packed, C, F, FB, fblocks); }
 
   /// Output tiles of a batch.
   static constexpr std::int64_t tiles(int batch) noexcept { return std::int64_t{batch} * tiles_per_image; }
