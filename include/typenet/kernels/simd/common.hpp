@@ -37,4 +37,9 @@ TYPENET_ALWAYS_INLINE Batch relu_keep_nan(const Batch& x) {
 
 constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+/// Vector registers a kernel can keep its register tile in: 32 with AVX-512, 16 with AVX2 and narrower. A
+/// tile of accumulators larger than the register file spills to the stack inside the inner loop.
+template <class Arch>
+inline constexpr int vector_registers = xsimd::batch<float, Arch>::size >= 16 ? 32 : 16;
+
 }  // namespace typenet::kernels::simd

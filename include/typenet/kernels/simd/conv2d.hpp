@@ -87,9 +87,13 @@ struct conv_kernel {
   static constexpr int B = NB * V;
   static constexpr int blocks = ceil_div(Fg, B);  ///< blocks per group
   static constexpr bool full_blocks = Fg % B == 0;
-  /// Pixels per register tile: S * NB accumulators plus NB weight vectors and a broadcast fit in 32
-  /// registers (AVX-512); the output row is cut into tiles of nearly equal size.
-  static constexpr int max_tile = NB == 3 ? 8 : NB == 2 ? 12 : 16;
+  /// Pixels per register tile: S * NB accumulators plus NB weight vectors and a broadcast fit the register
+  /// file: 8, 12, 16 pixels for NB = 3, 2, 1 with AVX-512 (32 registers), 4, 6, 14 with AVX2 (16); the
+  /// output row is cut into tiles of nearly equal size.
+  static constexpr int max_tile = vector_registers<Arch> == 32 ? (NB == 3   ? 8
+                                                                  : NB == 2 ? 12
+                                                                            : 16)
+                                                               : (vector_registers<Arch> - NB - 1) / NB;
   static constexpr int tiles = ceil_div(OW, max_tile);
   static constexpr int tile = ceil_div(OW, tiles);
   static constexpr int last_tile = OW - (tiles - 1) * tile;

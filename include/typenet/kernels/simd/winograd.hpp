@@ -38,7 +38,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "dense.hpp"  // epilogue_none, epilogue_relu, detail::load_first / store_first
+#include "common.hpp"  // vector_registers
+#include "dense.hpp"   // epilogue_none, epilogue_relu, detail::load_first / store_first
 
 namespace typenet::kernels::simd {
 
@@ -100,12 +101,15 @@ struct winograd_3x3 {
 
   using vec = xsimd::batch<float, Arch>;
   static constexpr int lanes = static_cast<int>(vec::size);
-  /// Vectors of output channels per f-block: 4 (64 channels with AVX-512) when F is that large.
-  static constexpr int NB = F >= 4 * lanes ? 4 : winograd_detail::cdiv(F, lanes);
+  static constexpr int registers = vector_registers<Arch>;
+  /// Vectors of output channels per f-block: 4 (64 channels) with AVX-512 when F is that large, at most 2
+  /// (16 channels) with AVX2's 16 registers.
+  static constexpr int NB = std::min(registers == 32 ? 4 : 2, winograd_detail::cdiv(F, lanes));
   static constexpr int FB = NB * lanes;                         ///< output channels per f-block
   static constexpr int fblocks = winograd_detail::cdiv(F, FB);  ///< the last one may be partial
-  /// Tiles per register tile of the GEMM: R * NB accumulators + NB loads + 1 broadcast <= 32 registers.
-  static constexpr int R = NB >= 4 ? 6 : NB == 3 ? 8 : 12;
+  /// Tiles per register tile of the GEMM: R * NB accumulators + NB loads + 1 broadcast fit the register
+  /// file (AVX-512: 6 x 4, 8 x 3, 12 x 2 or 1; AVX2: 6 x 2, 12 x 1).
+  static constexpr int R = registers == 32 ? (NB >= 4 ? 6 : NB == 3 ? 8 : 12) : (NB == 2 ? 6 : 12);
   static constexpr int Cp = winograd_detail::cdiv(C, lanes) * lanes;  ///< Vbuf row stride
   static constexpr int TH = (H + 1) / 2, TW = (W + 1) / 2;
   static constexpr int tiles_per_image = TH * TW;
