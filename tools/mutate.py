@@ -3,6 +3,8 @@
 copy of the repository, builds the test programs that should catch each, runs them through CTest, and
 reports every mutant as killed (a test failed) or survived (every test passed).
 
+  tools/mutate.py --check     (every mutant's snippet occurs exactly once in the repository: CTest
+                               tools.mutants_apply, so a kernel edit that strands a mutant fails the suite)
   tools/mutate.py [--list] [--only NAME,...] [--kernel TEXT] [--jobs N] [--workdir DIR] [--keep]
                   [--markdown FILE] [--gpu]
 
@@ -158,14 +160,20 @@ MUTANTS = [
          file=ACT, old="y[i] = std::exp(x[i] - m);", new="y[i] = std::exp(x[i]);", **simd("nonfinite_test")),
     # --- simd conv2d, dense, winograd epilogues and edges
     dict(name="simd-conv-relu-max", kernel="simd conv2d", bug="NaN: epilogue ReLU as max(x, 0)",
-         file=CONV, old="if constexpr (Relu) acc[p][b] = relu_keep_nan(acc[p][b]);",
-         new="if constexpr (Relu) acc[p][b] = xsimd::max(acc[p][b], batch(0.f));", **simd("nonfinite_test")),
+         file=CONV, old="static_for<NB>([&](auto b) { acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]); });",
+         new="static_for<NB>([&](auto b) { acc[p][b] = std::is_same_v<Epilogue, epilogue_relu> ? "
+             "xsimd::max(acc[p][b], batch(0.f)) : detail::apply_epilogue<Epilogue>(acc[p][b]); });",
+         **simd("nonfinite_test")),
     dict(name="simd-conv-pad-off-by-one", kernel="simd conv2d", bug="padding off-by-one (bottom row)",
          file=CONV, old="kh1 = std::min(KH, H - ih0);", new="kh1 = std::min(KH, H - ih0 - 1);",
          **simd("nonfinite_test", "pool_test")),
     dict(name="simd-conv-partial-block", kernel="simd conv2d", bug="tail: partial channel block short",
-         file=CONV, old="std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid));",
-         new="std::memcpy(yp, tmp, sizeof(float) * std::size_t(valid - 1));", **simd("nonfinite_test")),
+         file=CONV, old="std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(valid, 0, B)));",
+         new="std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(valid - 1, 0, B)));",
+         **simd("nonfinite_test")),
+    dict(name="simd-conv-last-tile-skipped", kernel="simd conv2d", bug="tail: the last pixel tile of a row skipped",
+         file=CONV, old="for (int t = 0; t < tiles; ++t) {", new="for (int t = 0; t < tiles - 1; ++t) {",
+         **simd("policy_test")),
     dict(name="simd-dense-relu-max", kernel="simd dense", bug="NaN: epilogue ReLU as max(x, 0)",
          file=DENSE, old="return xsimd::select(v < zero, zero, v);", new="return xsimd::max(v, zero);",
          **simd("nonfinite_test")),
@@ -174,12 +182,22 @@ MUTANTS = [
          new="detail::apply_epilogue<Epilogue>(a0 + a2) + detail::load_first<vec>(bias + o, n0)",
          **simd("dense_test")),  # the batch-1 GEMV path
     dict(name="simd-winograd-relu-max", kernel="simd winograd", bug="NaN: epilogue ReLU as max(x, 0)",
-         file=WINO, old="return xsimd::select(v < V(0.0f), V(0.0f), v);", new="return xsimd::max(v, V(0.0f));",
+         file=WINO, old="detail::store_first(detail::apply_epilogue<Epilogue>(v), y + off, n);",
+         new="detail::store_first(std::is_same_v<Epilogue, epilogue_relu> ? xsimd::max(v, vec(0.0f)) : "
+             "detail::apply_epilogue<Epilogue>(v), y + off, n);",
          **simd("nonfinite_test")),
     dict(name="simd-winograd-bias-after-relu", kernel="simd winograd", bug="epilogue order: bias after ReLU",
-         file=WINO, old="store_first(epilogue<Epilogue>(bv[b] + (s[0][0] + s[0][1] + s[0][2])), y0 + off, n);",
-         new="store_first(bv[b] + epilogue<Epilogue>(s[0][0] + s[0][1] + s[0][2]), y0 + off, n);",
+         file=WINO, old="detail::store_first(detail::apply_epilogue<Epilogue>(v), y + off, n);",
+         new="detail::store_first(bv[b] + detail::apply_epilogue<Epilogue>(v - bv[b]), y + off, n);",
          **simd("nonfinite_test")),
+    dict(name="simd-winograd-partial-fblock", kernel="simd winograd",
+         bug="tail: last output channel of a partial f-block lost", file=WINO,
+         old="valid[b] = std::clamp(F - f, 0, lanes);", new="valid[b] = std::clamp(F - f - 1, 0, lanes);",
+         **simd("winograd_test")),
+    dict(name="simd-winograd-gemm-row-lost", kernel="simd winograd",
+         bug="register tile: one tile row of each GEMM group skipped", file=WINO,
+         old="rows = T * (g + 1) / groups - k0;", new="rows = std::max(1, T * (g + 1) / groups - k0 - 1);",
+         **simd("winograd_test")),
     # --- reference kernels (the oracle), against hand-computed values and PyTorch
     dict(name="ref-maxpool-nan", kernel="reference max_pool", bug="NaN loses against numbers",
          file=RPOOL, old="if (v > best || std::isnan(v)) best = v;", new="if (v > best) best = v;", **REFERENCE),
@@ -282,6 +300,8 @@ def copy_tree(dst):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--list", action="store_true", help="print the mutant table and exit")
+    ap.add_argument("--check", action="store_true",
+                    help="check that every mutant's snippet occurs exactly once in the repository, and exit")
     ap.add_argument("--only", default="", help="comma-separated mutant names")
     ap.add_argument("--kernel", default="", help="only mutants whose kernel contains this text")
     ap.add_argument("--jobs", type=int, default=2)
@@ -303,6 +323,16 @@ def main():
         mutants = [m for m in mutants if m["name"] in names]
     if args.kernel:
         mutants = [m for m in mutants if args.kernel in m["kernel"]]
+    if args.check:
+        stale = 0
+        for m in mutants:
+            count = open(os.path.join(ROOT, m["file"])).read().count(m["old"])
+            if count != 1:
+                stale += 1
+                print(f"mutate.py: {m['name']}: the snippet occurs {count} times in {m['file']} (it must occur "
+                      f"once: update the mutant to the kernel's current code)", file=sys.stderr)
+        print(f"mutate.py --check: {len(mutants) - stale} of {len(mutants)} mutants apply")
+        return 1 if stale else 0
     if args.list:
         for m in mutants:
             print(f"{m['name']:34} {m['kernel']:28} {m['bug']:42} {m['file']}  tests {m['tests']}")
