@@ -30,13 +30,6 @@ struct leaf_info {
   std::size_t tensor_count;
 };
 
-/// "256 x 56 x 56", as shape<256, 56, 56>::str() writes it.
-inline std::string shape_text(int rank, const std::array<int, 3>& dims) {
-  std::string s;
-  for (int i = 0; i < rank; ++i) s += (i == 0 ? "" : " x ") + std::to_string(dims[static_cast<std::size_t>(i)]);
-  return s;
-}
-
 namespace detail {
 template <class C>
 inline constexpr bool is_position = requires {

@@ -7,6 +7,13 @@
 
 namespace typenet {
 
+/// "256 x 56 x 56": the text of shape<256, 56, 56> (shape::str()), from its rank and dimensions.
+inline std::string shape_text(const int* dims, int rank) {
+  std::string s;
+  for (int i = 0; i < rank; ++i) s += (i == 0 ? "" : " x ") + std::to_string(dims[i]);
+  return s;
+}
+
 /// shape<C, H, W> (an image-like activation) or shape<N> (a flat vector), per image.
 /// Two shapes compare equal exactly when they are the same type.
 template <int... Dims>
@@ -20,11 +27,7 @@ struct shape {
     return std::is_same_v<shape, shape<Other...>>;
   }
 
-  static std::string str() {
-    std::string s;
-    ((s += (s.empty() ? "" : " x ") + std::to_string(Dims)), ...);
-    return s;
-  }
+  static std::string str() { return shape_text(dims.data(), rank); }
 };
 
 namespace detail {

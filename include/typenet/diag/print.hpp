@@ -31,8 +31,9 @@ std::vector<layer_row> layer_table() {
   stage.fill(-1);
   if constexpr (fusion::fused_kernels_cover<Net>) stage = fusion::stage_of_layers<Net>();
   for (const leaf_info& leaf : leaf_table<Net>)
-    rows.push_back({leaf.index, std::string(leaf.key), leaf.layer_name(), shape_text(leaf.rank, leaf.output_dims),
-                    leaf.params, leaf.macs, leaf.depth == 1 ? stage[static_cast<std::size_t>(leaf.index)] : -1});
+    rows.push_back({leaf.index, std::string(leaf.key), leaf.layer_name(),
+                    shape_text(leaf.output_dims.data(), leaf.rank), leaf.params, leaf.macs,
+                    leaf.depth == 1 ? stage[static_cast<std::size_t>(leaf.index)] : -1});
   return rows;
 }
 
