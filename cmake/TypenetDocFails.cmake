@@ -1,7 +1,8 @@
 # cmake/TypenetDocFails.cmake: checks that every ```cpp fails block of docs/errors.md fails to compile
 # with the rule of its section. Run by CTest:
 #   cmake -DCOMPILER=<c++> -DPAGE=<errors.md> -DINCLUDES=<dir|dir|...> -DWORK=<scratch dir> -P TypenetDocFails.cmake
-# Each block is compiled alone after `#include <typenet/typenet.hpp>` and `namespace tn = typenet;`; its
+# Each block is compiled alone after `#include <typenet/typenet.hpp>`, `#include <typenet/train.hpp>` and
+# `namespace tn = typenet;`; its
 # first error must be the static_assert of the rule named by the `## <rule>` heading above it.
 cmake_minimum_required(VERSION 3.25)
 
@@ -44,7 +45,7 @@ foreach(line IN LISTS lines)
     string(REPLACE "<typenet-lb>" "[" block "${block}")
     string(REPLACE "<typenet-rb>" "]" block "${block}")
     set(src "${WORK}/errors_md_line${first}.cpp")
-    file(WRITE "${src}" "#include <typenet/typenet.hpp>\nnamespace tn = typenet;\n#line ${first} \"${PAGE}\"\n${block}")
+    file(WRITE "${src}" "#include <typenet/typenet.hpp>\n#include <typenet/train.hpp>\nnamespace tn = typenet;\n#line ${first} \"${PAGE}\"\n${block}")
     execute_process(COMMAND "${COMPILER}" -std=c++20 -fsyntax-only -fno-diagnostics-color ${include_flags} "${src}"
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     string(REGEX MATCH "error: [^\n]*" first_error "${out}")

@@ -1,6 +1,6 @@
 # typenet-zoo: list, summary, run, bench, demo and classify over the networks typenet ships (DESIGN.md §5).
 find_package(nlohmann_json 3 REQUIRED)
-add_executable(typenet-zoo ${CMAKE_CURRENT_LIST_DIR}/zoo.cpp)
+add_executable(typenet-zoo ${CMAKE_CURRENT_LIST_DIR}/zoo.cpp ${CMAKE_CURRENT_LIST_DIR}/zoo_train.cpp)
 target_link_libraries(typenet-zoo PRIVATE typenet::typenet typenet_dev_flags nlohmann_json::nlohmann_json)
 option(TYPENET_ZOO_SIMD "typenet-zoo: offer --policy simd when <typenet/exec/simd.hpp> exists" ON)
 if(NOT TYPENET_ZOO_SIMD)

@@ -7,6 +7,9 @@
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
 //                        [--resize N] IMAGE...
+//   typenet-zoo grad NET --weights W.safetensors --input X.npy --labels Y.npy --output G.safetensors
+//                    [--policy reference|simd] [--threads N]                 (zoo_train.cpp, as train and
+//                                                                            bench-train)
 //
 // Errors (unknown network or flag, missing or malformed files, shapes that do not match the network, a
 // batch that does not fit in the available memory, a failed write to stdout) are one line on stderr and
@@ -14,19 +17,7 @@
 // command's output was written. Limits: --threads 1..1024, --iters 1..1000000, --batch 1..2147483647 and
 // what the memory allows; an option's value must not start with '--' (write ./--name for such a file).
 // Strings from the command line or from files are echoed with control characters escaped (\x1b).
-#include <typenet/io.hpp>
-#include <typenet/io/weights.hpp>
-#include <typenet/typenet.hpp>
-#include <typenet/zoo/networks.hpp>
-
-// The simd policy is built in unless TYPENET_ZOO_NO_SIMD is defined (CMake: TYPENET_ZOO_SIMD=OFF); then
-// `--policy simd` is an error, never a silent fall-back to the reference policy.
-#if !defined(TYPENET_ZOO_NO_SIMD)
-#include <typenet/exec/simd.hpp>
-#define TYPENET_ZOO_HAS_SIMD 1
-#else
-#define TYPENET_ZOO_HAS_SIMD 0
-#endif
+#include "zoo_common.hpp"
 
 // `classify` needs <typenet/image.hpp> (libjpeg, libpng): built in unless TYPENET_ZOO_NO_IMAGE is defined.
 #if !defined(TYPENET_ZOO_NO_IMAGE)
@@ -36,115 +27,9 @@
 #define TYPENET_ZOO_HAS_IMAGE 0
 #endif
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <map>
-#include <new>
-#include <numeric>
-#include <optional>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <thread>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-namespace tn = typenet;
+using namespace typenet_zoo;  // NOLINT: this program is the namespace's user
 
 namespace {
-
-/// A usage or argument error: reported like every other error, as one line.
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-/// `s` with every byte that could steer a terminal written as \xNN: C0 controls (newline included), DEL,
-/// C1 controls (U+0080..U+009F) and bytes that are not part of well-formed UTF-8. Printable ASCII and
-/// valid UTF-8 above U+009F pass unchanged.
-std::string escaped(std::string_view s) {
-  std::string r;
-  r.reserve(s.size());
-  auto hex = [&](unsigned char c) {
-    constexpr char digits[] = "0123456789abcdef";
-    r += "\\x";
-    r += digits[c >> 4];
-    r += digits[c & 15];
-  };
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      r += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    // A well-formed UTF-8 sequence: its length, the smallest code point it may encode, its code point.
-    const std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    std::uint32_t cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      ok = (d & 0xc0) == 0x80;
-      cp = (cp << 6) | (d & 0x3fu);
-    }
-    constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= smallest[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) && cp >= 0xa0;
-    if (ok) {
-      r.append(s.substr(i, len));
-      i += len;
-    } else {
-      hex(c);
-      ++i;
-    }
-  }
-  return r;
-}
-
-/// What the program is doing, for the message when memory runs out (std::bad_alloc).
-std::string g_doing = "starting";
-/// Sets g_doing for its scope; an exception leaving the scope keeps it, for main() to report.
-struct doing {
-  std::string saved;
-  int exceptions = std::uncaught_exceptions();
-  explicit doing(std::string what) : saved(std::exchange(g_doing, std::move(what))) {}
-  ~doing() {
-    if (std::uncaught_exceptions() == exceptions) g_doing = std::move(saved);
-  }
-  doing(const doing&) = delete;
-  doing& operator=(const doing&) = delete;
-};
-
-/// 12,345,678
-std::string grouped(std::uint64_t v) {
-  std::string digits = std::to_string(v), r;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) r += ',';
-    r += digits[i];
-  }
-  return r;
-}
-
-/// "12,345,678,901 bytes (11.5 GiB)"
-std::string bytes_text(std::uint64_t b) {
-  char gib[32];
-  std::snprintf(gib, sizeof gib, "%.1f GiB", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0));
-  return grouped(b) + " bytes (" + gib + ")";
-}
 
 constexpr const char* usage_text =
     "usage:\n"
@@ -155,7 +40,14 @@ constexpr const char* usage_text =
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
     "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
-    "                       [--resize N] IMAGE...\n";
+    "                       [--resize N] IMAGE...\n"
+    "  typenet-zoo grad NET --weights W.safetensors --input X.npy --labels Y.npy --output G.safetensors\n"
+    "                   [--policy reference|simd] [--threads N]\n"
+    "  typenet-zoo train NET --train-images X.npy --train-labels Y.npy --test-images X2.npy --test-labels Y2.npy\n"
+    "                    [--epochs E] [--batch B] [--lr L] [--momentum M] [--weight-decay D] [--seed S]\n"
+    "                    [--lr-step K] [--augment crop:P,flip] [--checkpoint C] [--resume C] [--weights W]\n"
+    "                    [--output W] [--log F.csv] [--policy reference|simd] [--threads N]\n"
+    "  typenet-zoo bench-train NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]\n";
 
 /// `typenet-zoo CMD --help`: what each command does, its options and its exit status.
 struct command_help {
@@ -202,340 +94,46 @@ constexpr command_help command_helps[] = {
      "  --top      classes shown per image: 1 to the number of classes (default 5)\n"
      "  --resize   the shorter side before the crop: NET's input size to 65,536 (default 256; lenet5: 32)\n"
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"},
+    {"grad",
+     "usage: typenet-zoo grad NET --weights W.safetensors --input X.npy --labels Y.npy --output G.safetensors\n"
+     "                        [--policy reference|simd] [--threads N]\n"
+     "  The gradient of the training loss (mean cross-entropy of NET's logits, a trailing softmax removed,\n"
+     "  against the int64 labels [N] of Y.npy) with respect to every parameter, for the batch X.npy, in\n"
+     "  training mode (batch norm on the batch's statistics) with dropout switched off. G.safetensors holds\n"
+     "  one float32 tensor per parameter, keyed and shaped like the weights (no running statistics).\n"
+     "  --policy   reference (default: plain loops, double sums, the oracle) or simd (vectorised matrix\n"
+     "             products on --threads threads, 1 (default) to 1,024)\n"},
+    {"train",
+     "usage: typenet-zoo train NET --train-images X.npy --train-labels Y.npy --test-images X2.npy\n"
+     "                         --test-labels Y2.npy [options]\n"
+     "  Trains NET with SGD (momentum, weight decay; PyTorch's rule) on the images X.npy ([N, C, H, W] float32)\n"
+     "  and int64 labels Y.npy ([N]), each channel normalised by the training images' mean and std, and\n"
+     "  reports after every epoch the training loss and accuracy and the loss and accuracy on X2/Y2 (inference\n"
+     "  mode). Progress on stderr (a bar on a terminal, a line per epoch otherwise); the last line on stdout:\n"
+     "  NET epochs=E test_accuracy=A test_loss=L seconds=S.\n"
+     "  --epochs E        passes over the training images (default 10)\n"
+     "  --batch B         images per step (default 32); the last batch of an epoch may be smaller\n"
+     "  --lr L            learning rate (default 0.01); --lr-step K: times 0.1 every K epochs (default never)\n"
+     "  --momentum M      default 0.9; --weight-decay D: default 0.0005\n"
+     "  --seed S          He initialisation, shuffling, augmentation and dropout (default 1)\n"
+     "  --augment A       crop:P (random crops of the image padded by P) and/or flip (random mirrors)\n"
+     "  --weights W       start from these weights instead of He initialisation\n"
+     "  --checkpoint C    write the run's state (weights, momentum, step) to C after every epoch\n"
+     "  --resume C        continue the run saved in C (same data and options) up to epoch E, exactly\n"
+     "  --output W        write the trained weights to W (loadable by run and classify)\n"
+     "  --log F.csv       one line per epoch: epoch,step,lr,train_loss,train_accuracy,test_loss,\n"
+     "                    test_accuracy,images_per_s,seconds (tools/plot_training.py draws it)\n"
+     "  --policy          reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"},
+    {"bench-train",
+     "usage: typenet-zoo bench-train NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]\n"
+     "  Times NET's training step (forward, loss, backward, SGD update) on random He weights and a random\n"
+     "  batch: one warm-up step, then K timed steps (default 5); prints the median time per step and\n"
+     "  images per second. --batch: default 32.\n"},
     {"help", "usage: typenet-zoo help\n  The usage of every command and the policies built in.\n"},
 };
 constexpr const char* exit_status_text =
     "exit status: 0 when the command succeeded and everything it printed reached stdout; 1 otherwise, with\n"
     "one line on stderr that starts with 'typenet-zoo: ' and says what is wrong.\n";
-
-// ---- the networks ------------------------------------------------------------------------------------
-
-template <class Net>
-struct entry {
-  using type = Net;
-  const char* name;
-  const char* about;
-};
-
-constexpr auto networks = std::make_tuple(
-    entry<tn::zoo::seed_alexnet>{"seed_alexnet", "the seed AlexNet: 3x227x227 -> 1000 softmax, single tower"},
-    entry<tn::zoo::torchvision_alexnet>{"torchvision_alexnet",
-                                        "torchvision.models.alexnet(): 3x224x224 -> 1000 logits"},
-    entry<tn::zoo::caffe_alexnet>{"caffe_alexnet",
-                                  "bvlc_alexnet: LRN, ceil pools, grouped convs; 3x227x227 -> 1000 softmax"},
-    entry<tn::zoo::lenet5>{"lenet5", "LeNet-5 with ReLU and max-pool: 1x32x32 -> 10 logits"},
-    entry<tn::zoo::resnet18>{"resnet18", "torchvision.models.resnet18(): 3x224x224 -> 1000 logits"},
-    entry<tn::zoo::resnet50>{"resnet50", "torchvision.models.resnet50(): 3x224x224 -> 1000 logits"},
-    entry<tn::zoo::mobilenet_v2>{"mobilenet_v2", "torchvision.models.mobilenet_v2(): 3x224x224 -> 1000 logits"},
-    entry<tn::zoo::squeezenet1_1>{"squeezenet1_1", "torchvision.models.squeezenet1_1(): 3x224x224 -> 1000 logits"});
-
-/// Calls f(std::type_identity<Net>{}) for the network called `name`; throws for an unknown name.
-template <class F>
-void with_network(std::string_view name, F&& f) {
-  bool found = false;
-  std::apply(
-      [&](const auto&... e) {
-        ((!found && name == e.name
-              ? (found = true, f(std::type_identity<typename std::decay_t<decltype(e)>::type>{}), 0)
-              : 0),
-         ...);
-      },
-      networks);
-  if (!found) {
-    std::string known;
-    std::apply([&](const auto&... e) { ((known += (known.empty() ? "" : ", ") + std::string(e.name)), ...); },
-               networks);
-    throw usage_error("unknown network '" + std::string(name) + "' (known: " + known + ")");
-  }
-}
-
-template <class Net>
-constexpr bool ends_in_softmax() {
-  using last = tn::layer_at<Net, tn::layer_count<Net> - 1>;
-  if constexpr (last::is_leaf)
-    return std::is_same_v<typename last::layer, tn::softmax>;
-  else
-    return false;
-}
-
-// ---- arguments ---------------------------------------------------------------------------------------
-
-struct options {
-  std::map<std::string, std::string> flags;  // "--weights" -> "w.safetensors"
-  std::vector<std::string> positional;
-};
-
-/// Flags and their values; a flag's value is the next argument and must not start with "--" (so that
-/// `--weights --input x.npy` names the option that lacks its value instead of taking "--input" as a file).
-/// Any other argument starting with '-' is an unknown option, not a network name.
-options parse(int argc, char** argv, int first, std::initializer_list<std::string_view> allowed) {
-  options o;
-  for (int i = first; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a.starts_with("-") && a.size() > 1) {
-      if (std::find(allowed.begin(), allowed.end(), a) == allowed.end())
-        throw usage_error("unknown option '" + std::string(a) + "' for '" + argv[1] + "'");
-      if (i + 1 >= argc) throw usage_error("option " + std::string(a) + " needs a value (it is the last argument)");
-      const std::string_view value = argv[i + 1];
-      if (value.starts_with("--"))
-        throw usage_error("option " + std::string(a) + " needs a value, but is followed by the option '" +
-                          std::string(value) + "' (a value may not start with '--'; write ./" + std::string(value) +
-                          " for such a file)");
-      if (!o.flags.emplace(std::string(a), std::string(value)).second)
-        throw usage_error("option " + std::string(a) + " is given twice");
-      ++i;
-    } else {
-      o.positional.emplace_back(a);
-    }
-  }
-  return o;
-}
-
-std::string one_network(const options& o, const char* command) {
-  if (o.positional.size() != 1) {
-    std::string got;
-    for (const std::string& p : o.positional) got += (got.empty() ? "" : ", ") + ("'" + p + "'");
-    throw usage_error(std::string(command) + " takes exactly one network name (see 'typenet-zoo list'), got " +
-                      (got.empty() ? std::string("none") : got));
-  }
-  return o.positional[0];
-}
-
-std::string required(const options& o, const std::string& flag) {
-  auto it = o.flags.find(flag);
-  if (it == o.flags.end()) throw usage_error("missing option " + flag);
-  return it->second;
-}
-
-// The documented limits of the numeric options.
-constexpr int max_threads = 1024;     // --threads: threads of the simd policy, the caller included
-constexpr int max_iters = 1'000'000;  // --iters: timed forward passes of bench
-constexpr int max_batch_flag = std::numeric_limits<int>::max();  // --batch; the available memory decides first
-
-/// The value of `flag` as an integer in 1..max, or `fallback` when the flag is absent.
-int bounded_int(const options& o, const std::string& flag, int fallback, int max) {
-  auto it = o.flags.find(flag);
-  if (it == o.flags.end()) return fallback;
-  const std::string& s = it->second;
-  long long v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range || (ec == std::errc() && end == s.data() + s.size() && v > max))
-    throw usage_error("option " + flag + " is at most " + grouped(static_cast<std::uint64_t>(max)) + ", got '" + s +
-                      "'");
-  if (ec != std::errc() || end != s.data() + s.size() || v < 1)
-    throw usage_error("option " + flag + " needs a positive integer (at most " +
-                      grouped(static_cast<std::uint64_t>(max)) + "), got '" + s + "'");
-  return static_cast<int>(v);
-}
-
-enum class policy_kind { reference, simd };
-
-struct run_options {
-  policy_kind policy = policy_kind::reference;
-  int threads = 1;
-};
-
-run_options policy_options(const options& o) {
-  run_options r;
-  auto it = o.flags.find("--policy");
-  if (it != o.flags.end()) {
-    if (it->second == "reference")
-      r.policy = policy_kind::reference;
-    else if (it->second == "simd")
-      r.policy = policy_kind::simd;
-    else
-      throw usage_error("--policy must be 'reference' or 'simd', got '" + it->second + "'");
-  }
-  if (r.policy == policy_kind::simd && !TYPENET_ZOO_HAS_SIMD)
-    throw usage_error(
-        "--policy simd: this typenet-zoo was built without the simd policy (CMake option TYPENET_ZOO_SIMD=OFF); "
-        "use --policy reference or rebuild with TYPENET_ZOO_SIMD=ON");
-  r.threads = bounded_int(o, "--threads", 1, max_threads);
-  return r;
-}
-
-/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line.
-template <class F>
-void with_policy(const run_options& r, F&& f) {
-  if (r.policy == policy_kind::simd) {
-#if TYPENET_ZOO_HAS_SIMD
-    tn::exec::simd<> policy;
-    policy.threads = r.threads;
-    const std::string name = std::string("simd [xsimd ") + xsimd::default_arch::name() + "]";  // the instruction set
-    f(policy, r.threads, name.c_str());
-    return;
-#else
-    throw std::logic_error("the simd policy is not built in");  // policy_options() refused it already
-#endif
-  }
-  if (r.threads != 1)
-    std::fprintf(stderr, "typenet-zoo: note: the reference policy runs on one thread (--threads %d ignored)\n",
-                 r.threads);
-  f(tn::exec::reference, 1, "reference");
-}
-
-/// Builds the model into `m`; a thread that cannot be started is reported naming --threads.
-template <class Net, class Policy>
-void build_model(std::optional<tn::model<Net, Policy>>& m, const tn::params<Net>& p, int batch, const Policy& policy,
-                 int threads) {
-  const doing d("building the model for batch " + std::to_string(batch));
-  try {
-    m.emplace(p, batch, policy);
-  } catch (const std::system_error& e) {
-    throw std::runtime_error("cannot start the " + std::to_string(threads) + " threads asked for by --threads " +
-                             std::to_string(threads) + ": " + e.what() + " (try fewer threads)");
-  }
-  using program = typename tn::model<Net, Policy>::program_type;
-  if constexpr (requires { program::fallback_layers(); }) {
-    for (const std::string& layer : program::fallback_layers())
-      std::fprintf(stderr, "typenet-zoo: note: the policy has no kernel for layer %s; it runs exec::reference's\n",
-                   layer.c_str());
-  }
-}
-
-// ---- memory ------------------------------------------------------------------------------------------
-
-/// Memory a model of `batch` images needs, in bytes: the program's activation buffers and its copy of the
-/// weights (computed from memory_plan<Net>, since the policies do not publish their own totals), the
-/// parameters, the output buffer and, `with_input`, the input buffer. An estimate, meant to be on the high
-/// side: exec::simd keeps a third per-image buffer (the conv output before pooling) and packs weights into
-/// layouts that may be larger than the parameters, so its activations are counted as 1.5x the plan's and
-/// its packed weights as 2x the parameters (the reference program copies them once).
-template <class Net>
-std::uint64_t bytes_needed(std::uint64_t batch, policy_kind policy, bool with_input) {
-  using plan = tn::memory_plan<Net>;
-  const std::uint64_t per_image = static_cast<std::uint64_t>(plan::bytes_per_image);
-  const std::uint64_t params = static_cast<std::uint64_t>(plan::param_bytes);
-  const std::uint64_t activations = policy == policy_kind::simd ? batch * per_image / 2 * 3 : batch * per_image;
-  const std::uint64_t weights = policy == policy_kind::simd ? 3 * params : 2 * params;  // params<Net> + program
-  const std::uint64_t io =
-      batch * 4 * static_cast<std::uint64_t>((with_input ? Net::input_shape::size : 0) + Net::output_shape::size);
-  return activations + weights + io;
-}
-
-/// "NAME VALUE kB" from a /proc file, in bytes.
-std::optional<std::uint64_t> proc_kb(const char* file, std::string_view name) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.starts_with(name)) continue;
-    std::uint64_t kb = 0;
-    const char* p = line.data() + name.size();
-    while (*p == ' ' || *p == '\t') ++p;
-    if (std::from_chars(p, line.data() + line.size(), kb).ec != std::errc()) return std::nullopt;
-    return kb * 1024;
-  }
-  return std::nullopt;
-}
-
-/// The first number in a file (a cgroup limit or usage); nullopt when absent or "max".
-std::optional<std::uint64_t> file_number(const std::string& file, std::string_view key = {}) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!key.empty()) {
-      if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ') continue;
-      line.erase(0, key.size() + 1);
-    }
-    std::uint64_t v = 0;
-    if (std::from_chars(line.data(), line.data() + line.size(), v).ec != std::errc()) return std::nullopt;
-    return v;
-  }
-  return std::nullopt;
-}
-
-struct memory_limit {
-  std::uint64_t bytes;  // what may still be allocated
-  std::string source;   // where that figure comes from
-};
-
-/// How much memory this process may still allocate and keep resident: the smallest of MemAvailable, the
-/// soft RLIMIT_AS and RLIMIT_DATA less what is already in use, and the memory cgroup's limit less its usage
-/// (less reclaimable page cache). nullopt when none of them can be read (not Linux).
-std::optional<memory_limit> available_memory() {
-  std::optional<memory_limit> best;
-  auto consider = [&](std::uint64_t bytes, std::string source) {
-    if (!best || bytes < best->bytes) best = memory_limit{bytes, std::move(source)};
-  };
-  if (auto a = proc_kb("/proc/meminfo", "MemAvailable:")) consider(*a, "MemAvailable in /proc/meminfo");
-  const std::pair<int, const char*> rlimits[] = {{RLIMIT_AS, "VmSize:"}, {RLIMIT_DATA, "VmData:"}};
-  for (auto [resource, used_key] : rlimits) {
-    rlimit l{};
-    if (getrlimit(resource, &l) != 0 || l.rlim_cur == RLIM_INFINITY) continue;
-    const std::uint64_t used = proc_kb("/proc/self/status", used_key).value_or(0);
-    const std::uint64_t limit = l.rlim_cur;
-    consider(limit > used ? limit - used : 0,
-             std::string(resource == RLIMIT_AS ? "the address-space limit RLIMIT_AS (ulimit -v) of "
-                                               : "the data-segment limit RLIMIT_DATA (ulimit -d) of ") +
-                 grouped(limit) + " bytes, " + grouped(used) + " in use");
-  }
-  // Memory cgroups, v2 and v1: this process's own group and the namespace's root.
-  std::ifstream groups("/proc/self/cgroup");
-  std::string line, v2_path, v1_path;
-  while (std::getline(groups, line)) {
-    if (line.starts_with("0::")) v2_path = line.substr(3);
-    const auto at = line.find(":memory:");
-    if (at != std::string::npos) v1_path = line.substr(at + 8);
-  }
-  struct group_files {
-    std::string dir;
-    const char *limit, *usage, *inactive;
-  };
-  const group_files candidates[] = {
-      {"/sys/fs/cgroup" + v2_path, "memory.max", "memory.current", "inactive_file"},
-      {"/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"},
-      {"/sys/fs/cgroup/memory" + v1_path, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"},
-      {"/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"}};
-  for (const group_files& g : candidates) {
-    const auto limit = file_number(g.dir + "/" + g.limit);
-    const auto usage = file_number(g.dir + "/" + g.usage);
-    if (!limit || !usage || *limit >= (std::uint64_t{1} << 60)) continue;  // absent or unlimited
-    const std::uint64_t inactive = file_number(g.dir + "/memory.stat", g.inactive).value_or(0);
-    const std::uint64_t used = *usage > inactive ? *usage - inactive : 0;
-    consider(*limit > used ? *limit - used : 0,
-             "the memory cgroup limit of " + grouped(*limit) + " bytes in " + g.dir + ", " + grouped(used) + " in use");
-  }
-  return best;
-}
-
-/// Refuses, before anything is allocated, a batch whose buffers cannot fit in the available memory.
-template <class Net>
-void check_memory(const char* command, const std::string& net, std::uint64_t batch, const std::string& batch_from,
-                  policy_kind policy, bool with_input, const char* advice) {
-  const std::uint64_t need = bytes_needed<Net>(batch, policy, with_input);
-  const std::optional<memory_limit> avail = available_memory();
-  if (!avail || need <= avail->bytes) return;
-  throw std::runtime_error(std::string(command) + ": batch " + grouped(batch) + batch_from + " of " + net +
-                           " with the " + (policy == policy_kind::simd ? "simd" : "reference") +
-                           " policy needs about " + bytes_text(need) + ", but only " + bytes_text(avail->bytes) +
-                           " are available (" + avail->source + "); " + advice);
-}
-
-// ---- helpers -----------------------------------------------------------------------------------------
-
-/// Warns on stderr when `values` holds NaN or infinities (they are data, not errors).
-void warn_non_finite(std::span<const float> values, const std::string& what) {
-  std::size_t nans = 0, infs = 0;
-  for (float v : values) {
-    if (std::isnan(v))
-      ++nans;
-    else if (std::isinf(v))
-      ++infs;
-  }
-  if (nans + infs > 0)
-    std::fprintf(stderr, "typenet-zoo: warning: %s contains %zu NaN and %zu infinite values\n", escaped(what).c_str(),
-                 nans, infs);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
 
 // ---- commands ----------------------------------------------------------------------------------------
 
@@ -878,6 +476,15 @@ int dispatch(int argc, char** argv) {
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));
+  if (cmd == "train")
+    return cmd_train(parse(argc, argv, 2,
+                           {"--train-images", "--train-labels", "--test-images", "--test-labels", "--epochs", "--batch",
+                            "--lr", "--momentum", "--weight-decay", "--seed", "--lr-step", "--augment", "--checkpoint",
+                            "--resume", "--weights", "--output", "--log", "--policy", "--threads"}));
+  if (cmd == "bench-train")
+    return cmd_bench_train(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy"}));
+  if (cmd == "grad")
+    return cmd_grad(parse(argc, argv, 2, {"--weights", "--input", "--labels", "--output", "--policy", "--threads"}));
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     if (argc != 2) throw usage_error("help takes no arguments");
     std::fputs(usage_text, stdout);
@@ -887,7 +494,7 @@ int dispatch(int argc, char** argv) {
     return 0;
   }
   throw usage_error("unknown command '" + std::string(cmd) +
-                    "' (commands: list, summary, run, bench, demo, classify, help)");
+                    "' (commands: list, summary, run, bench, demo, classify, grad, train, bench-train, help)");
 }
 
 /// One line on stderr, with whatever came from the command line or a file escaped.

@@ -66,9 +66,50 @@ IMAGE = {"targets": ["typenet_image_tests"], "tests": "^image\\.(tests|torchvisi
 DW = "include/typenet/kernels/simd/depthwise.hpp"
 ELT = "include/typenet/kernels/simd/eltwise.hpp"
 SGRAPH = "include/typenet/exec/simd_graph.hpp"
+RBACK = "include/typenet/kernels/reference/backward.hpp"
+TSIMD = "include/typenet/train/simd.hpp"
+GEMM = "include/typenet/kernels/simd/gemm.hpp"
+REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
+                "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
 # name, kernel, bug, file, original snippet, replacement, tests
 MUTANTS = [
+    # --- training: the reference backward loop nests (kernels/reference/backward.hpp)
+    dict(name="ref-conv-backward-stride", kernel="reference conv2d backward", bug="dx: stride check dropped",
+         file=RBACK, old="if (ty < 0 || ty % g.stride_h != 0 || ty / g.stride_h >= g.out_h) continue;",
+         new="if (ty < 0 || ty / g.stride_h >= g.out_h) continue;", **REF_BACKWARD),
+    dict(name="ref-lrn-backward-mirrored", kernel="reference lrn backward", bug="window mirrored (even sizes)",
+         file=RBACK, old="for (int c = std::max(j - (size - 1) / 2, 0); c <= std::min(j + size / 2, channels - 1); ++c)",
+         new="for (int c = std::max(j - size / 2, 0); c <= std::min(j + (size - 1) / 2, channels - 1); ++c)",
+         **REF_BACKWARD),
+    dict(name="ref-avgpool-backward-divisor", kernel="reference avg_pool backward", bug="ceil divisor not clipped",
+         file=RBACK, old="const int xe = std::min(xs + g.kernel_w, g.in_w + g.pad_w);",
+         new="const int xe = std::min(xs + g.kernel_w, g.in_w);", **REF_BACKWARD),
+    dict(name="ref-maxpool-backward-last-tie", kernel="reference max_pool backward", bug="ties go to the last maximum",
+         file=RBACK, old="if (v > best || std::isnan(v)) {", new="if (v >= best || std::isnan(v)) {", **REF_BACKWARD),
+    dict(name="ref-batchnorm-backward-xhat", kernel="reference batch_norm backward", bug="xhat term of dx dropped",
+         file=RBACK, old="static_cast<double>(m) * a.dy[i] - dbias - xhat * dweight",
+         new="static_cast<double>(m) * a.dy[i] - dbias", **REF_BACKWARD),
+    dict(name="ref-batchnorm-running-var-biased", kernel="reference batch_norm training", bug="running var biased",
+         file=RBACK, old="momentum * squares / static_cast<double>(m - 1)",
+         new="momentum * squares / static_cast<double>(m)", **REF_BACKWARD),
+    # --- training: exec::simd's program (train/simd.hpp) and its matrix product (kernels/simd/gemm.hpp)
+    dict(name="simd-train-col2im-last-column", kernel="simd training conv2d", bug="col2im drops the last column",
+         file=TSIMD, old="if (ix >= 0 && ix < g.in_w) line[ix] += from[ox];",
+         new="if (ix >= 0 && ix < g.in_w - 1) line[ix] += from[ox];", **simd("train_test")),
+    dict(name="simd-train-im2col-left-pad", kernel="simd training conv2d", bug="im2col: first column read as padding",
+         file=TSIMD, old="out[ox] = ix < 0 || ix >= g.in_w ? 0.f : line[ix];",
+         new="out[ox] = ix <= 0 || ix >= g.in_w ? 0.f : line[ix];", **simd("train_test")),
+    dict(name="simd-train-partials-one-thread", kernel="simd training conv2d", bug="weight gradient of thread 0 only",
+         file=TSIMD, old="    for (const auto& w : work_) {", new="    for (const auto& w : std::span(work_).first(1)) {",
+         **simd("train_test")),
+    dict(name="simd-train-dense-dx-split", kernel="simd training dense", bug="dx: thread split loses a column",
+         file=TSIMD, old="const std::int64_t i0 = in * t / n_threads, i1 = in * (t + 1) / n_threads;",
+         new="const std::int64_t i0 = in * t / n_threads, i1 = in * (t + 1) / n_threads - (t == 0);",
+         **simd("train_test")),
+    dict(name="simd-gemm-edge-column", kernel="simd gemm", bug="edge tile: last column not stored",
+         file=GEMM, old="                for (int j = 0; j < w; ++j)", new="                for (int j = 0; j + 1 < w; ++j)",
+         **simd("train_test")),
     # --- simd pooling (kernels/simd/pool.hpp)
     dict(name="simd-maxpool-nan-ordered-neq", kernel="simd max_pool", bug="NaN: x != x (ordered on AVX/AVX-512)",
          file=POOL, old="acc = xsimd::select((v > acc) | is_nan(v), v, acc);",

@@ -19,7 +19,7 @@ done
 packages=(
   build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev time
   libboost-dev libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libdnnl-dev libjpeg-dev libpng-dev zlib1g-dev
-  python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-pil
+  python3 python3-numpy python3-torch python3-torchvision python3-matplotlib python3-pil python3-sklearn
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include <typenet/train.hpp>
 #include <typenet/zoo/networks.hpp>
 
 #include "reference_util.hpp"
@@ -92,6 +93,32 @@ struct every_kind : tn::network<tn::input<3, 9, 9>, tn::conv2d<4, tn::kernel<3>,
 
 TEST_CASE("exec::reference: forward allocates nothing (every layer kind)") {
   check_no_allocation_in_forward<every_kind>(2);
+}
+
+// A training step (forward, loss, backward) and an SGD update allocate nothing after construction.
+template <class Net>
+void check_no_allocation_in_training(int max_batch) {
+  tn::params<Net> p;
+  tn::init_he(p, 11);
+  tn::train::trainer<Net, tn::exec::reference_t> t(p, max_batch, {.dropout = true, .seed = 3});
+  tn::train::sgd<Net> opt;
+  std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
+  tn::fill_uniform(in, 5);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(max_batch), 1);
+  const long before = allocations.load();
+  for (int batch = 2; batch <= max_batch; ++batch) {
+    t.forward_backward(in.data(), labels.data(), batch);
+    opt.step(p, t.grads());
+  }
+  CHECK(allocations.load() == before);
+}
+
+TEST_CASE("training with exec::reference allocates nothing per step (every layer kind, lenet5)") {
+  check_no_allocation_in_training<every_kind>(3);
+  check_no_allocation_in_training<tn::zoo::lenet5>(3);
+}
+TEST_CASE("training with exec::reference allocates nothing per step (graph networks: squeezenet1_1)") {
+  check_no_allocation_in_training<tn::zoo::squeezenet1_1>(2);
 }
 
 TEST_CASE("exec::reference with .borrow = true: no copy of the weights, and it reads the caller's") {

@@ -45,11 +45,13 @@ def safetensors(path, tensors, fill=0.01):
         f.write(struct.pack("<Q", len(text)) + text + data)
 
 
-def npy(path, shape, values):
-    d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join("%d, " % s for s in shape)
+def npy(path, shape, values, dtype="<f4"):
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (dtype, "".join("%d, " % s for s in shape))
     d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    code = {"<f4": "f", "<i8": "q", "<i4": "i"}[dtype]
     with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + struct.pack("<%df" % len(values), *values))
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() +
+                struct.pack("<%d%s" % (len(values), code), *values))
 
 
 def grey_png(path, width, height):
@@ -113,6 +115,16 @@ def main():
     with open(w("digit.png"), "rb") as f, open(w("digit_cut.png"), "wb") as g:
         g.write(f.read()[:60])
     classify = lambda *args: ["classify", "lenet5", "--weights", w("good.safetensors"), *args]  # noqa: E731
+    npy(w("y.npy"), [2], [3, 7], "<i8")
+    npy(w("y3.npy"), [3], [3, 7, 1], "<i8")
+    npy(w("y_big.npy"), [2], [3, 10], "<i8")
+    npy(w("y_neg.npy"), [2], [-1, 0], "<i8")
+    npy(w("y_i4.npy"), [2], [3, 7], "<i4")
+    npy(w("y_2d.npy"), [2, 1], [3, 7], "<i8")
+    grad = lambda y, out, *args: ["grad", "lenet5", "--weights", w("good.safetensors"), "--input", w("x.npy"),  # noqa
+                                  "--labels", w(y), "--output", w(out), *args]
+    train = lambda *args: ["train", "lenet5", "--train-images", w("x.npy"), "--train-labels", w("y.npy"),  # noqa
+                           "--test-images", w("x.npy"), "--test-labels", w("y.npy"), *args]
 
     run = lambda *args: ["run", "lenet5", *args]  # noqa: E731
     std = lambda weights, x, out: run("--weights", w(weights), "--input", w(x), "--output", w(out))  # noqa: E731
@@ -172,6 +184,30 @@ def main():
         (classify(w("digit.png"), "--top", "11"), "option --top is at most 10, got '11'"),
         (classify(w("digit.png"), "--resize", "31"), "option --resize must be at least lenet5's input size 32"),
         (["classify", "lenet5", "--weights", w("missing_tensor.safetensors"), w("digit.png")], "missing tensor '11.bias'"),
+        # grad and train (DESIGN.md §8): labels checked against the network and the images, flags checked.
+        (grad("y_big.npy", "g1.safetensors"), "y_big.npy: label 10 of image 1 is outside 0..9 (lenet5 has 10 classes)"),
+        (grad("y_neg.npy", "g2.safetensors"), "y_neg.npy: label -1 of image 0 is outside 0..9"),
+        (grad("y3.npy", "g3.safetensors"), "y3.npy: holds 3 labels, but " + w("x.npy") + " holds 2 images"),
+        (grad("y_i4.npy", "g4.safetensors"), "y_i4.npy: dtype '<i4' is not supported (labels must be int64"),
+        (grad("y_2d.npy", "g5.safetensors"), "y_2d.npy: labels must have shape [N] with N >= 1, found [2, 1]"),
+        (grad("y.npy", "g6.safetensors", "--policy", "gpu"), "--policy must be 'reference' or 'simd', got 'gpu'"),
+        (["grad", "lenet5", "--weights", w("good.safetensors"), "--input", w("x.npy"), "--output", w("g7.st")],
+         "missing option --labels"),
+        (grad("y.npy", "g8.safetensors")[:3] + ["missing_tensor.safetensors"] + grad("y.npy", "g8.safetensors")[4:],
+         "missing_tensor.safetensors"),
+        (train("--epochs", "0"), "option --epochs needs a positive integer"),
+        (train("--lr", "-1"), "option --lr needs a positive finite number, got '-1'"),
+        (train("--lr", "nan"), "option --lr needs a positive finite number, got 'nan'"),
+        (train("--momentum", "x"), "option --momentum needs a non-negative finite number, got 'x'"),
+        (train("--augment", "rotate"), "--augment takes crop:P and flip, comma-separated; got 'rotate'"),
+        (train("--augment", "crop:0"), "--augment crop:P needs P in 1..64, got 'crop:0'"),
+        (train("--resume", w("good.safetensors")), "good.safetensors: is not a typenet checkpoint"),
+        (train("--threads", "0"), "option --threads needs a positive integer"),
+        (["bench-train", "lenet5", "--batch", "0"], "option --batch needs a positive integer"),
+        (["bench-train", "lenet5", "--iters", "1000001"], "option --iters is at most 1,000,000"),
+        (["train", "lenet5", "--train-images", w("x.npy"), "--train-labels", w("y_big.npy"), "--test-images",
+          w("x.npy"), "--test-labels", w("y.npy")], "y_big.npy: label 10 of image 1 is outside 0..9"),
+        (["train", "lenet5", "--train-images", w("x.npy"), "--train-labels", w("y.npy")], "missing option --test-images"),
         # Issue 10 item 5: a batch that does not fit is refused before it is allocated, naming the bytes.
         (["bench", "lenet5", "--batch", "1000000000"],
          "bench: batch 1,000,000,000 of lenet5 with the reference policy needs about 41,768,"),
@@ -190,7 +226,12 @@ def main():
     command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads"],
                        "bench": ["--batch", "--threads", "--iters", "--policy"],
                        "demo": ["--policy", "--threads"],
-                       "classify": ["--weights", "--policy", "--threads", "--top", "--resize"]}
+                       "classify": ["--weights", "--policy", "--threads", "--top", "--resize"],
+                       "grad": ["--weights", "--input", "--labels", "--output", "--policy"],
+                       "train": ["--train-images", "--train-labels", "--test-images", "--test-labels", "--epochs",
+                                 "--batch", "--lr", "--momentum", "--weight-decay", "--seed", "--lr-step",
+                                 "--augment", "--checkpoint", "--resume", "--weights", "--output", "--log"],
+                       "bench-train": ["--batch", "--threads", "--iters", "--policy"]}
     for command, flags in command_options.items():
         for flag in flags:
             other = flags[0] if flag != flags[0] else flags[1]

@@ -40,7 +40,9 @@ struct index_path {
   static constexpr std::size_t size = sizeof...(I);
   static std::string str() {
     std::string s;
-    ((s += (s.empty() ? "" : ".") + std::to_string(I)), ...);
+    // Two appends, not "." + std::to_string(I): g++ 12 at -O3 warns (-Wrestrict, a false positive) about
+    // the operator+ of a C string and a temporary string.
+    ((s += s.empty() ? "" : ".", s += std::to_string(I)), ...);
     return s;
   }
 };

@@ -68,6 +68,16 @@ TYPENET_DIAG_RULE(concat_size_mismatch, TYPENET_P(int Index, class Block, class 
 TYPENET_DIAG_RULE(duplicate_parameter_name, TYPENET_P(int Index, class Layer, class FirstLayer),
   "typenet: duplicate_parameter_name: two parameter tensors get the same key; give one of the layers another "
   "tn::named<\"...\"> key (the two layers are the template arguments below)")
+TYPENET_DIAG_RULE(logits_not_flat, TYPENET_P(class Net, class Logits),
+  "typenet: logits_not_flat: training needs logits, the network's output (a trailing softmax removed), to be a "
+  "flat vector of class scores; end the network with tn::flatten and a tn::dense layer (the second argument "
+  "below is the output shape found)")
+TYPENET_DIAG_RULE(nothing_to_train, class Net,
+  "typenet: nothing_to_train: the network has no layer before its loss (a trailing softmax is folded into the "
+  "loss), so there are no logits to train")
+TYPENET_DIAG_RULE(no_training_program, TYPENET_P(class Net, class Policy),
+  "typenet: no_training_program: this execution policy (second argument below) has no training program; "
+  "train with tn::exec::reference_t")
 
 // clang-format on
 

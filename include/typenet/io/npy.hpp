@@ -1,7 +1,8 @@
 // typenet/io/npy.hpp: NumPy .npy files holding one float32 array (format versions 1.0, 2.0 and 3.0).
 //
 // Accepted: dtype '<f4' (little-endian float32), fortran_order False, any rank (0-D included), any
-// dimension >= 0, data exactly product(shape) * 4 bytes long. Everything else is an io_error that names
+// dimension >= 0, data exactly product(shape) * 4 bytes long. Labels (read_npy_labels) are '<i8'
+// (little-endian int64) of shape [N]. Everything else is an io_error that names
 // the file, says what was found and what is accepted; see docs/io.md.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <typenet/io/error.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace typenet::io {
@@ -265,7 +268,14 @@ struct npy_header {
   std::uint64_t bytes = 0;  // count * 4
 };
 
-inline npy_header parse_npy_header(std::string_view header, std::string_view name) {
+// The element type a reader accepts: its dtype string, its size and how a message names it.
+struct npy_dtype {
+  std::string_view descr = "<f4";
+  std::uint64_t bytes = 4;
+  std::string_view accepted = "only float32 '<f4'";
+};
+
+inline npy_header parse_npy_header(std::string_view header, std::string_view name, const npy_dtype& dtype = {}) {
   const auto parsed = npy_header_parser(header, name).parse();
 
   using kind = npy_header_parser::kind;
@@ -277,10 +287,11 @@ inline npy_header parse_npy_header(std::string_view header, std::string_view nam
     const auto& t = parsed.descr->text;
     const bool structured = parsed.descr->k == kind::other && !t.empty() && t.front() == '[';
     throw io_error(name, std::string(structured ? "structured dtype " : "dtype ") + printable(t) +
-                             " is not supported (only float32 '<f4')");
+                             " is not supported (" + std::string(dtype.accepted) + ")");
   }
-  if (parsed.descr->text != "<f4") {
-    throw io_error(name, "dtype '" + printable(parsed.descr->text) + "' is not supported (only float32 '<f4')");
+  if (parsed.descr->text != dtype.descr) {
+    throw io_error(
+        name, "dtype '" + printable(parsed.descr->text) + "' is not supported (" + std::string(dtype.accepted) + ")");
   }
   if (parsed.fortran_order->k != kind::boolean) {
     throw io_error(name, "fortran_order must be True or False, found " +
@@ -297,13 +308,13 @@ inline npy_header parse_npy_header(std::string_view header, std::string_view nam
   }
   npy_header h;
   h.shape = parsed.shape->items;
-  const auto count = element_count(h.shape, std::numeric_limits<std::uint64_t>::max() / 4);
+  const auto count = element_count(h.shape, std::numeric_limits<std::uint64_t>::max() / dtype.bytes);
   if (!count) {
     throw io_error(
         name, "shape " + shape_string(h.shape) + " has more elements than any file can hold (the product overflows)");
   }
   h.count = *count;
-  h.bytes = *count * 4;
+  h.bytes = *count * dtype.bytes;
   return h;
 }
 
@@ -339,10 +350,10 @@ inline npy_array read_npy_from_memory(std::span<const std::byte> bytes, std::str
   });
 }
 
-// Reads a .npy file holding a float32 array in C order. The preamble and header are read and checked
-// first (for a regular file, the data size the header declares against the file's size), then the data
-// is read once, straight into the array. A file that is not a regular file is read up to max_stream_bytes.
-inline npy_array read_npy(const std::filesystem::path& path) {
+namespace detail {
+template <class T>
+std::pair<std::vector<std::int64_t>, std::vector<T>> read_npy_elements(const std::filesystem::path& path,
+                                                                       const npy_dtype& dtype) {
   detail::input_file in(path);
   const std::string& name = in.name();
   return detail::naming_memory_failures(name, [&] {
@@ -371,7 +382,7 @@ inline npy_array read_npy(const std::filesystem::path& path) {
       throw io_error(name, "header length " + std::to_string(pre.header_len) + " exceeds file size " +
                                std::to_string(pre.header_start + header_got));
     }
-    const auto h = detail::parse_npy_header(header, name);
+    const auto h = detail::parse_npy_header(header, name, dtype);
     const std::uint64_t data_offset = pre.header_start + pre.header_len;
     if (in.regular()) {
       detail::npy_check_data_size(h, *size - data_offset, name);
@@ -379,10 +390,8 @@ inline npy_array read_npy(const std::filesystem::path& path) {
       in.check_stream_size(data_offset + h.bytes);
     }
 
-    npy_array out;
-    out.shape = h.shape;
-    out.data = detail::allocate_for<float>(name, h.count, "the array's data");
-    const std::uint64_t data_got = in.read(out.data.data(), h.bytes);
+    std::vector<T> data = detail::allocate_for<T>(name, h.count, "the array's data");
+    const std::uint64_t data_got = in.read(data.data(), h.bytes);
     if (in.regular()) {
       if (data_got != h.bytes || in.has_more()) in.changed_while_reading();
     } else {
@@ -393,9 +402,32 @@ inline npy_array read_npy(const std::filesystem::path& path) {
                                  " bytes; the file is not a regular file, so they were not counted)");
       }
     }
-    detail::le_floats_in_place(out.data.data(), out.data.size());
-    return out;
+    if constexpr (std::endian::native == std::endian::big)
+      for (T& v : data) {
+        auto* b = reinterpret_cast<unsigned char*>(&v);
+        std::reverse(b, b + sizeof(T));
+      }
+    return std::pair{h.shape, std::move(data)};
   });
+}
+}  // namespace detail
+
+// Reads a .npy file holding a float32 array in C order. The preamble and header are read and checked
+// first (for a regular file, the data size the header declares against the file's size), then the data
+// is read once, straight into the array. A file that is not a regular file is read up to max_stream_bytes.
+inline npy_array read_npy(const std::filesystem::path& path) {
+  auto [shape, data] = detail::read_npy_elements<float>(path, {});
+  return {std::move(shape), std::move(data)};
+}
+
+// Reads class labels: a .npy file of int64 ('<i8', what numpy writes for np.int64) of shape [N], N >= 1.
+// Checking each label against a network's classes is the caller's (train::check_labels).
+inline std::vector<std::int64_t> read_npy_labels(const std::filesystem::path& path) {
+  auto [shape, data] = detail::read_npy_elements<std::int64_t>(
+      path, {"<i8", 8, "labels must be int64 '<i8': save them with labels.astype(numpy.int64)"});
+  if (shape.size() != 1 || shape[0] < 1)
+    throw io_error(path.string(), "labels must have shape [N] with N >= 1, found " + detail::shape_string(shape));
+  return std::move(data);
 }
 
 // Writes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header needs it),

@@ -80,6 +80,18 @@ std::string expected_batch_text(shape<D...>) {
 }
 }  // namespace detail
 
+/// Writes the gradients of Net's parameters (g in the layout of params<Net>, e.g. a trainer's grads()) to
+/// a safetensors file keyed like the weights: every parameter tensor, the buffers (batch norm's running
+/// statistics, which have no gradient) left out. All or nothing for a regular file.
+template <Network Net>
+void save_gradients(const std::filesystem::path& path, const params<Net>& g) {
+  std::vector<param_tensor> tensors = const_cast<params<Net>&>(g).tensors();
+  std::vector<named_tensor> named;
+  for (const param_tensor& t : tensors)
+    if (!t.buffer) named.push_back({t.name, t.shape, std::span<const float>(t.data)});
+  write_safetensors(path, std::span<const named_tensor>(named), {{"format", "pt"}, {"content", "gradients"}});
+}
+
 /// Reads a float32 .npy array of shape [N, C, H, W] (or [N, features] for a flat input) that matches
 /// Net's input shape, with 1 <= N <= INT_MAX. Anything else is an io_error naming the file and both shapes.
 template <Network Net>

@@ -1,0 +1,343 @@
+// typenet/train/reference.hpp: training steps with exec::reference, the gradient oracle.
+//
+//   tn::params<lenet5> p;  tn::init_he(p, 1);
+//   tn::train::trainer<lenet5, tn::exec::reference_t> t(p, /*max_batch=*/32);
+//   double loss = t.forward_backward(images, labels, batch);  // t.grads(): d(loss)/d(every parameter)
+//
+// One step runs the network in training mode (train/plan.hpp: the trailing softmax folded into the loss,
+// dropout active unless switched off, batch norm on the batch's statistics with its running statistics
+// updated in the caller's params), then the backward pass of every layer (kernels/reference/backward.hpp)
+// in reverse. The trainer reads and updates the caller's params (which must outlive it); all memory is
+// allocated when it is built, so a step allocates nothing.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "../core/params.hpp"
+#include "../exec/reference.hpp"
+#include "../kernels/reference/backward.hpp"
+#include "../kernels/reference/copy.hpp"
+#include "../kernels/reference/join.hpp"
+#include "../kernels/reference/layer.hpp"
+#include "loss.hpp"
+#include "plan.hpp"
+
+namespace typenet::train {
+
+/// How a trainer runs the network's training-mode layers.
+struct options {
+  bool dropout = true;               ///< false: dropout is the identity (typenet-zoo grad: deterministic)
+  std::uint64_t seed = 0;            ///< of the dropout masks, with the step counter and the layer's place
+  double batch_norm_momentum = 0.1;  ///< PyTorch's default
+};
+
+/// A training program for a network and an execution policy; a policy without one is a compile error
+/// (diag::no_training_program).
+template <Network Net, class Policy>
+class trainer {
+  static_assert(typenet::detail::report<diag::no_training_program<Net, Policy>>::value);
+
+ public:
+  template <class... A>
+  explicit trainer(A&&...) {}  // so that the rule above is the only error
+};
+
+namespace detail {
+/// The dropout mask value of element i of a layer at a step: 0 with probability Percent %, else
+/// 1 / (1 - Percent %), from a counter-based generator (the same seed, step and place give the same mask).
+inline std::uint64_t mask_stream(std::uint64_t seed, std::int64_t step, std::int64_t place) {
+  return seed * 0x9e3779b97f4a7c15ull ^ static_cast<std::uint64_t>(step) * 0xd1b54a32d192ed03ull ^
+         static_cast<std::uint64_t>(place) * 0x8cb92ba72f3d8dd7ull;
+}
+
+/// The kernels of exec::reference's training program: its loop nests, forward and backward.
+struct reference_kernels {
+  static constexpr const char* name = "reference";
+  template <class L>
+  void forward(const float* x, float* y, int batch, const float* params) {
+    kernels::reference::forward_layer<L>(x, y, batch, params);
+  }
+  template <class L>
+  void backward(const kernels::reference::backward_args& a) {
+    kernels::reference::backward(typename L::layer{}, typename L::input{}, typename L::output{}, a);
+  }
+};
+
+/// A training step over the network's tree (train/plan.hpp's memory): batch norm, dropout, identity and
+/// flatten, the blocks and the loss here; every other layer through Kernels::forward<L> and
+/// Kernels::backward<L>, which is what distinguishes the policies.
+template <Network Net, class Kernels>
+class training_program {
+  using nodes = trained_nodes<Net>;
+  static_assert(typenet::detail::report<training_error<Net>>::value);
+  // Stand-ins once a rule has fired, so that nothing else reports.
+  using logits = std::conditional_t<std::is_void_v<training_error<Net>>, logits_shape<Net>, shape<1>>;
+
+ public:
+  static constexpr int classes = static_cast<int>(logits::size);
+  Kernels& kernels() noexcept { return kernels_; }
+
+  training_program(params<Net>& p, int max_batch, options o, Kernels kernels)
+      : params_(&p),
+        max_batch_(checked(p, max_batch)),
+        options_(o),
+        arena_(typenet::detail::make_aligned_floats(floats_per_image<Net> * max_batch_)),
+        kernels_(std::move(kernels)) {}
+
+  /// One forward and backward pass of `batch` images (NCHW floats) with integer labels: returns the mean
+  /// cross-entropy and leaves d(loss)/d(parameter) in grads() (zero for batch norm's running statistics,
+  /// which the pass updates in the params instead). Throws std::invalid_argument for a batch outside
+  /// 1..max_batch or a label outside 0..classes-1, before anything is changed.
+  double forward_backward(const float* in, const std::int64_t* labels, int batch) {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument("typenet: training: batch " + std::to_string(batch) + " is outside 1.." +
+                                  std::to_string(max_batch_) + " (the trainer's max_batch)");
+    check_labels(labels, batch, classes);
+    check_batch_norm(batch);
+    std::fill(grads_.data(), grads_.data() + params<Net>::count, 0.f);
+    place_ = 0;
+    const float* z = forward_list(nodes{}, 0, in, batch);
+    float* dz = gradient(last_value(), classes);
+    const double loss = softmax_cross_entropy(z, labels, batch, classes, dz);
+    backward_list(nodes{}, 0, in, dz, value(input_gradient_at), batch);
+    ++steps_;
+    return loss;
+  }
+
+  /// The gradients of the last step, in the layout of params<Net> (keyed like the weights).
+  const params<Net>& grads() const noexcept { return grads_; }
+  /// The logits of the last step: batch x classes floats.
+  std::span<const float> logits_of_last_step(int batch) const {
+    return {value(last_value()), static_cast<std::size_t>(batch) * classes};
+  }
+  /// d(loss)/d(input) of the last step: batch x input floats.
+  std::span<const float> input_gradient(int batch) const {
+    return {value(input_gradient_at), static_cast<std::size_t>(batch * Net::input_shape::size)};
+  }
+  /// Steps taken: each draws new dropout masks. A resumed run sets it back to where it stopped.
+  std::int64_t steps() const noexcept { return steps_; }
+  void set_steps(std::int64_t s) noexcept { steps_ = s; }
+  int max_batch() const noexcept { return max_batch_; }
+  const options& training_options() const noexcept { return options_; }
+
+ private:
+  static constexpr std::int64_t input_gradient_at = list_plan<nodes>::floats;
+
+  static int checked(const params<Net>& p, int max_batch) {
+    if (p.empty()) throw std::logic_error("typenet: training: the params were moved from (they hold no buffer)");
+    if (max_batch < 1)
+      throw std::invalid_argument("typenet: training: max_batch must be at least 1, got " + std::to_string(max_batch));
+    return max_batch;
+  }
+
+  // Batch statistics need more than one value per channel (PyTorch raises the same error).
+  void check_batch_norm(int batch) const {
+    for_each_leaf(nodes{}, [&]<class L>() {
+      if constexpr (layer_kind_of<typename L::layer> == layer_kind::batch_norm) {
+        if (batch * (L::output::size / L::output::dims[0]) < 2)
+          throw std::invalid_argument("typenet: training: batch norm at " + L::path::str() +
+                                      " needs more than one value per channel; batch " + std::to_string(batch) +
+                                      " gives one");
+      }
+    });
+  }
+
+  // Where the logits are: the last trained node's value.
+  static constexpr std::int64_t last_value() {
+    using last = typenet::detail::at_t<nodes::size - 1, nodes>;
+    return node_plan<last>::value(list_plan<nodes>::floats - node_plan<last>::floats);
+  }
+
+  // The arena: a node's per-image offset times max_batch. A value's gradient follows the value.
+  float* value(std::int64_t at) const { return arena_.get() + at * max_batch_; }
+  float* gradient(std::int64_t value_at, std::int64_t size) const { return value(value_at + size); }
+
+  // ---- forward ----
+
+  template <class... N>
+  const float* forward_list(typenet::type_list<N...>, std::int64_t at, const float* x, int batch) {
+    ((x = forward<N>(at, x, batch), at += node_plan<N>::floats), ...);
+    return x;
+  }
+
+  template <class Node>
+  const float* forward(std::int64_t at, const float* x, int batch) {
+    if constexpr (Node::is_leaf)
+      return forward_leaf<Node>(at, x, batch);
+    else
+      return forward_block(static_cast<Node*>(nullptr), at, x, batch);
+  }
+
+  template <class L>
+  const float* forward_leaf(std::int64_t at, const float* x, int batch) {
+    using layer = typename L::layer;
+    constexpr layer_kind kind = layer_kind_of<layer>;
+    float* y = value(at);
+    const std::int64_t count = std::int64_t{batch} * L::output::size;
+    const std::int64_t place = place_++;
+    if constexpr (kind == layer_kind::dropout) {
+      float* mask = value(at + 2 * L::output::size);
+      if (options_.dropout) {
+        typenet::detail::splitmix64 g{detail::mask_stream(options_.seed, steps_, place)};
+        const double p = layer::percent / 100.0;
+        const float keep = static_cast<float>(1.0 / (1.0 - p));
+        for (std::int64_t i = 0; i < count; ++i) {
+          const double u = static_cast<double>(g.next() >> 11) * 0x1.0p-53;
+          mask[i] = u < p ? 0.f : keep;
+          y[i] = x[i] * mask[i];
+        }
+      } else {
+        std::fill(mask, mask + count, 1.f);
+        std::copy(x, x + count, y);
+      }
+    } else if constexpr (kind == layer_kind::batch_norm) {
+      constexpr int c = L::output::dims[0];
+      kernels::reference::batch_norm_train_forward(c, L::output::size / c, x, y, batch,
+                                                   params_->data() + L::weight_offset, options_.batch_norm_momentum,
+                                                   value(at + 2 * L::output::size));
+    } else if constexpr (kind == layer_kind::identity || kind == layer_kind::flatten) {
+      std::copy(x, x + count, y);
+    } else {
+      kernels_.template forward<L>(x, y, batch, params_->data());
+    }
+    return y;
+  }
+
+  template <class Path, class I, class O, class... C>
+  const float* forward_block(bound_seq<Path, I, O, C...>*, std::int64_t at, const float* x, int batch) {
+    return forward_list(typenet::type_list<C...>{}, at, x, batch);
+  }
+  template <class Path, class I, class O, class Body, class Short, class After>
+  const float* forward_block(bound_residual<Path, I, O, Body, Short, After>*, std::int64_t at, const float* x,
+                             int batch) {
+    using plan = node_plan<bound_residual<Path, I, O, Body, Short, After>>;
+    const float* a = forward<Body>(at, x, batch);
+    const float* b = forward<Short>(at + node_plan<Body>::floats, x, batch);
+    float* sum = value(plan::sum_at(at));
+    kernels::reference::add_plain(std::int64_t{batch} * Body::output::size, a, b, sum);
+    return forward<After>(at + plan::children, sum, batch);
+  }
+  template <class Path, class I, class O, class... C>
+  const float* forward_block(bound_concat<Path, I, O, C...>*, std::int64_t at, const float* x, int batch) {
+    using plan = node_plan<bound_concat<Path, I, O, C...>>;
+    float* joined = value(plan::value(at));
+    std::int64_t within = 0, place = at;
+    ((kernels::reference::concat_part(forward<C>(place, x, batch), C::output::size, joined, within, O::size, batch),
+      within += C::output::size, place += node_plan<C>::floats),
+     ...);
+    return joined;
+  }
+
+  // ---- backward ----
+  // backward<Node>(at, x, dy, dx): the node started at `at` and read x; dy is the gradient of its output;
+  // dx receives the gradient of x (overwritten). Parameter gradients are added to grads_.
+
+  template <class N0, class... N>
+  void backward_list(typenet::type_list<N0, N...>, std::int64_t at, const float* x, const float* dy, float* dx,
+                     int batch) {
+    if constexpr (sizeof...(N) == 0) {
+      backward<N0>(at, x, dy, dx, batch);
+    } else {
+      // The rest first (it gives the gradient of N0's output, in N0's gradient slot), then N0.
+      const std::int64_t y = node_plan<N0>::value(at);
+      float* dy0 = gradient(y, N0::output::size);
+      backward_list(typenet::type_list<N...>{}, at + node_plan<N0>::floats, value(y), dy, dy0, batch);
+      backward<N0>(at, x, dy0, dx, batch);
+    }
+  }
+
+  template <class Node>
+  void backward(std::int64_t at, const float* x, const float* dy, float* dx, int batch) {
+    if constexpr (Node::is_leaf)
+      backward_leaf<Node>(at, x, dy, dx, batch);
+    else
+      backward_block(static_cast<Node*>(nullptr), at, x, dy, dx, batch);
+  }
+
+  template <class L>
+  void backward_leaf(std::int64_t at, const float* x, const float* dy, float* dx, int batch) {
+    using layer = typename L::layer;
+    constexpr layer_kind kind = layer_kind_of<layer>;
+    const std::int64_t count = std::int64_t{batch} * L::output::size;
+    float* grads = grads_.data();
+    const float* weights = params_->data();
+    if constexpr (kind == layer_kind::dropout) {
+      const float* mask = value(at + 2 * L::output::size);
+      for (std::int64_t i = 0; i < count; ++i) dx[i] = dy[i] * mask[i];
+    } else if constexpr (kind == layer_kind::batch_norm) {
+      constexpr int c = L::output::dims[0];
+      kernels::reference::batch_norm_train_backward(
+          c, L::output::size / c, value(at + 2 * L::output::size), weights + L::weight_offset,
+          {x, value(at), dy, dx, batch, nullptr, nullptr, nullptr}, grads + L::weight_offset);
+    } else {
+      kernels_.template backward<L>({x, value(at), dy, dx, batch, weights + L::weight_offset,
+                                     L::weights > 0 ? grads + L::weight_offset : nullptr,
+                                     L::biases > 0 ? grads + L::bias_offset : nullptr});
+    }
+  }
+
+  template <class Path, class I, class O, class... C>
+  void backward_block(bound_seq<Path, I, O, C...>*, std::int64_t at, const float* x, const float* dy, float* dx,
+                      int batch) {
+    backward_list(typenet::type_list<C...>{}, at, x, dy, dx, batch);
+  }
+  template <class Path, class I, class O, class Body, class Short, class After>
+  void backward_block(bound_residual<Path, I, O, Body, Short, After>*, std::int64_t at, const float* x, const float* dy,
+                      float* dx, int batch) {
+    using plan = node_plan<bound_residual<Path, I, O, Body, Short, After>>;
+    const float* sum = value(plan::sum_at(at));
+    float* dsum = gradient(plan::sum_at(at), Body::output::size);
+    float* scratch = value(plan::scratch_at(at));
+    backward<After>(at + plan::children, sum, dy, dsum, batch);
+    backward<Body>(at, x, dsum, dx, batch);
+    backward<Short>(at + node_plan<Body>::floats, x, dsum, scratch, batch);
+    kernels::reference::add_plain(std::int64_t{batch} * I::size, dx, scratch, dx);
+  }
+  template <class Path, class I, class O, class... C>
+  void backward_block(bound_concat<Path, I, O, C...>*, std::int64_t at, const float* x, const float* dy, float* dx,
+                      int batch) {
+    using plan = node_plan<bound_concat<Path, I, O, C...>>;
+    float* scratch = value(plan::scratch_at(at));
+    std::int64_t within = 0, place = at;
+    bool first = true;
+    // Each branch's share of dy goes to its output's gradient slot, then through the branch; the input
+    // gradients of the branches add up.
+    (
+        [&] {
+          float* branch_dy = gradient(node_plan<C>::value(place), C::output::size);
+          for (int n = 0; n < batch; ++n)
+            std::copy(dy + n * O::size + within, dy + n * O::size + within + C::output::size,
+                      branch_dy + n * C::output::size);
+          backward<C>(place, x, branch_dy, first ? dx : scratch, batch);
+          if (!first) kernels::reference::add_plain(std::int64_t{batch} * I::size, dx, scratch, dx);
+          first = false;
+          within += C::output::size;
+          place += node_plan<C>::floats;
+        }(),
+        ...);
+  }
+
+  params<Net>* params_;
+  int max_batch_;
+  options options_;
+  typenet::detail::aligned_floats arena_;
+  params<Net> grads_;
+  std::int64_t steps_ = 0;
+  std::int64_t place_ = 0;  // the running number of the layer being run, for its dropout mask
+  Kernels kernels_;
+};
+
+}  // namespace detail
+
+/// exec::reference's training program: plain loops with double sums, the gradient oracle.
+template <Network Net>
+class trainer<Net, exec::reference_t> : public detail::training_program<Net, detail::reference_kernels> {
+ public:
+  trainer(params<Net>& p, int max_batch, options o = {})
+      : detail::training_program<Net, detail::reference_kernels>(p, max_batch, o, {}) {}
+};
+
+}  // namespace typenet::train

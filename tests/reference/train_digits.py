@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""The real training run of the training issue: lenet5 on scikit-learn's handwritten digits.
+
+  train_digits.py --zoo PATH/typenet-zoo --workdir DIR [--min-accuracy A]
+
+Exports the digits (tools/export_digits.py: 1,437 training and 360 test images, fixed split), trains
+lenet5 with `typenet-zoo train` (the command and its settings are printed, and are those of
+docs/training.md), and requires the test accuracy of its last line to reach A (default 0.97). Then checks
+resumption through the command line: 2 epochs in one go and 1 epoch, a checkpoint, and --resume to 2 must
+write the same weights, byte for byte. The time is printed, not judged (speed belongs to benchmarks).
+Exit status 77 (skip) when numpy or scikit-learn is missing.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+SKIP = 77
+SETTINGS = ["--epochs", "12", "--batch", "32", "--lr", "0.01", "--lr-step", "8", "--momentum", "0.9",
+            "--weight-decay", "0.0005", "--seed", "1", "--augment", "crop:2"]
+
+
+def train(zoo, data, extra):
+    cmd = [zoo, "train", "lenet5",
+           "--train-images", os.path.join(data, "train_images.npy"),
+           "--train-labels", os.path.join(data, "train_labels.npy"),
+           "--test-images", os.path.join(data, "test_images.npy"),
+           "--test-labels", os.path.join(data, "test_labels.npy")] + extra
+    print("$ " + " ".join(cmd), flush=True)
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    print(r.stderr.strip())
+    print(r.stdout.strip())
+    print(f"({time.time() - t0:.1f} s)")
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL: typenet-zoo train exited with {r.returncode}")
+    last = r.stdout.strip().splitlines()[-1]
+    return dict(kv.split("=", 1) for kv in last.split()[1:])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--zoo", required=True)
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--min-accuracy", type=float, default=0.97)
+    args = p.parse_args()
+    tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    data = os.path.join(args.workdir, "digits")
+    r = subprocess.run([sys.executable, os.path.join(tools, "export_digits.py"), data], capture_output=True, text=True)
+    print(r.stdout.strip())
+    if r.returncode == SKIP:
+        return SKIP
+    if r.returncode != 0:
+        print(f"FAIL: export_digits.py: {r.stderr}")
+        return 1
+
+    result = train(args.zoo, data, SETTINGS + ["--log", os.path.join(args.workdir, "log.csv")])
+    accuracy = float(result["test_accuracy"])
+    if accuracy < args.min_accuracy:
+        print(f"FAIL: test accuracy {accuracy} < {args.min_accuracy}")
+        return 1
+
+    # Resumption through the command line.
+    short = ["--epochs", "2", "--batch", "32", "--lr", "0.01", "--seed", "3", "--augment", "crop:2"]
+    whole, part, resumed = (os.path.join(args.workdir, n) for n in ("whole.safetensors", "part.safetensors",
+                                                                        "resumed.safetensors"))
+    checkpoint = os.path.join(args.workdir, "checkpoint.safetensors")
+    train(args.zoo, data, short + ["--output", whole])
+    train(args.zoo, data, ["--epochs", "1"] + short[2:] + ["--checkpoint", checkpoint, "--output", part])
+    train(args.zoo, data, short + ["--resume", checkpoint, "--output", resumed])
+    with open(whole, "rb") as a, open(resumed, "rb") as b, open(part, "rb") as c:
+        w, r2, pt = a.read(), b.read(), c.read()
+    if w != r2:
+        print("FAIL: 2 epochs in one go and 1 + 1 resumed wrote different weights")
+        return 1
+    if w == pt:
+        print("FAIL: the resumed run did not train its second epoch")
+        return 1
+    print(f"test accuracy {accuracy:.4f} >= {args.min_accuracy}; resumed run equals the uninterrupted one")
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
