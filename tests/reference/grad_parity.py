@@ -2,7 +2,7 @@
 """Gradients of typenet-zoo against PyTorch autograd on one zoo network.
 
   grad_parity.py --zoo PATH/typenet-zoo --net NET --workdir DIR [--batch B] [--seed S] [--policy P]
-                 [--atol A] [--rtol R]
+                 [--threads T] [--atol A] [--rtol R] [--float32-factor F]
 
 Gives the PyTorch twin of NET (tools/torch_zoo.py) random He weights and random batch-norm statistics
 (tools/make_parity_case.py), draws a batch of standard-normal inputs and random labels, and computes the
@@ -10,14 +10,16 @@ gradient of the mean cross-entropy of the logits (a trailing softmax removed) wi
 parameter in training mode (batch norm on batch statistics) with dropout off, in float64 (the oracle) and in
 float32 (to measure how well float32 arithmetic can do on this case). Then runs `typenet-zoo grad` on the
 same float32 weights, inputs and labels and compares every tensor with the float64 gradients:
-  - element by element, |typenet - torch| <= atol + rtol * |torch| (the issue's bound for the reference
-    policy: 1e-5 + 1e-4 |ref|), and over the tensor max |typenet - torch| <= rtol * scale, where scale is
-    max |torch| of the tensor but at least 1e-3 x the largest gradient of the network (a gradient that is
-    zero in exact arithmetic, such as the bias of a batch norm that feeds another batch norm, is rounding
-    noise around 0);
-  - unless the case is ill-conditioned: where PyTorch's own float32 gradient is further from float64 than
-    that (deep networks with batch norm on a batch of 2 amplify float32 rounding: ResNet-50's last blocks by
-    up to 20 % in PyTorch), typenet's must be within 2x PyTorch's float32 deviation instead.
+  - element by element, |typenet - torch| <= atol + rtol * |torch| (the issue's bounds: 1e-5 + 1e-4 |ref|
+    for the reference policy, 1e-4 + 1e-3 |ref| for simd), and over the tensor
+    max |typenet - torch| <= rtol * scale, where scale is max |torch| of the tensor but at least 1e-3 x
+    the largest gradient of the network (a gradient that is zero in exact arithmetic, such as the bias of a
+    batch norm that feeds another batch norm, is rounding noise around 0);
+  - or, where float32 arithmetic itself cannot meet that (deep networks with batch norm on a batch of 2
+    amplify float32 rounding: ResNet-50's last blocks by up to 20 % in PyTorch; a ReLU input or max-pool
+    near-tie that float32 rounding crosses moves a gradient by a percent), typenet's largest difference must
+    be within --float32-factor (2; 4 for simd's float sums) of PyTorch's worst float32 one, PyTorch's
+    float32 gradients taken for the input as given and for the input moved by about one float32 rounding.
 Every parameter must be there, nothing else. The work directory is removed when the test passes. Exit
 status 77 (skip) when torch cannot be imported.
 """
@@ -58,8 +60,10 @@ def main():
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--policy", default="reference")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--float32-factor", type=float, default=2.0)
     args = p.parse_args()
     try:
         import numpy as np
@@ -87,12 +91,12 @@ def main():
     np.save(os.path.join(args.workdir, "input.npy"), x.numpy().astype("<f4"))
 
     # The float32 weights as saved; training mode with dropout off.
-    def gradients(dtype, labels=None):
+    def gradients(dtype, labels=None, inputs=None):
         twin = copy.deepcopy(torch_zoo.logits_module(model)).to(dtype).train()
         for m in twin.modules():
             if isinstance(m, nn.Dropout):
                 m.eval()
-        z = twin(x.to(dtype))
+        z = twin((x if inputs is None else inputs).to(dtype))
         if labels is None:
             labels = torch.randint(0, z.shape[1], (args.batch,), generator=g)
         loss = nn.functional.cross_entropy(z, labels)
@@ -101,13 +105,22 @@ def main():
 
     t0 = time.time()
     want, loss, labels = gradients(torch.float64)
-    single, _, _ = gradients(torch.float32, labels)
+    # How far float32 evaluation can land from float64 on this case: PyTorch's float32 gradients for the
+    # input as given and for three copies of it with every element moved by about one float32 rounding.
+    # Near a kink (a ReLU input near 0, a near-tie in a max-pool window) such a change flips the branch and
+    # moves the gradient; any float32 implementation is then only determined to that level.
+    noise = torch.Generator().manual_seed(args.seed + 1000)
+    singles = [gradients(torch.float32, labels)[0]]
+    for _ in range(3):
+        wobble = 1 + 2.0 ** -23 * torch.randint(-2, 3, x.shape, generator=noise).to(torch.float32)
+        singles.append(gradients(torch.float32, labels, x * wobble)[0])
     np.save(os.path.join(args.workdir, "labels.npy"), labels.numpy().astype("<i8"))
     print(f"torch: loss {loss.item():.6f}, {len(want)} parameter tensors ({time.time() - t0:.1f} s)")
 
     out = os.path.join(args.workdir, "grads.safetensors")
     cmd = [args.zoo, "grad", args.net, "--weights", weights, "--input", os.path.join(args.workdir, "input.npy"),
-           "--labels", os.path.join(args.workdir, "labels.npy"), "--output", out, "--policy", args.policy]
+           "--labels", os.path.join(args.workdir, "labels.npy"), "--output", out, "--policy", args.policy,
+           "--threads", str(args.threads)]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     print("$ " + " ".join(cmd))
@@ -141,12 +154,15 @@ def main():
         diff = np.abs(a - w)
         scale = max(float(np.abs(w).max()), 1e-3 * largest)
         rel = float(diff.max()) / scale
-        torch_rel = float(np.abs(single[name] - w).max()) / scale  # PyTorch's own float32 against float64
+        # PyTorch's own float32 against float64, the worst of the four inputs
+        torch_rel = max(float(np.abs(g[name] - w).max()) for g in singles) / scale
         worst = max(worst, (rel, name))
         within = bool(np.all(diff <= args.atol + args.rtol * np.abs(w))) and rel <= args.rtol
-        if torch_rel > args.rtol:  # ill-conditioned: float32 cannot do better than PyTorch's float32 by much
+        if torch_rel > args.rtol:
             ill += 1
-            within = within or rel <= 2 * torch_rel
+        # Where float32 arithmetic itself cannot meet the bound, typenet must be about as close to float64 as
+        # PyTorch's float32 is (a kink crossed on the other side moves a gradient by a few times that).
+        within = within or rel <= args.float32_factor * torch_rel
         if not within:
             bad += 1
             if bad <= 10:

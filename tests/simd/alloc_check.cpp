@@ -9,6 +9,8 @@
 #include <new>
 #include <vector>
 
+#include <typenet/train.hpp>
+#include <typenet/train/simd.hpp>
 #include <typenet/zoo/networks.hpp>
 
 #include "simd_util.hpp"
@@ -151,4 +153,32 @@ TEST_CASE("simd forward allocates nothing: every stage kind (stand-alone layers,
   check_no_allocation<every_stage>(3, 2);
   check_no_allocation<every_flat_stage>(3, 1);
   check_no_allocation<every_flat_stage>(3, 2);
+}
+
+// A training step of exec::simd (forward, loss, backward) and an SGD update allocate nothing after the
+// trainer is built.
+template <class Net>
+void check_no_allocation_in_training(int max_batch, int threads) {
+  tn::params<Net> p;
+  tn::init_he(p, 3);
+  tn::exec::simd<> policy;
+  policy.threads = threads;
+  tn::train::trainer<Net, tn::exec::simd<>> t(p, max_batch, {.dropout = true, .seed = 2}, policy);
+  tn::train::sgd<Net> opt;
+  std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
+  tn::fill_uniform(in, 9);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(max_batch), 1);
+  t.forward_backward(in.data(), labels.data(), max_batch);  // warm: first use of the pool's threads
+  const long before = allocations.load();
+  for (int batch = 2; batch <= max_batch; ++batch) {
+    t.forward_backward(in.data(), labels.data(), batch);
+    opt.step(p, t.grads());
+  }
+  CHECK(allocations.load() - before == 0);
+}
+
+TEST_CASE("simd training allocates nothing per step: lenet5, every flat stage, squeezenet1_1") {
+  check_no_allocation_in_training<tn::zoo::lenet5>(4, 2);
+  check_no_allocation_in_training<every_flat_stage>(3, 2);
+  check_no_allocation_in_training<tn::zoo::squeezenet1_1>(2, 2);
 }
