@@ -46,8 +46,9 @@ class trainer {
 };
 
 namespace detail {
-/// The dropout mask value of element i of a layer at a step: 0 with probability Percent %, else
-/// 1 / (1 - Percent %), from a counter-based generator (the same seed, step and place give the same mask).
+/// The generator state that a dropout layer's mask starts from at a step: a function of the options' seed,
+/// the step and the layer's place in the network, so the same three give the same mask (each element is 0
+/// with probability Percent %, else 1 / (1 - Percent %)).
 inline std::uint64_t mask_stream(std::uint64_t seed, std::int64_t step, std::int64_t place) {
   return seed * 0x9e3779b97f4a7c15ull ^ static_cast<std::uint64_t>(step) * 0xd1b54a32d192ed03ull ^
          static_cast<std::uint64_t>(place) * 0x8cb92ba72f3d8dd7ull;
