@@ -69,6 +69,33 @@ void check_training_memory(const char* command, const std::string& net, std::uin
                              avail->source + "); use fewer images");
 }
 
+struct labelled {
+  tn::io::input_batch images;
+  std::vector<std::int64_t> labels;
+};
+
+// Images and their int64 labels: as many labels as images, each a class of the network.
+template <class Net>
+labelled read_labelled(const std::string& images, const std::string& labels, const std::string& net) {
+  constexpr int classes = tn::train::trainer<Net, tn::exec::reference_t>::classes;
+  labelled d;
+  {
+    const doing what("reading " + images);
+    d.images = tn::io::read_input<Net>(images);
+  }
+  warn_non_finite(d.images.data, images);
+  d.labels = tn::io::read_npy_labels(labels);
+  if (d.labels.size() != static_cast<std::size_t>(d.images.batch))
+    throw tn::io::io_error(labels, "holds " + std::to_string(d.labels.size()) + " labels, but " + images + " holds " +
+                                       std::to_string(d.images.batch) + " images");
+  for (std::size_t i = 0; i < d.labels.size(); ++i)
+    if (d.labels[i] < 0 || d.labels[i] >= classes)
+      throw tn::io::io_error(labels, "label " + std::to_string(d.labels[i]) + " of image " + std::to_string(i) +
+                                         " is outside 0.." + std::to_string(classes - 1) + " (" + net + " has " +
+                                         std::to_string(classes) + " classes)");
+  return d;
+}
+
 }  // namespace
 
 int cmd_grad(const options& o) {
@@ -83,22 +110,9 @@ int cmd_grad(const options& o) {
       const doing d("loading the weights " + weights);
       tn::io::load_weights(weights, p);
     }
-    const tn::io::input_batch x = [&] {
-      const doing d("reading the input " + input);
-      return tn::io::read_input<Net>(input);
-    }();
-    warn_non_finite(x.data, "input " + input);
-    const std::vector<std::int64_t> labels = tn::io::read_npy_labels(labels_file);
-    if (labels.size() != static_cast<std::size_t>(x.batch))
-      throw tn::io::io_error(labels_file, "holds " + std::to_string(labels.size()) + " labels, but " + input +
-                                              " holds " + std::to_string(x.batch) + " images");
-    constexpr int classes = tn::train::trainer<Net, tn::exec::reference_t>::classes;
-    try {
-      tn::train::check_labels(labels.data(), x.batch, classes);
-    } catch (const std::invalid_argument& e) {
-      throw tn::io::io_error(labels_file, std::string(e.what()).substr(std::string("typenet: training: ").size()) +
-                                              " (" + net + " has " + std::to_string(classes) + " classes)");
-    }
+    const labelled data = read_labelled<Net>(input, labels_file, net);
+    const tn::io::input_batch& x = data.images;
+    const std::vector<std::int64_t>& labels = data.labels;
     check_training_memory<Net>("grad", net, static_cast<std::uint64_t>(x.batch));
     with_training_policy(r, [&](const auto& policy, const char* policy_name) {
       std::optional<tn::train::trainer<Net, std::decay_t<decltype(policy)>>> t;
@@ -163,30 +177,6 @@ augmentation parse_augment(const options& o) {
     }
   }
   return a;
-}
-
-struct labelled {
-  tn::io::input_batch images;
-  std::vector<std::int64_t> labels;
-};
-
-template <class Net>
-labelled read_labelled(const std::string& images, const std::string& labels, int classes) {
-  labelled d;
-  {
-    const doing what("reading " + images);
-    d.images = tn::io::read_input<Net>(images);
-  }
-  warn_non_finite(d.images.data, images);
-  d.labels = tn::io::read_npy_labels(labels);
-  if (d.labels.size() != static_cast<std::size_t>(d.images.batch))
-    throw tn::io::io_error(labels, "holds " + std::to_string(d.labels.size()) + " labels, but " + images + " holds " +
-                                       std::to_string(d.images.batch) + " images");
-  for (std::size_t i = 0; i < d.labels.size(); ++i)
-    if (d.labels[i] < 0 || d.labels[i] >= classes)
-      throw tn::io::io_error(labels, "label " + std::to_string(d.labels[i]) + " of image " + std::to_string(i) +
-                                         " is outside 0.." + std::to_string(classes - 1));
-  return d;
 }
 
 // Per-channel mean and standard deviation of a set of images (the normalisation of train's data).
@@ -291,8 +281,8 @@ int cmd_train(const options& o) {
   auto train_with = [&]<class Net, class Policy>(const Policy& policy) {
     constexpr int classes = tn::train::trainer<Net, tn::exec::reference_t>::classes;
     const auto start = std::chrono::steady_clock::now();
-    labelled train = read_labelled<Net>(train_images, train_labels, classes);
-    labelled test = read_labelled<Net>(test_images, test_labels, classes);
+    labelled train = read_labelled<Net>(train_images, train_labels, net);
+    labelled test = read_labelled<Net>(test_images, test_labels, net);
     check_training_memory<Net>("train", net, static_cast<std::uint64_t>(batch_size));
 
     tn::params<Net> p;
