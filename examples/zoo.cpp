@@ -3,7 +3,8 @@
 //   typenet-zoo list
 //   typenet-zoo summary NET
 //   typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] [--threads N]
-//   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]
+//                   [--precision f32|bf16]
+//   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--precision f32|bf16]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
 //                        [--resize N] IMAGE...
@@ -37,7 +38,9 @@ constexpr const char* usage_text =
     "  typenet-zoo summary NET\n"
     "  typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] "
     "[--threads N]\n"
+    "                  [--precision f32|bf16]\n"
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
+    "                    [--precision f32|bf16]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
     "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
     "                       [--resize N] IMAGE...\n"
@@ -62,19 +65,23 @@ constexpr command_help command_helps[] = {
      "  and totals, all computed at compile time.\n"},
     {"run",
      "usage: typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd]\n"
-     "                       [--threads N]\n"
+     "                       [--threads N] [--precision f32|bf16]\n"
      "  Runs NET on the float32 batch X.npy ([N, C, H, W], or [N, features] for a flat input) with the\n"
      "  weights of W.safetensors (every name, dtype and shape checked against NET) and writes the N outputs\n"
      "  to Y.npy ([N, ...NET's output shape]); Y.npy is written only when the network ran.\n"
      "  --policy   reference (default: plain loops, the oracle) or simd (fused, vectorised, threaded)\n"
-     "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"},
+     "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"
+     "  --precision  f32 (default) or bf16 (with --policy simd, on a CPU with AVX512_BF16: bf16 weights and\n"
+     "             activations, fp32 sums; chain networks); int8 is not implemented yet\n"},
     {"bench",
      "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
+     "                         [--precision f32|bf16]\n"
      "  Times NET's forward pass on random He weights and a random batch: one warm-up, then K timed passes;\n"
      "  prints the median time per batch and images per second.\n"
      "  --batch    images per pass: 1 (default) to 2,147,483,647, within the memory available\n"
      "  --iters    timed passes: 1 to 1,000,000 (default 10)\n"
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"
+     "  --precision  f32 (default) or bf16 (with --policy simd; see run)\n"
      "  --json     also write the result to FILE in Google Benchmark's JSON layout (real_time in ms,\n"
      "             items_per_second in images, every timed pass in samples_ms)\n"},
     {"demo",
@@ -157,6 +164,7 @@ int cmd_run(const options& o) {
   const run_options r = policy_options(o);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
+    check_precision<Net>(r, net);
     constexpr std::uint64_t image_bytes = 4 * static_cast<std::uint64_t>(Net::input_shape::size);
     // Before reading: the batch the input's size implies (its .npy header is a few hundred bytes at most),
     // so that an input too large for the memory left is refused without being read.
@@ -185,7 +193,7 @@ int cmd_run(const options& o) {
       const doing d("allocating the output of batch " + std::to_string(x.batch));
       y.resize(static_cast<std::size_t>(x.batch) * Net::output_shape::size);
     }
-    with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
+    with_policy<Net>(r, [&](const auto& policy, int threads, const char* policy_name) {
       std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
       build_model(m, p, x.batch, policy, threads);
       const auto start = std::chrono::steady_clock::now();
@@ -249,6 +257,7 @@ int cmd_bench(const options& o) {
       json_it == o.flags.end() ? std::nullopt : std::optional<std::string>(json_it->second);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
+    check_precision<Net>(r, net);
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;
     tn::init_he(p, 1);
@@ -259,7 +268,7 @@ int cmd_bench(const options& o) {
       y.resize(static_cast<std::size_t>(batch) * Net::output_shape::size);
     }
     tn::fill_uniform(x, 2);
-    with_policy(r, [&](const auto& policy, int threads, const char* policy_name) {
+    with_policy<Net>(r, [&](const auto& policy, int threads, const char* policy_name) {
       std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
       build_model(m, p, batch, policy, threads);
       m->forward(x.data(), y.data(), batch);  // warm-up
@@ -471,8 +480,10 @@ int dispatch(int argc, char** argv) {
     return cmd_list();
   }
   if (cmd == "summary") return cmd_summary(parse(argc, argv, 2, {}));
-  if (cmd == "run") return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads"}));
-  if (cmd == "bench") return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json"}));
+  if (cmd == "run")
+    return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads", "--precision"}));
+  if (cmd == "bench")
+    return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));

@@ -4,6 +4,7 @@
 #pragma once
 #include <typenet/io.hpp>
 #include <typenet/io/weights.hpp>
+#include <typenet/precision.hpp>
 #include <typenet/typenet.hpp>
 #include <typenet/zoo/networks.hpp>
 
@@ -247,11 +248,39 @@ inline int bounded_int(const options& o, const std::string& flag, int fallback, 
 }
 
 enum class policy_kind { reference, simd };
+enum class precision_kind { f32, bf16 };
 
 struct run_options {
   policy_kind policy = policy_kind::reference;
+  precision_kind precision = precision_kind::f32;
   int threads = 1;
 };
+
+/// Whether this typenet-zoo has a bf16 program for Net: a chain network, compiled with AVX512_BF16.
+template <class Net>
+constexpr bool zoo_has_bf16() {
+#if TYPENET_ZOO_HAS_SIMD
+  if constexpr (std::is_void_v<Net>)
+    return false;
+  else
+    return TYPENET_HAS_BF16 != 0 && tn::exec::simd_native<Net>;
+#else
+  return false;
+#endif
+}
+
+/// `--precision bf16` for a network this typenet-zoo cannot run in bf16: a usage error saying why.
+template <class Net>
+void check_precision(const run_options& r, const std::string& net) {
+  if (r.precision != precision_kind::bf16 || zoo_has_bf16<Net>()) return;
+  if (!TYPENET_HAS_BF16)
+    throw usage_error(
+        "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
+        "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
+  throw usage_error("--precision bf16: " + net +
+                    " has blocks or layers (batch norm, relu6, depthwise) that the bf16 program does not run yet; it "
+                    "runs the chain networks (lenet5 and the AlexNets)");
+}
 
 inline run_options policy_options(const options& o) {
   run_options r;
@@ -269,12 +298,33 @@ inline run_options policy_options(const options& o) {
         "--policy simd: this typenet-zoo was built without the simd policy (CMake option TYPENET_ZOO_SIMD=OFF); "
         "use --policy reference or rebuild with TYPENET_ZOO_SIMD=ON");
   r.threads = bounded_int(o, "--threads", 1, max_threads);
+  if (auto p = o.flags.find("--precision"); p != o.flags.end()) {
+    if (p->second == "bf16")
+      r.precision = precision_kind::bf16;
+    else if (p->second == "int8")
+      throw usage_error("--precision int8 is not implemented yet (f32 and bf16 are)");
+    else if (p->second != "f32")
+      throw usage_error("--precision must be 'f32', 'bf16' or 'int8', got '" + p->second + "'");
+    if (r.precision == precision_kind::bf16 && r.policy != policy_kind::simd)
+      throw usage_error("--precision bf16 runs with --policy simd (the reference policy computes in fp32 only)");
+  }
   return r;
 }
 
-/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line.
-template <class F>
+/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line (for
+/// --precision bf16, check_precision<Net> must have passed).
+template <class Net = void, class F>
 void with_policy(const run_options& r, F&& f) {
+  if constexpr (zoo_has_bf16<Net>()) {
+    if (r.precision == precision_kind::bf16) {
+      tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;
+      policy.threads = r.threads;
+      const std::string name = std::string("simd [xsimd ") + xsimd::default_arch::name() + "] bf16";
+      f(policy, r.threads, name.c_str());
+      return;
+    }
+  }
+  if (r.precision != precision_kind::f32) throw std::logic_error("--precision bf16 not checked for this network");
   if (r.policy == policy_kind::simd) {
 #if TYPENET_ZOO_HAS_SIMD
     tn::exec::simd<> policy;

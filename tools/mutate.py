@@ -69,6 +69,8 @@ SGRAPH = "include/typenet/exec/simd_graph.hpp"
 RBACK = "include/typenet/kernels/reference/backward.hpp"
 TSIMD = "include/typenet/train/simd.hpp"
 GEMM = "include/typenet/kernels/simd/gemm.hpp"
+BF16 = "include/typenet/kernels/simd/bf16.hpp"
+BF16P = "include/typenet/exec/simd_bf16.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
@@ -300,6 +302,33 @@ MUTANTS = [
     dict(name="image-jpeg-warnings-ignored", kernel="image JPEG decode", bug="libjpeg warnings ignored (truncation padded)",
          file=IDEC, old="if (level < 0 && info->err->msg_code != JWRN_EXTRANEOUS_DATA) jpeg_fail(info);",
          new="(void)level;", **IMAGE),
+    # --- bf16: kernels/simd/bf16.hpp and the program exec/simd_bf16.hpp (need a CPU with AVX512_BF16)
+    dict(name="bf16-conv-last-kernel-row", kernel="bf16 conv2d", bug="the last kernel row is skipped",
+         file=BF16, old="const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);",
+         new="const int kh0 = std::max(0, -ih0), kh1 = std::min(KH - 1, H - ih0);", **simd("bf16_test")),
+    dict(name="bf16-conv-padding-column", kernel="bf16 conv2d", bug="the right padding column reads the input",
+         file=BF16, old="ptr[p] = (iw >= 0 && iw < W) ? xr + std::size_t(iw) * Cs : zeros;",
+         new="ptr[p] = (iw >= 0 && iw <= W) ? xr + std::size_t(iw) * Cs : zeros;", **simd("bf16_test")),
+    dict(name="bf16-conv-pair-order", kernel="bf16 conv2d packing", bug="the two channels of a pair swapped",
+         file=BF16, old="pb[(pair * B + j) * 2 + ic % 2] = bf16_round(v);",
+         new="pb[(pair * B + j) * 2 + (ic + 1) % 2] = bf16_round(v);", **simd("bf16_test")),
+    dict(name="bf16-dense-gemv-odd-tail", kernel="bf16 dense GEMV", bug="the odd last pair is skipped",
+         file=BF16, old="if constexpr (In2 % 2 != 0) {", new="if constexpr (In2 % 2 != 0 && false) {",
+         **simd("bf16_test")),
+    dict(name="bf16-dense-gemm-panel-row", kernel="bf16 dense GEMM", bug="the panel's last row of a tile is 0",
+         file=BF16, old="if (row < batch) {", new="if (row < batch && row % tile_rows != tile_rows - 1) {",
+         **simd("bf16_test")),
+    dict(name="bf16-round-truncates", kernel="bf16 rounding", bug="weights truncated instead of rounded",
+         file=BF16, old="u += 0x7fffu + ((u >> 16) & 1u);", new="u += 0u;", **simd("bf16_test")),
+    dict(name="bf16-relu-loses-nan", kernel="bf16 epilogue", bug="ReLU as a max turns NaN into 0",
+         file=BF16, old="v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);",
+         new="v = _mm512_max_ps(v, zero);", **simd("bf16_test")),
+    dict(name="bf16-dense-input-order", kernel="bf16 program dense", bug="a flattened NHWC input read as NCHW",
+         file=BF16P, old="d[std::size_t(p) * Cs + c] = w[std::size_t(o) * N + std::size_t(c) * P + p];",
+         new="d[std::size_t(c) * P + p] = w[std::size_t(o) * N + std::size_t(c) * P + p];", **simd("bf16_test")),
+    dict(name="bf16-island-skips-rounding", kernel="bf16 program", bug="an fp32 island's output is not stored",
+         file=BF16P, old="round_images<out_layout, out_floats>(f.scratch_b, static_cast<bf16_t*>(out_v), r.begin, r.end);",
+         new="(void)r;", **simd("bf16_test")),
 ]
 
 PER_FILE_CMAKE = """

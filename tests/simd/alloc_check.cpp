@@ -92,13 +92,13 @@ TEST_CASE("the counter sees operator new, malloc and aligned_alloc") {
   delete v;
 }
 
-template <class Net>
+template <class Net, class Policy = tn::exec::simd<>>
 void check_no_allocation(int max_batch, int threads) {
   tn::params<Net> p;
   tn::init_he(p, 3);
-  tn::exec::simd<> policy;
+  Policy policy;
   policy.threads = threads;
-  tn::model<Net, tn::exec::simd<>> m(p, max_batch, policy);
+  tn::model<Net, Policy> m(p, max_batch, policy);
   std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
   std::vector<float> out(static_cast<std::size_t>(max_batch * Net::output_shape::size));
   tn::fill_uniform(in, 9);
@@ -154,6 +154,17 @@ TEST_CASE("simd forward allocates nothing: every stage kind (stand-alone layers,
   check_no_allocation<every_flat_stage>(3, 1);
   check_no_allocation<every_flat_stage>(3, 2);
 }
+
+#if TYPENET_HAS_BF16
+TEST_CASE("bf16 forward allocates nothing: lenet5, seed_alexnet, every stage kind" *
+          doctest::skip(!tn::exec::bf16_available())) {
+  using bf16 = tn::exec::simd<xsimd::default_arch, tn::precision::bf16>;
+  check_no_allocation<tn::zoo::lenet5, bf16>(9, 2);
+  check_no_allocation<tn::zoo::seed_alexnet, bf16>(2, 2);
+  check_no_allocation<every_stage, bf16>(3, 2);
+  check_no_allocation<every_flat_stage, bf16>(9, 1);
+}
+#endif
 
 // A training step of exec::simd (forward, loss, backward) and an SGD update allocate nothing after the
 // trainer is built.

@@ -78,6 +78,17 @@ TYPENET_DIAG_RULE(nothing_to_train, class Net,
 TYPENET_DIAG_RULE(no_training_program, TYPENET_P(class Net, class Policy),
   "typenet: no_training_program: this execution policy (second argument below) has no training program; "
   "train with tn::exec::reference_t")
+TYPENET_DIAG_RULE(precision_not_implemented, class Precision,
+  "typenet: precision_not_implemented: exec::simd computes in tn::precision::f32 or tn::precision::bf16; the "
+  "precision below has no kernels yet")
+TYPENET_DIAG_RULE(bf16_not_compiled, class Arch,
+  "typenet: bf16_not_compiled: exec::simd<Arch, tn::precision::bf16> needs the AVX512_BF16 instructions at "
+  "compile time: compile with -march=native on a CPU that has them (Zen 4, Sapphire Rapids; CMake: link "
+  "typenet::native), or add -mavx512bf16 -mavx512bw -mavx512vl")
+TYPENET_DIAG_RULE(bf16_graph_network, class Net,
+  "typenet: bf16_graph_network: exec::simd<Arch, tn::precision::bf16> runs chain networks so far (no residual "
+  "or concat blocks, batch norm, relu6 or depthwise convolutions); run this network (below) with "
+  "exec::simd<Arch> in fp32")
 
 // clang-format on
 

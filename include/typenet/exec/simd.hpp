@@ -49,6 +49,7 @@
 #include "../kernels/simd/pool.hpp"
 #include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
+#include "../precision.hpp"
 #include "reference.hpp"
 #include "simd_graph.hpp"
 
@@ -108,8 +109,11 @@ void check_cpu() {
 
 }  // namespace simd_arch
 
-template <class Arch = xsimd::default_arch>
+/// Precision: precision::f32 (this program) or precision::bf16 (exec/simd_bf16.hpp).
+template <class Arch = xsimd::default_arch, class Precision = precision::f32>
 struct simd {
+  static_assert(detail::report<std::conditional_t<std::is_same_v<Precision, precision::f32>, void,
+                                                  diag::precision_not_implemented<Precision>>>::value);
   /// Threads that run a forward pass (the caller included); at least 1.
   int threads = 1;
   template <class Net>
@@ -522,9 +526,9 @@ inline void check_batch(int batch, int max_batch) {
 template <class Net>
 inline constexpr bool simd_native = fusion::fused_kernels_cover<Net>;
 
-template <class Arch>
+template <class Arch, class Precision>
 template <class Net>
-class simd<Arch>::program {
+class simd<Arch, Precision>::program {
   using stages = fusion::stages_t<Net>;
   using in_layout = typename simd_detail::layout_of_shape<typename Net::input_shape>::type;
   using built = simd_detail::build<in_layout, stages, Arch>;
@@ -598,9 +602,9 @@ class simd<Arch>::program {
 };
 
 /// A network with blocks or the layers of the torchvision zoo: the fused op list of exec/simd_graph.hpp.
-template <class Arch>
+template <class Arch, class Precision>
 template <class Net>
-requires(!simd_native<Net>) class simd<Arch>::program<Net> {
+requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   using low = simd_graph::lowered<Net>;
   template <std::size_t... I>
   static auto exec_types(std::index_sequence<I...>)
@@ -690,3 +694,5 @@ requires(!simd_native<Net>) class simd<Arch>::program<Net> {
 };
 
 }  // namespace typenet::exec
+
+#include "simd_bf16.hpp"

@@ -1,0 +1,33 @@
+// typenet/precision.hpp: the number formats a policy can compute in, as types.
+//
+//   tn::exec::simd<xsimd::avx512bw, tn::precision::bf16> policy;   // bf16 weights and activations
+//
+// Precision is part of the policy type, never a run-time switch inside a kernel: a program for another
+// precision is another program, compiled for its shapes like the fp32 one. What each format means:
+//   f32   IEEE single precision everywhere (the default, and the boundary contract of every policy).
+//   bf16  weights packed to bfloat16 when the model is built, activations stored in bfloat16 between fused
+//         stages, products summed in fp32 (AVX512_BF16's vdpbf16ps); input and output stay fp32 NCHW.
+//   int8  (declared, not implemented yet) 8-bit weights and activations with fp32 scales.
+#pragma once
+
+namespace typenet::precision {
+
+struct f32 {
+  static constexpr const char* name = "f32";
+};
+struct bf16 {
+  static constexpr const char* name = "bf16";
+};
+struct int8 {
+  static constexpr const char* name = "int8";
+};
+
+}  // namespace typenet::precision
+
+/// Whether this translation unit is compiled with the instructions the bf16 kernels use (AVX512_BF16 and
+/// AVX512BW, e.g. -march=native on Zen 4 or Sapphire Rapids, or -mavx512bf16 -mavx512bw -mavx512vl).
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define TYPENET_HAS_BF16 1
+#else
+#define TYPENET_HAS_BF16 0
+#endif

@@ -1,0 +1,315 @@
+// exec::simd<Arch, precision::bf16> and its kernels (kernels/simd/bf16.hpp).
+//
+// Two kinds of check:
+//  * the kernels against double-precision sums of the same bf16-rounded inputs and weights: only the fp32
+//    accumulation differs, so the bound is tight (a few float ulps of the sum of |terms|), and a tap, a pair,
+//    a padding row or a tail that is wrong shows at once;
+//  * whole networks against exec::reference in fp32: here bf16 rounding of weights and activations is the
+//    error, bounded relative to the largest output (see bf16_bound below for the derivation).
+// Skipped (doctest skip) on a CPU without AVX512_BF16; compiled only where TYPENET_HAS_BF16.
+#include <ratio>
+
+#include <typenet/zoo/alexnet.hpp>
+#include <typenet/zoo/lenet.hpp>
+
+#include "simd_util.hpp"
+
+namespace tn = typenet;
+namespace ks = typenet::kernels::simd;
+using namespace typenet::test;
+
+TEST_CASE("bf16: rounding to nearest even, NaN and denormals as vcvtneps2bf16") {
+  CHECK(ks::bf16_round(1.0f) == 0x3f80);
+  CHECK(ks::bf16_round(-2.0f) == 0xc000);
+  // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1); just above it rounds up.
+  CHECK(ks::bf16_round(1.0f + 1.0f / 256) == 0x3f80);
+  CHECK(ks::bf16_round(1.0f + 1.0f / 256 + 1.0f / 65536) == 0x3f81);
+  // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: to even (up).
+  CHECK(ks::bf16_round(1.0f + 3.0f / 256) == 0x3f82);
+  CHECK(std::isnan(ks::bf16_to_float(ks::bf16_round(std::nanf("")))));
+  CHECK(ks::bf16_round(std::numeric_limits<float>::infinity()) == 0x7f80);
+  CHECK(ks::bf16_round(1e-40f) == 0);  // a denormal flushes to zero
+  CHECK(ks::bf16_round(3.0e38f) == 0x7f62);
+  CHECK(ks::stored_channels(3) == 4);
+  CHECK(ks::stored_channels(96) == 96);
+}
+
+#if TYPENET_HAS_BF16
+
+namespace {
+
+const bool no_bf16 = !ks::cpu_has_bf16();
+
+float round_trip(float v) { return ks::bf16_to_float(ks::bf16_round(v)); }
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
+  std::vector<float> v(n);
+  tn::fill_uniform(v, seed);
+  for (float& x : v) x = round_trip(x * scale);
+  return v;
+}
+
+/// Runs conv_bf16_kernel on one geometry (batch 2, every item) and compares it with double sums of the
+/// same bf16 values: |got - want| <= 8 * 2^-24 * sum |terms| (+ for a bf16 output, its rounding: 2^-8 |want|).
+template <class Geo, class Out, class Epilogue = ks::epilogue_none>
+void check_conv(const char* what) {
+  using K = ks::conv_bf16_kernel<Geo, Out>;
+  constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
+  constexpr int Cg = Geo::cg, Fg = Geo::fg, KH = Geo::kh, KW = Geo::kw;
+  constexpr int batch = 2;
+  const auto x = random_values(std::size_t(batch) * C * H * W, 11);  // NCHW
+  const auto w = random_values(std::size_t(F) * Cg * KH * KW, 12, 0.5f);
+  const auto bias = random_values(F, 13);
+  // Stored input: NHWC, K::Cs channels (the padding one holds garbage that must not matter: zero weights).
+  std::vector<ks::bf16_t> xs(std::size_t(batch) * H * W * K::Cs, ks::bf16_round(7.0f));
+  for (int n = 0; n < batch; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < H * W; ++p)
+        xs[(std::size_t(n) * H * W + p) * K::Cs + c] = ks::bf16_round(x[(std::size_t(n) * C + c) * H * W + p]);
+  auto packed = tn::detail::make_aligned_floats(std::int64_t(K::packed_elems / 2 + 1));
+  auto packed_bias = tn::detail::make_aligned_floats(std::int64_t(K::packed_bias_floats));
+  auto* pw = reinterpret_cast<ks::bf16_t*>(packed.get());
+  K::pack(w.data(), bias.data(), pw, packed_bias.get());
+  std::vector<ks::bf16_t> zeros(K::zero_elems + 32, 0);
+  std::vector<Out> y(std::size_t(batch) * OH * OW * K::Fs);
+  K::template run<Epilogue>(pw, packed_bias.get(), xs.data(), y.data(), zeros.data(), batch, 0, K::items(batch));
+  int bad = 0;
+  double worst = 0;
+  for (int n = 0; n < batch; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          const int g = f / Fg;
+          double sum = bias[f], mag = std::abs(bias[f]);
+          for (int c = 0; c < Cg; ++c)
+            for (int kh = 0; kh < KH; ++kh)
+              for (int kw = 0; kw < KW; ++kw) {
+                const int ih = oh * Geo::sh - Geo::ph + kh, iw = ow * Geo::sw - Geo::pw + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const double t = double(x[((std::size_t(n) * C + g * Cg + c) * H + ih) * W + iw]) *
+                                 w[((std::size_t(f) * Cg + c) * KH + kh) * KW + kw];
+                sum += t;
+                mag += std::abs(t);
+              }
+          if (std::is_same_v<Epilogue, ks::epilogue_relu>) sum = std::max(sum, 0.0);
+          const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * K::Fs + f;
+          double got;
+          if constexpr (std::is_same_v<Out, float>)
+            got = y[at];
+          else
+            got = ks::bf16_to_float(y[at]);
+          const double lim = 8 * unit_roundoff * mag + (std::is_same_v<Out, float> ? 0.0 : std::abs(sum) / 256);
+          const double d = std::abs(got - sum);
+          worst = std::max(worst, d);
+          if (!(d <= lim)) ++bad;
+        }
+  // The stored padding channel of a bf16 output is 0.
+  if constexpr (!std::is_same_v<Out, float>) {
+    if (K::Fs != F)
+      for (std::size_t p = 0; p < std::size_t(batch) * OH * OW; ++p) {
+        if (y[p * K::Fs + F] != 0) ++bad;
+      }
+  }
+  INFO(std::string(what) << ": " << bad << " outputs outside the bound; max |diff| " << worst);
+  CHECK(bad == 0);
+}
+
+template <int C, int H, int W, int F, int K, int S, int P, int G = 1, int KW = K, int SW = S, int PW = P>
+using geo = ks::conv_geometry<C, H, W, F, (H + 2 * P - K) / S + 1, (W + 2 * PW - KW) / SW + 1, K, KW, S, SW, P, PW, G>;
+
+}  // namespace
+
+TEST_CASE("bf16 conv kernel: against double sums of the same bf16 values" * doctest::skip(no_bf16)) {
+  check_conv<geo<3, 35, 35, 24, 11, 4, 0>, float, ks::epilogue_relu>("conv1-like, C = 3 (stored 4)");
+  check_conv<geo<3, 35, 35, 24, 11, 4, 0>, ks::bf16_t>("conv1-like, bf16 out");
+  check_conv<geo<1, 12, 12, 6, 5, 1, 0>, ks::bf16_t>("lenet conv1, C = 1");
+  check_conv<geo<16, 13, 13, 100, 3, 1, 1>, float>("pad 1, 100 outputs (a partial block)");
+  check_conv<geo<16, 13, 13, 100, 3, 1, 1>, ks::bf16_t, ks::epilogue_relu>("pad 1, bf16 out, relu");
+  check_conv<geo<8, 6, 70, 40, 1, 1, 0, 1, 5, 2, 2>, float>("1x5 kernel, stride 1x2, pad 0x2, long rows");
+  check_conv<geo<5, 17, 19, 33, 3, 2, 1>, ks::bf16_t>("stride 2, C = 5, F = 33 (odd)");
+  check_conv<geo<32, 9, 9, 64, 3, 1, 1, 2>, float>("groups 2, 16 -> 32 per group");
+  check_conv<geo<48, 11, 11, 96, 5, 1, 2, 2>, ks::bf16_t, ks::epilogue_relu>("groups 2, 24 -> 48, pad 2");
+  check_conv<geo<4, 12, 12, 33, 3, 1, 2>, float>("pad larger than the kernel half");
+}
+
+namespace {
+
+template <int In, int Out, class OutT, class Epilogue = ks::epilogue_none>
+void check_dense(int batch, int parts, const char* what) {
+  using K = ks::dense_bf16_kernel<In, Out, OutT>;
+  const auto w = random_values(std::size_t(Out) * In, 21, 0.25f);
+  const auto bias = random_values(Out, 22);
+  const auto x = random_values(std::size_t(batch) * In, 23);
+  std::vector<ks::bf16_t> xs(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) xs[i] = ks::bf16_round(x[i]);
+  auto packed = tn::detail::make_aligned_floats(std::int64_t(K::packed_elems / 2 + 1));
+  auto packed_bias = tn::detail::make_aligned_floats(std::int64_t(K::bias_floats));
+  auto* pw = reinterpret_cast<ks::bf16_t*>(packed.get());
+  K::pack(w.data(), bias.data(), pw, packed_bias.get());
+  std::vector<std::uint32_t> panel(K::panel_pairs(batch));
+  K::make_panel(xs.data(), panel.data(), batch, 0, int(panel.size() / (In / 2)));
+  std::vector<OutT> y(std::size_t(batch) * K::Outs, OutT(99));
+  for (int part = 0; part < parts; ++part)
+    K::template run<Epilogue>(pw, packed_bias.get(), xs.data(), panel.data(), y.data(), batch, part, parts);
+  int bad = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int o = 0; o < Out; ++o) {
+      double sum = bias[o], mag = std::abs(bias[o]);
+      for (int i = 0; i < In; ++i) {
+        const double t = double(w[std::size_t(o) * In + i]) * x[std::size_t(b) * In + i];
+        sum += t;
+        mag += std::abs(t);
+      }
+      if (std::is_same_v<Epilogue, ks::epilogue_relu>) sum = std::max(sum, 0.0);
+      const std::size_t at = std::size_t(b) * K::Outs + o;
+      double got;
+      if constexpr (std::is_same_v<OutT, float>)
+        got = y[at];
+      else
+        got = ks::bf16_to_float(y[at]);
+      const double lim = 8 * unit_roundoff * mag + (std::is_same_v<OutT, float> ? 0.0 : std::abs(sum) / 256);
+      if (!(std::abs(got - sum) <= lim)) ++bad;
+    }
+  if constexpr (!std::is_same_v<OutT, float>) {
+    if (K::Outs != Out)
+      for (int b = 0; b < batch; ++b) bad += y[std::size_t(b) * K::Outs + Out] != 0;
+  }
+  INFO(std::string(what) << " batch " << batch << " parts " << parts << ": " << bad << " outputs outside the bound");
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("bf16 dense kernel: GEMV and GEMM against double sums" * doctest::skip(no_bf16)) {
+  for (int batch : {1, 2, 7, 8, 9, 19})
+    for (int parts : {1, 3}) {
+      check_dense<400, 120, ks::bf16_t, ks::epilogue_relu>(batch, parts, "400 -> 120, bf16, relu");
+      check_dense<202, 37, float>(batch, parts, "202 -> 37 (odd pairs, partial block)");
+      check_dense<96, 23, ks::bf16_t>(batch, parts, "96 -> 23 (odd outputs: stored 24)");
+    }
+}
+
+namespace {
+
+/// The bound of a bf16 network against fp32: max |bf16 - ref| <= bound * max |ref| with
+/// bound = (layers + 1) * 2u, u = 2^-9 the unit roundoff of bf16 and `layers` the conv and dense layers.
+/// Why: a layer rounds its input and its weights to bf16 (relative error <= u each), so each product errs by
+/// at most about 2u, and a sum of such products by at most 2u of the sum of |terms|; for these He-initialised
+/// layers that sum is within a small factor of the largest output, and ReLU, pooling and LRN do not enlarge
+/// an error relative to the largest value, so the errors of the layers add up (the +1: the rounding of the
+/// last stored activation and of the result). Measured (printed with -s): 0.05-0.4 of this on the small
+/// networks, 0.2-0.3 on the zoo networks (seed AlexNet 1.0 %, bound 3.5 %).
+constexpr double bf16_bound(int layers) { return (layers + 1) * 2.0 / 512.0; }
+
+template <class Net>
+std::vector<float> run_bf16(const tn::params<Net>& p, const std::vector<float>& in, int batch, int threads) {
+  tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;
+  policy.threads = threads;
+  return run_policy<Net>(p, in, batch, policy);
+}
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  double d = 0, m = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(got[i]) != std::isnan(want[i])) return INFINITY;
+    d = std::max(d, double(std::abs(got[i] - want[i])));
+    m = std::max(m, double(std::abs(want[i])));
+  }
+  return d / m;
+}
+
+template <class Net>
+void check_network(int batch, std::uint64_t seed, int layers, const char* name) {
+  tn::params<Net> p;
+  tn::init_he(p, seed);
+  std::vector<float> in(static_cast<std::size_t>(batch * Net::input_shape::size));
+  tn::fill_uniform(in, seed + 100);
+  const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
+  const auto one = run_bf16<Net>(p, in, batch, 1);
+  const auto two = run_bf16<Net>(p, in, batch, 2);
+  const double err = relative_error(one, want);
+  MESSAGE(std::string(name) << " batch " << batch << ": max |bf16 - fp32 reference| / max |reference| = " << err
+                            << " (bound " << bf16_bound(layers) << ")");
+  CHECK(err <= bf16_bound(layers));
+  CHECK(err > 0);  // it does round: an fp32 program by mistake would show here
+  CHECK(one == two);
+}
+
+using paper_lrn = tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>;
+
+// Every stage kind of the chain program: conv with fused relu + LRN + pool, standalone pool / relu / LRN /
+// softmax (fp32 islands), adaptive pool, odd channel counts, groups with odd channels per group (fp32), a
+// spatial output, a flat input.
+struct net_stages
+    : tn::network<tn::input<3, 23, 29>,
+                  tn::conv2d<50, tn::kernel<5, 3>, tn::stride<2, 3>, tn::pad<2, 1>, tn::floor_mode>, tn::relu,
+                  paper_lrn, tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
+                  tn::conv2d<33, tn::kernel<3>, tn::pad<1>>, tn::max_pool<tn::kernel<3>, tn::stride<1>>, tn::relu,
+                  tn::adaptive_avg_pool<2, 3>, tn::flatten, tn::dense<17>, tn::relu, tn::dense<5>, tn::softmax> {};
+struct net_groups
+    : tn::network<tn::input<6, 15, 15>, tn::conv2d<9, tn::kernel<3>, tn::pad<1>, tn::groups<3>>, tn::relu, tn::lrn<3>,
+                  tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
+                  tn::conv2d<12, tn::kernel<3>, tn::groups<3>>, tn::relu, tn::flatten, tn::dense<5>, tn::softmax> {};
+struct net_spatial_out : tn::network<tn::input<4, 12, 12>, tn::conv2d<33, tn::kernel<3>, tn::pad<2>>, tn::relu,
+                                     tn::conv2d<7, tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
+struct net_lrn_last : tn::network<tn::input<8, 9, 9>, tn::conv2d<16, tn::kernel<3>>, tn::relu, paper_lrn> {};
+struct net_flat
+    : tn::network<tn::input<37>, tn::dense<19>, tn::relu, tn::dropout<50>, tn::dense<23>, tn::softmax, tn::dense<4>> {};
+
+}  // namespace
+
+TEST_CASE("bf16 program: every stage kind against the fp32 reference" * doctest::skip(no_bf16)) {
+  for (int batch : {1, 3, 8}) {
+    check_network<net_stages>(batch, 3, 4, "stages");
+    check_network<net_groups>(batch, 4, 3, "groups");
+    check_network<net_spatial_out>(batch, 5, 2, "spatial output");
+    check_network<net_lrn_last>(batch, 6, 1, "LRN last");
+    check_network<net_flat>(batch, 7, 3, "flat");
+  }
+}
+
+TEST_CASE("bf16 program: the zoo chains against the fp32 reference" * doctest::skip(no_bf16)) {
+  check_network<tn::zoo::lenet5>(1, 1, 5, "lenet5");
+  check_network<tn::zoo::lenet5>(9, 2, 5, "lenet5");
+  check_network<tn::zoo::seed_alexnet>(1, 1, 8, "seed_alexnet");
+  check_network<tn::zoo::seed_alexnet>(3, 2, 8, "seed_alexnet");
+  check_network<tn::zoo::torchvision_alexnet>(2, 3, 8, "torchvision_alexnet");
+  check_network<tn::zoo::caffe_alexnet>(2, 4, 8, "caffe_alexnet");
+}
+
+TEST_CASE("bf16 program: NaN and infinity propagate as in fp32" * doctest::skip(no_bf16)) {
+  tn::params<net_stages> p;
+  tn::init_he(p, 9);
+  std::vector<float> in(2 * net_stages::input_shape::size);
+  tn::fill_uniform(in, 10);
+  in[5] = std::nanf("");
+  in[net_stages::input_shape::size + 7] = std::numeric_limits<float>::infinity();
+  const auto want = run_policy<net_stages, tn::exec::reference_t>(p, in, 2);
+  const auto got = run_bf16<net_stages>(p, in, 2, 2);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("output " << i << ": bf16 " << got[i] << ", reference " << want[i]);
+    CHECK(std::isnan(got[i]) == std::isnan(want[i]));
+  }
+}
+
+TEST_CASE("bf16 program: batch and thread arguments are checked" * doctest::skip(no_bf16)) {
+  tn::params<net_flat> p;
+  tn::init_he(p, 1);
+  using policy_t = tn::exec::simd<xsimd::default_arch, tn::precision::bf16>;
+  using model_t = tn::model<net_flat, policy_t>;
+  const policy_t policy;
+  CHECK_THROWS_WITH_AS(model_t(p, 0, policy), doctest::Contains("max_batch must be at least 1"), std::invalid_argument);
+  model_t m(p, 2, policy);
+  std::vector<float> in(3 * 37), out(3 * 4);
+  CHECK_THROWS_WITH_AS(m.forward(in.data(), out.data(), 3), doctest::Contains("batch 3 is outside 1..2"),
+                       std::invalid_argument);
+}
+
+#endif  // TYPENET_HAS_BF16
+
+TEST_CASE("bf16 program: a CPU without AVX512_BF16 is an error naming what is missing") {
+  CHECK_THROWS_WITH_AS(tn::exec::simd_bf16_detail::check_cpu(false), doctest::Contains("has no AVX512_BF16"),
+                       std::runtime_error);
+  CHECK_NOTHROW(tn::exec::simd_bf16_detail::check_cpu(true));
+}
