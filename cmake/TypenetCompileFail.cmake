@@ -66,7 +66,7 @@ if(NOT first_error MATCHES "error: .*typenet: ${rule}:")
 endif()
 
 # 4. One typenet rule only.
-string(REGEX MATCHALL "typenet: [a-z_]+:" fired "${out}")
+string(REGEX MATCHALL "typenet: [a-z0-9_]+:" fired "${out}")
 list(LENGTH fired n_fired)
 if(NOT n_fired EQUAL 1)
   message(FATAL_ERROR "bad twin of ${SOURCE} with ${COMPILER}: expected exactly one typenet error, got ${n_fired} "

@@ -273,13 +273,15 @@ constexpr bool zoo_has_bf16() {
 template <class Net>
 void check_precision(const run_options& r, const std::string& net) {
   if (r.precision != precision_kind::bf16 || zoo_has_bf16<Net>()) return;
-  if (!TYPENET_HAS_BF16)
-    throw usage_error(
-        "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
-        "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
-  throw usage_error("--precision bf16: " + net +
-                    " has blocks or layers (batch norm, relu6, depthwise) that the bf16 program does not run yet; it "
-                    "runs the chain networks (lenet5 and the AlexNets)");
+#if TYPENET_ZOO_HAS_SIMD
+  if (!tn::exec::simd_native<Net>)
+    throw usage_error("--precision bf16: " + net +
+                      " has blocks or layers (batch norm, relu6, depthwise) that the bf16 program does not run yet; "
+                      "it runs the chain networks (lenet5 and the AlexNets)");
+#endif
+  throw usage_error(
+      "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
+      "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
 }
 
 inline run_options policy_options(const options& o) {

@@ -134,6 +134,80 @@ TEST_CASE("bf16 conv kernel: against double sums of the same bf16 values" * doct
 
 namespace {
 
+/// winograd_bf16 on one shape (batch 2) against double sums of the same bf16 inputs and weights, per output
+/// |got - want| <= 8u * sum |terms| (u = 2^-9; for a bf16 output plus its own rounding, |want| / 256). The
+/// kernel rounds V = B^T d B and U = G g G^T to bf16 (relative error <= u each, so <= ~2u per product of
+/// the transformed domain), and the transforms' coefficients are 0, +-1/2 and +-1, so these errors are a small
+/// multiple of u * sum |terms| of the direct sum: measured 1.0-2.4 u here (printed), hence a bound with 3x to
+/// spare. A wrong coefficient, tap or tile errs by the size of whole terms, u^-1 times more.
+template <int C, int H, int W, int F, class Out>
+void check_winograd(const char* what) {
+  using K = ks::winograd_bf16<C, H, W, F, Out>;
+  constexpr int batch = 2;
+  const auto x = random_values(std::size_t(batch) * C * H * W, 31);  // NCHW, |x| <= 1
+  const auto w = random_values(std::size_t(F) * C * 9, 32, 0.5f);    // |w| <= 0.5
+  const auto bias = random_values(F, 33);
+  std::vector<ks::bf16_t> xs(std::size_t(batch) * H * W * K::Cs, 0);
+  for (int n = 0; n < batch; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < H * W; ++p)
+        xs[(std::size_t(n) * H * W + p) * K::Cs + c] = ks::bf16_round(x[(std::size_t(n) * C + c) * H * W + p]);
+  auto packed = tn::detail::make_aligned_floats(std::int64_t(K::packed_elems / 2 + 1));
+  auto* pw = reinterpret_cast<ks::bf16_t*>(packed.get());
+  K::pack(w.data(), pw);
+  auto workspace = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats_per_part));
+  std::vector<Out> y(std::size_t(batch) * H * W * K::Fs, Out(7));
+  // Two ranges of tiles, as two threads would run them.
+  const std::int64_t tiles = K::tiles(batch), mid = tiles / 3;
+  K::template run_tiles<ks::epilogue_none>(pw, bias.data(), xs.data(), y.data(), workspace.get(), 0, mid);
+  K::template run_tiles<ks::epilogue_none>(pw, bias.data(), xs.data(), y.data(), workspace.get(), mid, tiles);
+  const double bound = 8.0 / 512;
+  int bad = 0;
+  double worst = 0;
+  for (int n = 0; n < batch; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int oy = 0; oy < H; ++oy)
+        for (int ox = 0; ox < W; ++ox) {
+          double sum = bias[f], mag = 0;
+          for (int c = 0; c < C; ++c)
+            for (int kh = 0; kh < 3; ++kh)
+              for (int kw = 0; kw < 3; ++kw) {
+                const int iy = oy - 1 + kh, ix = ox - 1 + kw;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                const double t = double(x[((std::size_t(n) * C + c) * H + iy) * W + ix]) *
+                                 w[((std::size_t(f) * C + c) * 3 + kh) * 3 + kw];
+                sum += t;
+                mag += std::abs(t);
+              }
+          const std::size_t at = ((std::size_t(n) * H + oy) * W + ox) * K::Fs + f;
+          double got;
+          if constexpr (std::is_same_v<Out, float>)
+            got = y[at];
+          else
+            got = ks::bf16_to_float(y[at]);
+          const double d = std::abs(got - sum) - (std::is_same_v<Out, float> ? 0.0 : std::abs(sum) / 256);
+          worst = std::max(worst, d / mag);
+          if (!(d <= bound * mag)) ++bad;
+        }
+  if constexpr (!std::is_same_v<Out, float>) {
+    if (K::Fs != F)
+      for (std::size_t p = 0; p < std::size_t(batch) * H * W; ++p) bad += y[p * K::Fs + F] != 0;
+  }
+  MESSAGE(std::string(what) << ": max |diff| / sum |terms| = " << worst);
+  INFO(std::string(what) << ": " << bad << " outputs outside the bound");
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("bf16 Winograd kernel: against double sums of the same bf16 values" * doctest::skip(no_bf16)) {
+  check_winograd<16, 13, 13, 64, float>("16 -> 64, odd sizes");
+  check_winograd<50, 9, 11, 33, ks::bf16_t>("50 -> 33 (odd F), bf16 out");
+  check_winograd<96, 6, 5, 100, float>("96 -> 100, a partial f-block");
+}
+
+namespace {
+
 template <int In, int Out, class OutT, class Epilogue = ks::epilogue_none>
 void check_dense(int batch, int parts, const char* what) {
   using K = ks::dense_bf16_kernel<In, Out, OutT>;
@@ -219,8 +293,24 @@ double relative_error(const std::vector<float>& got, const std::vector<float>& w
   return d / m;
 }
 
+/// The logits of a network that ends in softmax, recovered from its probabilities: log p centred per image
+/// (softmax does not see a shift of the logits, so they are known up to one constant per image). The bound
+/// is about logits: an error of d in a logit changes its probability by a factor exp(d), so probabilities
+/// compared directly would show the logits' absolute error, not their relative one.
+std::vector<float> centred_logits(const std::vector<float>& probs, int classes) {
+  std::vector<float> z(probs.size());
+  for (std::size_t i = 0; i < probs.size(); i += std::size_t(classes)) {
+    double mean = 0;
+    for (int k = 0; k < classes; ++k) mean += std::log(double(probs[i + k])) / classes;
+    for (int k = 0; k < classes; ++k) z[i + k] = float(std::log(double(probs[i + k])) - mean);
+  }
+  return z;
+}
+
+enum class ends_in { logits, softmax };
+
 template <class Net>
-void check_network(int batch, std::uint64_t seed, int layers, const char* name) {
+void check_network(int batch, std::uint64_t seed, int layers, const char* name, ends_in end = ends_in::logits) {
   tn::params<Net> p;
   tn::init_he(p, seed);
   std::vector<float> in(static_cast<std::size_t>(batch * Net::input_shape::size));
@@ -228,8 +318,12 @@ void check_network(int batch, std::uint64_t seed, int layers, const char* name) 
   const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
   const auto one = run_bf16<Net>(p, in, batch, 1);
   const auto two = run_bf16<Net>(p, in, batch, 2);
-  const double err = relative_error(one, want);
+  constexpr int classes = int(Net::output_shape::size);
+  const double err = end == ends_in::logits
+                         ? relative_error(one, want)
+                         : relative_error(centred_logits(one, classes), centred_logits(want, classes));
   MESSAGE(std::string(name) << " batch " << batch << ": max |bf16 - fp32 reference| / max |reference| = " << err
+                            << std::string(end == ends_in::logits ? "" : " (logits from the softmax output)")
                             << " (bound " << bf16_bound(layers) << ")");
   CHECK(err <= bf16_bound(layers));
   CHECK(err > 0);  // it does round: an fp32 program by mistake would show here
@@ -261,8 +355,8 @@ struct net_flat
 
 TEST_CASE("bf16 program: every stage kind against the fp32 reference" * doctest::skip(no_bf16)) {
   for (int batch : {1, 3, 8}) {
-    check_network<net_stages>(batch, 3, 4, "stages");
-    check_network<net_groups>(batch, 4, 3, "groups");
+    check_network<net_stages>(batch, 3, 4, "stages", ends_in::softmax);
+    check_network<net_groups>(batch, 4, 3, "groups", ends_in::softmax);
     check_network<net_spatial_out>(batch, 5, 2, "spatial output");
     check_network<net_lrn_last>(batch, 6, 1, "LRN last");
     check_network<net_flat>(batch, 7, 3, "flat");
@@ -272,8 +366,8 @@ TEST_CASE("bf16 program: every stage kind against the fp32 reference" * doctest:
 TEST_CASE("bf16 program: the zoo chains against the fp32 reference" * doctest::skip(no_bf16)) {
   check_network<tn::zoo::lenet5>(1, 1, 5, "lenet5");
   check_network<tn::zoo::lenet5>(9, 2, 5, "lenet5");
-  check_network<tn::zoo::seed_alexnet>(1, 1, 8, "seed_alexnet");
-  check_network<tn::zoo::seed_alexnet>(3, 2, 8, "seed_alexnet");
+  check_network<tn::zoo::seed_alexnet>(1, 1, 8, "seed_alexnet", ends_in::softmax);
+  check_network<tn::zoo::seed_alexnet>(3, 2, 8, "seed_alexnet", ends_in::softmax);
   check_network<tn::zoo::torchvision_alexnet>(2, 3, 8, "torchvision_alexnet");
   check_network<tn::zoo::caffe_alexnet>(2, 4, 8, "caffe_alexnet");
 }

@@ -31,6 +31,7 @@
 
 #include "../kernels/simd/bf16.hpp"
 #include "../precision.hpp"
+#include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
 
 namespace typenet::exec {
 
@@ -46,6 +47,10 @@ struct simd<Arch, precision::bf16> {
            " AVX512_BF16)";
   }
 };
+
+/// Whether exec::simd<Arch, precision::bf16> can run here: compiled with AVX512_BF16 (TYPENET_HAS_BF16) and
+/// running on a CPU that has it. A program can choose its policy with it.
+inline bool bf16_available() noexcept { return TYPENET_HAS_BF16 != 0 && kernels::simd::cpu_has_bf16(); }
 
 namespace simd_bf16_detail {
 
@@ -171,12 +176,24 @@ struct conv_stage<Stage, InLayout, Arch, Last, type_list<Bs...>> {
   static constexpr std::size_t zero_elems = kernel::zero_elems;
   static constexpr std::size_t panel_pairs(int) { return 0; }
 
+  /// 3x3, stride 1, pad 1, one group, at least 16 channels in and out: Winograd F(2x2, 3x3) in bf16, as the
+  /// fp32 program does (ks::winograd_bf16).
+  static constexpr bool winograd = geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 && geo::ph == 1 &&
+                                   geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
+  using wino = ks::winograd_bf16<geo::c, geo::h, geo::w, geo::f, conv_out_t>;
+  static constexpr std::size_t workspace_floats = winograd ? wino::workspace_floats_per_part : 0;
+
   detail::aligned_floats packed, packed_bias;
 
   explicit conv_stage(const float* params)
-      : packed(simd_detail::copy_aligned((kernel::packed_elems + 1) / 2)),
+      : packed(simd_detail::copy_aligned(((winograd ? wino::packed_elems : kernel::packed_elems) + 1) / 2)),
         packed_bias(simd_detail::copy_aligned(kernel::packed_bias_floats)) {
-    kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, weights(), packed_bias.get());
+    if constexpr (winograd) {
+      wino::pack(params + conv_b::weight_offset, weights());
+      std::memcpy(packed_bias.get(), params + conv_b::bias_offset, sizeof(float) * geo::f);
+    } else {
+      kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, weights(), packed_bias.get());
+    }
   }
 
   void run(const bf16_t* in, void* out_v, const frame& f) const {
@@ -193,12 +210,13 @@ struct conv_stage<Stage, InLayout, Arch, Last, type_list<Bs...>> {
           float* b = f.scratch_b + std::int64_t{t} * scratch_b_floats;
           const bf16_t* x = in + i * in_elems;
           out_t* y = out + i * out_elems;
+          float* ws = f.workspace + std::size_t(t) * workspace_floats;
           if constexpr (post) {
-            kernel::template run<epilogue>(weights(), packed_bias.get(), x, a, f.zeros, 1, 0, kernel::items(1));
+            conv_image(x, a, f.zeros, ws);
             if constexpr (has_lrn) run_lrn(a, 0, lrn_kernel::items(1));
             finish(a, has_pool ? b : a, y, 0, 1);
           } else {
-            kernel::template run<epilogue>(weights(), packed_bias.get(), x, y, f.zeros, 1, 0, kernel::items(1));
+            conv_image(x, y, f.zeros, ws);
           }
         }
       });
@@ -213,11 +231,17 @@ struct conv_stage<Stage, InLayout, Arch, Last, type_list<Bs...>> {
     const std::int64_t items = kernel::items(batch);
     const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * threads));
     std::atomic<std::int64_t> next{0};
-    on_threads(*f.pool, [&](int, int) {
-      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
-           b = next.fetch_add(chunk, std::memory_order_relaxed))
-        kernel::template run<epilogue>(weights(), packed_bias.get(), in, conv_out, f.zeros, batch, b,
-                                       std::min(items, b + chunk));
+    on_threads(*f.pool, [&]([[maybe_unused]] int t, [[maybe_unused]] int n) {
+      if constexpr (winograd) {
+        const auto r = split(wino::tiles(batch), t, n);
+        wino::template run_tiles<epilogue>(weights(), packed_bias.get(), in, conv_out,
+                                           f.workspace + std::size_t(t) * workspace_floats, r.begin, r.end);
+      } else {
+        for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
+             b = next.fetch_add(chunk, std::memory_order_relaxed))
+          kernel::template run<epilogue>(weights(), packed_bias.get(), in, conv_out, f.zeros, batch, b,
+                                         std::min(items, b + chunk));
+      }
     });
     if constexpr (post) {
       if constexpr (has_lrn)
@@ -248,6 +272,12 @@ struct conv_stage<Stage, InLayout, Arch, Last, type_list<Bs...>> {
 
  private:
   bf16_t* weights() const { return reinterpret_cast<bf16_t*>(packed.get()); }
+  void conv_image(const bf16_t* x, conv_out_t* y, const bf16_t* zeros, [[maybe_unused]] float* workspace) const {
+    if constexpr (winograd)
+      wino::template run_tiles<epilogue>(weights(), packed_bias.get(), x, y, workspace, 0, wino::tiles(1));
+    else
+      kernel::template run<epilogue>(weights(), packed_bias.get(), x, y, zeros, 1, 0, kernel::items(1));
+  }
   static void run_lrn(float* data, std::int64_t begin, std::int64_t end) {
     if constexpr (has_lrn) {
       using L = typename lrn_b::layer;

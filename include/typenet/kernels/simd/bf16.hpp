@@ -25,10 +25,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "../../precision.hpp"
 #include "common.hpp"
-#include "dense.hpp"  // epilogue tags
+#include "dense.hpp"     // epilogue tags
+#include "winograd.hpp"  // winograd_detail::pack_u, the fp32 algorithm
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -459,6 +462,186 @@ struct dense_bf16_kernel {
       bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[r][0]), yr, valid);
       bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[r][1]), yr + 16, valid - 16);
     });
+  }
+};
+
+/// Winograd F(2x2, 3x3) over bf16 for 3x3 convolutions with stride 1, pad 1 and one group: the algorithm and
+/// the blocking of winograd.hpp (2 x 2 output tiles, 16 GEMMs M[xi] = V[xi] U[xi] per block of tiles and
+/// block of output channels), with the input and output transforms in fp32 and the GEMMs on vdpbf16ps:
+/// V = B^T d B and U = G g G^T are rounded to bf16 (pairs of channels), M is summed in fp32. Against the
+/// direct bf16 kernel: 16 multiplies per tile and channel pair instead of 36, and one more rounding (of V,
+/// whose entries are sums of up to 4 inputs; U = G g G^T is rounded once, when the model is built).
+/// in: stored NHWC bf16 (stored_channels(C) per pixel); out: F floats or stored_channels(F) bf16 per pixel.
+template <int C, int H, int W, int F, class Out>
+struct winograd_bf16 {
+  static constexpr int lanes = 16;
+  static constexpr int Cs = stored_channels(C);
+  static constexpr int Fs = std::is_same_v<Out, float> ? F : stored_channels(F);
+  static constexpr int NB = std::min(4, ceil_div(F, lanes));
+  static constexpr int FB = NB * lanes;
+  static constexpr int fblocks = ceil_div(F, FB);
+  static constexpr int R = NB >= 4 ? 6 : NB == 3 ? 8 : 12;
+  static constexpr int Cp = ceil_div(Cs, 32) * 32;  ///< Vbuf row stride, bf16 values (64-byte rows)
+  static constexpr int TH = (H + 1) / 2, TW = (W + 1) / 2;
+  static constexpr int tiles_per_image = TH * TW;
+  static constexpr int Tmax = std::max(R, std::min(3 * R, int((std::size_t{512} << 10) / (16 * 2 * Cp))));
+  static constexpr std::size_t u_block_elems = std::size_t{16} * Cs * FB;  ///< [xi][c / 2][FB][2]
+  static constexpr std::size_t packed_elems = std::size_t{fblocks} * u_block_elems;
+  static constexpr std::size_t vbuf_elems = std::size_t{16} * Tmax * Cp;
+  static constexpr std::size_t mbuf_floats = std::size_t{16} * Tmax * FB;
+  static constexpr std::size_t workspace_floats_per_part = vbuf_elems / 2 + mbuf_floats;
+
+  /// Packs PyTorch weights w[F][C][3][3] into U = G g G^T as bf16 pairs (zero past C and F).
+  static void pack(const float* w, bf16_t* packed) {
+    std::vector<float> u(std::size_t{fblocks} * 16 * C * FB);
+    winograd_detail::pack_u(w, u.data(), C, F, FB, fblocks);
+    for (int fb = 0; fb < fblocks; ++fb)
+      for (int xi = 0; xi < 16; ++xi)
+        for (int c = 0; c < Cs; ++c)
+          for (int j = 0; j < FB; ++j)
+            packed[((std::size_t(fb) * 16 + xi) * (Cs / 2) + c / 2) * FB * 2 + j * 2 + c % 2] =
+                c < C ? bf16_round(u[((std::size_t(fb) * 16 + xi) * C + c) * FB + j]) : bf16_t{0};
+  }
+
+  static constexpr std::int64_t tiles(int batch) noexcept { return std::int64_t{batch} * tiles_per_image; }
+
+  /// out = Epilogue(bias + conv(in)) for the output pixels of the tiles [first, last).
+  template <class Epilogue>
+  static void run_tiles(const bf16_t* packed, const float* bias, const bf16_t* in, Out* out, float* workspace,
+                        std::int64_t first, std::int64_t last) {
+    const std::int64_t count = last - first;
+    if (count <= 0) return;
+    const std::int64_t nblk = (count + Tmax - 1) / Tmax;
+    auto* vbuf = reinterpret_cast<bf16_t*>(workspace);
+    float* mbuf = workspace + vbuf_elems / 2;
+    for (std::int64_t b = 0; b < nblk; ++b) {
+      const std::int64_t t0 = first + count * b / nblk;
+      const int T = static_cast<int>(first + count * (b + 1) / nblk - t0);
+      input_transform(in, vbuf, t0, T);
+      for (int fb = 0; fb < fblocks; ++fb) {
+        gemms(packed + fb * u_block_elems, vbuf, mbuf, T);
+        output_transform<Epilogue>(mbuf, bias, out, t0, T, fb);
+      }
+    }
+  }
+
+ private:
+  alignas(64) static constexpr bf16_t zeros_[Cp] = {};
+
+  struct tile_pos {
+    int n, y0, x0;
+  };
+  static tile_pos position(std::int64_t t) noexcept {
+    const int n = static_cast<int>(t / tiles_per_image);
+    const int r = static_cast<int>(t % tiles_per_image);
+    return {n, 2 * (r / TW), 2 * (r % TW)};
+  }
+
+  static void input_transform(const bf16_t* in, bf16_t* vbuf, std::int64_t t0, int T) {
+    for (int k = 0; k < T; ++k) {
+      const tile_pos p = position(t0 + k);
+      const bf16_t* img = in + std::size_t(p.n) * H * W * Cs;
+      const bf16_t* src[4][4];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          const int y = p.y0 - 1 + i, x = p.x0 - 1 + j;
+          src[i][j] = (y >= 0 && y < H && x >= 0 && x < W) ? img + (std::size_t(y) * W + x) * Cs : zeros_;
+        }
+      bf16_t* dst = vbuf + std::size_t(k) * Cp;
+      for (int c = 0; c < Cs; c += lanes) transform_one(src, dst, c, bf16_detail::first_lanes(Cs - c));
+    }
+  }
+
+  TYPENET_ALWAYS_INLINE static void transform_one(const bf16_t* const (&src)[4][4], bf16_t* dst, int c, __mmask16 m) {
+    __m512 d[4][4];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) d[i][j] = bf16_detail::widen(_mm256_maskz_loadu_epi16(m, src[i][j] + c));
+    __m512 t[4][4];
+    for (int j = 0; j < 4; ++j) {  // B^T d
+      t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+      t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+      t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+      t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+    }
+    constexpr std::size_t plane = std::size_t{Tmax} * Cp;
+    const auto put = [&](__m512 v, bf16_t* o) { _mm256_mask_storeu_epi16(o, m, (__m256i)_mm512_cvtneps_pbh(v)); };
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B
+      bf16_t* o = dst + std::size_t(4 * i) * plane + c;
+      put(_mm512_sub_ps(t[i][0], t[i][2]), o);
+      put(_mm512_add_ps(t[i][1], t[i][2]), o + plane);
+      put(_mm512_sub_ps(t[i][2], t[i][1]), o + 2 * plane);
+      put(_mm512_sub_ps(t[i][1], t[i][3]), o + 3 * plane);
+    }
+  }
+
+  static void gemms(const bf16_t* u, const bf16_t* vbuf, float* mbuf, int T) {
+    const int groups = (T + R - 1) / R;
+    for (int xi = 0; xi < 16; ++xi) {
+      const bf16_t* ux = u + std::size_t(xi) * Cs * FB;
+      const bf16_t* vx = vbuf + std::size_t(xi) * Tmax * Cp;
+      float* mx = mbuf + std::size_t(xi) * Tmax * FB;
+      for (int g = 0; g < groups; ++g) {
+        const int k0 = T * g / groups, rows = T * (g + 1) / groups - k0;
+        detail::with_rows<R>(rows,
+                             [&]<int RR>() { micro<RR>(ux, vx + std::size_t(k0) * Cp, mx + std::size_t(k0) * FB); });
+      }
+    }
+  }
+
+  template <int RR>
+  static void micro(const bf16_t* u, const bf16_t* v, float* m) {
+    __m512 acc[RR][NB];
+    static_for<RR>([&](auto r) { static_for<NB>([&](auto b) { acc[r][b] = _mm512_setzero_ps(); }); });
+    for (int c2 = 0; c2 < Cs / 2; ++c2) {
+      __m512bh w[NB];
+      static_for<NB>(
+          [&](auto b) { w[b] = bf16_detail::as_bh(_mm512_load_si512(u + (std::size_t(c2) * FB + b * lanes) * 2)); });
+      static_for<RR>([&](auto r) {
+        const __m512bh x = bf16_detail::broadcast_pair(v + r * Cp + 2 * c2);
+        static_for<NB>([&](auto b) { acc[r][b] = _mm512_dpbf16_ps(acc[r][b], x, w[b]); });
+      });
+    }
+    static_for<RR>(
+        [&](auto r) { static_for<NB>([&](auto b) { _mm512_storeu_ps(m + r * FB + b * lanes, acc[r][b]); }); });
+  }
+
+  template <class Epilogue>
+  static void output_transform(const float* mbuf, const float* bias, Out* out, std::int64_t t0, int T, int fb) {
+    constexpr std::size_t plane = std::size_t{Tmax} * FB;
+    __m512 bv[NB];
+    int valid[NB];
+    for (int b = 0; b < NB; ++b) {
+      const int f = fb * FB + b * lanes;
+      valid[b] = std::clamp(Fs - f, 0, lanes);  // a bf16 output stores its padding channel (0) too
+      bv[b] = _mm512_maskz_loadu_ps(bf16_detail::first_lanes(std::clamp(F - f, 0, lanes)), bias + f);
+    }
+    for (int k = 0; k < T; ++k) {
+      const tile_pos p = position(t0 + k);
+      const bool two_rows = p.y0 + 1 < H, two_cols = p.x0 + 1 < W;
+      Out* y0 = out + ((std::size_t(p.n) * H + p.y0) * W + p.x0) * Fs + std::size_t(fb) * FB;
+      Out* y1 = y0 + std::size_t(W) * Fs;
+      for (int b = 0; b < NB; ++b) {
+        if (valid[b] <= 0) break;
+        const float* mk = mbuf + std::size_t(k) * FB + b * lanes;
+        __m512 s[2][4];
+        for (int j = 0; j < 4; ++j) {  // A^T M
+          const __m512 m0 = _mm512_loadu_ps(mk + (0 + j) * plane), m1 = _mm512_loadu_ps(mk + (4 + j) * plane);
+          const __m512 m2 = _mm512_loadu_ps(mk + (8 + j) * plane), m3 = _mm512_loadu_ps(mk + (12 + j) * plane);
+          s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const int n = valid[b], off = b * lanes;
+        const auto put = [&](__m512 v, Out* y) {
+          bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(_mm512_add_ps(bv[b], v)), y + off, n);
+        };
+        put(_mm512_add_ps(_mm512_add_ps(s[0][0], s[0][1]), s[0][2]), y0);
+        if (two_cols) put(_mm512_sub_ps(_mm512_sub_ps(s[0][1], s[0][2]), s[0][3]), y0 + Fs);
+        if (two_rows) {
+          put(_mm512_add_ps(_mm512_add_ps(s[1][0], s[1][1]), s[1][2]), y1);
+          if (two_cols) put(_mm512_sub_ps(_mm512_sub_ps(s[1][1], s[1][2]), s[1][3]), y1 + Fs);
+        }
+      }
+    }
   }
 };
 
