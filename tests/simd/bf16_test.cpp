@@ -204,6 +204,7 @@ TEST_CASE("bf16 Winograd kernel: against double sums of the same bf16 values" * 
   check_winograd<16, 13, 13, 64, float>("16 -> 64, odd sizes");
   check_winograd<50, 9, 11, 33, ks::bf16_t>("50 -> 33 (odd F), bf16 out");
   check_winograd<96, 6, 5, 100, float>("96 -> 100, a partial f-block");
+  check_winograd<32, 8, 10, 48, ks::bf16_t>("even sizes: every tile whole");
 }
 
 namespace {
