@@ -271,7 +271,7 @@ constexpr bool zoo_has_bf16() {
 
 /// `--precision bf16` for a network this typenet-zoo cannot run in bf16: a usage error saying why.
 template <class Net>
-void check_precision(const run_options& r, const std::string& net) {
+void check_precision(const run_options& r, [[maybe_unused]] const std::string& net) {
   if (r.precision != precision_kind::bf16 || zoo_has_bf16<Net>()) return;
 #if TYPENET_ZOO_HAS_SIMD
   if (!tn::exec::simd_native<Net>)
@@ -317,6 +317,7 @@ inline run_options policy_options(const options& o) {
 /// --precision bf16, check_precision<Net> must have passed).
 template <class Net = void, class F>
 void with_policy(const run_options& r, F&& f) {
+#if TYPENET_ZOO_HAS_SIMD
   if constexpr (zoo_has_bf16<Net>()) {
     if (r.precision == precision_kind::bf16) {
       tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;
@@ -326,6 +327,7 @@ void with_policy(const run_options& r, F&& f) {
       return;
     }
   }
+#endif
   if (r.precision != precision_kind::f32) throw std::logic_error("--precision bf16 not checked for this network");
   if (r.policy == policy_kind::simd) {
 #if TYPENET_ZOO_HAS_SIMD
