@@ -2,19 +2,10 @@
 // the torchvision zoo (batch norm, relu6, depthwise convolutions, no_bias); the chain networks keep the
 // staged program of exec/simd.hpp.
 //
-// The program starts from core/plan.hpp's lowered op list and fuses it at compile time (a constexpr pass,
-// fuse() below):
-//   conv2d + batch_norm          the batch norm is folded into the convolution's weights and bias when
-//                                the model is built
-//   conv2d [+ bn] + add          a residual join whose one input is a convolution read by nothing else is
-//                                done in that convolution's epilogue (the op moves to the join's place, so
-//                                the shortcut is ready when it runs)
-//   ... + relu | relu6           an activation read-only-by-its-producer goes into the epilogue of a
-//                                convolution, a join, a batch norm or (relu) a dense layer
-// then places the values of the fused list in one arena by liveness (the same lifetimes/place functions
-// as exec::reference's plan; the input and output edges live in the arena too, since the layout changes
-// there). Spatial values are NHWC, flat values plain. Kernels: kernels/simd/conv2d.hpp (direct),
-// winograd.hpp (3x3, stride 1), depthwise.hpp, dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
+// The program runs fusion/graph.hpp's fused op list (batch norm folded into convolutions, residual joins
+// and activations in their epilogues) over one arena placed by liveness. Spatial values are NHWC, flat
+// values plain. Kernels: kernels/simd/conv2d.hpp (direct), winograd.hpp (3x3, stride 1), depthwise.hpp,
+// dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
 //
 // A layer with no kernel here runs exec::reference's kernel on that layer alone (converted to NCHW and
 // back), visibly: program::fallback_layers() names it, and describe<Net, exec::simd<>>() and typenet-zoo
@@ -40,6 +31,7 @@
 #include "../core/params.hpp"
 #include "../core/plan.hpp"
 #include "../detail/thread_pool.hpp"
+#include "../fusion/graph.hpp"
 #include "../kernels/reference/layer.hpp"
 #include "../kernels/simd/activation.hpp"
 #include "../kernels/simd/conv2d.hpp"
@@ -56,181 +48,11 @@ namespace typenet::exec::simd_graph {
 namespace ks = ::typenet::kernels::simd;
 using ::typenet::detail::thread_pool;
 
-/// What kernel a layer gets.
-enum class leaf_kind { conv, depthwise, dense, batch_norm, relu, relu6, softmax, spatial, other };
-
-template <class B>
-consteval leaf_kind kind_of() {
-  using L = typename B::layer;
-  using k = layer_kind;
-  constexpr k category = layer_kind_of<L>;
-  if constexpr (category == k::conv) {
-    constexpr int c = static_cast<int>(B::input::dims[0]), f = static_cast<int>(B::output::dims[0]);
-    return (L::group_count == c && f == c && c > 1) ? leaf_kind::depthwise : leaf_kind::conv;
-  } else if constexpr (category == k::dense) {
-    return leaf_kind::dense;
-  } else if constexpr (category == k::batch_norm) {
-    return leaf_kind::batch_norm;
-  } else if constexpr (category == k::relu) {
-    return leaf_kind::relu;
-  } else if constexpr (category == k::relu6) {
-    return leaf_kind::relu6;
-  } else if constexpr (category == k::softmax) {
-    return leaf_kind::softmax;
-  } else if constexpr (category == k::pool) {
-    return B::input::rank == 3 ? leaf_kind::spatial : leaf_kind::other;
-  } else if constexpr (category == k::adaptive_pool || category == k::lrn) {
-    return leaf_kind::spatial;
-  } else {
-    return leaf_kind::other;
-  }
-}
-
-/// One op of the fused list.
-struct fused_op {
-  op_desc::kind_t kind = op_desc::layer;
-  int leaf = -1;      ///< layer ops: the layer (index into lowered_leaves_t)
-  int bn = -1;        ///< a batch norm folded into this convolution
-  int act = 0;        ///< epilogue: 0 none, 1 relu, 2 relu6
-  int residual = -1;  ///< a value added before the epilogue (a residual join done in a convolution)
-  int output = 0;
-  int input_count = 0;
-  std::array<int, 8> inputs{};
-};
-
-template <class List>
-struct leaf_kinds;
-template <class... B>
-struct leaf_kinds<type_list<B...>> {
-  static constexpr std::array<leaf_kind, sizeof...(B)> value{kind_of<B>()...};
-  /// Whether the layer's input shape is flat (it may still read a value stored NHWC: after flatten).
-  static constexpr std::array<bool, sizeof...(B)> flat_input{(B::input::rank != 3)...};
-};
-
-// The I-th type of a list in one overload resolution (a recursive walk would instantiate a list of every
-// length for every index: quadratic in a ResNet's 200 layers).
-template <std::size_t I, class T>
-struct indexed {
-  using type = T;
-};
-template <class Seq, class List>
-struct indexer;
-template <std::size_t... I, class... T>
-struct indexer<std::index_sequence<I...>, type_list<T...>> : indexed<I, T>... {};
-template <std::size_t I, class T>
-indexed<I, T> pick_indexed(const indexed<I, T>&);
-template <std::size_t I, class List>
-struct leaf_at;
-template <std::size_t I, class... T>
-struct leaf_at<I, type_list<T...>> {
-  using type = typename decltype(pick_indexed<I>(indexer<std::index_sequence_for<T...>, type_list<T...>>{}))::type;
-};
-
-/// The fused op list of Net and the arena its values live in.
-template <class Net>
-struct lowered {
-  using plan = activation_plan<Net>;
-  using leaves = typename typenet::detail::lowered_leaves<typename Net::layers>::type;
-  template <int I>
-  using leaf = typename leaf_at<static_cast<std::size_t>(I), leaves>::type;
-  static constexpr auto kinds = leaf_kinds<leaves>::value;
-  static constexpr auto flat_input = leaf_kinds<leaves>::flat_input;
-  static constexpr int values = plan::values;
-  static constexpr int output = plan::output;
-
-  struct fused_list {
-    std::array<fused_op, plan::ops.size()> ops{};
-    std::size_t n = 0;
-  };
-
-  static constexpr bool kind_is(const fused_op& o, leaf_kind k) {
-    return o.kind == op_desc::layer && kinds[static_cast<std::size_t>(o.leaf)] == k;
-  }
-  static constexpr bool is_conv(const fused_op& o) {
-    return kind_is(o, leaf_kind::conv) || kind_is(o, leaf_kind::depthwise);
-  }
-  // A layer with a flat input shape that reads a value stored NHWC (the spatial value a flatten aliases)
-  // sees its elements in (H, W, C) order, not PyTorch's (C, H, W): dense permutes its weights for that;
-  // any other such layer runs the reference kernel on an NCHW copy.
-  static constexpr bool reads_permuted(const fused_op& o) {
-    return o.kind == op_desc::layer && plan::dims[static_cast<std::size_t>(o.inputs[0])].c > 0 &&
-           flat_input[static_cast<std::size_t>(o.leaf)] && !kind_is(o, leaf_kind::dense);
-  }
-
-  static constexpr fused_list fuse() {  // constexpr, not consteval: clang 14 rejects the latter here
-    fused_list l;
-    for (const op_desc& d : plan::ops)
-      l.ops[l.n++] = fused_op{d.kind, d.leaf, -1, 0, -1, d.output, d.input_count, d.inputs};
-    // Readers of a value come after the op that defines it: count them from there.
-    auto readers = [&](std::size_t from, int v, std::size_t& who) {
-      int count = v == output ? 1 : 0;
-      for (std::size_t k = from; k < l.n; ++k) {
-        const fused_op& o = l.ops[k];
-        bool reads = o.residual == v;
-        for (int i = 0; i < o.input_count; ++i) reads = reads || o.inputs[static_cast<std::size_t>(i)] == v;
-        if (reads) ++count, who = k;
-      }
-      return count;
-    };
-    auto erase = [&](std::size_t k) {
-      for (std::size_t i = k; i + 1 < l.n; ++i) l.ops[i] = l.ops[i + 1];
-      --l.n;
-    };
-    // One pass: op i absorbs its only reader as long as it can; an op that moves to a join's place is
-    // met again there.
-    for (std::size_t i = 0; i < l.n;) {
-      fused_op o = l.ops[i];
-      std::size_t j = 0;
-      if (o.kind == op_desc::concat || reads_permuted(o) || readers(i + 1, o.output, j) != 1) {
-        ++i;
-        continue;
-      }
-      const fused_op r = l.ops[j];
-      if (reads_permuted(r)) {  // its output is flat in (C, H, W) order: it cannot be o's epilogue
-        ++i;
-        continue;
-      }
-      const bool plain = o.act == 0 && o.residual < 0;
-      if (is_conv(o) && plain && o.bn < 0 && kind_is(r, leaf_kind::batch_norm)) {
-        o.bn = r.leaf, o.output = r.output;
-        l.ops[i] = o, erase(j);
-      } else if (o.act == 0 && (kind_is(r, leaf_kind::relu) || kind_is(r, leaf_kind::relu6)) &&
-                 (is_conv(o) || kind_is(o, leaf_kind::batch_norm) || o.kind == op_desc::add ||
-                  (kind_is(o, leaf_kind::dense) && kind_is(r, leaf_kind::relu)))) {
-        o.act = kind_is(r, leaf_kind::relu) ? 1 : 2, o.output = r.output;
-        l.ops[i] = o, erase(j);
-      } else if (is_conv(o) && plain && r.kind == op_desc::add && r.inputs[0] != r.inputs[1]) {
-        o.residual = r.inputs[0] == o.output ? r.inputs[1] : r.inputs[0];
-        o.act = r.act, o.output = r.output;
-        l.ops[j] = o, erase(i);  // the convolution runs where the join was
-      } else {
-        ++i;
-      }
-    }
-    return l;
-  }
-  static constexpr fused_list fused = fuse();
-  static constexpr std::size_t op_count = fused.n;
-  static constexpr std::array<fused_op, op_count> ops = [] {
-    std::array<fused_op, op_count> a{};
-    for (std::size_t i = 0; i < op_count; ++i) a[i] = fused.ops[i];
-    return a;
-  }();
-  // Inputs for the lifetimes: the residual counts as an input.
-  static constexpr std::array<op_desc, op_count> deps = [] {
-    std::array<op_desc, op_count> a{};
-    for (std::size_t i = 0; i < op_count; ++i) {
-      const fused_op& o = ops[i];
-      a[i] = op_desc{o.kind, o.output, o.input_count, o.inputs, o.leaf};
-      if (o.residual >= 0) a[i].inputs[static_cast<std::size_t>(a[i].input_count++)] = o.residual;
-    }
-    return a;
-  }();
-  static constexpr typenet::detail::lifetimes<plan::size.size()> life{deps, op_count, output, true};
-  static constexpr std::array<std::int64_t, plan::size.size()> offset =
-      life.place(plan::size, [](int v) { return life.defined[static_cast<std::size_t>(v)] != -2; });
-  static constexpr std::int64_t floats_per_image = typenet::detail::arena_floats(offset, plan::size);
-};
+using fusion::graph::fold_conv;
+using fusion::graph::fused_op;
+using fusion::graph::kind_of;
+using fusion::graph::leaf_kind;
+using fusion::graph::lowered;
 
 // ---- op executors --------------------------------------------------------------------------------------
 // Each: a constructor from the canonical parameter buffer; run(const frame&); static constexpr zero_floats
@@ -270,25 +92,6 @@ struct no_extras {
 };
 
 inline detail::aligned_floats floats(std::size_t n) { return typenet::detail::make_aligned_floats(std::int64_t(n)); }
-
-/// PyTorch conv weights w [F][per_filter] and bias b [F] (b null: zero) with a batch norm folded in when bn is
-/// not null (its four tensors weight, bias, running_mean, running_var of F floats each, one after another):
-///   w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps).
-/// Not a template: one copy serves every convolution.
-inline void fold_conv(const float* w, const float* b, const float* bn, int filters, std::size_t per_filter,
-                      std::vector<float>& w_out, std::vector<float>& b_out) {
-  w_out.assign(w, w + per_filter * std::size_t(filters));
-  b_out.assign(std::size_t(filters), 0.f);
-  if (b != nullptr) std::copy(b, b + filters, b_out.begin());
-  if (bn == nullptr) return;
-  const float *gamma = bn, *beta = bn + filters, *mean = bn + 2 * filters, *var = bn + 3 * filters;
-  for (int f = 0; f < filters; ++f) {
-    const double s = double{gamma[f]} / std::sqrt(double{var[f]} + batch_norm::eps);
-    for (std::size_t k = 0; k < per_filter; ++k)
-      w_out[std::size_t(f) * per_filter + k] = static_cast<float>(w_out[std::size_t(f) * per_filter + k] * s);
-    b_out[std::size_t(f)] = static_cast<float>((double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]);
-  }
-}
 
 /// A convolution of one geometry with one epilogue: packed weights and the threaded run. Shared by every
 /// op of the network with the same geometry, activation and residual (a ResNet repeats its blocks), so
