@@ -40,6 +40,11 @@ def simd(*files):
             "tests": "^mutate\\.simd\\.(" + "|".join(files) + ")$"}
 
 
+def unit(*names):
+    """Targets and CTest regex for the unit tests of the given source files (tests/unit/<name>.cpp)."""
+    return {"targets": ["typenet_unit_tests"], "tests": "^unit\\.(" + "|".join(names) + ")$"}
+
+
 REFERENCE = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
              "tests": "^(reference\\.tests|parity\\.reference_layers)$"}
 SIMD_ALLOC = {"targets": ["typenet_simd_alloc_check"], "tests": "^simd\\.no_allocation$"}
@@ -60,12 +65,13 @@ RCONV = "include/typenet/kernels/reference/conv2d.hpp"
 CGEMM = "include/typenet/kernels/cuda/gemm.hpp"
 CPOINT = "include/typenet/kernels/cuda/pointwise.hpp"
 WTRANS = "include/typenet/kernels/winograd_transforms.hpp"
+NCHW = "include/typenet/kernels/nchw_ops.hpp"
 IPRE = "include/typenet/image/preprocess.hpp"
 IDEC = "include/typenet/image/decode.hpp"
 IMAGE = {"targets": ["typenet_image_tests"], "tests": "^image\\.(tests|torchvision)$"}
 DW = "include/typenet/kernels/simd/depthwise.hpp"
 ELT = "include/typenet/kernels/simd/eltwise.hpp"
-SGRAPH = "include/typenet/exec/simd_graph.hpp"
+FGRAPH = "include/typenet/fusion/graph.hpp"
 RBACK = "include/typenet/kernels/reference/backward.hpp"
 TSIMD = "include/typenet/train/simd.hpp"
 GEMM = "include/typenet/kernels/simd/gemm.hpp"
@@ -151,8 +157,8 @@ MUTANTS = [
          file=DW, old="kw1 = std::min(KW, W - iw0);", new="kw1 = std::min(KW, W - iw0 - 1);", **simd("graph_test")),
     dict(name="simd-depthwise-tail-short", kernel="simd depthwise conv2d", bug="channel tail: last channel lost",
          file=DW, old="std::min(V, C - c0));", new="std::min(V, C - c0 - 1));", **simd("graph_test")),
-    dict(name="simd-bn-fold-no-mean", kernel="simd batch-norm folding", bug="running_mean left out of the bias",
-         file=SGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
+    dict(name="simd-bn-fold-no-mean", kernel="batch-norm folding (simd, cuda)", bug="running_mean left out of the bias",
+         file=FGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
          new="(double{b_out[std::size_t(f)]} - 0.0 * mean[f]) * s + beta[f]", **simd("graph_test")),
     dict(name="simd-conv-residual-ignored", kernel="simd conv2d (direct) residual join",
          bug="residual not added", file=CONV,
@@ -273,17 +279,32 @@ MUTANTS = [
          new="float* volatile leak = new float[1];\n      delete[] leak;\n      const int y0 = (y * in_h) / out_h;",
          **REF_ALLOC),
     # --- exec::cuda (need a GPU: cuda.nonfinite)
-    dict(name="cuda-gemm-relu-fmaxf", kernel="cuda GEMM epilogue", bug="NaN: ReLU as fmaxf(v, 0)",
-         file=CGEMM, old="__device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }",
-         new="__device__ __forceinline__ float relu_keep_nan(float v) { return fmaxf(v, 0.f); }", **CUDA_NONFINITE),
     dict(name="cuda-maxpool-no-nan-flag", kernel="cuda max_pool", bug="NaN: fmaxf alone",
          file=CPOINT, old="if (nan) r = __int_as_float(0x7fc00000);", new="if (false) r = __int_as_float(0x7fc00000);",
          **CUDA_NONFINITE),
     dict(name="cuda-relu-drops-nan", kernel="cuda relu", bug="NaN: relu as v > 0 ? v : 0",
          file=CPOINT, old="y[i] = v > 0.f || v != v ? v : 0.f;", new="y[i] = v > 0.f ? v : 0.f;", **CUDA_NONFINITE),
-    dict(name="cuda-winograd-relu-drops-nan", kernel="cuda winograd (host-checked)", bug="NaN: ReLU as val > 0 ? val : 0",
-         file=WTRANS, old="Relu ? (val < 0.f ? 0.f : val) : val;", new="Relu ? (val > 0.f ? val : 0.f) : val;",
-         **simd("nonfinite_test")),
+    # --- kernels/nchw_ops.hpp: the per-output functions of exec::cuda's graph kernels, its GEMM and Winograd
+    # epilogues and the host Winograd transforms; checked on the host (unit.nchw_ops, the simd Winograd tests)
+    dict(name="nchw-relu-drops-nan", kernel="activate (cuda epilogues, Winograd)", bug="NaN: ReLU as v > 0 ? v : 0",
+         file=NCHW, old="    return v < 0.f ? 0.f : v;", new="    return v > 0.f ? v : 0.f;",
+         **unit("nchw_ops", "winograd_transforms")),
+    dict(name="nchw-relu6-no-upper-clip", kernel="activate (cuda epilogues)", bug="relu6 not clipped at 6",
+         file=NCHW, old="return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);", new="return v < 0.f ? 0.f : v;",
+         **unit("nchw_ops", "winograd_transforms")),
+    dict(name="nchw-depthwise-pad-off-by-one", kernel="cuda depthwise", bug="padding off by one (rows)",
+         file=NCHW, old="const int ih = oh * G::sh - G::ph + i;", new="const int ih = oh * G::sh - G::ph + i + 1;",
+         **unit("nchw_ops")),
+    dict(name="nchw-depthwise-residual-dropped", kernel="cuda depthwise", bug="the residual join ignored",
+         file=NCHW, old="  if (res != nullptr) acc += res[o];", new="", **unit("nchw_ops")),
+    dict(name="nchw-concat-offset-ignored", kernel="cuda concat", bug="every branch at channel 0",
+         file=NCHW, old="+ std::int64_t{Offset} * Pixels +", new="+", **unit("nchw_ops")),
+    dict(name="wino-output-residual-dropped", kernel="cuda winograd output transform (host-checked)",
+         bug="the residual join ignored", file=WTRANS, old="      if (add != nullptr) val += add[oh * WT::ow + ow];",
+         new="", **unit("winograd_transforms")),
+    dict(name="nchw-affine-wrong-channel", kernel="cuda batch norm", bug="channel index from the pixel",
+         file=NCHW, old="const int c = static_cast<int>((o / Pixels) % Channels);",
+         new="const int c = static_cast<int>(o % Channels);", **unit("nchw_ops")),
     # --- photos (image/preprocess.hpp, image/decode.hpp): torchvision's preprocessing bit for bit
     dict(name="image-resize-all-fma", kernel="image resize", bug="every tap with FMA (not PyTorch's order)",
          file=IPRE, old="for (; k <= grouped; ++k) acc = acc + product(src[k * step], w[k]);",

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,13 +87,11 @@ inline const std::vector<conv_algo> both_convs{conv_algo::winograd, conv_algo::d
 
 /// Runs Net on exec::reference and on exec::cuda (each of maths, each convolution algorithm) for each
 /// batch size and checks parity: fp32 and tf32x3 element-wise within atol 1e-4 +
-/// rtol 1e-3, tf32 within 1e-2 of the largest output. Weights: init_he(seed); inputs uniform in [-1, 1).
+/// rtol 1e-3, tf32 within 1e-2 of the largest output. Weights p; inputs uniform in [-1, 1) from the seed.
 /// The reference runs once per network; each (math, conv) pair builds its own program.
 template <class Net>
-void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches,
+void check_parity(const char* name, const tn::params<Net>& p, std::uint64_t seed, std::vector<int> batches,
                   std::vector<tn::exec::cuda_math> maths, std::vector<conv_algo> convs = both_convs) {
-  tn::params<Net> p;
-  tn::init_he(p, seed);
   int max_batch = 1;
   for (int b : batches) max_batch = std::max(max_batch, b);
   constexpr auto in_size = Net::input_shape::size, out_size = Net::output_shape::size;
@@ -123,6 +122,15 @@ void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches
       }
     }
   }
+}
+
+/// check_parity with weights init_he(seed).
+template <class Net>
+void check_parity(const char* name, std::uint64_t seed, std::vector<int> batches,
+                  std::vector<tn::exec::cuda_math> maths, std::vector<conv_algo> convs = both_convs) {
+  const auto p = std::make_unique<tn::params<Net>>();
+  tn::init_he(*p, seed);
+  check_parity<Net>(name, *p, seed, std::move(batches), std::move(maths), std::move(convs));
 }
 
 /// Runs m on batch images of `in`; the output buffer starts as -12345 (a sentinel, not a plausible value).

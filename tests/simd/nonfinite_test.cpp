@@ -145,8 +145,7 @@ TEST_CASE("cuda's Winograd output transform keeps NaN through its ReLU (host)") 
       m[static_cast<std::size_t>(pos * WT::tiles + t)] = t == 0   ? std::numeric_limits<float>::quiet_NaN()
                                                          : t == 1 ? -1.f
                                                                   : 1.f;
-  for (long long o = 0; o < WT::f * WT::tiles; ++o)
-    wg::output_transform_at<WT, true>(o, m.data(), bias.data(), y.data());
+  for (long long o = 0; o < WT::f * WT::tiles; ++o) wg::output_transform_at<WT, 1>(o, m.data(), bias.data(), y.data());
   for (int oh = 0; oh < 4; ++oh)
     for (int ow = 0; ow < 4; ++ow) {
       const float v = y[static_cast<std::size_t>(oh * 4 + ow)];

@@ -4,6 +4,7 @@
 // convolution in double, on the seed AlexNet's 5x5 and 3x3 layer shapes and odd shapes with edge tiles.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -135,9 +136,10 @@ conv_error winograd_conv(int C, int F, int H, int W, int P, unsigned seed, bool 
 }
 
 /// The CUDA policy's three steps run on the host, thread by thread (input_transform_at, the GEMM per
-/// position over the documented layouts, output_transform_at with bias and ReLU), for a batch of two,
-/// against a direct double convolution. Returns the largest excess over atol 1e-4 + rtol 1e-3.
-template <class WT>
+/// position over the documented layouts, output_transform_at with bias, then with Residual a residual join
+/// (values in [-4, 8], so ReLU6 clips both ends), then activation Act: 1 ReLU, 2 ReLU6), for a batch of
+/// two, against a direct double convolution. Returns the largest excess over atol 1e-4 + rtol 1e-3.
+template <class WT, int Act = 1, bool Residual = false>
 double pipeline_excess(unsigned seed, double& max_ref) {
   constexpr int batch = 2, C = WT::c, F = WT::f, R = WT::r, T = WT::tiles, P = WT::positions;
   std::mt19937 rng(seed);
@@ -147,6 +149,8 @@ double pipeline_excess(unsigned seed, double& max_ref) {
   for (float& v : x) v = ux(rng);
   for (float& v : wt) v = uw(rng);
   for (float& v : bias) v = ux(rng) * 0.1f;
+  std::vector<float> res(Residual ? std::size_t(batch) * F * WT::oh * WT::ow : 0);
+  for (float& v : res) v = 2.f + 6.f * ux(rng);
   std::vector<float> u(std::size_t(P) * F * C), v(std::size_t(batch * WT::v_image), -7.f),
       m(std::size_t(batch * WT::m_image), -7.f), y(std::size_t(batch) * F * WT::oh * WT::ow, -7.f);
   wg::transform_weights<WT>(wt.data(), u.data());
@@ -162,7 +166,7 @@ double pipeline_excess(unsigned seed, double& max_ref) {
           m[img * WT::m_image + (std::size_t(p) * F + f) * T + t] = s;
         }
   for (long long o = 0; o < 1LL * batch * F * T; ++o)
-    wg::output_transform_at<WT, true>(o, m.data(), bias.data(), y.data());
+    wg::output_transform_at<WT, Act>(o, m.data(), bias.data(), y.data(), Residual ? res.data() : nullptr);
   double excess = -1;
   max_ref = 0;
   for (int img = 0; img < batch; ++img)
@@ -178,8 +182,10 @@ double pipeline_excess(unsigned seed, double& max_ref) {
                   want += double(wt[((std::size_t(f) * C + c) * R + ki) * R + kj]) *
                           x[((std::size_t(img) * C + c) * WT::h + ih) * WT::w + iw];
               }
-          want = std::max(want, 0.0);
-          const double got = y[((std::size_t(img) * F + f) * WT::oh + oh) * WT::ow + ow];
+          const std::size_t at = ((std::size_t(img) * F + f) * WT::oh + oh) * WT::ow + ow;
+          if (Residual) want += res[at];
+          want = Act == 2 ? std::clamp(want, 0.0, 6.0) : std::max(want, 0.0);
+          const double got = y[at];
           max_ref = std::max(max_ref, std::abs(want));
           excess = std::max(excess, std::abs(got - want) - (1e-4 + 1e-3 * std::abs(want)));
         }
@@ -204,6 +210,10 @@ TEST_CASE("winograd: the CUDA policy's steps, run on the host, compute the convo
   check(pipeline_excess<wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3, 2>>(27, biggest));        // F(2,3), edge tiles
   check(pipeline_excess<wg::tiling<6, 9, 6, 5, 5, 2, 0, 9, 2>>(28, biggest));           // 5x5, pad 2 x 0
   check(pipeline_excess<wg::tiling<6, 9, 6, 5, 5, 2, 0, 9, 2, 2>>(29, biggest));        // F(2,5)
+  // The graph program's epilogue: a residual join, then ReLU or ReLU6 (ResNet's and MobileNet's blocks).
+  check(pipeline_excess<wg::tiling<8, 7, 9, 6, 3, 1, 1, 7, 9>, 1, true>(30, biggest));
+  check(pipeline_excess<wg::tiling<8, 7, 9, 6, 3, 1, 1, 7, 9, 2>, 2, true>(31, biggest));
+  check(pipeline_excess<wg::tiling<4, 6, 5, 6, 3, 2, 1, 8, 5>, 2, false>(32, biggest));
   CHECK(wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3>::m == 4);
   CHECK(wg::tiling<3, 3, 3, 2, 3, 1, 1, 3, 3, 2>::m == 2);
 }

@@ -217,13 +217,13 @@ constexpr std::int64_t transposed_floats(int batch) {
   return (std::int64_t{batch} * Geo::k + 63) / 64 * 64;
 }
 
-/// Resident-block slots of the current GPU for the GEMM kernel <Geo, Relu, Math>: multiprocessors x the
+/// Resident-block slots of the current GPU for the GEMM kernel <Geo, Act, Math>: multiprocessors x the
 /// blocks of it that fit on one (registers, shared memory), what the k split fills. `prepare` (when a
 /// program is built, for every GEMM kernel it may launch) also opts the kernel into its dynamic shared
 /// memory (above 48 KiB a kernel must; done per program, so a device reset between programs is fine).
 /// The occupancy answer is cached per instantiation and device (ordinals below 64), so launches do not
 /// ask the driver.
-template <class Geo, bool Relu, kc::math_mode Math>
+template <class Geo, int Act, kc::math_mode Math>
 int gemm_slots(int device, int sms, bool prepare) {
   using T = kc::kernel_tiles<Geo, Math>;
   static std::array<std::atomic<int>, 64> cache{};
@@ -231,21 +231,21 @@ int gemm_slots(int device, int sms, bool prepare) {
       device >= 0 && device < static_cast<int>(cache.size()) ? &cache[static_cast<std::size_t>(device)] : nullptr;
   int slots = known ? known->load(std::memory_order_acquire) : 0;
   if (prepare || slots == 0)
-    TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Relu, Math>,
+    TYPENET_CUDA_CHECK(cudaFuncSetAttribute(kc::gemm_kernel<Geo, Act, Math>,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize, T::smem_bytes));
   if (slots == 0) {
     int per_sm = 0;
-    TYPENET_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kc::gemm_kernel<Geo, Relu, Math>,
+    TYPENET_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kc::gemm_kernel<Geo, Act, Math>,
                                                                      T::threads, T::smem_bytes));
     slots = std::max(per_sm, 1) * sms;
     if (known) known->store(slots, std::memory_order_release);
   }
   return slots;
 }
-/// Workspace floats the k split of the GEMM kernel <Geo, Relu, Math> needs for any batch up to max_batch.
-template <class Geo, bool Relu, kc::math_mode Math>
+/// Workspace floats the k split of the GEMM kernel <Geo, Act, Math> needs for any batch up to max_batch.
+template <class Geo, int Act, kc::math_mode Math>
 std::int64_t split_floats(int max_batch, int device, int sms) {
-  const int slots = gemm_slots<Geo, Relu, Math>(device, sms, /*prepare=*/true);
+  const int slots = gemm_slots<Geo, Act, Math>(device, sms, /*prepare=*/true);
   std::int64_t most = 0;
   for (int b = 1; b <= max_batch; ++b) {
     int tps = 0;
@@ -272,9 +272,9 @@ decltype(auto) with_math(cuda_math math, F&& f) {
   }
 }
 
-template <class Geo, bool Relu>
+template <class Geo, int Act>
 std::int64_t split_floats(cuda_math math, int max_batch, int device, int sms) {
-  return with_math(math, [&](auto m) { return split_floats<Geo, Relu, m()>(max_batch, device, sms); });
+  return with_math(math, [&](auto m) { return split_floats<Geo, Act, m()>(max_batch, device, sms); });
 }
 
 /// A dense layer's geometry with 128-image column tiles, for batches of at least dense_wide_batch.
@@ -285,19 +285,18 @@ inline constexpr int dense_wide_batch = 128;
 /// Workspace floats of a stage for any batch up to max_batch: the k split's partial sums, and for a
 /// Winograd stage also the transformed input V and the products M (V first, M after it, then the split),
 /// for a dense stage the input transposed to [In][batch] (before the split).
-template <class Stage>
+template <class Stage, int Act = (has_role<Stage, role::relu> ? 1 : 0)>
 std::int64_t workspace_floats(int max_batch, const cuda& policy, int device, int sms) {
   std::int64_t n = 0;
   with_winograd<Stage>(winograd_tile<Stage>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
     n = std::int64_t{max_batch} * (WG::v_image + WG::m_image) +
-        split_floats<typename WG::gemm, false>(policy.math, max_batch, device, sms);
+        split_floats<typename WG::gemm, 0>(policy.math, max_batch, device, sms);
   });
   if constexpr (is_gemm_stage<Stage>) {  // the direct GEMM too: small batches of a Winograd stage take it
     using Geo = typename geometry_of<typename Stage::first>::type;
-    constexpr bool relu = has_role<Stage, role::relu>;
-    std::int64_t split = split_floats<Geo, relu>(policy.math, max_batch, device, sms);
+    std::int64_t split = split_floats<Geo, Act>(policy.math, max_batch, device, sms);
     if constexpr (!Geo::is_conv)
-      split = std::max(split, split_floats<dense_wide<Geo>, relu>(policy.math, max_batch, device, sms));
+      split = std::max(split, split_floats<dense_wide<Geo>, Act>(policy.math, max_batch, device, sms));
     return std::max(n, (Geo::is_conv ? 0 : transposed_floats<Geo>(max_batch)) + split);
   } else {
     return 0;
@@ -311,14 +310,129 @@ inline int grid_for(std::int64_t total, int sms) {
 
 inline std::string mib(std::int64_t floats) { return std::to_string((floats * 4 + (1 << 20) - 1) >> 20) + " MiB"; }
 
+/// Packs a GEMM stage's weights w (PyTorch's layout) and bias (F floats) into out (packed_floats<Stage>
+/// floats): the direct GEMM's packing and bias, then, when the stage runs Winograd under this policy and
+/// max_batch, the transformed weights.
+template <class Stage>
+void pack_stage(const float* w, const float* bias, float* out, const cuda& policy, int max_batch) {
+  using Geo = typename geometry_of<typename Stage::first>::type;
+  kc::pack_gemm_weights<Geo>(w, out);
+  std::copy(bias, bias + Geo::channels, out + kc::gemm_tiles<Geo>::packed_weights);
+  with_winograd<Stage>(winograd_tile<Stage>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
+    kc::pack_winograd_weights<WG>(w, bias, out + direct_packed_floats<Stage>());
+  });
+}
+
+/// One device allocation of `floats` floats; on failure a cuda_error saying how much for what, and how
+/// much the device has free.
+inline device_floats allocate(std::int64_t floats, const std::string& what) {
+  float* ptr = nullptr;
+  const cudaError_t e = cudaMalloc(&ptr, sizeof(float) * static_cast<std::size_t>(floats));
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    std::size_t free_bytes = 0, total_bytes = 0;
+    (void)cudaMemGetInfo(&free_bytes, &total_bytes);
+    (void)cudaGetLastError();
+    throw cuda_error(e, "typenet: exec::cuda: cannot allocate " + mib(floats) + " of device memory for " + what + " (" +
+                            std::to_string(free_bytes >> 20) + " MiB free of " + std::to_string(total_bytes >> 20) +
+                            " MiB; cudaMalloc: " + kc::cuda_error_text(e) + ")");
+  }
+  return device_floats(ptr);
+}
+
+/// Host floats copied to a new device allocation.
+inline device_floats upload(const std::vector<float>& host, const std::string& what) {
+  device_floats d = allocate(std::max<std::int64_t>(static_cast<std::int64_t>(host.size()), 1), what);
+  if (!host.empty())
+    TYPENET_CUDA_CHECK(cudaMemcpy(d.get(), host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice));
+  return d;
+}
+
+/// The device the policy names (made current) and its multiprocessor count; no usable device throws.
+inline void open_device(const cuda& policy, int& device, int& sms) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    throw cuda_error(e == cudaSuccess ? cudaErrorNoDevice : e,
+                     "typenet: exec::cuda: no usable CUDA device (cudaGetDeviceCount: " +
+                         (e == cudaSuccess ? std::string("0 devices") : kc::cuda_error_text(e)) + ")");
+  }
+  if (policy.device >= 0) TYPENET_CUDA_CHECK(cudaSetDevice(policy.device));
+  TYPENET_CUDA_CHECK(cudaGetDevice(&device));
+  TYPENET_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+}
+
+/// What a kernel launch needs to know of the program that makes it.
+struct launch_context {
+  cudaStream_t stream;
+  int device;
+  int sms;
+  cuda_math math;
+};
+
+/// The GEMM kernel <Geo, Act, Math> on batch images: y = act(W x + bias (+ res)), with the k split through
+/// ws when the tiles alone would leave the GPU idle. A dense layer's input is first transposed into ws.
+template <class Geo, int Act, kc::math_mode Math>
+void gemm(const launch_context& l, const float* w, const float* bias, const float* x, float* y, int batch, float* ws,
+          const float* res) {
+  using T = kc::kernel_tiles<Geo, Math>;
+  const int n_total = batch * Geo::pixels;
+  if constexpr (!Geo::is_conv) {
+    if (batch > 1) {  // the GEMM reads dense inputs as [In][batch]; at batch 1 that is the same layout
+      const dim3 grid((Geo::k + 31) / 32, (batch + 31) / 32);
+      kc::transpose_kernel<<<grid, dim3(32, 8), 0, l.stream>>>(x, ws, batch, Geo::k);
+      TYPENET_CUDA_CHECK_LAUNCH("transpose_kernel");
+      x = ws;
+      ws += transposed_floats<Geo>(batch);
+    }
+  }
+  int tps = 0;
+  const int splits = kc::gemm_splits<Geo, Math>(n_total, gemm_slots<Geo, Act, Math>(l.device, l.sms, false), tps);
+  const dim3 grid((n_total + T::bn - 1) / T::bn, T::m_tiles, Geo::groups * splits);
+  kc::gemm_kernel<Geo, Act, Math><<<grid, T::threads, T::smem_bytes, l.stream>>>(w, bias, x, y, ws, n_total, tps, res);
+  TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
+  if (splits > 1) {
+    kc::gemm_finish<Geo, Act><<<grid_for(std::int64_t{n_total} * Geo::channels, l.sms), 256, 0, l.stream>>>(
+        ws, bias, y, n_total, splits, res);
+    TYPENET_CUDA_CHECK_LAUNCH("gemm_finish");
+  }
+}
+
+/// gemm with the policy's math; dense layers take 128-image column tiles from dense_wide_batch images on.
+template <class Geo, int Act>
+void gemm_math(const launch_context& l, const float* w, const float* bias, const float* x, float* y, int batch,
+               float* ws, const float* res) {
+  if constexpr (!Geo::is_conv && Geo::cols != 128) {
+    if (batch >= dense_wide_batch)  // same packing: only the column tile differs
+      return gemm_math<dense_wide<Geo>, Act>(l, w, bias, x, y, batch, ws, res);
+  }
+  with_math(l.math, [&](auto m) { gemm<Geo, Act, m()>(l, w, bias, x, y, batch, ws, res); });
+}
+
+/// Winograd: input transform into V, the GEMM per transform position into M, output transform (bias,
+/// residual, activation) into y. V, M and the GEMM's k-split space are carved from ws in that order; w holds
+/// pack_winograd_weights' floats.
+template <class WG, int Act>
+void winograd_conv(const launch_context& l, const float* w, const float* x, float* y, int batch, float* ws,
+                   const float* res) {
+  float* v = ws;
+  float* m = v + std::int64_t{batch} * WG::v_image;
+  float* split = m + std::int64_t{batch} * WG::m_image;
+  const float* gemm_bias = w + kc::gemm_tiles<typename WG::gemm>::packed_weights;  // zeros
+  const float* bias = gemm_bias + WG::positions * WG::f;
+  kc::winograd_input<WG><<<grid_for(std::int64_t{batch} * WG::c * WG::tiles, l.sms), 256, 0, l.stream>>>(x, v, batch);
+  TYPENET_CUDA_CHECK_LAUNCH("winograd_input");
+  gemm_math<typename WG::gemm, 0>(l, w, gemm_bias, v, m, batch, split, nullptr);
+  kc::winograd_output<WG, Act>
+      <<<grid_for(std::int64_t{batch} * WG::f * WG::tiles, l.sms), 256, 0, l.stream>>>(m, bias, y, batch, res);
+  TYPENET_CUDA_CHECK_LAUNCH("winograd_output");
+}
+
 }  // namespace cuda_detail
 
 template <Network Net>
 class cuda::program {
-  static_assert(fusion::fused_kernels_cover<Net>,
-                "typenet: exec::cuda runs chains of conv2d/dense (with bias), relu, softmax, lrn, pooling, flatten "
-                "and dropout; this network has blocks or layers (batch_norm, relu6, no_bias) without CUDA kernels "
-                "yet: run it with exec::reference or exec::simd");
   using stages = fusion::stages_t<Net>;
   static constexpr std::size_t stage_count = stages::size;
   static constexpr std::int64_t buffer_floats = memory_plan<Net>::buffer_floats_per_image;
@@ -332,17 +446,7 @@ class cuda::program {
         std::int64_t{max_batch} * buffer_floats > (std::int64_t{1} << 40))
       throw std::invalid_argument("typenet: exec::cuda: max_batch " + std::to_string(max_batch) +
                                   " is too large for this network (32-bit pixel index)");
-    int count = 0;
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-      (void)cudaGetLastError();
-      throw cuda_error(e == cudaSuccess ? cudaErrorNoDevice : e,
-                       "typenet: exec::cuda: no usable CUDA device (cudaGetDeviceCount: " +
-                           (e == cudaSuccess ? std::string("0 devices") : kernels::cuda::cuda_error_text(e)) + ")");
-    }
-    if (policy.device >= 0) TYPENET_CUDA_CHECK(cudaSetDevice(policy.device));
-    TYPENET_CUDA_CHECK(cudaGetDevice(&device_));
-    TYPENET_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device_));
+    cuda_detail::open_device(policy, device_, sms_);
 
     // Activations (two ping-pong buffers) and the k-split workspace: one allocation.
     workspace_floats_ = [&]<class... S>(type_list<S...>) {
@@ -350,8 +454,8 @@ class cuda::program {
     }(stages{});
     const std::int64_t act = buffer_floats * max_batch;
     const std::int64_t act_padded = (act + 63) / 64 * 64;
-    activations_ =
-        allocate(2 * act_padded + workspace_floats_, "activations for max_batch " + std::to_string(max_batch));
+    activations_ = cuda_detail::allocate(2 * act_padded + workspace_floats_,
+                                         "activations for max_batch " + std::to_string(max_batch));
     buffers_[0] = activations_.get();
     buffers_[1] = activations_.get() + act_padded;
     workspace_ = activations_.get() + 2 * act_padded;
@@ -362,7 +466,7 @@ class cuda::program {
       std::size_t i = 0;
       ((offsets_[i++] = total, total += cuda_detail::packed_floats<S>(policy, max_batch)), ...);
     }(stages{});
-    weights_ = allocate(std::max<std::int64_t>(total, 1), "weights");
+    weights_ = cuda_detail::allocate(std::max<std::int64_t>(total, 1), "weights");
     std::vector<float> host(static_cast<std::size_t>(std::max<std::int64_t>(total, 1)));
     [&]<class... S>(type_list<S...>) {
       std::size_t i = 0;
@@ -433,22 +537,6 @@ class cuda::program {
     }(stages{});
   }
 
-  cuda_detail::device_floats allocate(std::int64_t floats, const std::string& what) {
-    float* ptr = nullptr;
-    const cudaError_t e = cudaMalloc(&ptr, sizeof(float) * static_cast<std::size_t>(floats));
-    if (e != cudaSuccess) {
-      (void)cudaGetLastError();
-      std::size_t free_bytes = 0, total_bytes = 0;
-      (void)cudaMemGetInfo(&free_bytes, &total_bytes);
-      (void)cudaGetLastError();
-      throw cuda_error(e, "typenet: exec::cuda: cannot allocate " + cuda_detail::mib(floats) +
-                              " of device memory for " + what + " (" + std::to_string(free_bytes >> 20) +
-                              " MiB free of " + std::to_string(total_bytes >> 20) +
-                              " MiB; cudaMalloc: " + kernels::cuda::cuda_error_text(e) + ")");
-    }
-    return cuda_detail::device_floats(ptr);
-  }
-
   void check_batch(int batch) const {
     if (batch < 1 || batch > max_batch_)
       throw std::invalid_argument("typenet: exec::cuda: batch " + std::to_string(batch) + " is outside 1.." +
@@ -459,15 +547,7 @@ class cuda::program {
   static void pack(const params<Net>& p, float* out, const cuda& policy, int max_batch) {
     if constexpr (cuda_detail::is_gemm_stage<S>) {
       using B = typename S::first;
-      using Geo = typename cuda_detail::geometry_of<B>::type;
-      kernels::cuda::pack_gemm_weights<Geo>(p.data() + B::weight_offset, out);
-      std::copy(p.data() + B::bias_offset, p.data() + B::bias_offset + B::biases,
-                out + kernels::cuda::gemm_tiles<Geo>::packed_weights);
-      cuda_detail::with_winograd<S>(
-          cuda_detail::winograd_tile<S>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
-            kernels::cuda::pack_winograd_weights<WG>(p.data() + B::weight_offset, p.data() + B::bias_offset,
-                                                     out + cuda_detail::direct_packed_floats<S>());
-          });
+      cuda_detail::pack_stage<S>(p.data() + B::weight_offset, p.data() + B::bias_offset, out, policy, max_batch);
     }
   }
 
@@ -492,18 +572,18 @@ class cuda::program {
     cudaStream_t st = policy_.stream;
     if constexpr (r == role::conv || r == role::dense) {
       using Geo = typename geometry_of<First>::type;
-      constexpr bool relu = has_role<S, role::relu>;
+      constexpr int act = has_role<S, role::relu> ? 1 : 0;
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
       float* dst = next_buffer(cur);
       bool done = false;
       with_winograd<S>(winograd_tile<S>(policy_, max_batch_), [&]<class WG>(std::type_identity<WG>) {
         if (batch * WG::tiles >= policy_.winograd_min_columns) {
-          winograd_conv<WG, relu>(w + direct_packed_floats<S>(), cur, dst, batch);
+          winograd_conv<WG, act>(context(), w + direct_packed_floats<S>(), cur, dst, batch, workspace_, nullptr);
           done = true;
         }
       });
-      if (!done) gemm_math<Geo, relu>(w, bias, cur, dst, batch, workspace_);
+      if (!done) gemm_math<Geo, act>(context(), w, bias, cur, dst, batch, workspace_, nullptr);
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;
@@ -537,63 +617,7 @@ class cuda::program {
     }
   }
 
-  template <class Geo, bool Relu>
-  void gemm_math(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
-    if constexpr (!Geo::is_conv && Geo::cols != 128) {
-      if (batch >= cuda_detail::dense_wide_batch)  // same packing: only the column tile differs
-        return gemm_math<cuda_detail::dense_wide<Geo>, Relu>(w, bias, x, y, batch, ws);
-    }
-    cuda_detail::with_math(policy_.math, [&](auto m) { gemm<Geo, Relu, m()>(w, bias, x, y, batch, ws); });
-  }
-
-  /// Winograd: input transform into V, the GEMM per transform position into M, output transform (bias,
-  /// ReLU) into y. V, M and the GEMM's k-split space are carved from the workspace in that order.
-  template <class WG, bool Relu>
-  void winograd_conv(const float* w, const float* x, float* y, int batch) {
-    namespace kc = kernels::cuda;
-    float* v = workspace_;
-    float* m = v + std::int64_t{batch} * WG::v_image;
-    float* split = m + std::int64_t{batch} * WG::m_image;
-    const float* gemm_bias = w + kc::gemm_tiles<typename WG::gemm>::packed_weights;  // zeros
-    const float* bias = gemm_bias + WG::positions * WG::f;
-    kc::winograd_input<WG>
-        <<<cuda_detail::grid_for(std::int64_t{batch} * WG::c * WG::tiles, sms_), 256, 0, policy_.stream>>>(x, v, batch);
-    TYPENET_CUDA_CHECK_LAUNCH("winograd_input");
-    gemm_math<typename WG::gemm, false>(w, gemm_bias, v, m, batch, split);
-    kc::winograd_output<WG, Relu>
-        <<<cuda_detail::grid_for(std::int64_t{batch} * WG::f * WG::tiles, sms_), 256, 0, policy_.stream>>>(m, bias, y,
-                                                                                                           batch);
-    TYPENET_CUDA_CHECK_LAUNCH("winograd_output");
-  }
-
-  template <class Geo, bool Relu, kernels::cuda::math_mode Math>
-  void gemm(const float* w, const float* bias, const float* x, float* y, int batch, float* ws) {
-    namespace kc = kernels::cuda;
-    using T = kc::kernel_tiles<Geo, Math>;
-    const int n_total = batch * Geo::pixels;
-    if constexpr (!Geo::is_conv) {
-      if (batch > 1) {  // the GEMM reads dense inputs as [In][batch]; at batch 1 that is the same layout
-        const dim3 grid((Geo::k + 31) / 32, (batch + 31) / 32);
-        kc::transpose_kernel<<<grid, dim3(32, 8), 0, policy_.stream>>>(x, ws, batch, Geo::k);
-        TYPENET_CUDA_CHECK_LAUNCH("transpose_kernel");
-        x = ws;
-        ws += cuda_detail::transposed_floats<Geo>(batch);
-      }
-    }
-    int tps = 0;
-    const int splits = kc::gemm_splits<Geo, Math>(
-        n_total, cuda_detail::gemm_slots<Geo, Relu, Math>(device_, sms_, /*prepare=*/false), tps);
-    const dim3 grid((n_total + T::bn - 1) / T::bn, T::m_tiles, Geo::groups * splits);
-    kc::gemm_kernel<Geo, Relu, Math>
-        <<<grid, T::threads, T::smem_bytes, policy_.stream>>>(w, bias, x, y, ws, n_total, tps);
-    TYPENET_CUDA_CHECK_LAUNCH("gemm_kernel");
-    if (splits > 1) {
-      kc::gemm_finish<Geo, Relu>
-          <<<cuda_detail::grid_for(std::int64_t{n_total} * Geo::channels, sms_), 256, 0, policy_.stream>>>(
-              ws, bias, y, n_total, splits);
-      TYPENET_CUDA_CHECK_LAUNCH("gemm_finish");
-    }
-  }
+  cuda_detail::launch_context context() const noexcept { return {policy_.stream, device_, sms_, policy_.math}; }
 
   template <class In, class Out, class Lrn, class Pool>
   void post(const float*& cur, int batch) {
@@ -626,3 +650,5 @@ class cuda::program {
 };
 
 }  // namespace typenet::exec
+
+#include "cuda_graph.hpp"

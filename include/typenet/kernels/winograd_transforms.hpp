@@ -16,6 +16,7 @@
 #pragma once
 
 #include "../config.hpp"
+#include "nchw_ops.hpp"
 
 #if defined(__CUDA_ARCH__)  // device pass of nvcc
 #define TYPENET_WINOGRAD_UNROLL _Pragma("unroll")
@@ -205,10 +206,12 @@ TYPENET_HOST_DEVICE inline void input_transform_at(long long o, const float* __r
 }
 
 /// Output transform number o of a batch (o < batch x F x tiles; tiles fastest): reads the alpha^2 products
-/// of one tile from mm, writes its M x M outputs (plus bias, ReLU) to y (NCHW), clipped at the edges.
-template <class WT, bool Relu>
+/// of one tile from mm, writes its M x M outputs (plus bias, plus res at the same place when res is not
+/// null, then the activation Act: nchw_ops.hpp's activate) to y (NCHW), clipped at the edges.
+template <class WT, int Act>
 TYPENET_HOST_DEVICE inline void output_transform_at(long long o, const float* __restrict__ mm,
-                                                    const float* __restrict__ bias, float* __restrict__ y) {
+                                                    const float* __restrict__ bias, float* __restrict__ y,
+                                                    const float* __restrict__ res = nullptr) {
   constexpr int A = WT::alpha, T = WT::tiles, M = WT::m;
   const int t = static_cast<int>(o % T);
   const long long fi = o / T;  // image * F + filter
@@ -223,13 +226,15 @@ TYPENET_HOST_DEVICE inline void output_transform_at(long long o, const float* __
   const float b = bias[f];
   const int th = t / WT::tiles_w, tw = t - th * WT::tiles_w;
   float* dst = y + fi * (WT::oh * WT::ow);
+  const float* add = res != nullptr ? res + fi * (WT::oh * WT::ow) : nullptr;
   TYPENET_WINOGRAD_UNROLL
   for (int i = 0; i < M; ++i) TYPENET_WINOGRAD_UNROLL
   for (int j = 0; j < M; ++j) {
     const int oh = th * M + i, ow = tw * M + j;
     if ((WT::oh % M == 0 || oh < WT::oh) && (WT::ow % M == 0 || ow < WT::ow)) {
-      const float val = out[i][j] + b;
-      dst[oh * WT::ow + ow] = Relu ? (val < 0.f ? 0.f : val) : val;  // NaN stays NaN
+      float val = out[i][j] + b;
+      if (add != nullptr) val += add[oh * WT::ow + ow];
+      dst[oh * WT::ow + ow] = activate<Act>(val);
     }
   }
 }

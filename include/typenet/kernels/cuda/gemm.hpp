@@ -1,5 +1,6 @@
-// typenet/kernels/cuda/gemm.hpp: conv2d (implicit GEMM) and dense (GEMM) kernels with a fused
-// bias + ReLU epilogue, generated from a layer's compile-time shape (nvcc only).
+// typenet/kernels/cuda/gemm.hpp: conv2d (implicit GEMM) and dense (GEMM) kernels with a fused epilogue
+// (bias, for a convolution optionally a residual added, then ReLU or ReLU6: nchw_ops.hpp's activate<Act>),
+// generated from a layer's compile-time shape (nvcc only).
 //
 // Both layers are C[m, n] = sum_k A[m, k] * B[k, n]:
 //   conv2d, per group g: m = output channel in the group, k = (input channel, kh, kw), n = (image, oh, ow);
@@ -16,7 +17,8 @@
 // Math: fp32 (FFMA, the default), tf32 (tensor cores, mma.sync m16n8k8, opt-in) or tf32x3 (tensor cores
 // with split operands, about fp32 accuracy, opt-in).
 // When the grid would not fill the GPU (small batch, few output channels) the k range is split over
-// blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias and ReLU.
+// blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias, the
+// residual and the activation.
 // The epilogue stages the C tile through shared memory so that the global writes are coalesced.
 #pragma once
 #include <cuda_runtime.h>
@@ -24,6 +26,7 @@
 #include <cstdint>
 
 #include "../../config.hpp"
+#include "../nchw_ops.hpp"
 
 // Tuning knobs (define before including <typenet/cuda.hpp>): the k depth of a tile (8, 16 or 32) and the
 // number of cp.async pipeline stages (2 to 4). The defaults were the fastest measured (docs/cuda.md).
@@ -152,15 +155,15 @@ __device__ __forceinline__ std::uint32_t to_tf32(float x) {
 }
 
 /// max(v, 0) that keeps NaN, as exec::reference's v < 0 ? 0 : v (fmaxf(NaN, 0) is 0: it drops NaN).
-__device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }
 
 /// grid: (n tiles, kernel_tiles<Geo, Math>::m_tiles, groups * splits); block: kernel_tiles<Geo, Math>::threads.
 /// wt: packed weights [G][Kpad][Mpad]; x: input batch (NCHW, or [In][N] for dense); y: output; ws: split
 /// workspace.
-template <class Geo, bool Relu, math_mode Math>
+template <class Geo, int Act, math_mode Math>
 __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA_GEMM_MIN_BLOCKS)
     gemm_kernel(const float* __restrict__ wt, const float* __restrict__ bias, const float* __restrict__ x,
-                float* __restrict__ y, float* __restrict__ ws, int n_total, int tiles_per_split) {
+                float* __restrict__ y, float* __restrict__ ws, int n_total, int tiles_per_split,
+                const float* __restrict__ res) {
   using T = kernel_tiles<Geo, Math>;
   constexpr int BM = T::bm, BN = T::bn, BK = T::bk, NT = T::threads, TM = T::rows_per_thread;
   constexpr int AS = T::a_stride, BS = T::b_stride;
@@ -367,20 +370,24 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
     const int c = tid % BN, nn = n0 + c;
     if (nn < n_total) {
       float* out;
-      std::int64_t step;  // from one channel to the next
+      const float* add = nullptr;  // the residual at out's place (convolution, no split, res given)
+      std::int64_t step;           // from one channel to the next
       if (split_k) {
         out = ws + (std::int64_t{split} * Geo::channels + ch0) * n_total + nn;
         step = n_total;
       } else {
         const int img = nn / Geo::pixels, p = nn - img * Geo::pixels;
-        out = y + img * Geo::out_image + std::int64_t{ch0} * Geo::pixels + p;
+        const std::int64_t at = img * Geo::out_image + std::int64_t{ch0} * Geo::pixels + p;
+        out = y + at;
+        if (res != nullptr) add = res + at;
         step = Geo::pixels;
       }
       for (int r = tid / BN; r < rows; r += NT / BN) {
         float v = cs[r * CS + c];
         if (!split_k) {
           v += bias[ch0 + r];
-          if (Relu) v = relu_keep_nan(v);
+          if (add != nullptr) v += add[r * step];
+          v = activate<Act>(v);
         }
         out[r * step] = v;
       }
@@ -391,19 +398,19 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
     if (r < rows) {
       const float b = bias[ch0 + r];
       for (int c = tid / BM; c < BN && n0 + c < n_total; c += NT / BM) {
-        float v = cs[r * CS + c] + b;
-        if (Relu) v = relu_keep_nan(v);
+        const float v = activate<Act>(cs[r * CS + c] + b);
         y[std::int64_t{n0 + c} * Geo::channels + ch0 + r] = v;
       }
     }
   }
 }
 
-/// Sums the k splits of the workspace, adds the bias, applies ReLU and writes the final layout.
-/// One thread per output value; grid covers n_total * channels.
-template <class Geo, bool Relu>
+/// Sums the k splits of the workspace, adds the bias (and for a convolution the residual res, when given),
+/// applies the activation and writes the final layout. One thread per output value; grid covers
+/// n_total * channels.
+template <class Geo, int Act>
 __global__ void gemm_finish(const float* __restrict__ ws, const float* __restrict__ bias, float* __restrict__ y,
-                            int n_total, int splits) {
+                            int n_total, int splits, const float* __restrict__ res) {
   const std::int64_t total = std::int64_t{n_total} * Geo::channels;
   for (std::int64_t o = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; o < total;
        o += std::int64_t{gridDim.x} * blockDim.x) {
@@ -422,7 +429,8 @@ __global__ void gemm_finish(const float* __restrict__ ws, const float* __restric
     }
     float v = bias[ch];
     for (int s = 0; s < splits; ++s) v += ws[(std::int64_t{s} * Geo::channels + ch) * n_total + n];
-    y[out] = Relu ? relu_keep_nan(v) : v;
+    if (Geo::is_conv && res != nullptr) v += res[out];
+    y[out] = activate<Act>(v);
   }
 }
 

@@ -5,7 +5,8 @@
 //   2. the GEMM of gemm.hpp, as a grouped 1x1 convolution: one group per transform position, channels in,
 //                       filters out, the tiles as the pixels: M[pos][f][tile] = sum_c U[pos][f][c] V[pos][c][tile]
 //                       (U = G g G^T, transformed on the host when the weights are packed);
-//   3. winograd_output: Y = A^T M A per tile, plus bias and ReLU, written to NCHW (edge tiles clipped).
+//   3. winograd_output: Y = A^T M A per tile, plus bias (and a residual), then ReLU / ReLU6, written to NCHW
+//                       (edge tiles clipped).
 // A multiply count of alpha^2 / M^2 per output and channel instead of R^2: F(4,3) does 36 where direct
 // does 144, F(4,5) 64 where direct does 400. The price is the round trip of V and M through memory.
 #pragma once
@@ -39,14 +40,14 @@ __global__ void winograd_input(const float* __restrict__ x, float* __restrict__ 
     winograd::input_transform_at<WG>(o, x, v);
 }
 
-/// One thread per (image, filter, tile): Y = A^T M A + bias (ReLU), into the NCHW output.
-template <class WG, bool Relu>
+/// One thread per (image, filter, tile): Y = act(A^T M A + bias (+ res)), into the NCHW output.
+template <class WG, int Act>
 __global__ void winograd_output(const float* __restrict__ mm, const float* __restrict__ bias, float* __restrict__ y,
-                                int batch) {
+                                int batch, const float* __restrict__ res) {
   const std::int64_t total = std::int64_t{batch} * WG::f * WG::tiles;
   for (std::int64_t o = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; o < total;
        o += std::int64_t{gridDim.x} * blockDim.x)
-    winograd::output_transform_at<WG, Relu>(o, mm, bias, y);
+    winograd::output_transform_at<WG, Act>(o, mm, bias, y, res);
 }
 
 /// Floats the packed Winograd weights take: the GEMM's packed U, a zero bias for the GEMM, the real bias.

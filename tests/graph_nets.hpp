@@ -1,0 +1,90 @@
+// tests/graph_nets.hpp: small networks with blocks that reach every path of a policy's graph program
+// (Winograd and direct convolutions with a residual, a projection shortcut, depthwise convolutions, concat,
+// batch norm and relu6 on their own, a join no convolution absorbs, layers without a kernel), and weights
+// whose batch-norm statistics are far from (0, 1), so a fold that drops a term shows. Shared by the simd
+// and cuda graph tests; policy-neutral (no xsimd, no CUDA).
+#pragma once
+#include <cstdint>
+#include <random>
+#include <type_traits>
+
+#include <typenet/typenet.hpp>
+
+namespace typenet::test::graph_nets {
+
+namespace tn = ::typenet;
+
+/// He-initialised weights; every batch norm gets weight in [0.5, 1.5], bias in [-1, 1], running_mean in
+/// [-1, 1] and running_var in [0.25, 4].
+template <class Net>
+tn::params<Net> random_params(std::uint64_t seed) {
+  tn::params<Net> p;
+  tn::init_he(p, seed);
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<float> gamma(0.5f, 1.5f), sym(-1.f, 1.f), var(0.25f, 4.f);
+  tn::for_each_leaf(typename Net::layers{}, [&]<class B>() {
+    if constexpr (std::is_same_v<typename B::layer, tn::batch_norm>) {
+      const int c = static_cast<int>(B::tensors[0].dims[0]);
+      for (int i = 0; i < c; ++i) {
+        p.data()[B::tensor_offset(0) + i] = gamma(g);
+        p.data()[B::tensor_offset(1) + i] = sym(g);
+        p.data()[B::tensor_offset(2) + i] = sym(g);
+        p.data()[B::tensor_offset(3) + i] = var(g);
+      }
+    }
+  });
+  return p;
+}
+
+// Two residual blocks: a 3x3 pair on 16 channels (Winograd, identity shortcut, join + relu in conv2's
+// epilogue), then a strided block with a projection shortcut and relu6 inside the body.
+using residual_net = tn::network<
+    tn::input<16, 9, 7>,
+    tn::residual<tn::seq<tn::conv2d<16, tn::kernel<3>, tn::pad<1>, tn::no_bias>, tn::batch_norm, tn::relu,
+                         tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>,
+                 tn::identity, tn::relu>,
+    tn::residual<
+        tn::seq<tn::conv2d<24, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::no_bias, tn::floor_mode>, tn::batch_norm,
+                tn::relu6, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm>,
+        tn::named<"downsample",
+                  tn::seq<tn::conv2d<24, tn::kernel<1>, tn::stride<2>, tn::no_bias, tn::floor_mode>, tn::batch_norm>>,
+        tn::relu>,
+    tn::adaptive_avg_pool<1>, tn::flatten, tn::dense<5>>;
+
+// MobileNet's pieces: depthwise 3x3 with stride 2 and with stride 1 inside an inverted residual (the join
+// in the projection's epilogue, no activation after it); a residual whose body ends in a depthwise
+// convolution (the join and relu6 in the depthwise kernel's epilogue); a 5x5 depthwise on 20 channels
+// (a vector tail).
+using depthwise_net = tn::network<
+    tn::input<8, 10, 9>, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
+    tn::conv2d<24, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::groups<24>, tn::no_bias, tn::floor_mode>,
+    tn::batch_norm, tn::relu6,
+    tn::residual<tn::seq<tn::conv2d<48, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
+                         tn::conv2d<48, tn::kernel<3>, tn::pad<1>, tn::groups<48>, tn::no_bias>, tn::batch_norm,
+                         tn::relu6, tn::conv2d<24, tn::kernel<1>, tn::no_bias>, tn::batch_norm>>,
+    tn::residual<tn::seq<tn::conv2d<24, tn::kernel<3>, tn::pad<1>, tn::groups<24>, tn::no_bias>, tn::batch_norm>,
+                 tn::identity, tn::relu6>,
+    tn::conv2d<20, tn::kernel<1>>, tn::conv2d<20, tn::kernel<5>, tn::pad<2>, tn::groups<20>>, tn::relu, tn::flatten,
+    tn::dense<7>, tn::batch_norm, tn::relu>;
+
+// SqueezeNet's Fire (concat of two branches), a ceil-mode pool, batch norm + relu6 with no convolution to
+// fold into, a standalone relu6, and a residual whose body is a pool (the join runs on its own).
+using concat_net = tn::network<tn::input<6, 11, 11>, tn::conv2d<8, tn::kernel<1>>, tn::relu,
+                               tn::concat<tn::seq<tn::named<"e1", tn::conv2d<5, tn::kernel<1>>>, tn::relu>,
+                                          tn::seq<tn::named<"e3", tn::conv2d<7, tn::kernel<3>, tn::pad<1>>>, tn::relu>>,
+                               tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>, tn::batch_norm, tn::relu6,
+                               tn::residual<tn::seq<tn::max_pool<tn::kernel<3>, tn::stride<1>, tn::pad<1>>, tn::relu6>>,
+                               tn::relu, tn::flatten, tn::dense<6>>;
+
+// flatten then softmax over a spatial tensor: simd stores it NHWC, so the softmax has no kernel here and
+// runs exec::reference's (named by fallback_layers()).
+using fallback_net =
+    tn::network<tn::input<3, 5, 5>, tn::residual<tn::seq<tn::conv2d<3, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
+                tn::flatten, tn::softmax>;
+// The same for element-wise layers after flatten: relu6 reads the NHWC value in (H, W, C) order and falls
+// back; the batch norm after it (BatchNorm1d over 36 features) reads relu6's NCHW-ordered output natively.
+using flat_fallback_net =
+    tn::network<tn::input<4, 3, 3>, tn::residual<tn::seq<tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
+                tn::flatten, tn::relu6, tn::batch_norm, tn::dense<5>>;
+
+}  // namespace typenet::test::graph_nets
