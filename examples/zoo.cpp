@@ -5,6 +5,7 @@
 //   typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] [--threads N]
 //                   [--precision f32|bf16]
 //   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--precision f32|bf16]
+//                     [--weights W.safetensors]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
 //                        [--resize N] IMAGE...
@@ -40,7 +41,7 @@ constexpr const char* usage_text =
     "[--threads N]\n"
     "                  [--precision f32|bf16]\n"
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-    "                    [--precision f32|bf16]\n"
+    "                    [--precision f32|bf16] [--weights W.safetensors]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
     "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
     "                       [--resize N] IMAGE...\n"
@@ -75,9 +76,9 @@ constexpr command_help command_helps[] = {
      "             activations, fp32 sums; chain networks); int8 is not implemented yet\n"},
     {"bench",
      "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-     "                         [--precision f32|bf16]\n"
-     "  Times NET's forward pass on random He weights and a random batch: one warm-up, then K timed passes;\n"
-     "  prints the median time per batch and images per second.\n"
+     "                         [--precision f32|bf16] [--weights W.safetensors]\n"
+     "  Times NET's forward pass on random He weights (or those of --weights) and a random batch: one\n"
+     "  warm-up, then K timed passes; prints the median time per batch and images per second.\n"
      "  --batch    images per pass: 1 (default) to 2,147,483,647, within the memory available\n"
      "  --iters    timed passes: 1 to 1,000,000 (default 10)\n"
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"
@@ -260,7 +261,12 @@ int cmd_bench(const options& o) {
     check_precision<Net>(r, net);
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;
-    tn::init_he(p, 1);
+    if (const auto w = o.flags.find("--weights"); w != o.flags.end()) {
+      const doing d("loading the weights " + w->second);
+      tn::io::load_weights(w->second, p);
+    } else {
+      tn::init_he(p, 1);
+    }
     std::vector<float> x, y;
     {
       const doing d("allocating the input and output of batch " + std::to_string(batch));
@@ -483,7 +489,7 @@ int dispatch(int argc, char** argv) {
   if (cmd == "run")
     return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads", "--precision"}));
   if (cmd == "bench")
-    return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision"}));
+    return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));
