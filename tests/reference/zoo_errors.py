@@ -148,6 +148,8 @@ def main():
         (std("good.safetensors", "x_wrong.npy", "o9.npy"), "[2, 1, 28, 28] but the network expects [N, 1, 32, 32]"),
         (std("good.safetensors", "x_truncated.npy", "o10.npy"), "x_truncated.npy: data is truncated"),
         (std("good.safetensors", "nonexistent.npy", "o11.npy"), "nonexistent.npy: cannot open"),
+        (["bench", "lenet5", "--weights", w("nonexistent.safetensors")], "nonexistent.safetensors: cannot open"),
+        (["bench", "lenet5", "--weights", w("transposed.safetensors")], "[84, 10] but the network expects [10, 84]"),
         (std("good.safetensors", "x.npy", "no_such_dir/o12.npy"), "o12.npy"),
         (["bench", "lenet5", "--iters", "x"], "positive integer"),
         # Issue 10 item 7: limits of the numeric options, named in the message, checked before any work.
@@ -224,7 +226,7 @@ def main():
                       "run: batch 268,435,456 (by the size of " + huge_input + ") of lenet5"))
     # Every option of every command: a value that is another option, or no value at all.
     command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads", "--precision"],
-                       "bench": ["--batch", "--threads", "--iters", "--policy", "--precision"],
+                       "bench": ["--batch", "--threads", "--iters", "--policy", "--precision", "--weights"],
                        "demo": ["--policy", "--threads"],
                        "classify": ["--weights", "--policy", "--threads", "--top", "--resize"],
                        "grad": ["--weights", "--input", "--labels", "--output", "--policy"],
