@@ -626,6 +626,13 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   static constexpr std::int64_t in_size = Net::input_shape::size, out_size = Net::output_shape::size;
 
  public:
+  /// Images per pass through the op list: a batch runs in chunks of this many, so that a chunk's largest
+  /// value (ResNet-50: 64 x 112 x 112 floats, 3.2 MB per image) stays within about 8 MB and the op after
+  /// it reads it from cache rather than DRAM. The arena holds one chunk. Measured on ResNet-50,
+  /// MobileNetV2 and SqueezeNet at batch 32 (docs/performance.md): 1 - 2 images per chunk beat one pass
+  /// over the whole batch by 25 - 40 %.
+  static constexpr int chunk_images = static_cast<int>(std::max<std::int64_t>(
+      1, (std::int64_t{1} << 21) / *std::max_element(low::plan::size.begin(), low::plan::size.end())));
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
   /// Operations one forward pass runs, after fusion.
@@ -633,11 +640,12 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
 
   program(const params<Net>& p, int max_batch, const simd& policy)
       : max_batch_(check(max_batch, policy)),
+        chunk_(std::min(max_batch_, chunk_images)),
         execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
-        arena_(detail::make_aligned_floats(low::floats_per_image * max_batch_)),
+        arena_(detail::make_aligned_floats(low::floats_per_image * chunk_)),
         zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
         workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
-        scratch_(detail::make_aligned_floats(2 * scratch_floats * max_batch_)),
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * chunk_)),
         pool_(policy.threads) {}
 
   int threads() const noexcept { return pool_.size(); }
@@ -652,9 +660,15 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
 
   void run(const float* in, float* out, int batch) {
     simd_detail::check_batch(batch, max_batch_);
+    for (int i = 0; i < batch; i += chunk_)
+      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i));
+  }
+
+ private:
+  void run_chunk(const float* in, float* out, int batch) {
     const simd_graph::frame fr{
-        arena_.get(),   low::offset.data(),         max_batch_, batch, &pool_, zeros_.get(), workspace_.get(),
-        scratch_.get(), scratch_floats * max_batch_};
+        arena_.get(),   low::offset.data(),     chunk_, batch, &pool_, zeros_.get(), workspace_.get(),
+        scratch_.get(), scratch_floats * chunk_};
     float* first = fr.at(0);
     simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
       if constexpr (in_dims.c > 0)
@@ -672,7 +686,6 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
     });
   }
 
- private:
   static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <std::size_t... I>
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
@@ -688,6 +701,7 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   }
 
   int max_batch_;
+  int chunk_;  ///< images per pass through the op list (the arena holds that many)
   execs_tuple execs_;
   detail::aligned_floats arena_, zeros_, workspace_, scratch_;
   detail::thread_pool pool_;
