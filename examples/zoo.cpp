@@ -489,7 +489,8 @@ int dispatch(int argc, char** argv) {
   if (cmd == "run")
     return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads", "--precision"}));
   if (cmd == "bench")
-    return cmd_bench(parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"}));
+    return cmd_bench(
+        parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));
