@@ -18,6 +18,16 @@ using tn::zoo::lenet5;
 // AlexNet's first layer alone: large activations (about 445,000 floats per image) at the cost of compiling
 // one convolution's kernels rather than a whole AlexNet's.
 using big_conv = tn::network<tn::input<3, 227, 227>, tn::conv2d<96, tn::kernel<11>, tn::stride<4>>, tn::relu>;
+// Named layers (a string literal in the type) in a chain and in a graph network: nvcc's host stub cannot
+// spell such a type in a kernel's template arguments, so these must compile (exec/cuda.hpp's spelled_t).
+using named_chain = tn::network<tn::input<3, 16, 16>, tn::named<"features", tn::conv2d<8, tn::kernel<3>>>, tn::relu,
+                                tn::flatten, tn::named<"fc", tn::dense<4>>>;
+using named_graph = tn::network<
+    tn::input<4, 8, 8>,
+    tn::residual<tn::seq<tn::named<"conv", tn::conv2d<4, tn::kernel<3>, tn::pad<1>, tn::no_bias>>, tn::batch_norm>,
+                 tn::identity, tn::relu6>,
+    tn::concat<tn::named<"a", tn::conv2d<2, tn::kernel<1>>>, tn::conv2d<3, tn::kernel<3>, tn::pad<1>, tn::groups<1>>>,
+    tn::flatten, tn::dense<3>>;
 
 namespace {
 bool gpu_present() {
@@ -54,6 +64,8 @@ TEST_CASE("exec::cuda: max_batch and batch are checked before any device work") 
   tn::params<lenet5> p;
   CHECK_THROWS_AS((tn::exec::cuda::program<lenet5>(p, 0, {})), std::invalid_argument);
   CHECK_THROWS_AS((tn::exec::cuda::program<big_conv>(tn::params<big_conv>{}, 1 << 30, {})), std::invalid_argument);
+  CHECK_THROWS_AS((tn::exec::cuda::program<named_chain>(tn::params<named_chain>{}, 0, {})), std::invalid_argument);
+  CHECK_THROWS_AS((tn::exec::cuda::program<named_graph>(tn::params<named_graph>{}, 0, {})), std::invalid_argument);
 }
 
 TEST_CASE("exec::cuda with a GPU: out of device memory is a clear cuda_error; bad batches are rejected") {

@@ -115,6 +115,18 @@ struct pool_params_of<void> {
   using type = kc::no_pool;
 };
 
+/// T, named by its canonical type in nvcc's host stub. The stub spells a kernel's template arguments
+/// through the alias they were written as (geometry_of<Bound>::type, an exec struct's member), and cannot
+/// spell a class-type template argument inside it (the string of a named<"key"> layer, an op of the fused
+/// list); spelled_t<T> makes it write spelled<canonical T>::type, built from numbers only. Every type
+/// argument derived from a bound layer goes to a launcher through it.
+template <class T>
+struct spelled {
+  using type = T;
+};
+template <class T>
+using spelled_t = typename spelled<T>::type;
+
 template <class Bound>
 struct geometry_of;  // the GEMM view of a conv2d or dense bound layer
 template <class Bound>
@@ -195,7 +207,7 @@ bool with_winograd(int tile, F&& f) {
 template <class Stage>
 constexpr std::int64_t direct_packed_floats() {
   if constexpr (is_gemm_stage<Stage>) {
-    using Geo = typename geometry_of<typename Stage::first>::type;
+    using Geo = spelled_t<typename geometry_of<typename Stage::first>::type>;
     return (kc::gemm_tiles<Geo>::packed_weights + Geo::channels + 63) / 64 * 64;
   } else {
     return 0;
@@ -293,7 +305,7 @@ std::int64_t workspace_floats(int max_batch, const cuda& policy, int device, int
         split_floats<typename WG::gemm, 0>(policy.math, max_batch, device, sms);
   });
   if constexpr (is_gemm_stage<Stage>) {  // the direct GEMM too: small batches of a Winograd stage take it
-    using Geo = typename geometry_of<typename Stage::first>::type;
+    using Geo = spelled_t<typename geometry_of<typename Stage::first>::type>;
     std::int64_t split = split_floats<Geo, Act>(policy.math, max_batch, device, sms);
     if constexpr (!Geo::is_conv)
       split = std::max(split, split_floats<dense_wide<Geo>, Act>(policy.math, max_batch, device, sms));
@@ -315,7 +327,7 @@ inline std::string mib(std::int64_t floats) { return std::to_string((floats * 4 
 /// max_batch, the transformed weights.
 template <class Stage>
 void pack_stage(const float* w, const float* bias, float* out, const cuda& policy, int max_batch) {
-  using Geo = typename geometry_of<typename Stage::first>::type;
+  using Geo = spelled_t<typename geometry_of<typename Stage::first>::type>;
   kc::pack_gemm_weights<Geo>(w, out);
   std::copy(bias, bias + Geo::channels, out + kc::gemm_tiles<Geo>::packed_weights);
   with_winograd<Stage>(winograd_tile<Stage>(policy, max_batch), [&]<class WG>(std::type_identity<WG>) {
@@ -571,7 +583,7 @@ class cuda::program {
     constexpr role r = layer_kind_of<typename First::layer>;
     cudaStream_t st = policy_.stream;
     if constexpr (r == role::conv || r == role::dense) {
-      using Geo = typename geometry_of<First>::type;
+      using Geo = spelled_t<typename geometry_of<First>::type>;
       constexpr int act = has_role<S, role::relu> ? 1 : 0;
       const float* w = weights_.get() + offsets_[I];
       const float* bias = w + kc::gemm_tiles<Geo>::packed_weights;
@@ -579,16 +591,17 @@ class cuda::program {
       bool done = false;
       with_winograd<S>(winograd_tile<S>(policy_, max_batch_), [&]<class WG>(std::type_identity<WG>) {
         if (batch * WG::tiles >= policy_.winograd_min_columns) {
-          winograd_conv<WG, act>(context(), w + direct_packed_floats<S>(), cur, dst, batch, workspace_, nullptr);
+          winograd_conv<spelled_t<WG>, act>(context(), w + direct_packed_floats<S>(), cur, dst, batch, workspace_,
+                                            nullptr);
           done = true;
         }
       });
-      if (!done) gemm_math<Geo, act>(context(), w, bias, cur, dst, batch, workspace_, nullptr);
+      if (!done) gemm_math<spelled_t<Geo>, act>(context(), w, bias, cur, dst, batch, workspace_, nullptr);
       cur = dst;
       if constexpr (r == role::conv && (has_role<S, role::lrn> || has_role<S, role::pool>)) {
         using Lrn = typename lrn_params_of<find_t<S, role::lrn>>::type;
         using Pool = typename pool_params_of<find_t<S, role::pool>>::type;
-        post<typename First::output, typename S::output, Lrn, Pool>(cur, batch);
+        post<typename First::output, typename S::output, spelled_t<Lrn>, spelled_t<Pool>>(cur, batch);
       }
       if constexpr (has_role<S, role::softmax>) softmax<S::output::size>(cur, batch);
     } else if constexpr (r == role::relu) {
@@ -600,9 +613,11 @@ class cuda::program {
     } else if constexpr (r == role::softmax) {
       softmax<S::output::size>(cur, batch);
     } else if constexpr (r == role::lrn) {
-      post<typename S::input, typename S::output, typename lrn_params_of<First>::type, kc::no_pool>(cur, batch);
+      post<typename S::input, typename S::output, spelled_t<typename lrn_params_of<First>::type>, kc::no_pool>(cur,
+                                                                                                               batch);
     } else if constexpr (r == role::pool) {
-      post<typename S::input, typename S::output, kc::no_lrn, typename pool_params_of<First>::type>(cur, batch);
+      post<typename S::input, typename S::output, kc::no_lrn, spelled_t<typename pool_params_of<First>::type>>(cur,
+                                                                                                               batch);
     } else if constexpr (r == role::adaptive_pool) {
       using in = typename S::input;
       using out = typename S::output;

@@ -84,16 +84,10 @@ inline int blocks_for(std::int64_t total, int sms) { return cuda_detail::grid_fo
 /// B without its position and key: the type every kernel template argument is derived from. nvcc's host
 /// stub spells each kernel's template arguments, and cannot spell a class-type template argument such as
 /// the string of a named<"key"> layer or an op of the fused list. So no kernel argument may mention B, and
-/// every type argument is passed as spelled_t<T>: the stub then names T by its canonical type (built from
-/// numbers only) instead of by an alias member of the exec struct, whose name carries the op.
+/// every type argument is passed as spelled_t<T> (exec/cuda.hpp).
 template <class B>
 using plain_bound = bound_layer<0, typename B::layer, typename B::input, typename B::output, 0>;
-template <class T>
-struct spelled {
-  using type = T;
-};
-template <class T>
-using spelled_t = typename spelled<T>::type;
+using cuda_detail::spelled_t;
 
 /// The depthwise kernel's geometry of a plain bound convolution.
 template <class BP>
