@@ -343,22 +343,12 @@ struct fallback_exec : no_extras {
 template <class Low, std::size_t I>
 struct exec_for {
   static constexpr fused_op op = Low::ops[I];
-  static constexpr leaf_kind kind =
-      op.kind == op_desc::layer ? Low::kinds[static_cast<std::size_t>(op.leaf)] : leaf_kind::other;
   template <template <class, fused_op> class E>
   using pick = E<Low, op>;
-  // clang-format off
   using type =
-      std::conditional_t<op.kind == op_desc::add, pick<add_exec>,
-      std::conditional_t<op.kind == op_desc::concat, pick<concat_exec>,
-      std::conditional_t<kind == leaf_kind::conv || kind == leaf_kind::depthwise, pick<conv_exec>,
-      std::conditional_t<kind == leaf_kind::dense, pick<dense_exec>,
-      std::conditional_t<kind == leaf_kind::batch_norm, pick<batch_norm_exec>,
-      std::conditional_t<kind == leaf_kind::relu || kind == leaf_kind::relu6, pick<activation_exec>,
-      std::conditional_t<kind == leaf_kind::softmax, pick<softmax_exec>,
-      std::conditional_t<kind == leaf_kind::spatial, pick<spatial_exec>,
-                         pick<fallback_exec>>>>>>>>>;
-  // clang-format on
+      fusion::graph::executor_for<fusion::graph::role_of<Low>(op), pick<add_exec>, pick<concat_exec>, pick<conv_exec>,
+                                  pick<dense_exec>, pick<batch_norm_exec>, pick<activation_exec>, pick<softmax_exec>,
+                                  pick<spatial_exec>, pick<fallback_exec>>;
 };
 
 /// The most output pixels of one image of any convolution (the GEMM's column index is batch x pixels, an
@@ -427,26 +417,14 @@ requires(!fusion::fused_kernels_cover<Net>) class cuda::program<Net> {
   void run(const float* in, float* out, int batch) {
     check_batch(batch);
     TYPENET_CUDA_CHECK(cudaSetDevice(device_));
-    const cuda_graph::frame fr = frame(batch);
-    TYPENET_CUDA_CHECK(cudaMemcpyAsync(fr.at(0), in, sizeof(float) * static_cast<std::size_t>(batch * in_size),
-                                       cudaMemcpyHostToDevice, policy_.stream));
-    std::apply([&](const auto&... e) { (e.run(fr), ...); }, execs_);
-    TYPENET_CUDA_CHECK(cudaMemcpyAsync(out, fr.at(low::output),
-                                       sizeof(float) * static_cast<std::size_t>(batch * out_size),
-                                       cudaMemcpyDeviceToHost, policy_.stream));
+    enqueue(in, out, batch, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost);
     TYPENET_CUDA_CHECK(cudaStreamSynchronize(policy_.stream));
   }
 
   /// Device in, device out, asynchronous on the policy's stream. d_in is only read.
   void run_device(const float* d_in, float* d_out, int batch) {
     check_batch(batch);
-    const cuda_graph::frame fr = frame(batch);
-    TYPENET_CUDA_CHECK(cudaMemcpyAsync(fr.at(0), d_in, sizeof(float) * static_cast<std::size_t>(batch * in_size),
-                                       cudaMemcpyDeviceToDevice, policy_.stream));
-    std::apply([&](const auto&... e) { (e.run(fr), ...); }, execs_);
-    TYPENET_CUDA_CHECK(cudaMemcpyAsync(d_out, fr.at(low::output),
-                                       sizeof(float) * static_cast<std::size_t>(batch * out_size),
-                                       cudaMemcpyDeviceToDevice, policy_.stream));
+    enqueue(d_in, d_out, batch, cudaMemcpyDeviceToDevice, cudaMemcpyDeviceToDevice);
   }
 
   int max_batch() const noexcept { return max_batch_; }
@@ -485,6 +463,15 @@ requires(!fusion::fused_kernels_cover<Net>) class cuda::program<Net> {
       using B = typename E::B;
       names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");
     }
+  }
+  /// The input copied into the arena, every op, the output copied out, all on the policy's stream.
+  void enqueue(const float* in, float* out, int batch, cudaMemcpyKind in_kind, cudaMemcpyKind out_kind) {
+    const cuda_graph::frame fr = frame(batch);
+    TYPENET_CUDA_CHECK(cudaMemcpyAsync(fr.at(0), in, sizeof(float) * static_cast<std::size_t>(batch * in_size), in_kind,
+                                       policy_.stream));
+    std::apply([&](const auto&... e) { (e.run(fr), ...); }, execs_);
+    TYPENET_CUDA_CHECK(cudaMemcpyAsync(
+        out, fr.at(low::output), sizeof(float) * static_cast<std::size_t>(batch * out_size), out_kind, policy_.stream));
   }
   void check_batch(int batch) const {
     if (batch < 1 || batch > max_batch_)

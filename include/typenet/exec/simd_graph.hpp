@@ -382,24 +382,15 @@ struct concat_exec : no_extras {
 template <class Low, std::size_t I, class Arch>
 struct exec_for {
   static constexpr fused_op op = Low::ops[I];
-  static constexpr leaf_kind kind =
-      op.kind == op_desc::layer ? Low::kinds[static_cast<std::size_t>(op.leaf)] : leaf_kind::other;
-  static constexpr bool permuted = Low::reads_permuted(op);
+  /// A layer reading a value stored NHWC in NCHW order (after flatten) runs exec::reference's kernel.
+  static constexpr fusion::graph::op_role role = op.kind == op_desc::layer && Low::reads_permuted(op)
+                                                     ? fusion::graph::op_role::other
+                                                     : fusion::graph::role_of<Low>(op);
   template <template <class, fused_op, class> class E>
   using pick = E<Low, op, Arch>;
-  // clang-format off
-  using type =
-      std::conditional_t<op.kind == op_desc::add, pick<add_exec>,
-      std::conditional_t<op.kind == op_desc::concat, pick<concat_exec>,
-      std::conditional_t<permuted, pick<fallback_exec>,
-      std::conditional_t<kind == leaf_kind::conv || kind == leaf_kind::depthwise, pick<conv_exec>,
-      std::conditional_t<kind == leaf_kind::dense, pick<dense_exec>,
-      std::conditional_t<kind == leaf_kind::batch_norm, pick<batch_norm_exec>,
-      std::conditional_t<kind == leaf_kind::relu || kind == leaf_kind::relu6, pick<activation_exec>,
-      std::conditional_t<kind == leaf_kind::softmax, pick<softmax_exec>,
-      std::conditional_t<kind == leaf_kind::spatial, pick<spatial_exec>,
-                         pick<fallback_exec>>>>>>>>>>;
-  // clang-format on
+  using type = fusion::graph::executor_for<role, pick<add_exec>, pick<concat_exec>, pick<conv_exec>, pick<dense_exec>,
+                                           pick<batch_norm_exec>, pick<activation_exec>, pick<softmax_exec>,
+                                           pick<spatial_exec>, pick<fallback_exec>>;
 };
 
 }  // namespace typenet::exec::simd_graph

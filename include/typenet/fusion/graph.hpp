@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -223,5 +224,38 @@ inline void fold_conv(const float* w, const float* b, const float* bn, int filte
     b_out[std::size_t(f)] = static_cast<float>((double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]);
   }
 }
+
+/// What executor an op of the fused list needs. Every policy's exec_for picks its executor by this role, from
+/// a list of its executors in this order; a new kind of op adds its role here and one executor per policy.
+enum class op_role { add, concat, conv, dense, batch_norm, activation, softmax, spatial, other };
+
+template <class Low>
+constexpr op_role role_of(const fused_op& op) {
+  if (op.kind == op_desc::add) return op_role::add;
+  if (op.kind == op_desc::concat) return op_role::concat;
+  switch (Low::kinds[static_cast<std::size_t>(op.leaf)]) {
+    case leaf_kind::conv:
+    case leaf_kind::depthwise:
+      return op_role::conv;
+    case leaf_kind::dense:
+      return op_role::dense;
+    case leaf_kind::batch_norm:
+      return op_role::batch_norm;
+    case leaf_kind::relu:
+    case leaf_kind::relu6:
+      return op_role::activation;
+    case leaf_kind::softmax:
+      return op_role::softmax;
+    case leaf_kind::spatial:
+      return op_role::spatial;
+    default:
+      return op_role::other;
+  }
+}
+
+/// Executors[role_of(op)]: Executors lists one executor per op_role, in op_role's order (naming a class
+/// template specialisation here does not instantiate it).
+template <op_role R, class... Executors>
+using executor_for = std::tuple_element_t<static_cast<std::size_t>(R), std::tuple<Executors...>>;
 
 }  // namespace typenet::fusion::graph
