@@ -30,6 +30,13 @@ set_tests_properties(zoo.demo_lenet5 PROPERTIES LABELS examples
 add_test(NAME zoo.bench_lenet5 COMMAND typenet-zoo bench lenet5 --batch 4 --iters 3)
 set_tests_properties(zoo.bench_lenet5 PROPERTIES LABELS examples
   PASS_REGULAR_EXPRESSION "lenet5 batch=4 threads=1 ms_per_batch_median=[0-9.]+ images_per_s=[0-9.]+\n$")
+if(TYPENET_ZOO_SIMD)
+  # bench --ops: one line per fused op (SqueezeNet 1.1: 38, the first the stem convolution with its ReLU,
+  # the last the average pool), then their sum.
+  add_test(NAME zoo.bench_ops COMMAND typenet-zoo bench squeezenet1_1 --policy simd --iters 2 --ops)
+  set_tests_properties(zoo.bench_ops PROPERTIES LABELS examples
+    PASS_REGULAR_EXPRESSION "\n0 +[0-9.]+ +[0-9.]+  features\\.0 \\(conv2d 64, kernel 3x3, stride 2, floor\\) \\+relu\n.*\n37 +[0-9.]+ +[0-9.]+  classifier\\.3 \\(adaptive_avg_pool 1x1\\)\nsum of the ops' medians: [0-9.]+ ms\n")
+endif()
 set(TYPENET_PYTHON "/usr/bin/python3" CACHE FILEPATH "Python for typenet's scripted tests (torch needed only for parity)")
 add_test(NAME zoo.errors
   COMMAND ${TYPENET_PYTHON} ${PROJECT_SOURCE_DIR}/tests/reference/zoo_errors.py $<TARGET_FILE:typenet-zoo>

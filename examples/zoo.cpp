@@ -5,7 +5,7 @@
 //   typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] [--threads N]
 //                   [--precision f32|bf16]
 //   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--precision f32|bf16]
-//                     [--weights W.safetensors]
+//                     [--weights W.safetensors] [--ops]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
 //                        [--resize N] IMAGE...
@@ -41,7 +41,7 @@ constexpr const char* usage_text =
     "[--threads N]\n"
     "                  [--precision f32|bf16]\n"
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-    "                    [--precision f32|bf16] [--weights W.safetensors]\n"
+    "                    [--precision f32|bf16] [--weights W.safetensors] [--ops]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
     "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
     "                       [--resize N] IMAGE...\n"
@@ -76,7 +76,7 @@ constexpr command_help command_helps[] = {
      "             activations, fp32 sums; chain networks); int8 is not implemented yet\n"},
     {"bench",
      "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-     "                         [--precision f32|bf16] [--weights W.safetensors]\n"
+     "                         [--precision f32|bf16] [--weights W.safetensors] [--ops]\n"
      "  Times NET's forward pass on random He weights (or those of --weights) and a random batch: one\n"
      "  warm-up, then K timed passes; prints the median time per batch and images per second.\n"
      "  --batch    images per pass: 1 (default) to 2,147,483,647, within the memory available\n"
@@ -84,7 +84,9 @@ constexpr command_help command_helps[] = {
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"
      "  --precision  f32 (default) or bf16 (with --policy simd; see run)\n"
      "  --json     also write the result to FILE in Google Benchmark's JSON layout (real_time in ms,\n"
-     "             items_per_second in images, every timed pass in samples_ms)\n"},
+     "             items_per_second in images, every timed pass in samples_ms)\n"
+     "  --ops      then K more passes timing each fused op (graph networks, --policy simd): a table of\n"
+     "             their median times in run order\n"},
     {"demo",
      "usage: typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
      "  NET's layer table, then one forward pass on random He weights (seed 1) and a generated input: the\n"
@@ -248,6 +250,43 @@ void write_bench_json(const std::string& path, const std::string& net, const cha
   out.commit();
 }
 
+/// Whether a model's program can time its fused ops (exec::simd's graph program).
+template <class M>
+constexpr bool has_op_times = requires(M& m, const float* in, float* out) {
+  m.program().time_ops(in, out, 1, 1);
+};
+
+/// `bench --ops` times the fused ops of exec::simd's graph program.
+template <class Net>
+void check_op_times(const run_options& r, const std::string& net) {
+#if TYPENET_ZOO_HAS_SIMD
+  if (!has_op_times<tn::model<Net, tn::exec::simd<>>>)
+    throw usage_error(
+        "bench --ops: per-op times are measured for the graph networks (resnet18, resnet50, "
+        "mobilenet_v2, squeezenet1_1) under --policy simd; " +
+        net + " runs as a staged chain");
+  if (r.policy != policy_kind::simd) throw usage_error("bench --ops needs --policy simd");
+#else
+  (void)r, (void)net;
+  throw usage_error("bench --ops times the simd policy, which this typenet-zoo was built without");
+#endif
+}
+
+/// `bench --ops`: the median time of each fused op over `passes` forward passes, in run order, with its
+/// share of their sum.
+template <class M>
+void print_op_times(M& m, const float* x, float* y, int batch, int passes) {
+  if constexpr (has_op_times<M>) {
+    const auto t = m.program().time_ops(x, y, batch, passes);
+    double total = 0;
+    for (const auto& op : t) total += op.ms;
+    std::printf("%-4s %10s %6s  %s\n", "op", "ms", "%", "fused op (median of the timed passes)");
+    for (std::size_t i = 0; i < t.size(); ++i)
+      std::printf("%-4zu %10.4f %6.2f  %s\n", i, t[i].ms, 100.0 * t[i].ms / total, t[i].name.c_str());
+    std::printf("sum of the ops' medians: %.3f ms\n", total);
+  }
+}
+
 int cmd_bench(const options& o) {
   const std::string net = one_network(o, "bench");
   const int batch = bounded_int(o, "--batch", 1, max_batch_flag);
@@ -256,9 +295,11 @@ int cmd_bench(const options& o) {
   const auto json_it = o.flags.find("--json");
   const std::optional<std::string> json_path =
       json_it == o.flags.end() ? std::nullopt : std::optional<std::string>(json_it->second);
+  const bool ops = o.flags.count("--ops") != 0;
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
     check_precision<Net>(r, net);
+    if (ops) check_op_times<Net>(r, net);
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;
     if (const auto w = o.flags.find("--weights"); w != o.flags.end()) {
@@ -293,6 +334,7 @@ int cmd_bench(const options& o) {
       if (progress) std::fputs("\r\033[K", stderr);
       const double ms = median(times);
       if (json_path) write_bench_json(*json_path, net, policy_name, batch, threads, times, tn::mac_count<Net>);
+      if (ops) print_op_times(*m, x.data(), y.data(), batch, iters);
       std::printf("policy %s, %d timed iterations after 1 warm-up, %s multiply-adds per image\n", policy_name, iters,
                   std::to_string(tn::mac_count<Net>).c_str());
       std::printf("%s batch=%d threads=%d ms_per_batch_median=%.3f images_per_s=%.2f\n", net.c_str(), batch, threads,
@@ -489,8 +531,9 @@ int dispatch(int argc, char** argv) {
   if (cmd == "run")
     return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads", "--precision"}));
   if (cmd == "bench")
-    return cmd_bench(
-        parse(argc, argv, 2, {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"}));
+    return cmd_bench(parse(argc, argv, 2,
+                           {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"},
+                           {"--ops"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));

@@ -186,11 +186,18 @@ struct options {
 
 /// Flags and their values; a flag's value is the next argument and must not start with "--" (so that
 /// `--weights --input x.npy` names the option that lacks its value instead of taking "--input" as a file).
-/// Any other argument starting with '-' is an unknown option, not a network name.
-inline options parse(int argc, char** argv, int first, std::initializer_list<std::string_view> allowed) {
+/// Any other argument starting with '-' is an unknown option, not a network name. A switch (e.g. --ops)
+/// takes no value.
+inline options parse(int argc, char** argv, int first, std::initializer_list<std::string_view> allowed,
+                     std::initializer_list<std::string_view> switches = {}) {
   options o;
   for (int i = first; i < argc; ++i) {
     const std::string_view a = argv[i];
+    if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+      if (!o.flags.emplace(std::string(a), "").second)
+        throw usage_error("option " + std::string(a) + " is given twice");
+      continue;
+    }
     if (a.starts_with("-") && a.size() > 1) {
       if (std::find(allowed.begin(), allowed.end(), a) == allowed.end())
         throw usage_error("unknown option '" + std::string(a) + "' for '" + argv[1] + "'");

@@ -249,6 +249,17 @@ def main():
         (std("good.safetensors", "x.npy", "o18.npy") + ["--precision", "int8"], "--precision int8 is not implemented"),
         (["bench", "lenet5", "--precision", "bf16"], "--precision bf16 runs with --policy simd"),
     ]
+    # bench --ops: the graph networks under the simd policy only; a switch, given once.
+    cases.append((["bench", "resnet18", "--ops", "--iters", "1", "--ops"], "option --ops is given twice"))
+    if has_simd:
+        cases += [
+            (["bench", "lenet5", "--policy", "simd", "--ops"],
+             "bench --ops: per-op times are measured for the graph networks (resnet18, resnet50, mobilenet_v2, "
+             "squeezenet1_1) under --policy simd; lenet5 runs as a staged chain"),
+            (["bench", "squeezenet1_1", "--ops"], "bench --ops needs --policy simd"),
+        ]
+    else:
+        cases.append((["bench", "squeezenet1_1", "--ops"], "which this typenet-zoo was built without"))
     if has_simd:
         cases.append((["bench", "resnet18", "--policy", "simd", "--precision", "bf16"],
                       "--precision bf16: resnet18 has blocks or layers"))

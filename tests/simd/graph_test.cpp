@@ -117,3 +117,33 @@ TEST_CASE("simd graph: NaN and infinity pass through folded batch norm, relu6 an
   check(std::type_identity<depthwise_net>{}, "depthwise_net");
   check(std::type_identity<concat_net>{}, "concat_net");
 }
+
+TEST_CASE("simd graph: time_ops times every fused op and computes what forward computes") {
+  const auto p = random_params<residual_net>(31);
+  constexpr int batch = 3;
+  std::vector<float> in(std::size_t(batch) * residual_net::input_shape::size);
+  tn::fill_uniform(in, 32);
+  tn::model<residual_net, tn::exec::simd<>> m(p, batch);
+  std::vector<float> want(std::size_t(batch) * residual_net::output_shape::size), got(want.size());
+  m.forward(in.data(), want.data(), batch);
+  const auto t = m.program().time_ops(in.data(), got.data(), batch, 3);
+  CHECK(got == want);
+  REQUIRE(t.size() == simd_program<residual_net>::fused_ops);
+  for (const auto& op : t) {
+    INFO(op.name);
+    CHECK(op.ms >= 0.0);
+    CHECK(std::isfinite(op.ms));
+  }
+  // The fused ops by their first layer's key, with what was fused into them (see the network in
+  // graph_nets.hpp): batch norm folded, the joins and activations in the epilogues.
+  const char* const names[] = {"0.0 (conv2d 16, kernel 3x3, pad 1, no bias) +bn +relu",
+                               "0.3 (conv2d 16, kernel 3x3, pad 1) +bn +add +relu",
+                               "1.0 (conv2d 24, kernel 3x3, stride 2, pad 1, floor, no bias) +bn +relu6",
+                               "1.downsample.0 (conv2d 24, kernel 1x1, stride 2, floor, no bias) +bn",
+                               "1.3 (conv2d 24, kernel 1x1, no bias) +bn +add +relu",
+                               "2 (adaptive_avg_pool 1x1)",
+                               "4 (dense 5)"};
+  for (std::size_t i = 0; i < t.size(); ++i) CHECK(t[i].name == names[i]);
+  CHECK_THROWS_WITH(m.program().time_ops(in.data(), got.data(), batch, 0),
+                    "typenet: time_ops: passes must be at least 1");
+}

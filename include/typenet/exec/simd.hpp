@@ -21,6 +21,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -661,11 +662,66 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   void run(const float* in, float* out, int batch) {
     simd_detail::check_batch(batch, max_batch_);
     for (int i = 0; i < batch; i += chunk_)
-      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i));
+      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
+                [](std::size_t) {});
+  }
+
+  /// Where a forward pass spends its time: per fused op (in run order), its name and the median over
+  /// `passes` forward passes of its time summed over the batch's chunks, in ms. The ops run exactly as in
+  /// run() (same kernels, threads and chunks); only a clock is read between them. For finding the layer to
+  /// work on; allocates the result, so it is not for the timed path itself.
+  struct op_time {
+    std::string name;
+    double ms;
+  };
+  std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
+    simd_detail::check_batch(batch, max_batch_);
+    if (passes < 1) throw std::invalid_argument("typenet: time_ops: passes must be at least 1");
+    using clock = std::chrono::steady_clock;
+    std::vector<std::vector<double>> ms(low::op_count, std::vector<double>(static_cast<std::size_t>(passes), 0.0));
+    for (int pass = 0; pass < passes; ++pass)
+      for (int i = 0; i < batch; i += chunk_) {
+        auto last = clock::now();
+        run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
+                  [&](std::size_t op) {
+                    const auto now = clock::now();
+                    ms[op][static_cast<std::size_t>(pass)] +=
+                        std::chrono::duration<double, std::milli>(now - last).count();
+                    last = now;
+                  });
+      }
+    std::vector<op_time> r;
+    const auto names = op_names();
+    for (std::size_t op = 0; op < low::op_count; ++op) {
+      auto& t = ms[op];
+      std::nth_element(t.begin(), t.begin() + std::ptrdiff_t(t.size() / 2), t.end());
+      r.push_back({names[op], t[t.size() / 2]});
+    }
+    return r;
   }
 
  private:
-  void run_chunk(const float* in, float* out, int batch) {
+  /// "layer3.0.conv1 (conv2d) +bn +relu", "add +relu", "concat": the fused op I.
+  template <std::size_t I>
+  static std::string op_name() {
+    constexpr auto op = low::ops[I];
+    std::string s = op.kind == op_desc::add ? "add" : "concat";
+    if constexpr (op.kind == op_desc::layer) {
+      using B = typename low::template leaf<op.leaf>;
+      s = std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")";
+    }
+    if (op.bn >= 0) s += " +bn";
+    if (op.residual >= 0) s += " +add";
+    if (op.act != 0) s += op.act == 1 ? " +relu" : " +relu6";
+    return s;
+  }
+  static std::vector<std::string> op_names() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) { return std::vector<std::string>{op_name<I>()...}; }
+    (std::make_index_sequence<low::op_count>{});
+  }
+
+  template <class AfterOp>
+  void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
     const simd_graph::frame fr{
         arena_.get(),   low::offset.data(),     chunk_, batch, &pool_, zeros_.get(), workspace_.get(),
         scratch_.get(), scratch_floats * chunk_};
@@ -676,7 +732,11 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
       else
         std::memcpy(first + b * in_size, in + b * in_size, sizeof(float) * std::size_t(e - b) * in_size);
     });
-    boost::hana::for_each(execs_, [&](auto& e) { e.run(fr); });
+    std::size_t op = 0;
+    boost::hana::for_each(execs_, [&](auto& e) {
+      e.run(fr);
+      after_op(op++);
+    });
     const float* last = fr.at(low::output);
     simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
       if constexpr (out_dims.c > 0)

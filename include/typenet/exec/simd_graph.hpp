@@ -4,8 +4,8 @@
 //
 // The program runs fusion/graph.hpp's fused op list (batch norm folded into convolutions, residual joins
 // and activations in their epilogues) over one arena placed by liveness. Spatial values are NHWC, flat
-// values plain. Kernels: kernels/simd/conv2d.hpp (direct), winograd.hpp (3x3, stride 1), depthwise.hpp,
-// dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
+// values plain. Kernels: kernels/simd/conv2d.hpp (direct), pointwise.hpp (1x1), winograd.hpp (3x3, stride 1),
+// depthwise.hpp, dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
 //
 // A layer with no kernel here runs exec::reference's kernel on that layer alone (converted to NCHW and
 // back), visibly: program::fallback_layers() names it, and describe<Net, exec::simd<>>() and typenet-zoo
@@ -39,6 +39,7 @@
 #include "../kernels/simd/depthwise.hpp"
 #include "../kernels/simd/eltwise.hpp"
 #include "../kernels/simd/norm.hpp"
+#include "../kernels/simd/pointwise.hpp"
 #include "../kernels/simd/pool.hpp"
 #include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
@@ -101,15 +102,20 @@ struct conv_runner {
   using geo = Geo;
   using epilogue = epilogue_t<Act>;
   static constexpr bool depthwise = Geo::g == Geo::c && Geo::f == Geo::c && Geo::c > 1;
+  /// 1x1, stride 1, one group: one matrix product over the batch's pixels (kernels/simd/pointwise.hpp).
+  static constexpr bool pointwise =
+      geo::kh == 1 && geo::kw == 1 && geo::sh == 1 && geo::sw == 1 && geo::ph == 0 && geo::pw == 0 && geo::g == 1;
   static constexpr bool winograd = !depthwise && geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 &&
                                    geo::ph == 1 && geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
   using direct = ks::conv_kernel<geo, Arch>;
   using dw = std::conditional_t<depthwise, ks::depthwise_kernel<geo, Arch>, void>;
+  using pw = ks::pointwise_kernel<ks::channel_vectors<Arch>(geo::f), Arch>;
+  static constexpr std::int64_t pixels_per_image = std::int64_t{geo::oh} * geo::ow;
   struct no_wino {
     static constexpr std::size_t packed_floats = 0, workspace_floats_per_part = 0;
   };
   using wino = std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch>, no_wino>;
-  static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
+  static constexpr std::size_t zero_floats = (depthwise || winograd || pointwise) ? 0 : direct::zero_floats;
   static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
 
   detail::aligned_floats packed, bias;
@@ -119,12 +125,16 @@ struct conv_runner {
       return dw::packed_floats;
     else if constexpr (winograd)
       return wino::packed_floats;
+    else if constexpr (pointwise)
+      return pw::packed_floats(geo::c, geo::f);
     else
       return direct::packed_floats;
   }
   static std::size_t bias_size() {
     if constexpr (depthwise)
       return dw::packed_bias_floats;
+    else if constexpr (pointwise)
+      return pw::packed_bias_floats(geo::f);
     else
       return std::max<std::size_t>(direct::packed_bias_floats, std::size_t(geo::f));
   }
@@ -139,6 +149,8 @@ struct conv_runner {
     } else if constexpr (winograd) {
       wino::pack(wf.data(), packed.get());
       std::copy(bf.begin(), bf.end(), bias.get());
+    } else if constexpr (pointwise) {
+      pw::pack(wf.data(), bf.data(), packed.get(), bias.get(), geo::c, geo::f);
     } else {
       direct::pack(wf.data(), bf.data(), packed.get(), bias.get());
     }
@@ -156,19 +168,32 @@ struct conv_runner {
                                                 fr.workspace + std::size_t(t) * workspace_floats, r.begin, r.end, res);
       };
       fr.pool->run(part);
+    } else if constexpr (pointwise) {
+      constexpr int tail = static_cast<int>(pixels_per_image % pw::S);
+      claim_chunks(*fr.pool, pw::items(pixels_per_image, fr.batch, geo::f), [&](std::int64_t b, std::int64_t e) {
+        pw::template run<epilogue, Add, tail>(packed.get(), bias.get(), in, out, geo::c, geo::f, pixels_per_image,
+                                              fr.batch, b, e, res);
+      });
     } else {
-      // Items (group, block, image, row) claimed in chunks from a shared counter.
-      const std::int64_t items = direct::items(fr.batch);
-      const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * fr.pool->size()));
-      std::atomic<std::int64_t> next{0};
-      auto conv = [&](int, int) {
-        for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
-             b = next.fetch_add(chunk, std::memory_order_relaxed))
-          direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b,
-                                              std::min(items, b + chunk), res);
-      };
-      fr.pool->run(conv);
+      // Items (group, block, image, row).
+      claim_chunks(*fr.pool, direct::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+        direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b, e, res);
+      });
     }
+  }
+
+ private:
+  /// Items [0, n) claimed by the pool's threads in chunks (about 8 per thread) from a shared counter.
+  template <class F>
+  static void claim_chunks(thread_pool& pool, std::int64_t n, F&& f) {
+    const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * pool.size()));
+    std::atomic<std::int64_t> next{0};
+    auto part = [&](int, int) {
+      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < n;
+           b = next.fetch_add(chunk, std::memory_order_relaxed))
+        f(b, std::min(n, b + chunk));
+    };
+    pool.run(part);
   }
 };
 

@@ -8,8 +8,12 @@
 
 #if defined(__GNUC__)
 #define TYPENET_ALWAYS_INLINE inline __attribute__((always_inline))
+/// After a lambda's parameter list: the lambda's body is inlined into static_for (g++ 12 otherwise calls
+/// a large loop body out of line and keeps its register tile on the stack).
+#define TYPENET_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define TYPENET_ALWAYS_INLINE inline
+#define TYPENET_INLINE_LAMBDA
 #endif
 
 namespace typenet::kernels::simd {

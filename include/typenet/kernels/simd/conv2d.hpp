@@ -73,6 +73,21 @@ inline void pack_direct_conv(const float* w, const float* bias, float* packed, f
       }
 }
 
+/// Output-channel vectors per block for a layer of F output channels (per group): 3 when that divides F or
+/// F is large, 2 when that divides, else as few as cover F. Shared by the direct and pointwise kernels.
+template <class Arch>
+constexpr int channel_vectors(int f) {
+  constexpr int V = static_cast<int>(xsimd::batch<float, Arch>::size);
+  return (f % (3 * V) == 0) ? 3 : (f % (2 * V) == 0) ? 2 : (f >= 3 * V) ? 3 : ceil_div(f, V);
+}
+
+/// Pixels per register tile for NB channel vectors: S * NB accumulators plus NB weight vectors and a
+/// broadcast fit the register file (8, 12, 16 with AVX-512's 32 registers; 4, 6, 14 with AVX2's 16).
+template <class Arch>
+constexpr int tile_pixels(int nb) {
+  return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (vector_registers<Arch> - nb - 1) / nb;
+}
+
 template <class Geo, class Arch>
 struct conv_kernel {
   using batch = xsimd::batch<float, Arch>;
@@ -81,19 +96,13 @@ struct conv_kernel {
   static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
   static constexpr int G = Geo::g, Cg = Geo::cg, Fg = Geo::fg;
 
-  /// Vectors of output channels per block: 3 (48 channels with AVX-512) when that divides the group's
-  /// channels or there are many, 2 when that divides, else as few as cover them.
-  static constexpr int NB = (Fg % (3 * V) == 0) ? 3 : (Fg % (2 * V) == 0) ? 2 : (Fg >= 3 * V) ? 3 : ceil_div(Fg, V);
+  /// Vectors of output channels per block, and pixels per register tile (the output row is cut into
+  /// tiles of nearly equal size).
+  static constexpr int NB = channel_vectors<Arch>(Fg);
   static constexpr int B = NB * V;
   static constexpr int blocks = ceil_div(Fg, B);  ///< blocks per group
   static constexpr bool full_blocks = Fg % B == 0;
-  /// Pixels per register tile: S * NB accumulators plus NB weight vectors and a broadcast fit the register
-  /// file: 8, 12, 16 pixels for NB = 3, 2, 1 with AVX-512 (32 registers), 4, 6, 14 with AVX2 (16); the
-  /// output row is cut into tiles of nearly equal size.
-  static constexpr int max_tile = vector_registers<Arch> == 32 ? (NB == 3   ? 8
-                                                                  : NB == 2 ? 12
-                                                                            : 16)
-                                                               : (vector_registers<Arch> - NB - 1) / NB;
+  static constexpr int max_tile = tile_pixels<Arch>(NB);
   static constexpr int tiles = ceil_div(OW, max_tile);
   static constexpr int tile = ceil_div(OW, tiles);
   static constexpr int last_tile = OW - (tiles - 1) * tile;

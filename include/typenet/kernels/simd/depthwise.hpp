@@ -5,9 +5,18 @@
 //                                [+ residual[n][oh][ow][c]])
 //
 // Every channel has its own filter, so the direct kernel (which vectorises over a group's output channels)
-// would fill one lane in 8 or 16. Here the vectors run along the channels of one pixel instead: per output
-// pixel, U channel vectors at a time accumulate the in-image taps (padding taps are skipped by clipping
-// the kernel window per pixel), then the bias, the optional residual and the epilogue are applied.
+// would fill one lane in 8 or 16. Here the vectors run along the channels of one pixel instead.
+//
+// Inside the row (output pixels whose window lies in the input columns) the kernel works on strips of T
+// output pixels per channel vector: the window's KH * KW weight vectors stay in registers, each input
+// vector of the strip's (T - 1) * SW + KW columns is loaded once per kernel row and feeds every output of
+// the strip that covers it (3 for a 3x3 stride-1 window). That is 3 * (T + 2) input loads for 9 * T
+// multiply-adds, where one load per multiply-add of both operands made the loads, not the FMAs, the limit.
+// The strip's input columns for every channel (3 x 10 pixels of C floats) stay in L1 while the channel
+// vectors go by. Columns at the left and right edge (windows in the padding) take the per-pixel path: U
+// channel vectors at a time, padding taps skipped by clipping the window, as do windows larger than
+// 3x3 (their weights do not fit the register file next to the strip) and a last partial channel vector.
+// Then the bias, the optional residual and the epilogue are applied.
 //
 // Layouts: packed weights [KH][KW][Cp], packed bias [Cp] (Cp = C rounded up to the vector width, zero past
 // C). Work items: (image, output row).
@@ -45,6 +54,20 @@ struct depthwise_kernel {
 
   static constexpr std::int64_t items(int batch) { return std::int64_t{batch} * OH; }
 
+  /// Output pixels per strip, and the output columns every one of whose windows lies in the input
+  /// ([ow_lo, ow_hi)); strips run there for windows up to 3x3 and whole channel vectors.
+  static constexpr int T = 8;
+  static constexpr bool strips = KH * KW <= 9;
+  static constexpr int ow_lo = std::min(OW, ceil_div(PW, SW));
+  static constexpr int ow_hi = std::max(ow_lo, std::min(OW, W - KW + PW >= 0 ? (W - KW + PW) / SW + 1 : 0));
+  static constexpr int full_vectors = strips ? C / V : 0;
+  /// The interior columns cut into strips of nearly equal size, at most T (each strip's N accumulators are
+  /// independent chains: a strip of 1 would wait on one chain of KH * KW dependent multiply-adds).
+  static constexpr int interior = ow_hi - ow_lo;
+  static constexpr int strip_count = ceil_div(interior, T);
+  static constexpr int strip_size = interior > 0 ? ceil_div(interior, strip_count) : 1;
+  static constexpr int last_strip = interior > 0 ? interior - (strip_count - 1) * strip_size : 1;
+
   /// Computes items [begin, end). With Add, residual (out's layout) is added before the epilogue.
   template <class Epilogue, bool Add = false>
   static void run(const float* packed, const float* packed_bias, const float* in, float* out, std::int64_t begin,
@@ -62,16 +85,70 @@ struct depthwise_kernel {
   static void run_row(const float* packed, const float* bias, const float* x, float* y, const float* r, int oh) {
     const int ih0 = oh * SH - PH;
     const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
-    for (int ow = 0; ow < OW; ++ow) {
-      const int iw0 = ow * SW - PW;
-      const int kw0 = std::max(0, -iw0), kw1 = std::min(KW, W - iw0);
-      float* yp = y + std::size_t(ow) * C;
-      const float* rp = Add ? r + std::size_t(ow) * C : nullptr;
-      constexpr int full = C / (U * V) * (U * V);
-      for (int c0 = 0; c0 < full; c0 += U * V)
-        chunk<U, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, V);
-      for (int c0 = full; c0 < C; c0 += V)
-        chunk<1, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, std::min(V, C - c0));
+    if constexpr (strips) {
+      // Edge columns per pixel; inside, strips over the whole channel vectors, and the per-pixel path for
+      // the channels past them.
+      for (int ow = 0; ow < ow_lo; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+      if constexpr (interior > 0) {
+        for (int k = 0; k + 1 < strip_count; ++k)
+          strip<strip_size, Epilogue, Add>(packed, bias, x, y, r, ow_lo + k * strip_size, ih0, kh0, kh1);
+        strip<last_strip, Epilogue, Add>(packed, bias, x, y, r, ow_hi - last_strip, ih0, kh0, kh1);
+      }
+      if constexpr (full_vectors * V < C)
+        for (int ow = ow_lo; ow < ow_hi; ++ow)
+          pixel<Epilogue, Add>(packed, bias, x, y, r, full_vectors * V, ow, ih0, kh0, kh1);
+      for (int ow = ow_hi; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+    } else {
+      for (int ow = 0; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+    }
+  }
+
+  // Channels [cbegin, C) of output pixel ow, with the window clipped to the input.
+  template <class Epilogue, bool Add>
+  static void pixel(const float* packed, const float* bias, const float* x, float* y, const float* r, int cbegin,
+                    int ow, int ih0, int kh0, int kh1) {
+    const int iw0 = ow * SW - PW;
+    const int kw0 = std::max(0, -iw0), kw1 = std::min(KW, W - iw0);
+    float* yp = y + std::size_t(ow) * C;
+    const float* rp = Add ? r + std::size_t(ow) * C : nullptr;
+    const int full = cbegin + (C - cbegin) / (U * V) * (U * V);
+    for (int c0 = cbegin; c0 < full; c0 += U * V)
+      chunk<U, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, V);
+    for (int c0 = full; c0 < C; c0 += V)
+      chunk<1, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, std::min(V, C - c0));
+  }
+
+  // Output pixels [ow0, ow0 + N) (windows inside the input columns), whole channel vectors: per vector,
+  // the window's weights in registers and each input column loaded once per kernel row.
+  template <int N, class Epilogue, bool Add>
+  static void strip(const float* packed, const float* bias, const float* x, float* y, const float* r, int ow0, int ih0,
+                    int kh0, int kh1) {
+    constexpr int cols = (N - 1) * SW + KW;
+    const float* x0 = x + std::size_t(ow0 * SW - PW) * C;
+    for (int c0 = 0; c0 < full_vectors * V; c0 += V) {
+      vec wv[KH * KW];
+      static_for<KH * KW>([&](auto t)
+                              TYPENET_INLINE_LAMBDA { wv[t] = vec::load_aligned(packed + std::size_t(t) * Cp + c0); });
+      vec acc[N];
+      const vec bv = vec::load_aligned(bias + c0);
+      static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA { acc[p] = bv; });
+      static_for<KH>([&](auto kh) TYPENET_INLINE_LAMBDA {
+        if (kh < kh0 || kh >= kh1) return;
+        const float* xr = x0 + std::size_t(ih0 + kh) * W * C + c0;
+        static_for<cols>([&](auto j) TYPENET_INLINE_LAMBDA {
+          const vec xv = vec::load_unaligned(xr + std::size_t(j) * C);
+          static_for<KW>([&](auto kw) TYPENET_INLINE_LAMBDA {
+            constexpr int d = int(j) - int(kw);
+            if constexpr (d >= 0 && d % SW == 0 && d / SW < N)
+              acc[d / SW] = xsimd::fma(xv, wv[kh * KW + kw], acc[d / SW]);
+          });
+        });
+      });
+      static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA {
+        const std::size_t at = std::size_t(ow0 + p) * C + c0;
+        if constexpr (Add) acc[p] = acc[p] + vec::load_unaligned(r + at);
+        detail::apply_epilogue<Epilogue>(acc[p]).store_unaligned(y + at);
+      });
     }
   }
 
