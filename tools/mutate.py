@@ -70,7 +70,6 @@ IPRE = "include/typenet/image/preprocess.hpp"
 IDEC = "include/typenet/image/decode.hpp"
 IMAGE = {"targets": ["typenet_image_tests"], "tests": "^image\\.(tests|torchvision)$"}
 DW = "include/typenet/kernels/simd/depthwise.hpp"
-PW = "include/typenet/kernels/simd/pointwise.hpp"
 ELT = "include/typenet/kernels/simd/eltwise.hpp"
 FGRAPH = "include/typenet/fusion/graph.hpp"
 RBACK = "include/typenet/kernels/reference/backward.hpp"
@@ -164,24 +163,9 @@ MUTANTS = [
     dict(name="simd-depthwise-strip-past-edge", kernel="simd depthwise conv2d (strips)",
          bug="strips run one column into the right padding", file=DW, old="(W - KW + PW) / SW + 1 : 0",
          new="(W - KW + PW) / SW + 2 : 0", **simd("depthwise_test", "graph_test")),
-    dict(name="simd-pointwise-k-short", kernel="simd 1x1 conv (pointwise GEMM)", bug="last input channel skipped",
-         file=PW, old="for (int k = 0; k < c; ++k) {", new="for (int k = 0; k < c - 1; ++k) {",
-         **simd("pointwise_test", "graph_test")),
-    dict(name="simd-pointwise-run-tail", kernel="simd 1x1 conv (pointwise GEMM)", bug="last pixel of each image lost",
-         file=PW, old="p1 = std::min(image_end, p0 + item_pixels);", new="p1 = std::min(image_end - 1, p0 + item_pixels);",
-         **simd("pointwise_test", "graph_test")),
-    dict(name="simd-pointwise-partial-block", kernel="simd 1x1 conv (pointwise GEMM)",
-         bug="partial channel block: last channel not stored", file=PW,
-         old="const int valid = std::min(B, f - ob * B);", new="const int valid = std::min(B, f - ob * B - 1);",
-         **simd("pointwise_test", "graph_test")),
-    dict(name="simd-pointwise-short-tile-skipped", kernel="simd 1x1 conv (pointwise GEMM)",
-         bug="an image's short last tile skipped", file=PW, old="if (p < p1) tile<Tail, Epilogue, Add>",
-         new="if (p < p1 && false) tile<Tail, Epilogue, Add>",
-         **simd("pointwise_test", "graph_test")),
-    dict(name="simd-pointwise-residual-ignored", kernel="simd 1x1 conv (pointwise GEMM) residual join",
-         bug="residual not added", file=PW,
-         old="if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<vec>(rp + b * V, n);", new="(void)n, (void)rp;",
-         **simd("pointwise_test", "graph_test")),
+    dict(name="simd-conv-row-share-short", kernel="simd conv2d (direct), rows shared out per thread",
+         bug="each thread's last row of its share skipped", file="include/typenet/exec/simd_graph.hpp",
+         old="gb * rows + e, res);", new="gb * rows + e - 1, res);", **simd("graph_test")),
     dict(name="simd-bn-fold-no-mean", kernel="batch-norm folding (simd, cuda)", bug="running_mean left out of the bias",
          file=FGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
          new="(double{b_out[std::size_t(f)]} - 0.0 * mean[f]) * s + beta[f]", **simd("graph_test")),

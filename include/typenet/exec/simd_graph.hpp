@@ -4,8 +4,8 @@
 //
 // The program runs fusion/graph.hpp's fused op list (batch norm folded into convolutions, residual joins
 // and activations in their epilogues) over one arena placed by liveness. Spatial values are NHWC, flat
-// values plain. Kernels: kernels/simd/conv2d.hpp (direct), pointwise.hpp (1x1), winograd.hpp (3x3, stride 1),
-// depthwise.hpp, dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
+// values plain. Kernels: kernels/simd/conv2d.hpp (direct), winograd.hpp (3x3, stride 1), depthwise.hpp,
+// dense.hpp, pool.hpp, norm.hpp, eltwise.hpp.
 //
 // A layer with no kernel here runs exec::reference's kernel on that layer alone (converted to NCHW and
 // back), visibly: program::fallback_layers() names it, and describe<Net, exec::simd<>>() and typenet-zoo
@@ -39,7 +39,6 @@
 #include "../kernels/simd/depthwise.hpp"
 #include "../kernels/simd/eltwise.hpp"
 #include "../kernels/simd/norm.hpp"
-#include "../kernels/simd/pointwise.hpp"
 #include "../kernels/simd/pool.hpp"
 #include "../kernels/simd/winograd.hpp"
 #include "../layers.hpp"
@@ -102,20 +101,15 @@ struct conv_runner {
   using geo = Geo;
   using epilogue = epilogue_t<Act>;
   static constexpr bool depthwise = Geo::g == Geo::c && Geo::f == Geo::c && Geo::c > 1;
-  /// 1x1, stride 1, one group: one matrix product over the batch's pixels (kernels/simd/pointwise.hpp).
-  static constexpr bool pointwise =
-      geo::kh == 1 && geo::kw == 1 && geo::sh == 1 && geo::sw == 1 && geo::ph == 0 && geo::pw == 0 && geo::g == 1;
   static constexpr bool winograd = !depthwise && geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 &&
                                    geo::ph == 1 && geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
   using direct = ks::conv_kernel<geo, Arch>;
   using dw = std::conditional_t<depthwise, ks::depthwise_kernel<geo, Arch>, void>;
-  using pw = ks::pointwise_kernel<ks::channel_vectors<Arch>(geo::f), Arch>;
-  static constexpr std::int64_t pixels_per_image = std::int64_t{geo::oh} * geo::ow;
   struct no_wino {
     static constexpr std::size_t packed_floats = 0, workspace_floats_per_part = 0;
   };
   using wino = std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch>, no_wino>;
-  static constexpr std::size_t zero_floats = (depthwise || winograd || pointwise) ? 0 : direct::zero_floats;
+  static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
   static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
 
   detail::aligned_floats packed, bias;
@@ -125,16 +119,12 @@ struct conv_runner {
       return dw::packed_floats;
     else if constexpr (winograd)
       return wino::packed_floats;
-    else if constexpr (pointwise)
-      return pw::packed_floats(geo::c, geo::f);
     else
       return direct::packed_floats;
   }
   static std::size_t bias_size() {
     if constexpr (depthwise)
       return dw::packed_bias_floats;
-    else if constexpr (pointwise)
-      return pw::packed_bias_floats(geo::f);
     else
       return std::max<std::size_t>(direct::packed_bias_floats, std::size_t(geo::f));
   }
@@ -149,8 +139,6 @@ struct conv_runner {
     } else if constexpr (winograd) {
       wino::pack(wf.data(), packed.get());
       std::copy(bf.begin(), bf.end(), bias.get());
-    } else if constexpr (pointwise) {
-      pw::pack(wf.data(), bf.data(), packed.get(), bias.get(), geo::c, geo::f);
     } else {
       direct::pack(wf.data(), bf.data(), packed.get(), bias.get());
     }
@@ -168,17 +156,24 @@ struct conv_runner {
                                                 fr.workspace + std::size_t(t) * workspace_floats, r.begin, r.end, res);
       };
       fr.pool->run(part);
-    } else if constexpr (pointwise) {
-      constexpr int tail = static_cast<int>(pixels_per_image % pw::S);
-      claim_chunks(*fr.pool, pw::items(pixels_per_image, fr.batch, geo::f), [&](std::int64_t b, std::int64_t e) {
-        pw::template run<epilogue, Add, tail>(packed.get(), bias.get(), in, out, geo::c, geo::f, pixels_per_image,
-                                              fr.batch, b, e, res);
-      });
     } else {
-      // Items (group, block, image, row).
-      claim_chunks(*fr.pool, direct::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
-        direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b, e, res);
-      });
+      // Items (group, block, image, row). With rows enough to share out evenly, each thread takes every
+      // block of its own contiguous share of the output rows: the rows it writes are the rows the next op
+      // reads on the same thread (depthwise, Winograd, pool and join ops split rows the same way), so the
+      // activations stay in that core's cache instead of crossing to the other core's. With few rows (7 x 7
+      // maps at batch 1) the blocks are claimed in chunks instead, for balance.
+      const std::int64_t rows = std::int64_t{fr.batch} * geo::oh;
+      if (rows >= 4 * fr.pool->size()) {
+        split_run(*fr.pool, rows, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t gb = 0; gb < std::int64_t{geo::g} * direct::blocks; ++gb)
+            direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, gb * rows + b,
+                                                gb * rows + e, res);
+        });
+      } else {
+        claim_chunks(*fr.pool, direct::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+          direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b, e, res);
+        });
+      }
     }
   }
 

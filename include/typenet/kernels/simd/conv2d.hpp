@@ -74,7 +74,7 @@ inline void pack_direct_conv(const float* w, const float* bias, float* packed, f
 }
 
 /// Output-channel vectors per block for a layer of F output channels (per group): 3 when that divides F or
-/// F is large, 2 when that divides, else as few as cover F. Shared by the direct and pointwise kernels.
+/// F is large, 2 when that divides, else as few as cover F.
 template <class Arch>
 constexpr int channel_vectors(int f) {
   constexpr int V = static_cast<int>(xsimd::batch<float, Arch>::size);
