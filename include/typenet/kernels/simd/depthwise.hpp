@@ -7,15 +7,16 @@
 // Every channel has its own filter, so the direct kernel (which vectorises over a group's output channels)
 // would fill one lane in 8 or 16. Here the vectors run along the channels of one pixel instead.
 //
-// Inside the row (output pixels whose window lies in the input columns) the kernel works on strips of T
-// output pixels per channel vector: the window's KH * KW weight vectors stay in registers, each input
-// vector of the strip's (T - 1) * SW + KW columns is loaded once per kernel row and feeds every output of
-// the strip that covers it (3 for a 3x3 stride-1 window). That is 3 * (T + 2) input loads for 9 * T
-// multiply-adds, where one load per multiply-add of both operands made the loads, not the FMAs, the limit.
-// The strip's input columns for every channel (3 x 10 pixels of C floats) stay in L1 while the channel
-// vectors go by. Columns at the left and right edge (windows in the padding) take the per-pixel path: U
-// channel vectors at a time, padding taps skipped by clipping the window, as do windows larger than
-// 3x3 (their weights do not fit the register file next to the strip) and a last partial channel vector.
+// Inside the row (output pixels whose window lies in the input columns) the kernel works on strips of up to
+// T = 8 output pixels (the interior cut into strips of nearly equal size) per channel vector: the window's
+// KH * KW weight vectors stay in registers, each input vector of the strip's (N - 1) * SW + KW columns is
+// loaded once per kernel row and feeds every output of the strip that covers it (3 for a 3x3 stride-1
+// window). That is 3 * (T + 2) input loads for 9 * T multiply-adds, where one load per multiply-add of both
+// operands made the loads, not the FMAs, the limit. The strip's input columns for every channel (3 x 10
+// pixels of C floats) stay in L1 while the channel vectors go by. Columns at the left and right edge
+// (windows in the padding) take the per-pixel path: U channel vectors at a time, padding taps skipped by
+// clipping the window, as do windows larger than 3x3 (their weights do not fit the register file next to
+// the strip) and a last partial channel vector.
 // Then the bias, the optional residual and the epilogue are applied.
 //
 // Layouts: packed weights [KH][KW][Cp], packed bias [Cp] (Cp = C rounded up to the vector width, zero past
