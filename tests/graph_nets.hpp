@@ -36,7 +36,7 @@ tn::params<Net> random_params(std::uint64_t seed) {
   return p;
 }
 
-// Two residual blocks: a 3x3 pair on 16 channels (Winograd: the 11 x 10 map is above the 100 pixels
+// Two residual blocks: a 3x3 pair on 16 channels (Winograd: the 11 x 10 map has the 25 output tiles
 // exec::simd requires for it; identity shortcut, join + relu in conv2's epilogue), then a strided block
 // with a projection shortcut and relu6 inside the body.
 using residual_net = tn::network<

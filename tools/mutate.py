@@ -248,7 +248,7 @@ MUTANTS = [
          **simd("dense_test")),  # the batch-1 GEMV path
     dict(name="simd-winograd-relu-max", kernel="simd winograd", bug="NaN: epilogue ReLU as max(x, 0)",
          file=WINO, old="detail::store_first(detail::apply_epilogue<Epilogue>(v), y + off, n);",
-         new="detail::store_first(std::is_same_v<Epilogue, epilogue_relu> ? xsimd::max(v, vec(0.0f)) : "
+         new="detail::store_first(std::is_same_v<Epilogue, epilogue_relu> ? xsimd::select(v > vec(0.0f), v, vec(0.0f)) : "
              "detail::apply_epilogue<Epilogue>(v), y + off, n);",
          **simd("nonfinite_test")),
     dict(name="simd-winograd-bias-after-relu", kernel="simd winograd", bug="epilogue order: bias after ReLU",

@@ -88,11 +88,12 @@ struct net_long_rows : tn::network<tn::input<8, 6, 70>, tn::conv2d<16, tn::kerne
 struct net_conv1_like : tn::network<tn::input<3, 35, 35>, tn::conv2d<24, tn::kernel<11>, tn::stride<4>>, tn::relu,
                                     tn::max_pool<tn::kernel<3>, tn::stride<2>>, tn::flatten, tn::dense<4>> {};
 
-// 3x3 / stride 1 / pad 1 layers take the Winograd path: odd sizes, 20 -> 70 -> 24 channels, fused pool.
-struct net_winograd : tn::network<tn::input<20, 9, 11>, tn::conv2d<70, tn::kernel<3>, tn::pad<1>>, tn::relu,
+// 3x3 / stride 1 / pad 1 layers take the Winograd path: odd sizes, 20 -> 70 -> 24 channels, fused pool; the
+// second on 9 x 10 after the pool (25 output tiles, the least exec::simd takes Winograd for).
+struct net_winograd : tn::network<tn::input<20, 19, 21>, tn::conv2d<70, tn::kernel<3>, tn::pad<1>>, tn::relu,
                                   tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
                                   tn::conv2d<24, tn::kernel<3>, tn::pad<1>>, tn::flatten, tn::dense<5>> {};
-static_assert(tn::exec::simd_detail::build<tn::exec::simd_detail::nhwc_layout<20, 9, 11>,
+static_assert(tn::exec::simd_detail::build<tn::exec::simd_detail::nhwc_layout<20, 19, 21>,
                                            tn::fusion::stages_t<net_winograd>, xsimd::default_arch>::exec::winograd);
 
 }  // namespace

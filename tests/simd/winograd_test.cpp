@@ -8,6 +8,7 @@
 // Tolerance: |got - ref| <= 1e-4 + 1e-3 * (sum |w||x| + |b|) over the taps of that output.
 #include <doctest/doctest.h>
 
+#include <typenet/kernels/simd/conv2d.hpp>
 #include <typenet/kernels/simd/winograd.hpp>
 
 #include <cmath>
@@ -25,6 +26,19 @@
 namespace {
 
 namespace ks = typenet::kernels::simd;
+
+// Which layers the programs run as Winograd (winograd_suits): 3x3 / stride 1 / pad 1 / one group, 16
+// channels in and out, and at least 25 output tiles of 2 x 2 per image.
+template <int C, int H, int W, int F, int S = 1, int P = 1, int G = 1>
+using geo3 = ks::conv_geometry<C, H, W, F, (H + 2 * P - 3) / S + 1, (W + 2 * P - 3) / S + 1, 3, 3, S, S, P, P, G>;
+static_assert(ks::winograd_suits<geo3<256, 13, 13, 384>>);          // the seed AlexNet's conv3: 49 tiles
+static_assert(ks::winograd_suits<geo3<16, 9, 10, 16>>);             // 5 x 5 = 25 tiles, the least
+static_assert(!ks::winograd_suits<geo3<16, 8, 10, 16>>);            // 4 x 5 = 20
+static_assert(!ks::winograd_suits<geo3<512, 7, 7, 512>>);           // ResNet-50's layer4: 16 tiles
+static_assert(!ks::winograd_suits<geo3<15, 13, 13, 16>>);           // too few input channels
+static_assert(!ks::winograd_suits<geo3<16, 13, 13, 16, 2>>);        // stride 2
+static_assert(!ks::winograd_suits<geo3<16, 13, 13, 16, 1, 0>>);     // no padding
+static_assert(!ks::winograd_suits<geo3<32, 13, 13, 32, 1, 1, 2>>);  // two groups
 
 struct aligned_buf {
   float* p;

@@ -214,10 +214,8 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   static constexpr std::int64_t scratch_floats = std::is_void_v<pool_b> ? 0 : conv_floats;
   static constexpr std::size_t zero_floats = kernel::zero_floats;
 
-  /// 3x3, stride 1, pad 1, one group, at least 16 channels in and out: Winograd F(2x2, 3x3)
-  /// (kernels/simd/winograd.hpp; 1.6x faster than the direct kernel on conv3 of the seed AlexNet).
-  static constexpr bool winograd = geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 && geo::ph == 1 &&
-                                   geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
+  /// Winograd F(2x2, 3x3) where it pays (kernels/simd/winograd.hpp, winograd_suits).
+  static constexpr bool winograd = ks::winograd_suits<geo>;
   using wino = typename winograd_of<winograd, geo, Arch>::type;
   static constexpr std::size_t workspace_floats = winograd_of<winograd, geo, Arch>::workspace;
   using epilogue = std::conditional_t<relu_, ks::epilogue_relu, ks::epilogue_none>;

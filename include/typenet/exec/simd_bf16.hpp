@@ -176,10 +176,8 @@ struct conv_stage<Stage, InLayout, Arch, Last, type_list<Bs...>> {
   static constexpr std::size_t zero_elems = kernel::zero_elems;
   static constexpr std::size_t panel_pairs(int) { return 0; }
 
-  /// 3x3, stride 1, pad 1, one group, at least 16 channels in and out: Winograd F(2x2, 3x3) in bf16, as the
-  /// fp32 program does (ks::winograd_bf16).
-  static constexpr bool winograd = geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 && geo::ph == 1 &&
-                                   geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16;
+  /// Winograd F(2x2, 3x3) in bf16 where the fp32 program uses it (ks::winograd_suits, ks::winograd_bf16).
+  static constexpr bool winograd = ks::winograd_suits<geo>;
   using wino = ks::winograd_bf16<geo::c, geo::h, geo::w, geo::f, conv_out_t>;
   static constexpr std::size_t workspace_floats = winograd ? wino::workspace_floats_per_part : 0;
 

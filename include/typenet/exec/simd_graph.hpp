@@ -101,12 +101,7 @@ struct conv_runner {
   using geo = Geo;
   using epilogue = epilogue_t<Act>;
   static constexpr bool depthwise = Geo::g == Geo::c && Geo::f == Geo::c && Geo::c > 1;
-  /// Winograd F(2x2, 3x3) where the map is large enough: its transformed weights (16/9 of the direct
-  /// kernel's) are reused by only ceil(H/2) * ceil(W/2) tiles per image, 16 on a 7 x 7 map (ResNet-50's
-  /// layer4), where streaming them costs more than the multiplies saved (docs/performance.md).
-  static constexpr bool winograd = !depthwise && geo::kh == 3 && geo::kw == 3 && geo::sh == 1 && geo::sw == 1 &&
-                                   geo::ph == 1 && geo::pw == 1 && geo::g == 1 && geo::c >= 16 && geo::f >= 16 &&
-                                   geo::h * geo::w >= 100;
+  static constexpr bool winograd = ks::winograd_suits<geo>;  // one group: never depthwise
   using direct = ks::conv_kernel<geo, Arch>;
   using dw = std::conditional_t<depthwise, ks::depthwise_kernel<geo, Arch>, void>;
   struct no_wino {

@@ -95,6 +95,17 @@ inline void pack_u(const float* w, float* packed, int C, int F, int FB, int fblo
 
 }  // namespace winograd_detail
 
+/// Whether a convolution of geometry Geo runs as Winograd F(2x2, 3x3) in exec::simd (every program: chain,
+/// graph, bf16): 3x3, stride 1, pad 1, one group, at least 16 channels in and out (1.6x faster than the
+/// direct kernel on conv3 of the seed AlexNet: 49 tiles per image), and at least 25 of its 2 x 2 output
+/// tiles per image: the transformed weights, 16/9 of the direct kernel's, are reused only by the tiles, and
+/// on a 7 x 7 map (ResNet-50's layer4: 16 tiles) streaming them costs more than the multiplies saved
+/// (docs/performance.md, "Graph networks on an Intel Xeon").
+template <class Geo>
+inline constexpr bool winograd_suits = Geo::kh == 3 && Geo::kw == 3 && Geo::sh == 1 && Geo::sw == 1 && Geo::ph == 1 &&
+                                       Geo::pw == 1 && Geo::g == 1 && Geo::c >= 16 && Geo::f >= 16 &&
+                                       ((Geo::h + 1) / 2) * ((Geo::w + 1) / 2) >= 25;
+
 template <int C, int H, int W, int F, class Arch = xsimd::default_arch>
 struct winograd_3x3 {
   static_assert(C > 0 && H > 0 && W > 0 && F > 0, "typenet: winograd_3x3: C, H, W, F must be positive");
