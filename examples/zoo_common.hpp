@@ -263,14 +263,14 @@ struct run_options {
   int threads = 1;
 };
 
-/// Whether this typenet-zoo has a bf16 program for Net: a chain network, compiled with AVX512_BF16.
+/// Whether this typenet-zoo has a bf16 program for Net: compiled with AVX512_BF16.
 template <class Net>
 constexpr bool zoo_has_bf16() {
 #if TYPENET_ZOO_HAS_SIMD
   if constexpr (std::is_void_v<Net>)
     return false;
   else
-    return TYPENET_HAS_BF16 != 0 && tn::exec::simd_native<Net>;
+    return TYPENET_HAS_BF16 != 0;
 #else
   return false;
 #endif
@@ -280,12 +280,6 @@ constexpr bool zoo_has_bf16() {
 template <class Net>
 void check_precision(const run_options& r, [[maybe_unused]] const std::string& net) {
   if (r.precision != precision_kind::bf16 || zoo_has_bf16<Net>()) return;
-#if TYPENET_ZOO_HAS_SIMD
-  if (!tn::exec::simd_native<Net>)
-    throw usage_error("--precision bf16: " + net +
-                      " has blocks or layers (batch norm, relu6, depthwise) that the bf16 program does not run yet; "
-                      "it runs the chain networks (lenet5 and the AlexNets)");
-#endif
   throw usage_error(
       "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
       "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");

@@ -77,6 +77,7 @@ TSIMD = "include/typenet/train/simd.hpp"
 GEMM = "include/typenet/kernels/simd/gemm.hpp"
 BF16 = "include/typenet/kernels/simd/bf16.hpp"
 BF16P = "include/typenet/exec/simd_bf16.hpp"
+BF16G = "include/typenet/exec/simd_bf16_graph.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
@@ -183,7 +184,7 @@ MUTANTS = [
          file=WINO, old="if constexpr (Add) v = v + detail::load_first<vec>(r + off, n);", new="(void)r;",
          **simd("graph_test")),
     dict(name="simd-depthwise-residual-ignored", kernel="simd depthwise residual join", bug="residual not added",
-         file=DW, old="if constexpr (Add) acc[u] = acc[u] + detail::load_first<vec>(rp + c0 + u * V, n);",
+         file=DW, old="if constexpr (Add) acc[u] = acc[u] + io::template load_first<vec>(rp + c0 + u * V, n);",
          new="(void)rp;", **simd("graph_test")),
     dict(name="simd-relu6-no-upper-clip", kernel="simd relu6 (all epilogues)", bug="upper clip at 6 missing",
          file=DENSE, old="return xsimd::select(v < zero, zero, xsimd::select(v > six, six, v));",
@@ -375,6 +376,29 @@ MUTANTS = [
     dict(name="bf16-island-skips-rounding", kernel="bf16 program", bug="an fp32 island's output is not stored",
          file=BF16P, old="round_images<out_layout, out_floats>(f.scratch_b, static_cast<bf16_t*>(out_v), r.begin, r.end);",
          new="(void)r;", **simd("bf16_test")),
+    # --- bf16 graph program: exec/simd_bf16_graph.hpp and the kernel paths it added
+    dict(name="bf16-conv-residual-offset", kernel="bf16 conv2d residual", bug="the residual read one pixel on",
+         file=BF16, old="if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + b * V, n));",
+         new="if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + Fs + b * V, n));",
+         **simd("bf16_graph_test")),
+    dict(name="bf16-wino-residual-dropped", kernel="bf16 Winograd residual", bug="the residual is not added",
+         file=BF16, old="if constexpr (Add) v = _mm512_add_ps(v, bf16_detail::load_first(residual + (at + (y - y0)) + off, n));",
+         new="(void)residual;", **simd("bf16_graph_test")),
+    dict(name="bf16-depthwise-store-truncates", kernel="bf16 depthwise storage", bug="stores truncate instead of rounding",
+         file=BF16, old="_mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(__m512(v)));",
+         new="_mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(__m512(v)), 16)));",
+         **simd("bf16_graph_test")),
+    dict(name="bf16-graph-concat-order", kernel="bf16 graph concat", bug="the branches concatenated in reverse",
+         file=BF16G, old="std::memcpy(y, in[std::size_t(k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",
+         new="std::memcpy(y, in[std::size_t(Op.input_count - 1 - k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",
+         **simd("bf16_graph_test")),
+    dict(name="bf16-graph-shadow-residual", kernel="bf16 graph program", bug="a shadow op's residual not widened",
+         file=BF16G, old="if constexpr (op.residual >= 0) stored_value<Low, op.residual>::widen_all(fr);",
+         new="", **simd("bf16_graph_test")),
+    dict(name="bf16-graph-rows-split", kernel="bf16 graph program", bug="a thread's last output row is skipped",
+         file=BF16G, old="direct::template run<epilogue, add>(weights(), bias.get(), in, out, fr.zeros, fr.batch, gb * rows + b,\n                                                gb * rows + e, res);",
+         new="direct::template run<epilogue, add>(weights(), bias.get(), in, out, fr.zeros, fr.batch, gb * rows + b,\n                                                gb * rows + e - 1, res);",
+         **simd("bf16_graph_test")),
 ]
 
 PER_FILE_CMAKE = """

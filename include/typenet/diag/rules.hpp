@@ -85,10 +85,6 @@ TYPENET_DIAG_RULE(bf16_not_compiled, class Arch,
   "typenet: bf16_not_compiled: exec::simd<Arch, tn::precision::bf16> needs the AVX512_BF16 instructions at "
   "compile time: compile with -march=native on a CPU that has them (Zen 4, Sapphire Rapids; CMake: link "
   "typenet::native), or add -mavx512bf16 -mavx512bw -mavx512vl")
-TYPENET_DIAG_RULE(bf16_graph_network, class Net,
-  "typenet: bf16_graph_network: exec::simd<Arch, tn::precision::bf16> runs chain networks so far (no residual "
-  "or concat blocks, batch norm, relu6 or depthwise convolutions); run this network (below) with "
-  "exec::simd<Arch> in fp32")
 
 // clang-format on
 

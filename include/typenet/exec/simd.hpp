@@ -630,8 +630,7 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   /// it reads it from cache rather than DRAM. The arena holds one chunk. Measured on ResNet-50,
   /// MobileNetV2 and SqueezeNet at batch 32 (docs/performance.md): 1 - 2 images per chunk beat one pass
   /// over the whole batch by 25 - 40 %.
-  static constexpr int chunk_images = static_cast<int>(std::max<std::int64_t>(
-      1, (std::int64_t{1} << 21) / *std::max_element(low::plan::size.begin(), low::plan::size.end())));
+  static constexpr int chunk_images = simd_graph::chunk_images<low>;
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
   /// Operations one forward pass runs, after fusion.
@@ -650,12 +649,7 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   int threads() const noexcept { return pool_.size(); }
 
   /// The keys of the layers that run exec::reference's kernel (converted to NCHW and back).
-  static std::vector<std::string> fallback_layers() {
-    std::vector<std::string> names;
-    [&]<std::size_t... I>(std::index_sequence<I...>) { (add_fallback<I>(names), ...); }
-    (std::make_index_sequence<low::op_count>{});
-    return names;
-  }
+  static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
 
   void run(const float* in, float* out, int batch) {
     simd_detail::check_batch(batch, max_batch_);
@@ -668,55 +662,17 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   /// `passes` forward passes of its time summed over the batch's chunks, in ms. The ops run exactly as in
   /// run() (same kernels, threads and chunks); only a clock is read between them. For finding the layer to
   /// work on; allocates the result, so it is not for the timed path itself.
-  struct op_time {
-    std::string name;
-    double ms;
-  };
+  using op_time = simd_graph::op_time;
   std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
     simd_detail::check_batch(batch, max_batch_);
-    if (passes < 1) throw std::invalid_argument("typenet: time_ops: passes must be at least 1");
-    using clock = std::chrono::steady_clock;
-    std::vector<std::vector<double>> ms(low::op_count, std::vector<double>(static_cast<std::size_t>(passes), 0.0));
-    for (int pass = 0; pass < passes; ++pass)
-      for (int i = 0; i < batch; i += chunk_) {
-        auto last = clock::now();
-        run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
-                  [&](std::size_t op) {
-                    const auto now = clock::now();
-                    ms[op][static_cast<std::size_t>(pass)] +=
-                        std::chrono::duration<double, std::milli>(now - last).count();
-                    last = now;
-                  });
-      }
-    std::vector<op_time> r;
-    const auto names = op_names();
-    for (std::size_t op = 0; op < low::op_count; ++op) {
-      auto& t = ms[op];
-      std::nth_element(t.begin(), t.begin() + std::ptrdiff_t(t.size() / 2), t.end());
-      r.push_back({names[op], t[t.size() / 2]});
-    }
-    return r;
+    return simd_graph::time_ops<low>(
+        [&](const float* x, float* y, int n, auto&& after_op) { run_chunk(x, y, n, after_op); }, in, out, batch, chunk_,
+        passes);
   }
 
  private:
-  /// "layer3.0.conv1 (conv2d) +bn +relu", "add +relu", "concat": the fused op I.
   template <std::size_t I>
-  static std::string op_name() {
-    constexpr auto op = low::ops[I];
-    std::string s = op.kind == op_desc::add ? "add" : "concat";
-    if constexpr (op.kind == op_desc::layer) {
-      using B = typename low::template leaf<op.leaf>;
-      s = std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")";
-    }
-    if (op.bn >= 0) s += " +bn";
-    if (op.residual >= 0) s += " +add";
-    if (op.act != 0) s += op.act == 1 ? " +relu" : " +relu6";
-    return s;
-  }
-  static std::vector<std::string> op_names() {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) { return std::vector<std::string>{op_name<I>()...}; }
-    (std::make_index_sequence<low::op_count>{});
-  }
+  using exec_at = typename simd_graph::exec_for<low, I, Arch>::type;
 
   template <class AfterOp>
   void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
@@ -749,15 +705,6 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
     return boost::hana::make_basic_tuple(typename simd_graph::exec_for<low, I, Arch>::type(p)...);
   }
-  template <std::size_t I>
-  static void add_fallback(std::vector<std::string>& names) {
-    using E = typename simd_graph::exec_for<low, I, Arch>::type;
-    if constexpr (E::fallback) {
-      using B = typename E::B;
-      names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");
-    }
-  }
-
   int max_batch_;
   int chunk_;  ///< images per pass through the op list (the arena holds that many)
   execs_tuple execs_;

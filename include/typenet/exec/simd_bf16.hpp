@@ -1,4 +1,5 @@
-// typenet/exec/simd_bf16.hpp: exec::simd<Arch, precision::bf16>, the bfloat16 program for chain networks.
+// typenet/exec/simd_bf16.hpp: exec::simd<Arch, precision::bf16>, the bfloat16 program (chain networks here; graph
+// networks: the executors of exec/simd_bf16_graph.hpp and the program at the end of this file).
 // Included by exec/simd.hpp; use it through that header.
 //
 //   tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;  policy.threads = 2;
@@ -32,6 +33,7 @@
 #include "../kernels/simd/bf16.hpp"
 #include "../precision.hpp"
 #include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
+#include "simd_bf16_graph.hpp"
 
 namespace typenet::exec {
 
@@ -65,13 +67,12 @@ inline void check_cpu(bool has_bf16 = kernels::simd::cpu_has_bf16()) {
 
 }  // namespace simd_bf16_detail
 
-/// The program where no bf16 program can be built: a graph network (diag::bf16_graph_network), or a
-/// translation unit compiled without AVX512_BF16 (diag::bf16_not_compiled). It only reports which.
+/// The program where no bf16 program can be built: a translation unit compiled without AVX512_BF16
+/// (diag::bf16_not_compiled). It only reports that.
 template <class Arch>
 template <class Net>
 class simd<Arch, precision::bf16>::program {
-  static_assert(detail::report<std::conditional_t<!simd_native<Net>, diag::bf16_graph_network<Net>,
-                                                  diag::bf16_not_compiled<Arch>>>::value);
+  static_assert(detail::report<diag::bf16_not_compiled<Arch>>::value);
 
  public:
   static constexpr bool reference_fallback = false;
@@ -599,6 +600,130 @@ requires(simd_native<Net>) class simd<Arch, precision::bf16>::program<Net> {
   int max_batch_;
   execs_tuple execs_;
   detail::aligned_floats a_, b_, scratch_a_, scratch_b_, zeros_, panel_, f32_scratch_, f32_zeros_, workspace_;
+  detail::thread_pool pool_;
+};
+
+/// A graph network (blocks, batch norm, relu6, depthwise convolutions): exec/simd_bf16_graph.hpp's executors
+/// over the fp32 graph program's op list and arena plan.
+template <class Arch>
+template <class Net>
+requires(!simd_native<Net>) class simd<Arch, precision::bf16>::program<Net> {
+  using low = simd_graph::lowered<Net>;
+  template <std::size_t I>
+  using exec_at = typename simd_bf16_graph::exec_for<low, I, Arch>::type;
+  template <std::size_t... I>
+  static auto exec_types(std::index_sequence<I...>) -> boost::hana::basic_tuple<exec_at<I>...>;
+  using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
+  template <class T>
+  struct info;
+  template <class... E>
+  struct info<boost::hana::basic_tuple<E...>> {
+    static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_elems...});
+    static constexpr std::size_t workspace =
+        std::max({std::size_t{0}, E::workspace_floats..., E::f32_workspace_floats...});
+    static constexpr std::size_t f32_zeros = std::max({std::size_t{0}, E::f32_zero_floats...});
+    static constexpr bool fallback = (false || ... || E::fallback);
+  };
+  using tuple_info = info<execs_tuple>;
+  using bf16_t = kernels::simd::bf16_t;
+  static constexpr std::int64_t scratch_floats =
+      tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
+  static constexpr value_dims in_dims = low::plan::dims[0];
+  static constexpr value_dims out_dims = low::plan::dims[static_cast<std::size_t>(low::output)];
+  static constexpr std::int64_t in_size = Net::input_shape::size, out_size = Net::output_shape::size;
+  using out_value = simd_bf16_graph::stored_value<low, low::output>;
+
+ public:
+  /// Images per pass through the op list, as in the fp32 program.
+  static constexpr int chunk_images = simd_graph::chunk_images<low>;
+  /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
+  static constexpr bool reference_fallback = tuple_info::fallback;
+  static constexpr std::size_t fused_ops = low::op_count;
+
+  program(const params<Net>& p, int max_batch, const simd<Arch, precision::bf16>& policy)
+      : max_batch_(check(max_batch, policy)),
+        chunk_(std::min(max_batch_, chunk_images)),
+        execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
+        arena_(detail::make_aligned_floats(low::floats_per_image * chunk_)),
+        shadow_(detail::make_aligned_floats(low::floats_per_image * chunk_)),
+        zeros_(detail::make_aligned_floats(static_cast<std::int64_t>((tuple_info::zeros + 1) / 2) + 64)),
+        f32_zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::f32_zeros) + 64)),
+        workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * chunk_)),
+        pool_(policy.threads) {}
+
+  int threads() const noexcept { return pool_.size(); }
+
+  /// The keys of the layers that run exec::reference's kernel (in fp32, between widening and rounding).
+  static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
+
+  void run(const float* in, float* out, int batch) {
+    simd_detail::check_batch(batch, max_batch_);
+    for (int i = 0; i < batch; i += chunk_)
+      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
+                [](std::size_t) {});
+  }
+
+  /// As the fp32 program's time_ops: the median time of every fused op (with its widening and rounding
+  /// passes where it runs in fp32).
+  using op_time = simd_graph::op_time;
+  std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
+    simd_detail::check_batch(batch, max_batch_);
+    return simd_graph::time_ops<low>(
+        [&](const float* x, float* y, int n, auto&& after_op) { run_chunk(x, y, n, after_op); }, in, out, batch, chunk_,
+        passes);
+  }
+
+ private:
+  template <class AfterOp>
+  void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
+    const simd_graph::frame f32{
+        shadow_.get(),  low::offset.data(),     chunk_, batch, &pool_, f32_zeros_.get(), workspace_.get(),
+        scratch_.get(), scratch_floats * chunk_};
+    const simd_bf16_graph::frame fr{
+        reinterpret_cast<bf16_t*>(arena_.get()),       low::offset.data(), chunk_, batch, &pool_,
+        reinterpret_cast<const bf16_t*>(zeros_.get()), workspace_.get(),   &f32};
+    bf16_t* first = fr.at(0);
+    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
+      if constexpr (in_dims.c > 0) {
+        kernels::simd::nchw_to_nhwc_bf16<in_dims.c, in_dims.h, in_dims.w>(in, first, b, e);
+      } else {
+        constexpr std::int64_t stored = kernels::simd::stored_channels(int(in_size));
+        for (std::int64_t i = b; i < e; ++i) {
+          kernels::simd::to_bf16(in + i * in_size, first + i * stored, in_size);
+          if (stored != in_size) first[i * stored + in_size] = 0;
+        }
+      }
+    });
+    std::size_t op = 0;
+    boost::hana::for_each(execs_, [&](auto& e) {
+      e.run(fr);
+      after_op(op++);
+    });
+    out_value::widen_all(fr);
+    const float* last = f32.at(low::output);
+    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
+      if constexpr (out_dims.c > 0)
+        kernels::simd::nhwc_to_nchw<out_dims.c, out_dims.h, out_dims.w>(last, out, b, e);
+      else
+        std::memcpy(out + b * out_size, last + b * out_size, sizeof(float) * std::size_t(e - b) * out_size);
+    });
+  }
+
+  static int check(int max_batch, const simd<Arch, precision::bf16>& policy) {
+    const int checked = simd_detail::checked<Arch>(max_batch, policy.threads);
+    simd_bf16_detail::check_cpu();
+    return checked;
+  }
+  template <std::size_t... I>
+  static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
+    return boost::hana::make_basic_tuple(exec_at<I>(p)...);
+  }
+
+  int max_batch_;
+  int chunk_;
+  execs_tuple execs_;
+  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_;
   detail::thread_pool pool_;
 };
 

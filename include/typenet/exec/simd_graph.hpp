@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -82,6 +83,19 @@ void split_run(thread_pool& pool, std::int64_t n, F&& f) {
   auto part = [&](int t, int parts) {
     const auto r = typenet::detail::split(n, t, parts);
     if (r.begin < r.end) f(r.begin, r.end);
+  };
+  pool.run(part);
+}
+
+/// Items [0, n) claimed by the pool's threads in chunks (about 8 per thread) from a shared counter: f(b, e).
+template <class F>
+void claim_chunks(thread_pool& pool, std::int64_t n, F&& f) {
+  const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * pool.size()));
+  std::atomic<std::int64_t> next{0};
+  auto part = [&](int, int) {
+    for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < n;
+         b = next.fetch_add(chunk, std::memory_order_relaxed))
+      f(b, std::min(n, b + chunk));
   };
   pool.run(part);
 }
@@ -174,20 +188,6 @@ struct conv_runner {
         });
       }
     }
-  }
-
- private:
-  /// Items [0, n) claimed by the pool's threads in chunks (about 8 per thread) from a shared counter.
-  template <class F>
-  static void claim_chunks(thread_pool& pool, std::int64_t n, F&& f) {
-    const std::int64_t chunk = std::max<std::int64_t>(1, n / (8 * pool.size()));
-    std::atomic<std::int64_t> next{0};
-    auto part = [&](int, int) {
-      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < n;
-           b = next.fetch_add(chunk, std::memory_order_relaxed))
-        f(b, std::min(n, b + chunk));
-    };
-    pool.run(part);
   }
 };
 
@@ -411,5 +411,86 @@ struct exec_for {
                                            pick<batch_norm_exec>, pick<activation_exec>, pick<softmax_exec>,
                                            pick<spatial_exec>, pick<fallback_exec>>;
 };
+
+/// "layer3.0.conv1 (conv2d) +bn +relu", "add +relu", "concat": the name of fused op I.
+template <class Low, std::size_t I>
+std::string op_name() {
+  constexpr auto op = Low::ops[I];
+  std::string s = op.kind == op_desc::add ? "add" : "concat";
+  if constexpr (op.kind == op_desc::layer) {
+    using B = typename Low::template leaf<op.leaf>;
+    s = std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")";
+  }
+  if (op.bn >= 0) s += " +bn";
+  if (op.residual >= 0) s += " +add";
+  if (op.act != 0) s += op.act == 1 ? " +relu" : " +relu6";
+  return s;
+}
+
+/// The keys of the layers whose executor E<I> (a template of the op index) is a reference fallback.
+template <class Low, template <std::size_t> class E>
+std::vector<std::string> fallback_layers() {
+  std::vector<std::string> names;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          using X = E<I>;
+          if constexpr (X::fallback) {
+            using B = typename X::B;
+            names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() +
+                            ")");
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<Low::op_count>{});
+  return names;
+}
+
+/// One fused op's median time over several forward passes (program::time_ops).
+struct op_time {
+  std::string name;
+  double ms;
+};
+
+/// time_ops of a graph program: run_chunk(in, out, images, after_op) runs one chunk, calling after_op(op)
+/// after each fused op; every op's time is summed over the batch's chunks, and the median over `passes`
+/// forward passes is reported with the op's name.
+template <class Low, class RunChunk>
+std::vector<op_time> time_ops(RunChunk&& run_chunk, const float* in, float* out, int batch, int chunk, int passes) {
+  if (passes < 1) throw std::invalid_argument("typenet: time_ops: passes must be at least 1");
+  constexpr std::int64_t in_size = Low::plan::size[0];
+  constexpr std::int64_t out_size = Low::plan::size[static_cast<std::size_t>(Low::output)];
+  using clock = std::chrono::steady_clock;
+  std::vector<std::vector<double>> ms(Low::op_count, std::vector<double>(static_cast<std::size_t>(passes), 0.0));
+  for (int pass = 0; pass < passes; ++pass)
+    for (int i = 0; i < batch; i += chunk) {
+      auto last = clock::now();
+      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk, batch - i),
+                [&](std::size_t op) {
+                  const auto now = clock::now();
+                  ms[op][static_cast<std::size_t>(pass)] +=
+                      std::chrono::duration<double, std::milli>(now - last).count();
+                  last = now;
+                });
+    }
+  const auto names = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::vector<std::string>{op_name<Low, I>()...};
+  }
+  (std::make_index_sequence<Low::op_count>{});
+  std::vector<op_time> r;
+  for (std::size_t op = 0; op < Low::op_count; ++op) {
+    auto& t = ms[op];
+    std::nth_element(t.begin(), t.begin() + std::ptrdiff_t(t.size() / 2), t.end());
+    r.push_back({names[op], t[t.size() / 2]});
+  }
+  return r;
+}
+
+/// Images per pass through a graph program's op list: as many as keep the network's largest value within
+/// 2^21 floats (8 MB), so that the op after it reads it from cache rather than DRAM (exec::simd's program).
+template <class Low>
+inline constexpr int chunk_images = static_cast<int>(std::max<std::int64_t>(
+    1, (std::int64_t{1} << 21) / *std::max_element(Low::plan::size.begin(), Low::plan::size.end())));
 
 }  // namespace typenet::exec::simd_graph

@@ -30,7 +30,7 @@
 
 #include "../../precision.hpp"
 #include "common.hpp"
-#include "dense.hpp"     // epilogue tags
+#include "dense.hpp"     // epilogue tags, elem_io
 #include "winograd.hpp"  // winograd_detail::pack_u, the fp32 algorithm
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -110,6 +110,16 @@ TYPENET_ALWAYS_INLINE __m512 epilogue(__m512 v) noexcept {
   }
 }
 
+/// The first n (0..16) values at p as floats (the other lanes 0): floats, or bf16 widened exactly.
+TYPENET_ALWAYS_INLINE __m512 load_first(const float* p, int n) noexcept {
+  return _mm512_maskz_loadu_ps(first_lanes(n), p);
+}
+TYPENET_ALWAYS_INLINE __m512 load_first(const bf16_t* p, int n) noexcept {
+  const __mmask16 all = 0xffff;
+  return _mm512_castsi512_ps(
+      _mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, _mm256_maskz_loadu_epi16(first_lanes(n), p)), 16));
+}
+
 /// Stores the first n (0..16) lanes of v at p, as floats or rounded to bf16.
 TYPENET_ALWAYS_INLINE void store_first(__m512 v, float* p, int n) noexcept {
   _mm512_mask_storeu_ps(p, first_lanes(n), v);
@@ -139,6 +149,29 @@ TYPENET_ALWAYS_INLINE __m512 widen(__m256i h) noexcept {
   return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, h), 16));
 }
 }  // namespace bf16_detail
+
+/// bf16 storage for kernels written over float vectors (depthwise.hpp): 16 lanes, the AVX-512 width.
+template <>
+struct elem_io<bf16_t> {
+  template <class V>
+  TYPENET_ALWAYS_INLINE static V load(const bf16_t* p) noexcept {
+    static_assert(V::size == 16, "typenet: bf16 storage needs 16-lane (AVX-512) float vectors");
+    return V(bf16_detail::widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static V load_first(const bf16_t* p, int n) noexcept {
+    static_assert(V::size == 16, "typenet: bf16 storage needs 16-lane (AVX-512) float vectors");
+    return V(bf16_detail::load_first(p, n));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static void store(V v, bf16_t* p) noexcept {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(__m512(v)));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static void store_first(V v, bf16_t* p, int n) noexcept {
+    bf16_detail::store_first(__m512(v), p, n);
+  }
+};
 
 /// dst[i] = float(src[i]) for i in [0, n) (exact).
 inline void to_f32(const bf16_t* src, float* dst, std::int64_t n) noexcept {
@@ -221,8 +254,8 @@ struct conv_bf16_kernel {
   static constexpr std::size_t zero_elems = Cgs;  ///< bf16 zeros the padding taps read
 
   /// Packs PyTorch weights [F][C/G][KH][KW] and bias [F]; channels past C/G (the stored padding) and
-  /// outputs past F/G get zero weights.
-  static void pack(const float* w, const float* bias, bf16_t* packed, float* packed_bias) {
+  /// outputs past F/G get zero weights. (Not vectorised: see TYPENET_NO_VECTORIZE.)
+  TYPENET_NO_VECTORIZE static void pack(const float* w, const float* bias, bf16_t* packed, float* packed_bias) {
     for (int g = 0; g < G; ++g)
       for (int ob = 0; ob < blocks; ++ob) {
         bf16_t* pb = packed + (std::size_t(g) * blocks + ob) * block_elems;
@@ -243,10 +276,11 @@ struct conv_bf16_kernel {
 
   static constexpr std::int64_t items(int batch) { return std::int64_t{G} * blocks * batch * OH; }
 
-  /// Items [begin, end) of a batch: out = Epilogue(conv(in) + bias), in the stored NHWC layouts.
-  template <class Epilogue>
+  /// Items [begin, end) of a batch: out = Epilogue(conv(in) + bias [+ residual]), in the stored NHWC layouts
+  /// (with Add, residual has out's layout and is added in fp32 before the epilogue).
+  template <class Epilogue, bool Add = false>
   static void run(const bf16_t* packed, const float* packed_bias, const bf16_t* in, Out* out, const bf16_t* zeros,
-                  int batch, std::int64_t begin, std::int64_t end) {
+                  int batch, std::int64_t begin, std::int64_t end, const Out* residual = nullptr) {
     const std::int64_t rows = std::int64_t{batch} * OH;
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
@@ -256,7 +290,9 @@ struct conv_bf16_kernel {
       const bf16_t* w = packed + std::size_t(gb) * block_elems;
       const float* bias = packed_bias + std::size_t(gb) * B;
       const bf16_t* x = in + std::size_t(n) * H * W * Cs + std::size_t(g) * Cg;
-      Out* y = out + (std::size_t(n) * OH + oh) * OW * Fs + std::size_t(g) * Fg + std::size_t(ob) * B;
+      const std::size_t y_at = (std::size_t(n) * OH + oh) * OW * Fs + std::size_t(g) * Fg + std::size_t(ob) * B;
+      Out* y = out + y_at;
+      const Out* res = Add ? residual + y_at : nullptr;
       const int ih0 = oh * SH - PH;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
       // Channels this block stores: with one group the stored padding channel too (its weights and bias
@@ -266,14 +302,14 @@ struct conv_bf16_kernel {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
           if (all_interior || interior(ow0, tile))
-            tile_kernel<tile, true, Epilogue>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_kernel<tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
           else if constexpr (!all_interior)
-            tile_kernel<tile, false, Epilogue>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_kernel<tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
         } else {
           if (all_interior || interior(ow0, last_tile))
-            tile_kernel<last_tile, true, Epilogue>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_kernel<last_tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
           else if constexpr (!all_interior)
-            tile_kernel<last_tile, false, Epilogue>(w, bias, x, y, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_kernel<last_tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
         }
       }
     }
@@ -309,9 +345,9 @@ struct conv_bf16_kernel {
     }
   }
 
-  template <int S, bool Interior, class Epilogue>
-  static void tile_kernel(const bf16_t* w, const float* bias, const bf16_t* x, Out* y, int ih0, int kh0, int kh1,
-                          int ow0, const bf16_t* zeros, int valid) {
+  template <int S, bool Interior, class Epilogue, bool Add>
+  static void tile_kernel(const bf16_t* w, const float* bias, const bf16_t* x, Out* y, const Out* res, int ih0, int kh0,
+                          int kh1, int ow0, const bf16_t* zeros, int valid) {
     __m512 acc[S][NB];
     static_for<NB>([&](auto b) {
       const __m512 bv = _mm512_load_ps(bias + b * V);
@@ -340,9 +376,11 @@ struct conv_bf16_kernel {
       }
     }
     static_for<S>([&](auto p) {
-      Out* yp = y + std::size_t(ow0 + p) * Fs;
+      const std::size_t at = std::size_t(ow0 + p) * Fs;
       static_for<NB>([&](auto b) {
-        bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[p][b]), yp + b * V, valid - int(b) * V);
+        const int n = valid - int(b) * V;
+        if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + b * V, n));
+        bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[p][b]), y + at + b * V, n);
       });
     });
   }
@@ -505,10 +543,11 @@ struct winograd_bf16 {
 
   static constexpr std::int64_t tiles(int batch) noexcept { return std::int64_t{batch} * tiles_per_image; }
 
-  /// out = Epilogue(bias + conv(in)) for the output pixels of the tiles [first, last).
-  template <class Epilogue>
+  /// out = Epilogue(bias + conv(in) [+ residual]) for the output pixels of the tiles [first, last) (with
+  /// Add, residual has out's layout and is added in fp32 before the epilogue).
+  template <class Epilogue, bool Add = false>
   static void run_tiles(const bf16_t* packed, const float* bias, const bf16_t* in, Out* out, float* workspace,
-                        std::int64_t first, std::int64_t last) {
+                        std::int64_t first, std::int64_t last, const Out* residual = nullptr) {
     const std::int64_t count = last - first;
     if (count <= 0) return;
     const std::int64_t nblk = (count + Tmax - 1) / Tmax;
@@ -520,7 +559,7 @@ struct winograd_bf16 {
       input_transform(in, vbuf, t0, T);
       for (int fb = 0; fb < fblocks; ++fb) {
         gemms(packed + fb * u_block_elems, vbuf, mbuf, T);
-        output_transform<Epilogue>(mbuf, bias, out, t0, T, fb);
+        output_transform<Epilogue, Add>(mbuf, bias, out, residual, t0, T, fb);
       }
     }
   }
@@ -605,8 +644,9 @@ struct winograd_bf16 {
         [&](auto r) { static_for<NB>([&](auto b) { _mm512_storeu_ps(m + r * FB + b * lanes, acc[r][b]); }); });
   }
 
-  template <class Epilogue>
-  static void output_transform(const float* mbuf, const float* bias, Out* out, std::int64_t t0, int T, int fb) {
+  template <class Epilogue, bool Add>
+  static void output_transform(const float* mbuf, const float* bias, Out* out, const Out* residual, std::int64_t t0,
+                               int T, int fb) {
     constexpr std::size_t plane = std::size_t{Tmax} * FB;
     __m512 bv[NB];
     int valid[NB];
@@ -618,7 +658,8 @@ struct winograd_bf16 {
     for (int k = 0; k < T; ++k) {
       const tile_pos p = position(t0 + k);
       const bool two_rows = p.y0 + 1 < H, two_cols = p.x0 + 1 < W;
-      Out* y0 = out + ((std::size_t(p.n) * H + p.y0) * W + p.x0) * Fs + std::size_t(fb) * FB;
+      const std::size_t at = ((std::size_t(p.n) * H + p.y0) * W + p.x0) * Fs + std::size_t(fb) * FB;
+      Out* y0 = out + at;
       Out* y1 = y0 + std::size_t(W) * Fs;
       for (int b = 0; b < NB; ++b) {
         if (valid[b] <= 0) break;
@@ -632,7 +673,9 @@ struct winograd_bf16 {
         }
         const int n = valid[b], off = b * lanes;
         const auto put = [&](__m512 v, Out* y) {
-          bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(_mm512_add_ps(bv[b], v)), y + off, n);
+          v = _mm512_add_ps(bv[b], v);
+          if constexpr (Add) v = _mm512_add_ps(v, bf16_detail::load_first(residual + (at + (y - y0)) + off, n));
+          bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(v), y + off, n);
         };
         put(_mm512_add_ps(_mm512_add_ps(s[0][0], s[0][1]), s[0][2]), y0);
         if (two_cols) put(_mm512_sub_ps(_mm512_sub_ps(s[0][1], s[0][2]), s[0][3]), y0 + Fs);

@@ -16,6 +16,16 @@
 #define TYPENET_INLINE_LAMBDA
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__)
+/// On a weight-packing function that runs once per model: no loop vectorisation. g++ 12.2's -O3 loop
+/// vectoriser mis-compiled conv_bf16_kernel::pack's loop over input channels for short channel counts (a
+/// 1x1 convolution from 6 or 8 channels got its weights shifted between output channels; tests in
+/// bf16_test.cpp); nothing is lost, the loop is not in the timed path.
+#define TYPENET_NO_VECTORIZE __attribute__((optimize("no-tree-loop-vectorize")))
+#else
+#define TYPENET_NO_VECTORIZE
+#endif
+
 namespace typenet::kernels::simd {
 
 namespace detail {

@@ -107,6 +107,35 @@ TYPENET_SIMD_ALWAYS_INLINE void store_first(V v, float* p, int n) noexcept {
   std::copy(tmp, tmp + n, p);
 }
 
+}  // namespace detail
+
+/// How a kernel computing in float vectors V reads and writes stored elements of type T: floats here,
+/// bf16 (widened exactly, rounded to nearest even) in bf16.hpp. A class, so that the bf16 specialisation
+/// declared later is found when a kernel is instantiated.
+template <class T>
+struct elem_io;
+template <>
+struct elem_io<float> {
+  template <class V>
+  TYPENET_SIMD_ALWAYS_INLINE static V load(const float* p) noexcept {
+    return V::load_unaligned(p);
+  }
+  template <class V>
+  TYPENET_SIMD_ALWAYS_INLINE static V load_first(const float* p, int n) noexcept {
+    return detail::load_first<V>(p, n);
+  }
+  template <class V>
+  TYPENET_SIMD_ALWAYS_INLINE static void store(V v, float* p) noexcept {
+    v.store_unaligned(p);
+  }
+  template <class V>
+  TYPENET_SIMD_ALWAYS_INLINE static void store_first(V v, float* p, int n) noexcept {
+    detail::store_first(v, p, n);
+  }
+};
+
+namespace detail {
+
 /// Calls f.template operator()<R>() for the run-time r in [1, Max].
 template <int Max, class F, int... R>
 inline void with_rows_impl(int r, F&& f, std::integer_sequence<int, R...>) {

@@ -21,6 +21,9 @@
 //
 // Layouts: packed weights [KH][KW][Cp], packed bias [Cp] (Cp = C rounded up to the vector width, zero past
 // C). Work items: (image, output row).
+//
+// Elem: the type activations are stored in (float; bf16_t from bf16.hpp, which the bf16 program uses: loaded
+// and widened exactly, summed in fp32 with fp32 weights, the result rounded once). C channels per pixel.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -31,10 +34,11 @@
 
 namespace typenet::kernels::simd {
 
-template <class Geo, class Arch>
+template <class Geo, class Arch, class Elem = float>
 struct depthwise_kernel {
   static_assert(Geo::g == Geo::c && Geo::f == Geo::c, "typenet: depthwise_kernel: groups must equal the channels");
   using vec = xsimd::batch<float, Arch>;
+  using io = elem_io<Elem>;
   static constexpr int V = static_cast<int>(vec::size);
   static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, OH = Geo::oh, OW = Geo::ow;
   static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
@@ -71,19 +75,19 @@ struct depthwise_kernel {
 
   /// Computes items [begin, end). With Add, residual (out's layout) is added before the epilogue.
   template <class Epilogue, bool Add = false>
-  static void run(const float* packed, const float* packed_bias, const float* in, float* out, std::int64_t begin,
-                  std::int64_t end, const float* residual = nullptr) {
+  static void run(const float* packed, const float* packed_bias, const Elem* in, Elem* out, std::int64_t begin,
+                  std::int64_t end, const Elem* residual = nullptr) {
     for (std::int64_t i = begin; i < end; ++i) {
       const int n = static_cast<int>(i / OH), oh = static_cast<int>(i % OH);
       const std::size_t row = (std::size_t(n) * OH + oh) * OW * C;
-      const float* x = in + std::size_t(n) * H * W * C;
+      const Elem* x = in + std::size_t(n) * H * W * C;
       run_row<Epilogue, Add>(packed, packed_bias, x, out + row, Add ? residual + row : nullptr, oh);
     }
   }
 
  private:
   template <class Epilogue, bool Add>
-  static void run_row(const float* packed, const float* bias, const float* x, float* y, const float* r, int oh) {
+  static void run_row(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int oh) {
     const int ih0 = oh * SH - PH;
     const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
     if constexpr (strips) {
@@ -106,12 +110,12 @@ struct depthwise_kernel {
 
   // Channels [cbegin, C) of output pixel ow, with the window clipped to the input.
   template <class Epilogue, bool Add>
-  static void pixel(const float* packed, const float* bias, const float* x, float* y, const float* r, int cbegin,
-                    int ow, int ih0, int kh0, int kh1) {
+  static void pixel(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int cbegin, int ow,
+                    int ih0, int kh0, int kh1) {
     const int iw0 = ow * SW - PW;
     const int kw0 = std::max(0, -iw0), kw1 = std::min(KW, W - iw0);
-    float* yp = y + std::size_t(ow) * C;
-    const float* rp = Add ? r + std::size_t(ow) * C : nullptr;
+    Elem* yp = y + std::size_t(ow) * C;
+    const Elem* rp = Add ? r + std::size_t(ow) * C : nullptr;
     const int full = cbegin + (C - cbegin) / (U * V) * (U * V);
     for (int c0 = cbegin; c0 < full; c0 += U * V)
       chunk<U, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, V);
@@ -122,10 +126,10 @@ struct depthwise_kernel {
   // Output pixels [ow0, ow0 + N) (windows inside the input columns), whole channel vectors: per vector,
   // the window's weights in registers and each input column loaded once per kernel row.
   template <int N, class Epilogue, bool Add>
-  static void strip(const float* packed, const float* bias, const float* x, float* y, const float* r, int ow0, int ih0,
+  static void strip(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int ow0, int ih0,
                     int kh0, int kh1) {
     constexpr int cols = (N - 1) * SW + KW;
-    const float* x0 = x + std::size_t(ow0 * SW - PW) * C;
+    const Elem* x0 = x + std::size_t(ow0 * SW - PW) * C;
     for (int c0 = 0; c0 < full_vectors * V; c0 += V) {
       vec wv[KH * KW];
       static_for<KH * KW>([&](auto t)
@@ -135,9 +139,9 @@ struct depthwise_kernel {
       static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA { acc[p] = bv; });
       static_for<KH>([&](auto kh) TYPENET_INLINE_LAMBDA {
         if (kh < kh0 || kh >= kh1) return;
-        const float* xr = x0 + std::size_t(ih0 + kh) * W * C + c0;
+        const Elem* xr = x0 + std::size_t(ih0 + kh) * W * C + c0;
         static_for<cols>([&](auto j) TYPENET_INLINE_LAMBDA {
-          const vec xv = vec::load_unaligned(xr + std::size_t(j) * C);
+          const vec xv = io::template load<vec>(xr + std::size_t(j) * C);
           static_for<KW>([&](auto kw) TYPENET_INLINE_LAMBDA {
             constexpr int d = int(j) - int(kw);
             if constexpr (d >= 0 && d % SW == 0 && d / SW < N)
@@ -147,32 +151,32 @@ struct depthwise_kernel {
       });
       static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA {
         const std::size_t at = std::size_t(ow0 + p) * C + c0;
-        if constexpr (Add) acc[p] = acc[p] + vec::load_unaligned(r + at);
-        detail::apply_epilogue<Epilogue>(acc[p]).store_unaligned(y + at);
+        if constexpr (Add) acc[p] = acc[p] + io::template load<vec>(r + at);
+        io::store(detail::apply_epilogue<Epilogue>(acc[p]), y + at);
       });
     }
   }
 
   // Channels [c0, c0 + N*V) of one output pixel; the last vector holds `last` (1..V) channels.
   template <int N, class Epilogue, bool Add>
-  TYPENET_ALWAYS_INLINE static void chunk(const float* packed, const float* bias, const float* x, float* yp,
-                                          const float* rp, int c0, int ih0, int iw0, int kh0, int kh1, int kw0, int kw1,
+  TYPENET_ALWAYS_INLINE static void chunk(const float* packed, const float* bias, const Elem* x, Elem* yp,
+                                          const Elem* rp, int c0, int ih0, int iw0, int kh0, int kh1, int kw0, int kw1,
                                           int last) {
     vec acc[N];
     static_for<N>([&](auto u) { acc[u] = vec::load_aligned(bias + c0 + u * V); });
     for (int kh = kh0; kh < kh1; ++kh)
       for (int kw = kw0; kw < kw1; ++kw) {
-        const float* xt = x + (std::size_t(ih0 + kh) * W + std::size_t(iw0 + kw)) * C + c0;
+        const Elem* xt = x + (std::size_t(ih0 + kh) * W + std::size_t(iw0 + kw)) * C + c0;
         const float* wt = packed + (std::size_t(kh) * KW + kw) * Cp + c0;
         static_for<N>([&](auto u) {
           const int n = u + 1 < N ? V : last;
-          acc[u] = xsimd::fma(detail::load_first<vec>(xt + u * V, n), vec::load_aligned(wt + u * V), acc[u]);
+          acc[u] = xsimd::fma(io::template load_first<vec>(xt + u * V, n), vec::load_aligned(wt + u * V), acc[u]);
         });
       }
     static_for<N>([&](auto u) {
       const int n = u + 1 < N ? V : last;
-      if constexpr (Add) acc[u] = acc[u] + detail::load_first<vec>(rp + c0 + u * V, n);
-      detail::store_first(detail::apply_epilogue<Epilogue>(acc[u]), yp + c0 + u * V, n);
+      if constexpr (Add) acc[u] = acc[u] + io::template load_first<vec>(rp + c0 + u * V, n);
+      io::store_first(detail::apply_epilogue<Epilogue>(acc[u]), yp + c0 + u * V, n);
     });
   }
 };
