@@ -386,7 +386,7 @@ MUTANTS = [
          new="(void)residual;", **simd("bf16_graph_test")),
     dict(name="bf16-depthwise-store-truncates", kernel="bf16 depthwise storage", bug="stores truncate instead of rounding",
          file=BF16, old="_mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(__m512(v)));",
-         new="_mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(__m512(v)), 16)));",
+         new="_mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_maskz_cvtepi32_epi16(0xffff, _mm512_maskz_srli_epi32(0xffff, _mm512_castps_si512(__m512(v)), 16)));",
          **simd("bf16_graph_test")),
     dict(name="bf16-graph-concat-order", kernel="bf16 graph concat", bug="the branches concatenated in reverse",
          file=BF16G, old="std::memcpy(y, in[std::size_t(k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",

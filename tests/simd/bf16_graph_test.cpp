@@ -209,6 +209,18 @@ void check_graph(int batch, std::uint64_t seed, int layers, const std::string& n
   CHECK(one == two);
 }
 
+// Odd channel counts, which pairs cannot serve: a residual whose body ends in a depthwise convolution on 15
+// channels and a grouped 1x1 with 5 channels per group run as shadow ops (fp32 between widening and
+// rounding), the first with its residual (the block's input, not the depthwise's) widened too; the stored
+// padding channel of 15 and 9.
+using odd_net = tn::network<
+    tn::input<15, 9, 9>,
+    tn::residual<tn::seq<tn::conv2d<15, tn::kernel<1>>, tn::relu,
+                         tn::conv2d<15, tn::kernel<3>, tn::pad<1>, tn::groups<15>, tn::no_bias>, tn::batch_norm>,
+                 tn::identity, tn::relu>,
+    tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
+    tn::dense<4>>;
+
 template <class Net>
 using bf16_program = typename tn::model<Net, tn::exec::simd<xsimd::default_arch, tn::precision::bf16>>::program_type;
 
@@ -241,6 +253,7 @@ TEST_CASE("bf16 graph program: every op kind against the fp32 reference" * docte
     check_graph<concat_net>(batch, 13, 4, "concat_net");
     check_graph<fallback_net>(batch, 14, 1, "fallback_net (logits from its softmax)", true);
     check_graph<flat_fallback_net>(batch, 16, 2, "flat_fallback_net");
+    check_graph<odd_net>(batch, 17, 5, "odd_net");
   }
   // The reference fallbacks are the fp32 program's, named the same way.
   CHECK(bf16_program<fallback_net>::fallback_layers() ==
