@@ -188,6 +188,33 @@ void check_depthwise(const char* what) {
   CHECK(bad == 0);
 }
 
+/// pool_kernel on bf16 storage against the fp32 kernel on the widened inputs, rounded once (a max pool is
+/// then exact).
+template <class Geo, ks::pool_op Op>
+void check_pool(const char* what) {
+  using K16 = ks::pool_kernel<Geo, Op, xsimd::default_arch, ks::bf16_t>;
+  using K32 = ks::pool_kernel<Geo, Op, xsimd::default_arch, float>;
+  constexpr int batch = 2;
+  auto x16 = random_bf16(std::size_t(batch) * Geo::h * Geo::w * Geo::c, 71, 4.f);
+  x16[5] = 0x7fc0;  // a NaN: a max pool propagates it
+  std::vector<float> x32(x16.size());
+  for (std::size_t i = 0; i < x16.size(); ++i) x32[i] = widen(x16[i]);
+  std::vector<float> y32(std::size_t(batch) * Geo::oh * Geo::ow * Geo::c);
+  std::vector<ks::bf16_t> y16(y32.size(), 0x1234);
+  const std::int64_t items = K32::items(batch), mid = items / 2;
+  K32::run(x32.data(), y32.data(), 0, items);
+  K16::run(x16.data(), y16.data(), 0, mid);
+  K16::run(x16.data(), y16.data(), mid, items);
+  int bad = 0, nan = 0;
+  for (std::size_t i = 0; i < y32.size(); ++i) {
+    nan += std::isnan(y32[i]);
+    bad += std::isnan(y32[i]) ? !std::isnan(widen(y16[i])) : y16[i] != ks::bf16_round(y32[i]);
+  }
+  INFO(what << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's, rounded");
+  CHECK(bad == 0);
+  CHECK(nan > 0);
+}
+
 /// A graph network in bf16 against the fp32 reference: within bf16_bound(layers), not exact (it rounds),
 /// and the same with 1 and 2 threads.
 /// (A network that ends in softmax is judged on its logits, as in bf16_test.cpp: centred_logits.)
@@ -244,6 +271,15 @@ TEST_CASE("bf16 depthwise kernel: the fp32 kernel's result rounded once" * docte
   check_depthwise<geo<32, 14, 15, 32, 3, 2, 1, 32>, ks::epilogue_relu, false>("3x3/2, relu");
   check_depthwise<geo<20, 9, 9, 20, 5, 1, 2, 20>, ks::epilogue_relu6, true>("5x5, 20 channels (a tail)");
   check_depthwise<geo<40, 7, 7, 40, 3, 1, 1, 40>, ks::epilogue_relu, true>("7x7 map, 40 channels (a tail)");
+}
+
+TEST_CASE("bf16 pool kernel: the fp32 kernel's result rounded once" * doctest::skip(no_bf16)) {
+  using max_ceil = ks::pool_geometry<24, 11, 11, 5, 5, 3, 3, 2, 2, 0, 0>;  // 3x3/2 ceil mode, a channel tail
+  check_pool<max_ceil, ks::pool_op::max>("max 3x3/2, ceil, 24 channels");
+  using max_pad = ks::pool_geometry<64, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1>;  // ResNet's stem pool
+  check_pool<max_pad, ks::pool_op::max>("max 3x3/2, pad 1, 64 channels");
+  using avg_pad = ks::pool_geometry<18, 7, 7, 4, 4, 3, 3, 2, 2, 1, 1>;
+  check_pool<avg_pad, ks::pool_op::average>("average 3x3/2, pad 1, 18 channels");
 }
 
 TEST_CASE("bf16 graph program: every op kind against the fp32 reference" * doctest::skip(no_bf16)) {

@@ -14,9 +14,11 @@
 //   * depthwise convolutions with an even channel count: depthwise.hpp's kernel on bf16 storage (fp32 weights
 //     and sums: it is memory-bound, so the bf16 win is the halved activation traffic);
 //   * concat along channels with even channel counts: a copy of the bf16 channels;
-//   * every other op (pools, dense, standalone batch norm, activations, joins, softmax, layers with a
-//     reference fallback): its fp32 executor of exec/simd_graph.hpp on fp32 copies, between a widening pass
-//     over its inputs and a rounding pass over its output (a "shadow" arena with the fp32 plan's offsets).
+//   * max and average pools with an even channel count: pool.hpp's kernel over bf16 storage;
+//   * every other op (adaptive pools, LRN, dense, standalone batch norm, activations, joins, softmax, layers
+//     with a reference fallback): its fp32 executor of exec/simd_graph.hpp on fp32 copies, between a widening
+//     pass over its inputs and a rounding pass over its output (a "shadow" arena with the fp32 plan's
+//     offsets).
 // The input is rounded to bf16 when it is converted to NHWC, and the output is widened back to fp32: the
 // contract is the fp32 one. Everything is allocated by the constructor; run() allocates nothing.
 #pragma once
@@ -32,6 +34,7 @@
 
 #include "../kernels/simd/bf16.hpp"
 #include "../kernels/simd/depthwise.hpp"
+#include "../kernels/simd/pool.hpp"
 #include "simd_graph.hpp"
 
 #if TYPENET_HAS_BF16
@@ -227,6 +230,22 @@ struct concat_exec : no_extras {
   }
 };
 
+/// A max or average pool on bf16 values (even channel count): pool.hpp's kernel over bf16 storage (a max
+/// is exact; an average is summed in fp32 and rounded once).
+template <class Low, fused_op Op, class Arch>
+struct pool_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using L = typename B::layer;
+  using kernel = ks::pool_kernel<ks::pool_geometry_of<B>,
+                                 L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch, bf16_t>;
+  explicit pool_exec(const float*) {}
+  void run(const frame& fr) const {
+    simd_graph::split_run(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+      kernel::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
+    });
+  }
+};
+
 template <class T>
 struct is_f32_conv : std::false_type {};
 template <class L, fused_op O, class A>
@@ -235,6 +254,10 @@ template <class T>
 struct is_f32_concat : std::false_type {};
 template <class L, fused_op O, class A>
 struct is_f32_concat<simd_graph::concat_exec<L, O, A>> : std::true_type {};
+template <class T>
+struct is_f32_spatial : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_spatial<simd_graph::spatial_exec<L, O, A>> : std::true_type {};
 
 /// Op I's bf16 executor: a bf16 kernel where one serves it, else the shadow executor.
 template <class Low, std::size_t I, class Arch>
@@ -263,9 +286,18 @@ struct exec_for {
       return false;
     }
   }();
-  using type =
-      std::conditional_t<native_conv, conv_exec<Low, op, Arch>,
-                         std::conditional_t<native_concat, concat_exec<Low, op, Arch>, shadow_exec<Low, I, Arch>>>;
+  static constexpr bool native_pool = [] {
+    if constexpr (is_f32_spatial<f32_exec>::value) {
+      using L = typename f32_exec::L;
+      return layer_kind_of<L> == layer_kind::pool && f32_exec::C % 2 == 0;
+    } else {
+      return false;
+    }
+  }();
+  using type = std::conditional_t<
+      native_conv, conv_exec<Low, op, Arch>,
+      std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
+                         std::conditional_t<native_pool, pool_exec<Low, op, Arch>, shadow_exec<Low, I, Arch>>>>;
 };
 
 }  // namespace typenet::exec::simd_bf16_graph
