@@ -73,7 +73,7 @@ constexpr command_help command_helps[] = {
      "  --policy   reference (default: plain loops, the oracle) or simd (fused, vectorised, threaded)\n"
      "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"
      "  --precision  f32 (default) or bf16 (with --policy simd, on a CPU with AVX512_BF16: bf16 weights and\n"
-     "             activations, fp32 sums; chain networks); int8 is not implemented yet\n"},
+     "             activations, fp32 sums); int8 is not implemented yet\n"},
     {"bench",
      "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
      "                         [--precision f32|bf16] [--weights W.safetensors] [--ops]\n"
