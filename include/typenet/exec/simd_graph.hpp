@@ -427,24 +427,26 @@ std::string op_name() {
   return s;
 }
 
+/// Adds op I's layer key to names when its executor E<I> is a reference fallback.
+template <template <std::size_t> class E, std::size_t I>
+void add_fallback(std::vector<std::string>& names) {
+  using X = E<I>;
+  if constexpr (X::fallback) {
+    using B = typename X::B;
+    names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");
+  }
+}
+template <template <std::size_t> class E, std::size_t... I>
+std::vector<std::string> fallback_layers(std::index_sequence<I...>) {
+  std::vector<std::string> names;
+  (add_fallback<E, I>(names), ...);
+  return names;
+}
 /// The keys of the layers whose executor E<I> (a template of the op index) is a reference fallback.
+/// (Helper functions, not a lambda over the pack: clang 14 crashed on that form.)
 template <class Low, template <std::size_t> class E>
 std::vector<std::string> fallback_layers() {
-  std::vector<std::string> names;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          using X = E<I>;
-          if constexpr (X::fallback) {
-            using B = typename X::B;
-            names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() +
-                            ")");
-          }
-        }(),
-        ...);
-  }
-  (std::make_index_sequence<Low::op_count>{});
-  return names;
+  return fallback_layers<E>(std::make_index_sequence<Low::op_count>{});
 }
 
 /// One fused op's median time over several forward passes (program::time_ops).
