@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +52,28 @@ inline void expect_close(const std::vector<float>& got, const std::vector<float>
   INFO(what << ": " << bad << " of " << got.size() << " outside atol 1e-4 + rtol 1e-3; max |diff| " << worst);
   if (bad != 0) INFO("first at " << first << ": simd " << got[first] << " vs reference " << want[first]);
   CHECK(bad == 0);
+}
+
+/// One NaN and one +inf in image 0 of a batch of 2 (image 1 finite): run(in) (the policy under test, batch 2)
+/// must give non-finite outputs exactly where exec::reference does, of the same class (NaN or infinity).
+template <class Net, class Run>
+void check_nonfinite_as_reference(const params<Net>& p, Run&& run, const std::string& name) {
+  std::vector<float> in(2 * Net::input_shape::size);
+  fill_uniform(in, 22);
+  in[3] = std::numeric_limits<float>::quiet_NaN();
+  in[Net::input_shape::size / 2] = std::numeric_limits<float>::infinity();
+  const auto want = run_policy<Net, exec::reference_t>(p, in, 2);
+  const std::vector<float> got = run(in);
+  REQUIRE(got.size() == want.size());
+  std::size_t want_nonfinite = 0, mismatched = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    want_nonfinite += std::isfinite(want[i]) ? 0 : 1;
+    mismatched += (std::isnan(want[i]) != std::isnan(got[i]) || std::isinf(want[i]) != std::isinf(got[i])) ? 1 : 0;
+  }
+  INFO(name << ": " << want_nonfinite << " non-finite outputs in the reference, " << mismatched
+            << " outputs of another class under the policy");
+  CHECK(want_nonfinite > 0);
+  CHECK(mismatched == 0);
 }
 
 /// The first `batch` images of a larger batch's outputs.
