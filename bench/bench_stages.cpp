@@ -78,7 +78,7 @@ void bm_stage_bf16(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(1));
   tn::params<net> p;
   tn::init_he(p, 1);
-  const exec e(p.data());
+  const exec e(p.data(), {});
   const std::int64_t in_floats = stage::input::size * batch;
   auto in_f = tn::detail::make_aligned_floats(in_floats);
   tn::fill_uniform({in_f.get(), static_cast<std::size_t>(in_floats)}, 7, 0.f, 1.f);
@@ -89,9 +89,10 @@ void bm_stage_bf16(benchmark::State& state) {
   auto a = tn::detail::make_aligned_floats(exec::scratch_a_floats * slots + 64);
   auto b = tn::detail::make_aligned_floats(exec::scratch_b_floats * slots + 64);
   auto zeros = tn::detail::make_aligned_floats(static_cast<std::int64_t>(exec::zero_elems) + 64);
-  auto panel = tn::detail::make_aligned_floats(static_cast<std::int64_t>(exec::panel_pairs(batch)) + 64);
-  auto f32_scratch = tn::detail::make_aligned_floats(bd::f32_scratch_of<exec>() * batch + 64);
-  auto work = tn::detail::make_aligned_floats(static_cast<std::int64_t>(bd::workspace_of<exec>()) * threads + 64);
+  auto panel = tn::detail::make_aligned_floats(static_cast<std::int64_t>(exec::panel_words(batch)) + 64);
+  auto f32_scratch = tn::detail::make_aligned_floats(tn::exec::simd_detail::f32_scratch_of<exec>() * batch + 64);
+  auto work = tn::detail::make_aligned_floats(
+      static_cast<std::int64_t>(tn::exec::simd_detail::workspace_of<exec>()) * threads + 64);
   tn::detail::thread_pool pool(threads);
   const bd::frame f{a.get(),
                     b.get(),

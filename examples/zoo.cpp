@@ -3,9 +3,9 @@
 //   typenet-zoo list
 //   typenet-zoo summary NET
 //   typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] [--threads N]
-//                   [--precision f32|bf16]
-//   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--precision f32|bf16]
-//                     [--weights W.safetensors] [--ops]
+//                   [--precision f32|bf16|int8] [--calibrate C.npy]
+//   typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd]
+//                     [--precision f32|bf16|int8] [--calibrate C.npy] [--weights W.safetensors] [--ops]
 //   typenet-zoo demo NET [--policy reference|simd] [--threads N]
 //   typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]
 //                        [--resize N] IMAGE...
@@ -39,9 +39,9 @@ constexpr const char* usage_text =
     "  typenet-zoo summary NET\n"
     "  typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd] "
     "[--threads N]\n"
-    "                  [--precision f32|bf16]\n"
+    "                  [--precision f32|bf16|int8] [--calibrate C.npy]\n"
     "  typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-    "                    [--precision f32|bf16] [--weights W.safetensors] [--ops]\n"
+    "                    [--precision f32|bf16|int8] [--calibrate C.npy] [--weights W.safetensors] [--ops]\n"
     "  typenet-zoo demo NET [--policy reference|simd] [--threads N]\n"
     "  typenet-zoo classify NET --weights W.safetensors [--policy reference|simd] [--threads N] [--top K]\n"
     "                       [--resize N] IMAGE...\n"
@@ -66,23 +66,28 @@ constexpr command_help command_helps[] = {
      "  and totals, all computed at compile time.\n"},
     {"run",
      "usage: typenet-zoo run NET --weights W.safetensors --input X.npy --output Y.npy [--policy reference|simd]\n"
-     "                       [--threads N] [--precision f32|bf16]\n"
+     "                       [--threads N] [--precision f32|bf16|int8] [--calibrate C.npy]\n"
      "  Runs NET on the float32 batch X.npy ([N, C, H, W], or [N, features] for a flat input) with the\n"
      "  weights of W.safetensors (every name, dtype and shape checked against NET) and writes the N outputs\n"
      "  to Y.npy ([N, ...NET's output shape]); Y.npy is written only when the network ran.\n"
      "  --policy   reference (default: plain loops, the oracle) or simd (fused, vectorised, threaded)\n"
      "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"
-     "  --precision  f32 (default) or bf16 (with --policy simd, on a CPU with AVX512_BF16: bf16 weights and\n"
-     "             activations, fp32 sums); int8 is not implemented yet\n"},
+     "  --precision  f32 (default); bf16 (with --policy simd, on a CPU with AVX512_BF16: bf16 weights and\n"
+     "             activations, fp32 sums); int8 (with --policy simd, on a CPU with AVX512_VNNI, chain networks:\n"
+     "             s8 weights, u8 activations, int32 sums)\n"
+     "  --calibrate  with int8: a float32 .npy batch of inputs like X.npy, from which the range of every\n"
+     "             quantised tensor is computed (minimum and maximum under fp32) before the run; needed unless\n"
+     "             W.safetensors holds the ranges too (\"typenet.int8.ranges\", tn::io::save_weights_int8)\n"},
     {"bench",
      "usage: typenet-zoo bench NET [--batch N] [--threads N] [--iters K] [--policy reference|simd] [--json FILE]\n"
-     "                         [--precision f32|bf16] [--weights W.safetensors] [--ops]\n"
+     "                         [--precision f32|bf16|int8] [--calibrate C.npy] [--weights W.safetensors] [--ops]\n"
      "  Times NET's forward pass on random He weights (or those of --weights) and a random batch: one\n"
      "  warm-up, then K timed passes; prints the median time per batch and images per second.\n"
      "  --batch    images per pass: 1 (default) to 2,147,483,647, within the memory available\n"
      "  --iters    timed passes: 1 to 1,000,000 (default 10)\n"
      "  --policy   reference (default) or simd; --threads  simd threads, 1 (default) to 1,024\n"
-     "  --precision  f32 (default) or bf16 (with --policy simd; see run)\n"
+     "  --precision  f32 (default), bf16 or int8 (with --policy simd; see run); --calibrate C.npy: int8's\n"
+     "             ranges from C.npy (default: those of --weights, else from the benchmark's random input)\n"
      "  --json     also write the result to FILE in Google Benchmark's JSON layout (real_time in ms,\n"
      "             items_per_second in images, every timed pass in samples_ms)\n"
      "  --ops      then K more passes timing each fused op (graph networks, --policy simd): a table of\n"
@@ -179,10 +184,12 @@ int cmd_run(const options& o) {
                           "split the input into smaller batches");
     }
     tn::params<Net> p;
-    {
-      const doing d("loading the weights " + weights);
-      tn::io::load_weights(weights, p);
-    }
+    std::vector<tn::exec::tensor_range> stored = load_zoo_weights(weights, p);
+    if (r.precision == precision_kind::int8 && !r.calibrate && stored.empty())
+      throw usage_error(
+          "run --precision int8 needs --calibrate C.npy (a batch of inputs like the ones to run, a few dozen, from "
+          "which the activation ranges are computed), or weights saved with their ranges "
+          "(tn::io::save_weights_int8)");
     const tn::io::input_batch x = [&] {
       const doing d("reading the input " + input);
       return tn::io::read_input<Net>(input);
@@ -196,21 +203,25 @@ int cmd_run(const options& o) {
       const doing d("allocating the output of batch " + std::to_string(x.batch));
       y.resize(static_cast<std::size_t>(x.batch) * Net::output_shape::size);
     }
-    with_policy<Net>(r, [&](const auto& policy, int threads, const char* policy_name) {
-      std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
-      build_model(m, p, x.batch, policy, threads);
-      const auto start = std::chrono::steady_clock::now();
-      m->forward(std::span<const float>(x.data), std::span<float>(y), x.batch);
-      const double ms = elapsed_ms(start);
-      warn_non_finite(y, "output");
-      {
-        const doing d("writing the output " + output);
-        tn::io::write_output<Net>(output, y, x.batch);
-      }
-      std::printf("%s: %d x %s -> %s (policy %s, %d thread%s, %.3f ms)\n", net.c_str(), x.batch,
-                  Net::input_shape::str().c_str(), escaped(output).c_str(), policy_name, threads,
-                  threads == 1 ? "" : "s", ms);
-    });
+    const auto ranges = int8_ranges<Net>(r, p, std::move(stored), nullptr, 0);
+    with_policy<Net>(
+        r,
+        [&](const auto& policy, int threads, const char* policy_name) {
+          std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+          build_model(m, p, x.batch, policy, threads);
+          const auto start = std::chrono::steady_clock::now();
+          m->forward(std::span<const float>(x.data), std::span<float>(y), x.batch);
+          const double ms = elapsed_ms(start);
+          warn_non_finite(y, "output");
+          {
+            const doing d("writing the output " + output);
+            tn::io::write_output<Net>(output, y, x.batch);
+          }
+          std::printf("%s: %d x %s -> %s (policy %s, %d thread%s, %.3f ms)\n", net.c_str(), x.batch,
+                      Net::input_shape::str().c_str(), escaped(output).c_str(), policy_name, threads,
+                      threads == 1 ? "" : "s", ms);
+        },
+        ranges);
   });
   return 0;
 }
@@ -302,12 +313,11 @@ int cmd_bench(const options& o) {
     if (ops) check_op_times<Net>(r, net);
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;
-    if (const auto w = o.flags.find("--weights"); w != o.flags.end()) {
-      const doing d("loading the weights " + w->second);
-      tn::io::load_weights(w->second, p);
-    } else {
+    std::vector<tn::exec::tensor_range> stored;
+    if (const auto w = o.flags.find("--weights"); w != o.flags.end())
+      stored = load_zoo_weights(w->second, p);
+    else
       tn::init_he(p, 1);
-    }
     std::vector<float> x, y;
     {
       const doing d("allocating the input and output of batch " + std::to_string(batch));
@@ -315,31 +325,40 @@ int cmd_bench(const options& o) {
       y.resize(static_cast<std::size_t>(batch) * Net::output_shape::size);
     }
     tn::fill_uniform(x, 2);
-    with_policy<Net>(r, [&](const auto& policy, int threads, const char* policy_name) {
-      std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
-      build_model(m, p, batch, policy, threads);
-      m->forward(x.data(), y.data(), batch);  // warm-up
-      std::vector<double> times;
-      times.reserve(static_cast<std::size_t>(iters));
-      // On a terminal, a progress line on stderr (rewritten in place, erased at the end); never in a pipe.
-      const bool progress = isatty(STDERR_FILENO) == 1;
-      for (int i = 0; i < iters; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        m->forward(x.data(), y.data(), batch);
-        times.push_back(elapsed_ms(start));
-        if (progress)
-          std::fprintf(stderr, "\rtypenet-zoo: bench %s: pass %d of %d, %.3f ms", net.c_str(), i + 1, iters,
-                       times.back());
-      }
-      if (progress) std::fputs("\r\033[K", stderr);
-      const double ms = median(times);
-      if (json_path) write_bench_json(*json_path, net, policy_name, batch, threads, times, tn::mac_count<Net>);
-      if (ops) print_op_times(*m, x.data(), y.data(), batch, iters);
-      std::printf("policy %s, %d timed iterations after 1 warm-up, %s multiply-adds per image\n", policy_name, iters,
-                  std::to_string(tn::mac_count<Net>).c_str());
-      std::printf("%s batch=%d threads=%d ms_per_batch_median=%.3f images_per_s=%.2f\n", net.c_str(), batch, threads,
-                  ms, batch * 1000.0 / ms);
-    });
+    const bool own_ranges = r.precision == precision_kind::int8 && !r.calibrate && stored.empty();
+    const auto ranges = int8_ranges<Net>(r, p, std::move(stored), &x, batch);
+    if (own_ranges)
+      std::fprintf(stderr,
+                   "typenet-zoo: note: int8 activation ranges calibrated on the benchmark's own random input "
+                   "(--calibrate C.npy to give others)\n");
+    with_policy<Net>(
+        r,
+        [&](const auto& policy, int threads, const char* policy_name) {
+          std::optional<tn::model<Net, std::decay_t<decltype(policy)>>> m;
+          build_model(m, p, batch, policy, threads);
+          m->forward(x.data(), y.data(), batch);  // warm-up
+          std::vector<double> times;
+          times.reserve(static_cast<std::size_t>(iters));
+          // On a terminal, a progress line on stderr (rewritten in place, erased at the end); never in a pipe.
+          const bool progress = isatty(STDERR_FILENO) == 1;
+          for (int i = 0; i < iters; ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            m->forward(x.data(), y.data(), batch);
+            times.push_back(elapsed_ms(start));
+            if (progress)
+              std::fprintf(stderr, "\rtypenet-zoo: bench %s: pass %d of %d, %.3f ms", net.c_str(), i + 1, iters,
+                           times.back());
+          }
+          if (progress) std::fputs("\r\033[K", stderr);
+          const double ms = median(times);
+          if (json_path) write_bench_json(*json_path, net, policy_name, batch, threads, times, tn::mac_count<Net>);
+          if (ops) print_op_times(*m, x.data(), y.data(), batch, iters);
+          std::printf("policy %s, %d timed iterations after 1 warm-up, %s multiply-adds per image\n", policy_name,
+                      iters, std::to_string(tn::mac_count<Net>).c_str());
+          std::printf("%s batch=%d threads=%d ms_per_batch_median=%.3f images_per_s=%.2f\n", net.c_str(), batch,
+                      threads, ms, batch * 1000.0 / ms);
+        },
+        ranges);
   });
   return 0;
 }
@@ -529,11 +548,13 @@ int dispatch(int argc, char** argv) {
   }
   if (cmd == "summary") return cmd_summary(parse(argc, argv, 2, {}));
   if (cmd == "run")
-    return cmd_run(parse(argc, argv, 2, {"--weights", "--input", "--output", "--policy", "--threads", "--precision"}));
+    return cmd_run(parse(argc, argv, 2,
+                         {"--weights", "--input", "--output", "--policy", "--threads", "--precision", "--calibrate"}));
   if (cmd == "bench")
-    return cmd_bench(parse(argc, argv, 2,
-                           {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights"},
-                           {"--ops"}));
+    return cmd_bench(
+        parse(argc, argv, 2,
+              {"--batch", "--threads", "--iters", "--policy", "--json", "--precision", "--weights", "--calibrate"},
+              {"--ops"}));
   if (cmd == "demo") return cmd_demo(parse(argc, argv, 2, {"--policy", "--threads"}));
   if (cmd == "classify")
     return cmd_classify(parse(argc, argv, 2, {"--weights", "--policy", "--threads", "--top", "--resize"}));

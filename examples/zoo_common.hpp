@@ -3,6 +3,7 @@
 // zoo_train.cpp: grad and train).
 #pragma once
 #include <typenet/io.hpp>
+#include <typenet/io/int8.hpp>
 #include <typenet/io/weights.hpp>
 #include <typenet/precision.hpp>
 #include <typenet/typenet.hpp>
@@ -255,12 +256,13 @@ inline int bounded_int(const options& o, const std::string& flag, int fallback, 
 }
 
 enum class policy_kind { reference, simd };
-enum class precision_kind { f32, bf16 };
+enum class precision_kind { f32, bf16, int8 };
 
 struct run_options {
   policy_kind policy = policy_kind::reference;
   precision_kind precision = precision_kind::f32;
   int threads = 1;
+  std::optional<std::string> calibrate;  ///< --calibrate C.npy (int8)
 };
 
 /// Whether this typenet-zoo has a bf16 program for Net: compiled with AVX512_BF16.
@@ -276,13 +278,35 @@ constexpr bool zoo_has_bf16() {
 #endif
 }
 
-/// `--precision bf16` for a network this typenet-zoo cannot run in bf16: a usage error saying why.
+/// Whether this typenet-zoo has an int8 program for Net: compiled with AVX512_VNNI, and Net a chain network.
 template <class Net>
-void check_precision(const run_options& r, [[maybe_unused]] const std::string& net) {
-  if (r.precision != precision_kind::bf16 || zoo_has_bf16<Net>()) return;
-  throw usage_error(
-      "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
-      "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
+constexpr bool zoo_has_int8() {
+#if TYPENET_ZOO_HAS_SIMD
+  if constexpr (std::is_void_v<Net>)
+    return false;
+  else
+    return TYPENET_HAS_VNNI != 0 && tn::exec::simd_native<Net>;
+#else
+  return false;
+#endif
+}
+
+/// `--precision bf16|int8` for a network this typenet-zoo cannot run in that precision: a usage error
+/// saying why.
+template <class Net>
+void check_precision(const run_options& r, const std::string& net) {
+  if (r.precision == precision_kind::bf16 && !zoo_has_bf16<Net>())
+    throw usage_error(
+        "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
+        "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
+  if (r.precision == precision_kind::int8 && !zoo_has_int8<Net>()) {
+    if (TYPENET_HAS_VNNI == 0)
+      throw usage_error(
+          "--precision int8: this typenet-zoo was compiled without AVX512_VNNI; build it with "
+          "-march=native on a CPU that has it (Zen 4, Ice Lake, Sapphire Rapids)");
+    throw usage_error("--precision int8 runs the chain networks (lenet5 and the AlexNets) so far; " + net +
+                      " has blocks or batch norm: use --precision bf16 or f32");
+  }
 }
 
 inline run_options policy_options(const options& o) {
@@ -305,20 +329,80 @@ inline run_options policy_options(const options& o) {
     if (p->second == "bf16")
       r.precision = precision_kind::bf16;
     else if (p->second == "int8")
-      throw usage_error("--precision int8 is not implemented yet (f32 and bf16 are)");
+      r.precision = precision_kind::int8;
     else if (p->second != "f32")
       throw usage_error("--precision must be 'f32', 'bf16' or 'int8', got '" + p->second + "'");
-    if (r.precision == precision_kind::bf16 && r.policy != policy_kind::simd)
-      throw usage_error("--precision bf16 runs with --policy simd (the reference policy computes in fp32 only)");
+    if (r.precision != precision_kind::f32 && r.policy != policy_kind::simd)
+      throw usage_error("--precision " + p->second +
+                        " runs with --policy simd (the reference policy computes in fp32 only)");
+  }
+  if (auto c = o.flags.find("--calibrate"); c != o.flags.end()) {
+    if (r.precision != precision_kind::int8)
+      throw usage_error(
+          "--calibrate gives the inputs int8's activation ranges are computed from; it goes with "
+          "--precision int8");
+    r.calibrate = c->second;
   }
   return r;
 }
 
-/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line (for
-/// --precision bf16, check_precision<Net> must have passed).
-template <class Net = void, class F>
-void with_policy(const run_options& r, F&& f) {
+/// Loads Net's weights from a safetensors file; a chain network's file may also hold the ranges of its
+/// int8 program (tn::io::save_weights_int8), which are returned (empty otherwise).
+template <class Net>
+std::vector<tn::exec::tensor_range> load_zoo_weights(const std::string& path, tn::params<Net>& p) {
+  const doing d("loading the weights " + path);
+  if constexpr (tn::fusion::fused_kernels_cover<Net>) {
+    if (tn::io::read_safetensors(path).find(tn::io::int8_ranges_key) != nullptr)
+      return tn::io::load_weights_int8(path, p);
+  }
+  tn::io::load_weights(path, p);
+  return {};
+}
+
+/// The activation ranges of --precision int8 (empty for another precision): computed by
+/// tn::exec::calibrate from the images of --calibrate C.npy; without that flag, those the weights file
+/// held (`stored`), else computed from `own` (`count` images: bench's random input, which bench says).
+template <class Net>
+std::vector<tn::exec::tensor_range> int8_ranges(const run_options& r, [[maybe_unused]] const tn::params<Net>& p,
+                                                std::vector<tn::exec::tensor_range> stored,
+                                                [[maybe_unused]] const std::vector<float>* own,
+                                                [[maybe_unused]] int count) {
+  if (r.precision != precision_kind::int8) return {};
 #if TYPENET_ZOO_HAS_SIMD
+  if constexpr (zoo_has_int8<Net>()) {
+    if (!r.calibrate && !stored.empty()) return stored;
+    if (!r.calibrate) return tn::exec::calibrate<Net>(p, *own, count, r.threads);
+    const tn::io::input_batch x = [&] {
+      const doing d("reading the calibration inputs " + *r.calibrate);
+      return tn::io::read_input<Net>(*r.calibrate);
+    }();
+    const doing d("calibrating on " + *r.calibrate);
+    try {
+      return tn::exec::calibrate<Net>(p, x.data, x.batch, r.threads);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(*r.calibrate + ": " + e.what());
+    }
+  }
+#endif
+  throw std::logic_error("--precision int8 not checked for this network");
+}
+
+/// Calls f(policy_object, threads_used, policy_name) with the policy chosen on the command line (for
+/// --precision bf16 or int8, check_precision<Net> must have passed; for int8, `ranges` are the calibrated
+/// ranges, int8_ranges<Net>).
+template <class Net = void, class F>
+void with_policy(const run_options& r, F&& f, const std::vector<tn::exec::tensor_range>& ranges = {}) {
+#if TYPENET_ZOO_HAS_SIMD
+  if constexpr (zoo_has_int8<Net>()) {
+    if (r.precision == precision_kind::int8) {
+      tn::exec::simd<xsimd::default_arch, tn::precision::int8> policy;
+      policy.threads = r.threads;
+      policy.ranges = ranges;
+      const std::string name = std::string("simd [xsimd ") + xsimd::default_arch::name() + "] int8";
+      f(policy, r.threads, name.c_str());
+      return;
+    }
+  }
   if constexpr (zoo_has_bf16<Net>()) {
     if (r.precision == precision_kind::bf16) {
       tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;
@@ -329,7 +413,7 @@ void with_policy(const run_options& r, F&& f) {
     }
   }
 #endif
-  if (r.precision != precision_kind::f32) throw std::logic_error("--precision bf16 not checked for this network");
+  if (r.precision != precision_kind::f32) throw std::logic_error("--precision not checked for this network");
   if (r.policy == policy_kind::simd) {
 #if TYPENET_ZOO_HAS_SIMD
     tn::exec::simd<> policy;

@@ -10,8 +10,9 @@ resumption through the command line: 2 epochs in one go and 1 epoch, a checkpoin
 write the same weights, byte for byte. The time is printed, not judged (speed belongs to benchmarks).
 Then the trained network in reduced precision (the precision issue): `typenet-zoo run --precision bf16`
 on the 360 test images must lose at most 0.3 points of test accuracy against `run` in f32 (one image is
-0.28 points), and the top-1 agreement of the two is printed. Where the zoo has no bf16 program (compiled
-without AVX512_BF16, or a CPU without it) that check is reported as not run.
+0.28 points), and `--precision int8`, calibrated (--calibrate) on the first 64 training images, at most 1
+point; the top-1 agreement with f32 is printed. Where the zoo has no program for a precision (compiled
+without AVX512_BF16 or AVX512_VNNI, or a CPU without it) that check is reported as not run.
 Exit status 77 (skip) when numpy or scikit-learn is missing.
 """
 import argparse
@@ -44,25 +45,27 @@ def train(zoo, data, extra):
     return dict(kv.split("=", 1) for kv in last.split()[1:])
 
 
-def normalised_test_images(data, workdir):
-    """The test images normalised as `train` does: per channel, by the training images' mean and (population)
-    standard deviation. The file `run` reads."""
+def normalised_images(data, workdir):
+    """The test images, and the first 64 training images (int8's calibration inputs), normalised as `train`
+    does: per channel, by the training images' mean and (population) standard deviation. The files `run`
+    reads."""
     import numpy as np
     train = np.load(os.path.join(data, "train_images.npy")).astype(np.float64)
     test = np.load(os.path.join(data, "test_images.npy")).astype(np.float64)
     axes = (0, 2, 3)
     mean, std = train.mean(axis=axes, keepdims=True), train.std(axis=axes, keepdims=True)
-    path = os.path.join(workdir, "test_images_normalised.npy")
-    np.save(path, ((test - mean) / std).astype(np.float32))
-    return path
+    paths = (os.path.join(workdir, "test_images_normalised.npy"), os.path.join(workdir, "calibration.npy"))
+    np.save(paths[0], ((test - mean) / std).astype(np.float32))
+    np.save(paths[1], ((train[:64] - mean) / std).astype(np.float32))
+    return paths
 
 
-def predictions(zoo, images, weights, workdir, precision):
+def predictions(zoo, images, weights, workdir, precision, extra=()):
     """The test images' top-1 classes from `typenet-zoo run` (simd policy), or the error text."""
     import numpy as np
     out = os.path.join(workdir, f"logits_{precision}.npy")
     cmd = [zoo, "run", "lenet5", "--weights", weights, "--input", images,
-           "--output", out, "--policy", "simd", "--threads", "2", "--precision", precision]
+           "--output", out, "--policy", "simd", "--threads", "2", "--precision", precision] + list(extra)
     print("$ " + " ".join(cmd), flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -73,7 +76,7 @@ def predictions(zoo, images, weights, workdir, precision):
 def reduced_precision(zoo, data, weights, workdir, train_accuracy):
     import numpy as np
     labels = np.load(os.path.join(data, "test_labels.npy"))
-    images = normalised_test_images(data, workdir)
+    images, calibration = normalised_images(data, workdir)
     f32, err = predictions(zoo, images, weights, workdir, "f32")
     if f32 is None:
         print(f"FAIL: typenet-zoo run in f32: {err}")
@@ -82,21 +85,25 @@ def reduced_precision(zoo, data, weights, workdir, train_accuracy):
     if abs(acc32 - train_accuracy) > 0.003:  # one image: the simd policy may differ from train's on a near tie
         print(f"FAIL: run's f32 test accuracy {acc32:.4f} is not train's {train_accuracy:.4f}")
         return False
-    bf16, err = predictions(zoo, images, weights, workdir, "bf16")
-    if bf16 is None:
-        if "AVX512_BF16" in err:
-            print(f"bf16 not checked here: {err}")
-            return True
-        print(f"FAIL: typenet-zoo run in bf16: {err}")
-        return False
-    acc16 = float((bf16 == labels).mean())
-    agree = float((bf16 == f32).mean())
-    print(f"test accuracy f32 {acc32:.4f}, bf16 {acc16:.4f} (loss {100 * (acc32 - acc16):.2f} points); "
-          f"top-1 agreement {agree:.4f} over {len(labels)} images")
-    if acc32 - acc16 > 0.003:
-        print("FAIL: bf16 loses more than 0.3 points of test accuracy")
-        return False
-    return True
+    ok = True
+    for precision, allowed, instructions, extra in (("bf16", 0.003, "AVX512_BF16", ()),
+                                                    ("int8", 0.01, "AVX512_VNNI", ("--calibrate", calibration))):
+        got, err = predictions(zoo, images, weights, workdir, precision, extra)
+        if got is None:
+            if instructions in err:
+                print(f"{precision} not checked here: {err}")
+                continue
+            print(f"FAIL: typenet-zoo run in {precision}: {err}")
+            ok = False
+            continue
+        acc = float((got == labels).mean())
+        agree = float((got == f32).mean())
+        print(f"test accuracy f32 {acc32:.4f}, {precision} {acc:.4f} (loss {100 * (acc32 - acc):.2f} points); "
+              f"top-1 agreement {agree:.4f} over {len(labels)} images")
+        if acc32 - acc > allowed:
+            print(f"FAIL: {precision} loses more than {100 * allowed:.1f} points of test accuracy")
+            ok = False
+    return ok
 
 
 def main():

@@ -88,6 +88,10 @@ def main():
     w = lambda name: os.path.join(work, name)  # noqa: E731
 
     safetensors(w("good.safetensors"), LENET5)
+    # Weights with the ranges of the int8 program (tn::io::save_weights_int8): lenet5 has 5 fused stages, so
+    # 6 quantised tensors; then a file whose ranges do not fit.
+    safetensors(w("good_int8.safetensors"), LENET5 + [("typenet.int8.ranges", [6, 2])])
+    safetensors(w("int8_wrong.safetensors"), LENET5 + [("typenet.int8.ranges", [2, 2])])
     safetensors(w("missing_tensor.safetensors"), LENET5[:-1])
     safetensors(w("transposed.safetensors"), LENET5[:8] + [("11.weight", [84, 10]), ("11.bias", [10])])
     with open(w("garbage.safetensors"), "wb") as f:
@@ -225,8 +229,10 @@ def main():
         cases.append((std("good.safetensors", "x_huge.npy", "o16.npy"),
                       "run: batch 268,435,456 (by the size of " + huge_input + ") of lenet5"))
     # Every option of every command: a value that is another option, or no value at all.
-    command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads", "--precision"],
-                       "bench": ["--batch", "--threads", "--iters", "--policy", "--precision", "--weights"],
+    command_options = {"run": ["--weights", "--input", "--output", "--policy", "--threads", "--precision",
+                               "--calibrate"],
+                       "bench": ["--batch", "--threads", "--iters", "--policy", "--precision", "--weights",
+                                 "--calibrate"],
                        "demo": ["--policy", "--threads"],
                        "classify": ["--weights", "--policy", "--threads", "--top", "--resize"],
                        "grad": ["--weights", "--input", "--labels", "--output", "--policy"],
@@ -240,15 +246,35 @@ def main():
             cases.append(([command, "lenet5", flag, other, "1"],
                           "option %s needs a value, but is followed by the option '%s'" % (flag, other)))
             cases.append(([command, "lenet5", flag], "option %s needs a value (it is the last argument)" % flag))
-    # The precision issue: --precision names what it accepts; int8 is refused as not implemented (never run
-    # in another precision), bf16 needs the simd policy.
+    # The precision issue: --precision names what it accepts; bf16 and int8 need the simd policy; --calibrate
+    # goes with int8, which run cannot do without; int8 runs the chain networks only.
     cases += [
         (["bench", "lenet5", "--precision", "fp16"],
          "--precision must be 'f32', 'bf16' or 'int8', got 'fp16'"),
-        (["bench", "lenet5", "--precision", "int8"], "--precision int8 is not implemented yet"),
-        (std("good.safetensors", "x.npy", "o18.npy") + ["--precision", "int8"], "--precision int8 is not implemented"),
+        (["bench", "lenet5", "--precision", "int8"], "--precision int8 runs with --policy simd"),
+        (std("good.safetensors", "x.npy", "o18.npy") + ["--precision", "int8"], "--precision int8 runs with --policy simd"),
         (["bench", "lenet5", "--precision", "bf16"], "--precision bf16 runs with --policy simd"),
+        (["bench", "lenet5", "--calibrate", "x.npy"], "--calibrate gives the inputs int8's activation ranges"),
+        (std("int8_wrong.safetensors", "x.npy", "o21.npy"),
+         "'typenet.int8.ranges' has shape [2, 2] but the network expects [6, 2]"),
     ]
+    # Whether this typenet-zoo has the int8 program (compiled with AVX512_VNNI): a probe, since -march=native
+    # decides it.
+    has_int8 = has_simd and subprocess.run(
+        [zoo, "bench", "lenet5", "--policy", "simd", "--precision", "int8", "--iters", "1"],
+        capture_output=True).returncode == 0
+    if has_simd and not has_int8:
+        cases.append((["bench", "lenet5", "--policy", "simd", "--precision", "int8"],
+                      "--precision int8: this typenet-zoo was compiled without AVX512_VNNI"))
+    if has_int8:
+        cases += [
+            (std("good.safetensors", "x.npy", "o19.npy") + ["--policy", "simd", "--precision", "int8"],
+             "run --precision int8 needs --calibrate C.npy"),
+            (["bench", "resnet18", "--policy", "simd", "--precision", "int8"],
+             "--precision int8 runs the chain networks (lenet5 and the AlexNets) so far; resnet18 has blocks"),
+            (std("good.safetensors", "x.npy", "o20.npy") + ["--policy", "simd", "--precision", "int8", "--calibrate",
+                                                            "missing.npy"], "missing.npy"),
+        ]
     # bench --ops: the graph networks under the simd policy only; a switch, given once.
     cases.append((["bench", "resnet18", "--ops", "--iters", "1", "--ops"], "option --ops is given twice"))
     if has_simd:
@@ -388,6 +414,18 @@ def main():
         p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "simd_out.npy") + ["--policy", "simd"],
                            capture_output=True, text=True)
         good.append(("--policy simd runs simd", p, p.returncode == 0 and "policy simd" in p.stdout))
+    if has_int8:
+        p = subprocess.run([zoo] + std("good.safetensors", "x.npy", "int8_out.npy") +
+                           ["--policy", "simd", "--precision", "int8", "--calibrate", w("x.npy")],
+                           capture_output=True, text=True)
+        good.append(("--precision int8 --calibrate runs int8", p, p.returncode == 0 and "] int8" in p.stdout))
+        p = subprocess.run([zoo] + std("good_int8.safetensors", "x.npy", "int8_stored_out.npy") +
+                           ["--policy", "simd", "--precision", "int8"], capture_output=True, text=True)
+        good.append(("--precision int8 with the ranges of the weights file", p,
+                     p.returncode == 0 and "] int8" in p.stdout))
+    p = subprocess.run([zoo] + std("good_int8.safetensors", "x.npy", "f32_from_int8_file.npy"), capture_output=True,
+                       text=True)
+    good.append(("f32 from weights that also hold int8 ranges", p, p.returncode == 0))
     # run with a full stdout: the output file is written (the network ran), but the exit status is 1.
     if full:
         with open(full, "w") as f:

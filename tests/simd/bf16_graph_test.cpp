@@ -60,6 +60,41 @@ float apply(float v) {
 template <int C, int H, int W, int F, int K, int S, int P, int G = 1>
 using geo = ks::conv_geometry<C, H, W, F, (H + 2 * P - K) / S + 1, (W + 2 * P - K) / S + 1, K, K, S, S, P, P, G>;
 
+/// A residual in a kernel's output layout, pixels x Fs values of which the first F per pixel are real: a
+/// bf16 one holds random bf16 values and stores its padding channel as 0; a float one holds values that are
+/// not bf16 values (floats are added as they are).
+template <class Out>
+std::vector<Out> random_residual(std::size_t pixels, int F, int Fs, std::uint64_t seed) {
+  std::vector<Out> res(pixels * Fs);
+  const auto r16 = random_bf16(res.size(), seed, 2.f);
+  for (std::size_t i = 0; i < res.size(); ++i) {
+    if constexpr (std::is_same_v<Out, float>)
+      res[i] = widen(r16[i]) * 1.37f;
+    else
+      res[i] = int(i % Fs) >= F ? ks::bf16_t{0} : r16[i];
+  }
+  return res;
+}
+
+/// Outputs y (with the residual) that differ from plain (the kernel's fp32 output without it, F per pixel)
+/// plus the residual, then the epilogue, then (bf16 Out) one rounding; a bf16 padding channel must be 0.
+template <class Out, class Epilogue>
+int residual_mismatches(const std::vector<Out>& y, const std::vector<float>& plain, const std::vector<Out>& res,
+                        std::size_t pixels, int F, int Fs) {
+  int bad = 0;
+  for (std::size_t p = 0; p < pixels; ++p)
+    for (int f = 0; f < Fs; ++f) {
+      const std::size_t at = p * Fs + f;
+      if constexpr (std::is_same_v<Out, float>) {
+        bad += y[at] != apply<Epilogue>(plain[p * F + f] + res[at]);
+      } else {
+        const float want = f < F ? apply<Epilogue>(plain[p * F + f] + widen(res[at])) : 0.f;
+        bad += y[at] != ks::bf16_round(want);
+      }
+    }
+  return bad;
+}
+
 /// conv_bf16_kernel with the residual against the same kernel without it (fp32 output) plus the residual,
 /// then the epilogue, then the rounding: equal bit for bit. Batch 2, items split in two ranges.
 template <class Geo, class Out, class Epilogue>
@@ -82,34 +117,13 @@ void check_conv_residual(const char* what) {
   std::vector<float> plain(pixels * F);
   Kf::template run<ks::epilogue_none>(pw, packed_bias.get(), x.data(), plain.data(), zeros.data(), batch, 0,
                                       Kf::items(batch));
-  // The residual in the output's layout (a bf16 one stores its padding channel as 0).
-  std::vector<Out> res(pixels * Fs);
-  {
-    const auto r16 = random_bf16(res.size(), 44, 2.f);
-    for (std::size_t i = 0; i < res.size(); ++i) {
-      const bool pad = int(i % Fs) >= F;
-      if constexpr (std::is_same_v<Out, float>)
-        res[i] = widen(r16[i]) * 1.37f;  // not a bf16 value: floats are added as they are
-      else
-        res[i] = pad ? ks::bf16_t{0} : r16[i];
-    }
-  }
+  const auto res = random_residual<Out>(pixels, F, Fs, 44);
   std::vector<Out> y(pixels * Fs, Out(5));
   const std::int64_t items = K::items(batch), mid = items / 3;
   K::template run<Epilogue, true>(pw, packed_bias.get(), x.data(), y.data(), zeros.data(), batch, 0, mid, res.data());
   K::template run<Epilogue, true>(pw, packed_bias.get(), x.data(), y.data(), zeros.data(), batch, mid, items,
                                   res.data());
-  int bad = 0;
-  for (std::size_t p = 0; p < pixels; ++p)
-    for (int f = 0; f < Fs; ++f) {
-      const std::size_t at = p * Fs + f;
-      if constexpr (std::is_same_v<Out, float>) {
-        bad += y[at] != apply<Epilogue>(plain[p * F + f] + res[at]);
-      } else {
-        const float want = f < F ? apply<Epilogue>(plain[p * F + f] + widen(res[at])) : 0.f;
-        bad += y[at] != ks::bf16_round(want);
-      }
-    }
+  const int bad = residual_mismatches<Out, Epilogue>(y, plain, res, pixels, F, Fs);
   INFO(what << ": " << bad << " outputs differ from conv + residual, epilogue, rounding");
   CHECK(bad == 0);
 }
@@ -132,29 +146,12 @@ void check_winograd_residual(const char* what) {
   std::vector<float> plain(pixels * F);
   Kf::template run_tiles<ks::epilogue_none>(pw, bias.data(), x.data(), plain.data(), workspace.get(), 0,
                                             Kf::tiles(batch));
-  std::vector<Out> res(pixels * Fs);
-  const auto r16 = random_bf16(res.size(), 54, 2.f);
-  for (std::size_t i = 0; i < res.size(); ++i) {
-    if constexpr (std::is_same_v<Out, float>)
-      res[i] = widen(r16[i]) * 1.37f;
-    else
-      res[i] = int(i % Fs) >= F ? ks::bf16_t{0} : r16[i];
-  }
+  const auto res = random_residual<Out>(pixels, F, Fs, 54);
   std::vector<Out> y(pixels * Fs, Out(5));
   const std::int64_t tiles = K::tiles(batch), mid = tiles / 3;
   K::template run_tiles<Epilogue, true>(pw, bias.data(), x.data(), y.data(), workspace.get(), 0, mid, res.data());
   K::template run_tiles<Epilogue, true>(pw, bias.data(), x.data(), y.data(), workspace.get(), mid, tiles, res.data());
-  int bad = 0;
-  for (std::size_t p = 0; p < pixels; ++p)
-    for (int f = 0; f < Fs; ++f) {
-      const std::size_t at = p * Fs + f;
-      if constexpr (std::is_same_v<Out, float>) {
-        bad += y[at] != apply<Epilogue>(plain[p * F + f] + res[at]);
-      } else {
-        const float want = f < F ? apply<Epilogue>(plain[p * F + f] + widen(res[at])) : 0.f;
-        bad += y[at] != ks::bf16_round(want);
-      }
-    }
+  const int bad = residual_mismatches<Out, Epilogue>(y, plain, res, pixels, F, Fs);
   INFO(what << ": " << bad << " outputs differ from Winograd + residual, epilogue, rounding");
   CHECK(bad == 0);
 }

@@ -13,6 +13,7 @@
 #include <typenet/zoo/lenet.hpp>
 
 #include "bf16_util.hpp"
+#include "chain_nets.hpp"
 
 namespace tn = typenet;
 namespace ks = typenet::kernels::simd;
@@ -269,7 +270,7 @@ TEST_CASE("bf16 dense kernel: GEMV and GEMM against double sums" * doctest::skip
 
 namespace {
 
-enum class ends_in { logits, softmax };
+using chain::ends_in;
 
 template <class Net>
 void check_network(int batch, std::uint64_t seed, int layers, const char* name, ends_in end = ends_in::logits) {
@@ -280,69 +281,32 @@ void check_network(int batch, std::uint64_t seed, int layers, const char* name, 
   const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
   const auto one = run_bf16<Net>(p, in, batch, 1);
   const auto two = run_bf16<Net>(p, in, batch, 2);
-  constexpr int classes = int(Net::output_shape::size);
-  const double err = end == ends_in::logits
-                         ? relative_error(one, want)
-                         : relative_error(centred_logits(one, classes), centred_logits(want, classes));
-  MESSAGE(std::string(name) << " batch " << batch << ": max |bf16 - fp32 reference| / max |reference| = " << err
-                            << std::string(end == ends_in::logits ? "" : " (logits from the softmax output)")
-                            << " (bound " << bf16_bound(layers) << ")");
+  const double err = chain::logit_error(one, want, int(Net::output_shape::size), end);
+  MESSAGE(chain::error_line("bf16", name, batch, err, bf16_bound(layers), end));
   CHECK(err <= bf16_bound(layers));
   CHECK(err > 0);  // it does round: an fp32 program by mistake would show here
   CHECK(one == two);
 }
 
-using paper_lrn = tn::lrn<5, std::ratio<1, 10000>, std::ratio<3, 4>, std::ratio<2>>;
-
-// Every stage kind of the chain program: conv with fused relu + LRN + pool, standalone pool / relu / LRN /
-// softmax (fp32 islands), adaptive pool, odd channel counts, groups with odd channels per group (fp32), a
-// spatial output, a flat input.
-struct net_stages
-    : tn::network<tn::input<3, 23, 29>,
-                  tn::conv2d<50, tn::kernel<5, 3>, tn::stride<2, 3>, tn::pad<2, 1>, tn::floor_mode>, tn::relu,
-                  paper_lrn, tn::max_pool<tn::kernel<3>, tn::stride<2>, tn::ceil_mode>,
-                  tn::conv2d<33, tn::kernel<3>, tn::pad<1>>, tn::max_pool<tn::kernel<3>, tn::stride<1>>, tn::relu,
-                  tn::adaptive_avg_pool<2, 3>, tn::flatten, tn::dense<17>, tn::relu, tn::dense<5>, tn::softmax> {};
-struct net_groups
-    : tn::network<tn::input<6, 15, 15>, tn::conv2d<9, tn::kernel<3>, tn::pad<1>, tn::groups<3>>, tn::relu, tn::lrn<3>,
-                  tn::max_pool<tn::kernel<2>, tn::stride<2>, tn::floor_mode>,
-                  tn::conv2d<12, tn::kernel<3>, tn::groups<3>>, tn::relu, tn::flatten, tn::dense<5>, tn::softmax> {};
-struct net_spatial_out : tn::network<tn::input<4, 12, 12>, tn::conv2d<33, tn::kernel<3>, tn::pad<2>>, tn::relu,
-                                     tn::conv2d<7, tn::kernel<2>, tn::stride<2>, tn::floor_mode>> {};
-struct net_lrn_last : tn::network<tn::input<8, 9, 9>, tn::conv2d<16, tn::kernel<3>>, tn::relu, paper_lrn> {};
-struct net_flat
-    : tn::network<tn::input<37>, tn::dense<19>, tn::relu, tn::dropout<50>, tn::dense<23>, tn::softmax, tn::dense<4>> {};
-
 }  // namespace
 
 TEST_CASE("bf16 program: every stage kind against the fp32 reference" * doctest::skip(no_bf16)) {
-  for (int batch : {1, 3, 8}) {
-    check_network<net_stages>(batch, 3, 4, "stages", ends_in::softmax);
-    check_network<net_groups>(batch, 4, 3, "groups", ends_in::softmax);
-    check_network<net_spatial_out>(batch, 5, 2, "spatial output");
-    check_network<net_lrn_last>(batch, 6, 1, "LRN last");
-    check_network<net_flat>(batch, 7, 3, "flat");
-  }
+  chain::every_stage_kind([](auto net, auto... args) { check_network<typename decltype(net)::type>(args...); });
 }
 
 TEST_CASE("bf16 program: the zoo chains against the fp32 reference" * doctest::skip(no_bf16)) {
-  check_network<tn::zoo::lenet5>(1, 1, 5, "lenet5");
-  check_network<tn::zoo::lenet5>(9, 2, 5, "lenet5");
-  check_network<tn::zoo::seed_alexnet>(1, 1, 8, "seed_alexnet", ends_in::softmax);
-  check_network<tn::zoo::seed_alexnet>(3, 2, 8, "seed_alexnet", ends_in::softmax);
-  check_network<tn::zoo::torchvision_alexnet>(2, 3, 8, "torchvision_alexnet");
-  check_network<tn::zoo::caffe_alexnet>(2, 4, 8, "caffe_alexnet");
+  chain::zoo_chains([](auto net, auto... args) { check_network<typename decltype(net)::type>(args...); });
 }
 
 TEST_CASE("bf16 program: NaN and infinity propagate as in fp32" * doctest::skip(no_bf16)) {
-  tn::params<net_stages> p;
+  tn::params<chain::stages> p;
   tn::init_he(p, 9);
-  std::vector<float> in(2 * net_stages::input_shape::size);
+  std::vector<float> in(2 * chain::stages::input_shape::size);
   tn::fill_uniform(in, 10);
   in[5] = std::nanf("");
-  in[net_stages::input_shape::size + 7] = std::numeric_limits<float>::infinity();
-  const auto want = run_policy<net_stages, tn::exec::reference_t>(p, in, 2);
-  const auto got = run_bf16<net_stages>(p, in, 2, 2);
+  in[chain::stages::input_shape::size + 7] = std::numeric_limits<float>::infinity();
+  const auto want = run_policy<chain::stages, tn::exec::reference_t>(p, in, 2);
+  const auto got = run_bf16<chain::stages>(p, in, 2, 2);
   for (std::size_t i = 0; i < got.size(); ++i) {
     INFO("output " << i << ": bf16 " << got[i] << ", reference " << want[i]);
     CHECK(std::isnan(got[i]) == std::isnan(want[i]));
@@ -350,10 +314,10 @@ TEST_CASE("bf16 program: NaN and infinity propagate as in fp32" * doctest::skip(
 }
 
 TEST_CASE("bf16 program: batch and thread arguments are checked" * doctest::skip(no_bf16)) {
-  tn::params<net_flat> p;
+  tn::params<chain::flat> p;
   tn::init_he(p, 1);
   using policy_t = tn::exec::simd<xsimd::default_arch, tn::precision::bf16>;
-  using model_t = tn::model<net_flat, policy_t>;
+  using model_t = tn::model<chain::flat, policy_t>;
   const policy_t policy;
   CHECK_THROWS_WITH_AS(model_t(p, 0, policy), doctest::Contains("max_batch must be at least 1"), std::invalid_argument);
   model_t m(p, 2, policy);

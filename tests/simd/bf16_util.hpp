@@ -30,29 +30,4 @@ std::vector<float> run_bf16(const params<Net>& p, const std::vector<float>& in, 
 }
 #endif
 
-inline double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  REQUIRE(got.size() == want.size());
-  double d = 0, m = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i]) != std::isnan(want[i])) return INFINITY;
-    d = std::max(d, double(std::abs(got[i] - want[i])));
-    m = std::max(m, double(std::abs(want[i])));
-  }
-  return d / m;
-}
-
-/// The logits of a network that ends in softmax, recovered from its probabilities: log p centred per image
-/// (softmax does not see a shift of the logits, so they are known up to one constant per image). The bound
-/// is about logits: an error of d in a logit changes its probability by a factor exp(d), so probabilities
-/// compared directly would show the logits' absolute error, not their relative one.
-inline std::vector<float> centred_logits(const std::vector<float>& probs, int classes) {
-  std::vector<float> z(probs.size());
-  for (std::size_t i = 0; i < probs.size(); i += std::size_t(classes)) {
-    double mean = 0;
-    for (int k = 0; k < classes; ++k) mean += std::log(double(probs[i + k])) / classes;
-    for (int k = 0; k < classes; ++k) z[i + k] = float(std::log(double(probs[i + k])) - mean);
-  }
-  return z;
-}
-
 }  // namespace typenet::test

@@ -79,12 +79,20 @@ TYPENET_DIAG_RULE(no_training_program, TYPENET_P(class Net, class Policy),
   "typenet: no_training_program: this execution policy (second argument below) has no training program; "
   "train with tn::exec::reference_t")
 TYPENET_DIAG_RULE(precision_not_implemented, class Precision,
-  "typenet: precision_not_implemented: exec::simd computes in tn::precision::f32 or tn::precision::bf16; the "
-  "precision below has no kernels yet")
+  "typenet: precision_not_implemented: exec::simd computes in tn::precision::f32, tn::precision::bf16 or "
+  "tn::precision::int8; the precision below has no kernels")
 TYPENET_DIAG_RULE(bf16_not_compiled, class Arch,
   "typenet: bf16_not_compiled: exec::simd<Arch, tn::precision::bf16> needs the AVX512_BF16 instructions at "
   "compile time: compile with -march=native on a CPU that has them (Zen 4, Sapphire Rapids; CMake: link "
   "typenet::native), or add -mavx512bf16 -mavx512bw -mavx512vl")
+TYPENET_DIAG_RULE(int8_not_compiled, class Arch,
+  "typenet: int8_not_compiled: exec::simd<Arch, tn::precision::int8> needs the AVX512_VNNI instructions at "
+  "compile time: compile with -march=native on a CPU that has them (Zen 4, Ice Lake, Sapphire Rapids; CMake: link "
+  "typenet::native), or add -mavx512vnni -mavx512bw -mavx512vl")
+TYPENET_DIAG_RULE(int8_graph_network, class Net,
+  "typenet: int8_graph_network: exec::simd<Arch, tn::precision::int8> runs chain networks only so far; the "
+  "network below has blocks or graph layers (residual, concat, batch_norm, relu6, depthwise): run it with "
+  "tn::precision::bf16 or f32")
 
 // clang-format on
 

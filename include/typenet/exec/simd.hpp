@@ -20,6 +20,7 @@
 // relu6 or depthwise convolutions get the fused op list of exec/simd_graph.hpp (the second program below).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -110,7 +111,8 @@ void check_cpu() {
 
 }  // namespace simd_arch
 
-/// Precision: precision::f32 (this program) or precision::bf16 (exec/simd_bf16.hpp).
+/// Precision: precision::f32 (this program), precision::bf16 (exec/simd_bf16.hpp) or precision::int8
+/// (exec/simd_int8.hpp).
 template <class Arch = xsimd::default_arch, class Precision = precision::f32>
 struct simd {
   static_assert(detail::report<std::conditional_t<std::is_same_v<Precision, precision::f32>, void,
@@ -147,6 +149,111 @@ struct layout_of_shape {
 template <int C, int H, int W>
 struct layout_of_shape<shape<C, H, W>> {
   using type = nhwc_layout<C, H, W>;
+};
+
+/// How the reduced-precision programs (bf16, int8) store one image of a tensor with layout L and Size
+/// floats: the channels of a pixel (or a flat vector's elements) rounded up to a multiple of Q (2 for
+/// bf16 pairs, 4 for int8 quads), the extra ones padding.
+constexpr int round_up(int n, int q) { return (n + q - 1) / q * q; }
+template <class L, std::int64_t Size, int Q>
+struct stored_tensor {
+  static constexpr std::int64_t elems = round_up(int(Size), Q);
+  static constexpr std::int64_t pixels = 1;
+  static constexpr int channels = int(Size);
+};
+template <int C, int H, int W, std::int64_t Size, int Q>
+struct stored_tensor<nhwc_layout<C, H, W>, Size, Q> {
+  static constexpr std::int64_t pixels = std::int64_t{H} * W;
+  static constexpr std::int64_t elems = round_up(C, Q) * pixels;
+  static constexpr int channels = C;
+};
+
+/// Dense weights [Out][N] in PyTorch's input order -> [Out][stored elements] in the stored order (channels
+/// rounded up to a multiple of Q) of the producer's layout (channels last, the padding columns zero).
+template <class InLayout, int N, int Q>
+struct dense_stored_order {
+  static constexpr int elems = int(stored_tensor<InLayout, N, Q>::elems);
+  static void permute(const float* w, float* dst, int out) {
+    for (int o = 0; o < out; ++o) {
+      float* d = dst + std::size_t(o) * elems;
+      std::fill(d, d + elems, 0.f);
+      if constexpr (std::is_same_v<InLayout, plain_layout>) {
+        std::copy(w + std::size_t(o) * N, w + std::size_t(o + 1) * N, d);
+      } else {
+        constexpr int C = InLayout::c, P = InLayout::h * InLayout::w, Cs = round_up(C, Q);
+        for (int c = 0; c < C; ++c)
+          for (int p = 0; p < P; ++p) d[std::size_t(p) * Cs + c] = w[std::size_t(o) * N + std::size_t(c) * P + p];
+      }
+    }
+  }
+};
+
+/// thread_pool::run for a temporary function object.
+template <class F>
+void on_threads(thread_pool& pool, F&& f) {
+  pool.run(f);
+}
+
+/// The executors of a reduced-precision program (bf16, int8) for a stage list, each with the layout it
+/// reads: Select<Stage, InLayout, Arch, Last> is a stage's executor.
+template <template <class, class, class, bool> class Select, class Layout, class Stages, class Arch>
+struct reduced_build;
+template <template <class, class, class, bool> class Select, class Layout, class Arch>
+struct reduced_build<Select, Layout, type_list<>, Arch> {
+  using execs = type_list<>;
+  using final_layout = Layout;
+};
+template <template <class, class, class, bool> class Select, class Layout, class S, class... Rest, class Arch>
+struct reduced_build<Select, Layout, type_list<S, Rest...>, Arch> {
+  using exec = Select<S, Layout, Arch, sizeof...(Rest) == 0>;
+  using next = reduced_build<Select, typename exec::out_layout, type_list<Rest...>, Arch>;
+  template <class List>
+  struct prepend;
+  template <class... E>
+  struct prepend<type_list<E...>> {
+    using type = type_list<exec, E...>;
+  };
+  using execs = typename prepend<typename next::execs>::type;
+  using final_layout = typename next::final_layout;
+};
+
+// What an island stage's fp32 executor needs (0 for the other stages).
+template <class E>
+constexpr std::int64_t f32_scratch_of() {
+  if constexpr (requires { E::f32_scratch_floats; })
+    return E::f32_scratch_floats;
+  else
+    return 0;
+}
+template <class E>
+constexpr std::size_t f32_zeros_of() {
+  if constexpr (requires { E::f32_zero_floats; })
+    return E::f32_zero_floats;
+  else
+    return 0;
+}
+template <class E>
+constexpr std::size_t workspace_of() {
+  if constexpr (requires { E::workspace_floats; })
+    return E::workspace_floats;
+  else
+    return 0;
+}
+
+/// The tuple of a reduced-precision program's executors and the buffers they need: the largest of each
+/// (scratch per image, zero row, island scratch, workspace per thread, the dense panel in 32-bit words).
+template <class List>
+struct reduced_tuple;
+template <class... E>
+struct reduced_tuple<type_list<E...>> {
+  using type = boost::hana::basic_tuple<E...>;
+  static constexpr std::int64_t scratch_a = std::max({std::int64_t{0}, E::scratch_a_floats...});
+  static constexpr std::int64_t scratch_b = std::max({std::int64_t{0}, E::scratch_b_floats...});
+  static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_elems...});
+  static constexpr std::int64_t f32_scratch = std::max({std::int64_t{0}, f32_scratch_of<E>()...});
+  static constexpr std::size_t f32_zeros = std::max({std::size_t{0}, f32_zeros_of<E>()...});
+  static constexpr std::size_t workspace = std::max({std::size_t{0}, workspace_of<E>()...});
+  static std::size_t panel(int max_batch) { return std::max({std::size_t{0}, E::panel_words(max_batch)...}); }
 };
 
 /// The first bound layer in Bs... of kind K (layers' own classification, layers/layer.hpp), or void.
@@ -512,12 +619,29 @@ int checked(int max_batch, int threads) {
     throw std::invalid_argument("typenet: exec::simd: threads must be at least 1, got " + std::to_string(threads));
   return max_batch;
 }
-inline void check_batch(int batch, int max_batch) {
-  if (batch < 1 || batch > max_batch)
-    throw std::invalid_argument("typenet: exec::simd: batch " + std::to_string(batch) + " is outside 1.." +
-                                std::to_string(max_batch));
-}
 
+}  // namespace simd_detail
+
+namespace simd_detail {
+/// The program of a policy that cannot run Net here: instantiating it reports Diag (a rule of
+/// diag/rules.hpp); it has the members model<> uses, so that no second error follows.
+template <class Net, class Policy, class Diag>
+struct reported_program {
+  static_assert(detail::report<Diag>::value);
+  static constexpr bool reference_fallback = false;
+  static std::vector<std::string> fallback_layers() { return {}; }
+  reported_program(const params<Net>&, int, const Policy&) {}
+  int threads() const noexcept { return 1; }
+  void run(const float*, float*, int) {}
+};
+
+/// The output size (floats per image) of each stage of a list.
+template <class Stages>
+struct stage_floats;
+template <class... S>
+struct stage_floats<type_list<S...>> {
+  static constexpr std::array<std::int64_t, sizeof...(S)> value{S::output::size...};
+};
 }  // namespace simd_detail
 
 /// Whether exec::simd runs Net as a chain of fused stages (the program below); every other network runs the
@@ -555,6 +679,14 @@ class simd<Arch, Precision>::program {
   int threads() const noexcept { return pool_.size(); }
 
   void run(const float* in, float* out, int batch) {
+    run_observed(in, out, batch, [](std::size_t, const float*, std::int64_t) {});
+  }
+
+  /// run(), calling observe(stage, values, count) after each fused stage with its fp32 output (count =
+  /// batch x the stage's output size, in the stage's layout): how exec::calibrate sees every tensor the
+  /// int8 program quantises.
+  template <class Observe>
+  void run_observed(const float* in, float* out, int batch, Observe&& observe) {
     simd_detail::check_batch(batch, max_batch_);
     float* cur = a_.get();
     float* next = b_.get();
@@ -569,8 +701,11 @@ class simd<Arch, Precision>::program {
       }
     };
     pool_.run(load);
+    std::size_t stage = 0;
     boost::hana::for_each(execs_, [&](auto& e) {
       e.run(cur, next, scratch_.get(), zeros_.get(), workspace_.get(), batch, pool_);
+      observe(stage, static_cast<const float*>(next), batch * simd_detail::stage_floats<stages>::value[stage]);
+      ++stage;
       std::swap(cur, next);
     });
     // Output edge.
@@ -601,13 +736,18 @@ class simd<Arch, Precision>::program {
 };
 
 /// A network with blocks or the layers of the torchvision zoo: the fused op list of exec/simd_graph.hpp.
+/// run() and time_ops() (chunks of chunk_images images) come from simd_graph::chunked_program.
 template <class Arch, class Precision>
 template <class Net>
-requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
+requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
+    : public simd_graph::chunked_program<program<Net>, simd_graph::lowered<Net>> {
   using low = simd_graph::lowered<Net>;
+  using base = simd_graph::chunked_program<program<Net>, low>;
+  friend base;
+  template <std::size_t I>
+  using exec_at = typename simd_graph::exec_for<low, I, Arch>::type;
   template <std::size_t... I>
-  static auto exec_types(std::index_sequence<I...>)
-      -> boost::hana::basic_tuple<typename simd_graph::exec_for<low, I, Arch>::type...>;
+  static auto exec_types(std::index_sequence<I...>) -> boost::hana::basic_tuple<exec_at<I>...>;
   using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
   template <class T>
   struct info;
@@ -621,29 +761,19 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   static constexpr std::int64_t scratch_floats =
       tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
   static constexpr value_dims in_dims = low::plan::dims[0];
-  static constexpr value_dims out_dims = low::plan::dims[static_cast<std::size_t>(low::output)];
-  static constexpr std::int64_t in_size = Net::input_shape::size, out_size = Net::output_shape::size;
+  static constexpr std::int64_t in_size = Net::input_shape::size;
 
  public:
-  /// Images per pass through the op list: a batch runs in chunks of this many, so that a chunk's largest
-  /// value (ResNet-50: 64 x 112 x 112 floats, 3.2 MB per image) stays within about 8 MB and the op after
-  /// it reads it from cache rather than DRAM. The arena holds one chunk. Measured on ResNet-50,
-  /// MobileNetV2 and SqueezeNet at batch 32 (docs/performance.md): 1 - 2 images per chunk beat one pass
-  /// over the whole batch by 25 - 40 %.
-  static constexpr int chunk_images = simd_graph::chunk_images<low>;
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
-  /// Operations one forward pass runs, after fusion.
-  static constexpr std::size_t fused_ops = low::op_count;
 
   program(const params<Net>& p, int max_batch, const simd& policy)
-      : max_batch_(check(max_batch, policy)),
-        chunk_(std::min(max_batch_, chunk_images)),
+      : base(simd_detail::checked<Arch>(max_batch, policy.threads)),
         execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
-        arena_(detail::make_aligned_floats(low::floats_per_image * chunk_)),
+        arena_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
         zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
         workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
-        scratch_(detail::make_aligned_floats(2 * scratch_floats * chunk_)),
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->chunk_)),
         pool_(policy.threads) {}
 
   int threads() const noexcept { return pool_.size(); }
@@ -651,34 +781,12 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
   /// The keys of the layers that run exec::reference's kernel (converted to NCHW and back).
   static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
 
-  void run(const float* in, float* out, int batch) {
-    simd_detail::check_batch(batch, max_batch_);
-    for (int i = 0; i < batch; i += chunk_)
-      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
-                [](std::size_t) {});
-  }
-
-  /// Where a forward pass spends its time: per fused op (in run order), its name and the median over
-  /// `passes` forward passes of its time summed over the batch's chunks, in ms. The ops run exactly as in
-  /// run() (same kernels, threads and chunks); only a clock is read between them. For finding the layer to
-  /// work on; allocates the result, so it is not for the timed path itself.
-  using op_time = simd_graph::op_time;
-  std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
-    simd_detail::check_batch(batch, max_batch_);
-    return simd_graph::time_ops<low>(
-        [&](const float* x, float* y, int n, auto&& after_op) { run_chunk(x, y, n, after_op); }, in, out, batch, chunk_,
-        passes);
-  }
-
  private:
-  template <std::size_t I>
-  using exec_at = typename simd_graph::exec_for<low, I, Arch>::type;
-
   template <class AfterOp>
   void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
     const simd_graph::frame fr{
-        arena_.get(),   low::offset.data(),     chunk_, batch, &pool_, zeros_.get(), workspace_.get(),
-        scratch_.get(), scratch_floats * chunk_};
+        arena_.get(),   low::offset.data(),           this->chunk_, batch, &pool_, zeros_.get(), workspace_.get(),
+        scratch_.get(), scratch_floats * this->chunk_};
     float* first = fr.at(0);
     simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
       if constexpr (in_dims.c > 0)
@@ -691,22 +799,13 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
       e.run(fr);
       after_op(op++);
     });
-    const float* last = fr.at(low::output);
-    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
-      if constexpr (out_dims.c > 0)
-        kernels::simd::nhwc_to_nchw<out_dims.c, out_dims.h, out_dims.w>(last, out, b, e);
-      else
-        std::memcpy(out + b * out_size, last + b * out_size, sizeof(float) * std::size_t(e - b) * out_size);
-    });
+    simd_graph::store_output<low>(pool_, fr.at(low::output), out, batch);
   }
 
-  static int check(int max_batch, const simd& policy) { return simd_detail::checked<Arch>(max_batch, policy.threads); }
   template <std::size_t... I>
   static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
-    return boost::hana::make_basic_tuple(typename simd_graph::exec_for<low, I, Arch>::type(p)...);
+    return boost::hana::make_basic_tuple(exec_at<I>(p)...);
   }
-  int max_batch_;
-  int chunk_;  ///< images per pass through the op list (the arena holds that many)
   execs_tuple execs_;
   detail::aligned_floats arena_, zeros_, workspace_, scratch_;
   detail::thread_pool pool_;
@@ -714,4 +813,4 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net> {
 
 }  // namespace typenet::exec
 
-#include "simd_bf16.hpp"
+#include "simd_reduced.hpp"  // and, at its end, the bf16 and int8 programs that build on it

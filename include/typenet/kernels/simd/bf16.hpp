@@ -90,25 +90,7 @@ TYPENET_ALWAYS_INLINE __m512bh broadcast_pair(const bf16_t* p) noexcept {
   return as_bh(_mm512_set1_epi32(static_cast<int>(u)));
 }
 
-TYPENET_ALWAYS_INLINE __mmask16 first_lanes(int n) noexcept {
-  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << std::max(n, 0)) - 1u);
-}
-
-template <class Epilogue>
-TYPENET_ALWAYS_INLINE __m512 epilogue(__m512 v) noexcept {
-  const __m512 zero = _mm512_setzero_ps();
-  if constexpr (std::is_same_v<Epilogue, epilogue_relu> || std::is_same_v<Epilogue, epilogue_relu6>) {
-    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);  // NaN < 0 is false: NaN stays
-    if constexpr (std::is_same_v<Epilogue, epilogue_relu6>) {
-      const __m512 six = _mm512_set1_ps(6.0f);
-      v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
-    }
-    return v;
-  } else {
-    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: bf16 kernel: unknown epilogue");
-    return v;
-  }
-}
+using avx512::first_lanes;
 
 /// The first n (0..16) values at p as floats (the other lanes 0): floats, or bf16 widened exactly.
 TYPENET_ALWAYS_INLINE __m512 load_first(const float* p, int n) noexcept {
@@ -380,7 +362,7 @@ struct conv_bf16_kernel {
       static_for<NB>([&](auto b) {
         const int n = valid - int(b) * V;
         if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + b * V, n));
-        bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[p][b]), y + at + b * V, n);
+        bf16_detail::store_first(avx512::activation<Epilogue>(acc[p][b]), y + at + b * V, n);
       });
     });
   }
@@ -477,8 +459,8 @@ struct dense_bf16_kernel {
     }
     const __m512 r0 = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_loadu_ps(bias));
     const __m512 r1 = _mm512_add_ps(_mm512_add_ps(a1, a3), _mm512_loadu_ps(bias + 16));
-    bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(r0), y, valid);
-    bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(r1), y + 16, valid - 16);
+    bf16_detail::store_first(avx512::activation<Epilogue>(r0), y, valid);
+    bf16_detail::store_first(avx512::activation<Epilogue>(r1), y + 16, valid - 16);
   }
 
   template <int R, class Epilogue>
@@ -497,8 +479,8 @@ struct dense_bf16_kernel {
     }
     static_for<R>([&](auto r) {
       OutT* yr = y + std::size_t(r) * Outs;
-      bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[r][0]), yr, valid);
-      bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(acc[r][1]), yr + 16, valid - 16);
+      bf16_detail::store_first(avx512::activation<Epilogue>(acc[r][0]), yr, valid);
+      bf16_detail::store_first(avx512::activation<Epilogue>(acc[r][1]), yr + 16, valid - 16);
     });
   }
 };
@@ -675,7 +657,7 @@ struct winograd_bf16 {
         const auto put = [&](__m512 v, Out* y) {
           v = _mm512_add_ps(bv[b], v);
           if constexpr (Add) v = _mm512_add_ps(v, bf16_detail::load_first(residual + (at + (y - y0)) + off, n));
-          bf16_detail::store_first(bf16_detail::epilogue<Epilogue>(v), y + off, n);
+          bf16_detail::store_first(avx512::activation<Epilogue>(v), y + off, n);
         };
         put(_mm512_add_ps(_mm512_add_ps(s[0][0], s[0][1]), s[0][2]), y0);
         if (two_cols) put(_mm512_sub_ps(_mm512_sub_ps(s[0][1], s[0][2]), s[0][3]), y0 + Fs);

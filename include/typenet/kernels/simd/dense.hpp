@@ -51,6 +51,35 @@ struct epilogue_none {};
 struct epilogue_relu {};   ///< max(x, 0)
 struct epilogue_relu6 {};  ///< min(max(x, 0), 6)
 
+#if defined(__AVX512F__)
+/// Helpers of the AVX-512 intrinsic kernels (bf16.hpp, int8.hpp).
+namespace avx512 {
+
+/// The mask of the first n (0..16) of 16 lanes.
+TYPENET_SIMD_ALWAYS_INLINE __mmask16 first_lanes(int n) noexcept {
+  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+/// An epilogue's activation on 16 floats; ReLU and ReLU6 keep NaN (a compare with NaN is false).
+template <class Epilogue>
+TYPENET_SIMD_ALWAYS_INLINE __m512 activation(__m512 v) noexcept {
+  const __m512 zero = _mm512_setzero_ps();
+  if constexpr (std::is_same_v<Epilogue, epilogue_relu> || std::is_same_v<Epilogue, epilogue_relu6>) {
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+    if constexpr (std::is_same_v<Epilogue, epilogue_relu6>) {
+      const __m512 six = _mm512_set1_ps(6.0f);
+      v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
+    }
+    return v;
+  } else {
+    static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: AVX-512 kernel: unknown epilogue");
+    return v;
+  }
+}
+
+}  // namespace avx512
+#endif
+
 namespace detail {
 
 /// Tile geometry of the dense kernel for one instruction set.
