@@ -364,7 +364,7 @@ std::vector<tn::exec::tensor_range> load_zoo_weights(const std::string& path, tn
 /// held (`stored`), else computed from `own` (`count` images: bench's random input, which bench says).
 template <class Net>
 std::vector<tn::exec::tensor_range> int8_ranges(const run_options& r, [[maybe_unused]] const tn::params<Net>& p,
-                                                std::vector<tn::exec::tensor_range> stored,
+                                                [[maybe_unused]] std::vector<tn::exec::tensor_range> stored,
                                                 [[maybe_unused]] const std::vector<float>* own,
                                                 [[maybe_unused]] int count) {
   if (r.precision != precision_kind::int8) return {};
@@ -391,7 +391,7 @@ std::vector<tn::exec::tensor_range> int8_ranges(const run_options& r, [[maybe_un
 /// --precision bf16 or int8, check_precision<Net> must have passed; for int8, `ranges` are the calibrated
 /// ranges, int8_ranges<Net>).
 template <class Net = void, class F>
-void with_policy(const run_options& r, F&& f, const std::vector<tn::exec::tensor_range>& ranges = {}) {
+void with_policy(const run_options& r, F&& f, [[maybe_unused]] const std::vector<tn::exec::tensor_range>& ranges = {}) {
 #if TYPENET_ZOO_HAS_SIMD
   if constexpr (zoo_has_int8<Net>()) {
     if (r.precision == precision_kind::int8) {

@@ -359,7 +359,7 @@ MUTANTS = [
          file=BF16, old="u += 0x7fffu + ((u >> 16) & 1u);", new="u += 0u;", **simd("bf16_test")),
     dict(name="bf16-relu-loses-nan", kernel="bf16 and int8 epilogues", bug="ReLU as a max turns NaN into 0",
          file=DENSE, old="v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);",
-         new="v = _mm512_max_ps(v, zero);", **simd("bf16_test")),
+         new="v = _mm512_maskz_max_ps(0xffff, v, zero);", **simd("bf16_test", "int8_test")),
     dict(name="bf16-wino-input-transform", kernel="bf16 Winograd", bug="B^T d: last row's sign flipped",
          file=BF16, old="t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);", new="t[3][j] = _mm512_add_ps(d[1][j], d[3][j]);",
          **simd("bf16_test")),
