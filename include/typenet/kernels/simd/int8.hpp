@@ -128,6 +128,11 @@ struct out_quant {
 #if TYPENET_HAS_VNNI
 
 namespace int8_detail {
+/// acc + the dot products of u8 quads of x and s8 quads of w, the accumulator held as int lanes: g++ 12
+/// spilled a tile of __m512i accumulators (their 64-bit lane type differs from vpdpbusd's) on every step.
+TYPENET_ALWAYS_INLINE __v16si dot4(__v16si acc, __m512i x, __m512i w) noexcept {
+  return __v16si(_mm512_dpbusd_epi32(__m512i(acc), x, w));
+}
 
 constexpr __mmask16 all = 0xffff;
 
@@ -157,9 +162,9 @@ TYPENET_ALWAYS_INLINE void store_first(__m512 v, std::uint8_t* p, int n, const o
 
 /// y = Epilogue(fma(float(acc - comp), mul, bias)), stored.
 template <class Epilogue, class Out>
-TYPENET_ALWAYS_INLINE void finish(__m512i acc, __m512i comp, __m512 mul, __m512 bias, Out* y, int n,
+TYPENET_ALWAYS_INLINE void finish(__v16si acc, __m512i comp, __m512 mul, __m512 bias, Out* y, int n,
                                   const out_quant& q) noexcept {
-  const __m512 v = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc, comp)), mul, bias);
+  const __m512 v = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(__m512i(acc), comp)), mul, bias);
   store_first(avx512::activation<Epilogue>(v), y, n, q);
 }
 
@@ -362,26 +367,26 @@ struct conv_int8_kernel {
 
   // acc[p][b] += quads of x[p * Stride + 4r .. +3] . w[r][b] for r in [0, Quads).
   template <int S, int Stride, int Quads>
-  TYPENET_ALWAYS_INLINE static void accumulate_run(__m512i (&acc)[S][NB], const std::uint8_t* x, const std::int8_t* w) {
+  TYPENET_ALWAYS_INLINE static void accumulate_run(__v16si (&acc)[S][NB], const std::uint8_t* x, const std::int8_t* w) {
     for (int r = 0; r < Quads; ++r) {
       __m512i wv[NB];
       static_for<NB>([&](auto b) { wv[b] = _mm512_load_si512(w + (r * B + b * V) * 4); });
       static_for<S>([&](auto p) {
         const __m512i xv = int8_detail::broadcast_quad(x + p * Stride + 4 * r);
-        static_for<NB>([&](auto b) { acc[p][b] = _mm512_dpbusd_epi32(acc[p][b], xv, wv[b]); });
+        static_for<NB>([&](auto b) { acc[p][b] = int8_detail::dot4(acc[p][b], xv, wv[b]); });
       });
     }
   }
 
   template <int S>
-  TYPENET_ALWAYS_INLINE static void accumulate_ptrs(__m512i (&acc)[S][NB], const std::uint8_t* const (&x)[S],
+  TYPENET_ALWAYS_INLINE static void accumulate_ptrs(__v16si (&acc)[S][NB], const std::uint8_t* const (&x)[S],
                                                     const std::int8_t* w) {
     for (int r = 0; r < Cgs / 4; ++r) {
       __m512i wv[NB];
       static_for<NB>([&](auto b) { wv[b] = _mm512_load_si512(w + (r * B + b * V) * 4); });
       static_for<S>([&](auto p) {
         const __m512i xv = int8_detail::broadcast_quad(x[p] + 4 * r);
-        static_for<NB>([&](auto b) { acc[p][b] = _mm512_dpbusd_epi32(acc[p][b], xv, wv[b]); });
+        static_for<NB>([&](auto b) { acc[p][b] = int8_detail::dot4(acc[p][b], xv, wv[b]); });
       });
     }
   }
@@ -389,8 +394,8 @@ struct conv_int8_kernel {
   template <int S, bool Interior, class Epilogue>
   static void tile_kernel(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, Out* y, const out_quant& q,
                           int ih0, int kh0, int kh1, int ow0, const std::uint8_t* pad, int valid) {
-    __m512i acc[S][NB];
-    static_for<S>([&](auto p) { static_for<NB>([&](auto b) { acc[p][b] = _mm512_setzero_si512(); }); });
+    __v16si acc[S][NB];
+    static_for<S>([&](auto p) { static_for<NB>([&](auto b) { acc[p][b] = __v16si{}; }); });
     for (int kh = kh0; kh < kh1; ++kh) {
       const std::int8_t* wk = w + std::size_t(kh) * KW * Cgs * B;
       const std::uint8_t* xr = x + std::size_t(ih0 + kh) * W * Cs;
@@ -520,38 +525,38 @@ struct dense_int8_kernel {
   template <class Epilogue>
   static void gemv_block(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, OutT* y, int valid,
                          const out_quant& q) {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    __v16si a0{}, a1{}, a2{}, a3{};
     int i = 0;
     for (; i + 2 <= In4; i += 2) {
       const std::int8_t* wi = w + std::size_t(i) * block * 4;
       const __m512i x0 = int8_detail::broadcast_quad(x + 4 * i), x1 = int8_detail::broadcast_quad(x + 4 * i + 4);
-      a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_loadu_si512(wi));
-      a1 = _mm512_dpbusd_epi32(a1, x0, _mm512_loadu_si512(wi + 64));
-      a2 = _mm512_dpbusd_epi32(a2, x1, _mm512_loadu_si512(wi + 128));
-      a3 = _mm512_dpbusd_epi32(a3, x1, _mm512_loadu_si512(wi + 192));
+      a0 = int8_detail::dot4(a0, x0, _mm512_loadu_si512(wi));
+      a1 = int8_detail::dot4(a1, x0, _mm512_loadu_si512(wi + 64));
+      a2 = int8_detail::dot4(a2, x1, _mm512_loadu_si512(wi + 128));
+      a3 = int8_detail::dot4(a3, x1, _mm512_loadu_si512(wi + 192));
     }
     if constexpr (In4 % 2 != 0) {
       const std::int8_t* wi = w + std::size_t(In4 - 1) * block * 4;
       const __m512i x0 = int8_detail::broadcast_quad(x + In - 4);
-      a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_loadu_si512(wi));
-      a1 = _mm512_dpbusd_epi32(a1, x0, _mm512_loadu_si512(wi + 64));
+      a0 = int8_detail::dot4(a0, x0, _mm512_loadu_si512(wi));
+      a1 = int8_detail::dot4(a1, x0, _mm512_loadu_si512(wi + 64));
     }
-    int8_detail::finish<Epilogue>(_mm512_add_epi32(a0, a2), e.comp[0], e.mul[0], e.bias[0], y, valid, q);
-    int8_detail::finish<Epilogue>(_mm512_add_epi32(a1, a3), e.comp[1], e.mul[1], e.bias[1], y + 16, valid - 16, q);
+    int8_detail::finish<Epilogue>(a0 + a2, e.comp[0], e.mul[0], e.bias[0], y, valid, q);
+    int8_detail::finish<Epilogue>(a1 + a3, e.comp[1], e.mul[1], e.bias[1], y + 16, valid - 16, q);
   }
 
   template <int R, class Epilogue>
   static void tile(const std::int8_t* w, const epi_t& e, const std::uint32_t* xp, OutT* y, int valid,
                    const out_quant& q) {
-    __m512i acc[R][2];
-    static_for<R>([&](auto r) { acc[r][0] = acc[r][1] = _mm512_setzero_si512(); });
+    __v16si acc[R][2];
+    static_for<R>([&](auto r) { acc[r][0] = acc[r][1] = __v16si{}; });
     for (int i = 0; i < In4; ++i) {
       const __m512i w0 = _mm512_loadu_si512(w + std::size_t(i) * block * 4);
       const __m512i w1 = _mm512_loadu_si512(w + std::size_t(i) * block * 4 + 64);
       static_for<R>([&](auto r) {
         const __m512i xv = _mm512_set1_epi32(static_cast<int>(xp[i * tile_rows + r]));
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xv, w0);
-        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xv, w1);
+        acc[r][0] = int8_detail::dot4(acc[r][0], xv, w0);
+        acc[r][1] = int8_detail::dot4(acc[r][1], xv, w1);
       });
     }
     static_for<R>([&](auto r) {
