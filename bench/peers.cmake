@@ -59,3 +59,12 @@ target_link_libraries(bench_onednn_alexnet PRIVATE typenet_dev_flags typenet_one
 # Correctness against the scalar reference in onednn_main.cpp (~2.3 GFLOP of naive loops: a few seconds).
 add_test(NAME onednn_alexnet_check COMMAND bench_onednn_alexnet --check)
 set_tests_properties(onednn_alexnet_check PROPERTIES LABELS peers TIMEOUT 900)
+
+# bench_onednn_graph: the zoo's graph networks on oneDNN primitives made from typenet's fused op list, the
+# oneDNN column of bench/peers/graph_peers.py (see the top of peers/onednn_graph.cpp).
+add_executable(bench_onednn_graph ${CMAKE_CURRENT_LIST_DIR}/peers/onednn_graph.cpp)
+target_link_libraries(bench_onednn_graph PRIVATE typenet::typenet typenet_dev_flags ${_tn_dnnl_target}
+                      OpenMP::OpenMP_CXX)
+# Its primitives against exec::reference on resnet18, mobilenet_v2 and squeezenet1_1 (about 12 s).
+add_test(NAME onednn_graph_check COMMAND bench_onednn_graph check)
+set_tests_properties(onednn_graph_check PROPERTIES LABELS peers TIMEOUT 600)

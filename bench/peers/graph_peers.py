@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""typenet (exec::simd, fp32) against ONNX Runtime and OpenVINO on the graph networks of the zoo (resnet50,
-mobilenet_v2, squeezenet1_1 by default), with the same weights, outputs checked first, timed in alternation,
-each engine in its own process so that its peak resident set is its own.
+"""typenet (exec::simd, fp32) against oneDNN, ONNX Runtime and OpenVINO on the graph networks of the zoo
+(resnet50, mobilenet_v2, squeezenet1_1 by default), with the same weights, outputs checked first, timed in
+alternation, each engine in its own process so that its peak resident set is its own.
 
 Run it with the interpreter of the venv that bench/peers/make_venv.sh makes:
 
@@ -15,12 +15,16 @@ What it does, per network:
     with PyTorch's names, and the model is exported to ONNX (opset 13, dynamic batch).
  2. Checks, before any timing, on one batch of 2 inputs uniform in [-1, 1): `typenet-zoo run NET --policy
     simd` on those weights, ONNX Runtime and OpenVINO on the ONNX file, each against the PyTorch twin's logits:
-    max |diff| <= 1e-4 * max |logit| (onnx_peers.py's bound). A mismatch stops the script (exit 1).
+    max |diff| <= 1e-4 * max |logit| (onnx_peers.py's bound); oneDNN (`bench_onednn_graph run`, built from
+    bench/peers/onednn_graph.cpp: the network's primitives made from typenet's fused op list) is checked with
+    each convolution algorithm it may use (direct, auto, winograd). A mismatch stops the script (exit 1).
  3. R rounds. In each round, for each (batch, threads) point: wait until the machine is idle (measure.py's
-    gate), then the three engines in an order that rotates from round to round, each a fresh process: one
+    gate), then the engines in an order that rotates from round to round, each a fresh process: one
     untimed pass, then K timed passes, the median printed; the process's peak resident set (ru_maxrss, from
     wait4) is kept. typenet is `typenet-zoo bench NET --policy simd --weights W` (a random batch: the time of
-    a pass does not depend on the values); ONNX Runtime (CPU provider, intra-op threads = T, inter-op 1,
+    a pass does not depend on the values); oneDNN is `bench_onednn_graph bench NET --weights W` (it builds the
+    network with each algorithm, times them in alternation and keeps the fastest, then times that one; its
+    choice is kept in the JSON); ONNX Runtime (CPU provider, intra-op threads = T, inter-op 1,
     sequential, all graph optimisations) and OpenVINO (CPU, reshaped to the static batch,
     INFERENCE_NUM_THREADS = T, LATENCY hint, one stream, f32 precision hint) run in `graph_peers.py --worker`.
     Their peak resident set includes the Python interpreter and the engine's libraries; the worker also
@@ -30,7 +34,7 @@ What it does, per network:
     (above 1: typenet faster), and the peak resident sets. --json keeps everything.
 
 --precision bf16: typenet's bf16 program (`typenet-zoo ... --precision bf16`) against OpenVINO told to compute
-in bf16 (INFERENCE_PRECISION_HINT bf16); ONNX Runtime has no bf16 kernels on the CPU and is left out. Their
+in bf16 (INFERENCE_PRECISION_HINT bf16); ONNX Runtime (no bf16 kernels on the CPU) and oneDNN are left out. Their
 logits are checked against the PyTorch twin's fp32 ones with the looser bound BF16_BOUND * max |logit|
 (both engines round weights and activations to bf16; the measured errors are printed and kept).
 
@@ -51,7 +55,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, HERE)
 
 DEFAULT_NETS = "resnet50,mobilenet_v2,squeezenet1_1"
-ENGINES = ("typenet", "onnxruntime", "openvino")
+ENGINES = ("typenet", "onednn", "onnxruntime", "openvino")
+NATIVE = ("typenet", "onednn")  # C++ programs: their peak resident set is their own
 BF16_ENGINES = ("typenet", "openvino")
 # bf16 logits against fp32 PyTorch: 8 % of the largest logit. bf16 keeps 8 significant bits (u = 2^-9) and
 # every conv/dense layer rounds its input and weights; tests/simd/bf16_util.hpp's bound grows with the layer
@@ -122,19 +127,30 @@ def prepare(args, net, data):
                                 OvEngine(onnx_path, 1, 2, image, args.precision).run(x), want, "PyTorch", **bound)}
     if args.precision == "f32":
         checks["onnxruntime"] = check(f"{net} onnxruntime", OrtEngine(onnx_path, 1).run(x), want, "PyTorch")
+        # oneDNN: every algorithm bench_onednn_graph may choose (best checks its candidates against direct)
+        for algo in ("direct", "auto", "winograd"):
+            out = os.path.join(data, f"{net}_onednn_{algo}.npy")
+            spawn([args.onednn, "run", net, "--weights", weights, "--input", os.path.join(data, f"{net}_input.npy"),
+                   "--output", out, "--algo", algo])
+            checks[f"onednn_{algo}"] = check(f"{net} onednn ({algo})", np.load(out), want, "PyTorch")
     if not all(c["pass"] for c in checks.values()):
         sys.exit(f"graph_peers: {net}: an engine disagrees with PyTorch; no timing")
     return weights, onnx_path, checks
 
 
 def time_engine(args, engine, net, weights, onnx_path, batch, threads, iters):
-    if engine == "typenet":
+    if engine in ("typenet", "onednn"):
         with tempfile.NamedTemporaryFile(suffix=".json") as j:
-            _, peak = spawn([args.zoo, "bench", net, "--policy", "simd", "--weights", weights, "--batch", str(batch),
-                             "--threads", str(threads), "--iters", str(iters), "--json", j.name, "--precision",
-                             args.precision])
-            ms = json.load(open(j.name))["benchmarks"][0]["real_time"]
-        return {"ms": ms, "peak_mb": peak}
+            common = [net, "--weights", weights, "--batch", str(batch), "--threads", str(threads), "--iters",
+                      str(iters), "--json", j.name]
+            cmd = ([args.zoo, "bench", *common, "--policy", "simd", "--precision", args.precision]
+                   if engine == "typenet" else [args.onednn, "bench", *common])
+            _, peak = spawn(cmd)
+            r = json.load(open(j.name))
+        m = {"ms": r["benchmarks"][0]["real_time"], "peak_mb": peak}
+        if engine == "onednn":
+            m["choice"] = r["choice"]
+        return m
     import torch_zoo
     image = ",".join(str(v) for v in torch_zoo.INPUT_SHAPES[net])
     text, peak = spawn([sys.executable, os.path.abspath(__file__), "--worker", engine, "--image", image, "--model",
@@ -175,8 +191,10 @@ def main():
     import onnxruntime
     import openvino
     args.zoo = os.path.join(args.build, "bin", "typenet-zoo")
-    if not os.path.exists(args.zoo):
-        sys.exit(f"{args.zoo} not found: cmake --build {args.build} --target typenet-zoo")
+    args.onednn = os.path.join(args.build, "bin", "bench_onednn_graph")
+    for path in (args.zoo, args.onednn if args.precision == "f32" else args.zoo):
+        if not os.path.exists(path):
+            sys.exit(f"{path} not found: cmake --build {args.build} --target typenet-zoo bench_onednn_graph")
     data = args.data or os.path.join(args.build, "graph-peers-data")
     os.makedirs(data, exist_ok=True)
     nets = args.nets.split(",")
@@ -221,7 +239,7 @@ def main():
             for e in engines:
                 x = row[e]
                 ratio = "" if e == "typenet" else f", ratio {x['median_ms'] / ty:.3f}"
-                mem = f"{x['peak_mb']:.0f} MB" + ("" if e == "typenet" else f" ({x['above_import_mb']:.0f})")
+                mem = f"{x['peak_mb']:.0f} MB" + ("" if e in NATIVE else f" ({x['above_import_mb']:.0f})")
                 cells.append(f"{e} {x['median_ms']:.2f} [{x['min_ms']:.2f} - {x['max_ms']:.2f}]{ratio}, {mem}")
             print(f"{net} batch {b} / {t} thread(s): " + "; ".join(cells))
             result["nets"][net]["points"][f"{b}x{t}"] = row
