@@ -1,7 +1,9 @@
 // bench_typenet_winograd: kernels/simd/winograd.hpp against the direct kernel (kernels/simd/conv2d.hpp) on the
-// seed AlexNet's 3x3 layers (13 x 13 maps, pad 1), both with the ReLU epilogue and the same inputs.
+// seed AlexNet's 3x3 layers (13 x 13 maps, pad 1) and two of ResNet-50's (layer3: 256 channels on 14 x 14,
+// layer2: 128 on 28 x 28), all with the ReLU epilogue and the same inputs.
 //
-//   BM_wino<layer>/batch:B/threads:T     Winograd F(2x2, 3x3), tiles split into T parts
+//   BM_wino<layer>/batch:B/threads:T     Winograd F(2x2, 3x3) (layer names ending _f2) or F(4x4, 3x3) (_f4),
+//                                        tiles split into T parts
 //   BM_direct<layer>/batch:B/threads:T   the direct kernel, work items split as exec::simd splits them
 //                                        (batch 64: whole images per thread; batch 1: contiguous item ranges)
 //
@@ -101,10 +103,10 @@ void timed(benchmark::State& state, int threads, const std::function<void(int)>&
 
 constexpr int max_batch = 64;
 
-template <int C, int F>
+template <int C, int F, int M, int H = 13>
 struct layer {
-  static constexpr int H = 13, W = 13;
-  using wino = ks::winograd_3x3<C, H, W, F, arch>;
+  static constexpr int W = H;
+  using wino = ks::winograd_3x3<C, H, W, F, arch, M>;
   using direct = ks::conv_kernel<ks::conv_geometry<C, H, W, F, H, W, 3, 3, 1, 1, 1, 1, 1>, arch>;
   static constexpr double flop_per_image = 2.0 * C * 9 * F * H * W;
 
@@ -132,9 +134,16 @@ struct layer {
   }
 };
 
-using conv3 = layer<256, 384>;
-using conv4 = layer<384, 384>;
-using conv5 = layer<384, 256>;
+using conv3_f2 = layer<256, 384, 2>;
+using conv3_f4 = layer<256, 384, 4>;
+using conv4_f2 = layer<384, 384, 2>;
+using conv4_f4 = layer<384, 384, 4>;
+using conv5_f2 = layer<384, 256, 2>;
+using conv5_f4 = layer<384, 256, 4>;
+using resnet_layer3_f2 = layer<256, 256, 2, 14>;
+using resnet_layer3_f4 = layer<256, 256, 4, 14>;
+using resnet_layer2_f2 = layer<128, 128, 2, 28>;
+using resnet_layer2_f4 = layer<128, 128, 4, 28>;
 
 template <class L>
 void BM_wino(benchmark::State& state) {
@@ -183,13 +192,23 @@ void configure(benchmark::internal::Benchmark* b) {
       ->DisplayAggregatesOnly(true);
 }
 
-// Winograd and direct of one layer next to each other, so drift shows between layers, not within a pair.
-BENCHMARK_TEMPLATE(BM_wino, conv3)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_direct, conv3)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_wino, conv4)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_direct, conv4)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_wino, conv5)->Apply(configure);
-BENCHMARK_TEMPLATE(BM_direct, conv5)->Apply(configure);
+// Both Winograd variants and direct of one layer next to each other, so drift shows between layers, not
+// within a group.
+BENCHMARK_TEMPLATE(BM_wino, conv3_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, conv3_f4)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, conv3_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, conv4_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, conv4_f4)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, conv4_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, conv5_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, conv5_f4)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, conv5_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer3_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer3_f4)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, resnet_layer3_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f4)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, resnet_layer2_f2)->Apply(configure);
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-// Tests of kernels/simd/winograd.hpp (Winograd F(2x2, 3x3), stride 1, pad 1) against a naive direct
-// convolution on NHWC accumulated in double.
+// Tests of kernels/simd/winograd.hpp (Winograd F(2x2, 3x3) and F(4x4, 3x3), stride 1, pad 1) against a
+// naive direct convolution on NHWC accumulated in double.
 //
 // For every shape, batch 1..3, parts 1..3 and both epilogues:
 //   * each part alone, on an output filled with a sentinel: exactly the pixels of its tiles change, and
@@ -39,6 +39,12 @@ static_assert(!ks::winograd_suits<geo3<15, 13, 13, 16>>);           // too few i
 static_assert(!ks::winograd_suits<geo3<16, 13, 13, 16, 2>>);        // stride 2
 static_assert(!ks::winograd_suits<geo3<16, 13, 13, 16, 1, 0>>);     // no padding
 static_assert(!ks::winograd_suits<geo3<32, 13, 13, 32, 1, 1, 2>>);  // two groups
+// Which of them take F(4x4, 3x3): at least 25 output tiles of 4 x 4 per image.
+static_assert(ks::winograd_tile<geo3<128, 28, 28, 128>> == 4);  // ResNet-50's layer2: 49 tiles
+static_assert(ks::winograd_tile<geo3<16, 17, 20, 16>> == 4);    // 5 x 5 tiles, the least
+static_assert(ks::winograd_tile<geo3<16, 16, 20, 16>> == 2);    // 4 x 5
+static_assert(ks::winograd_tile<geo3<256, 14, 14, 256>> == 2);  // ResNet-50's layer3: 16 tiles
+static_assert(ks::winograd_tile<geo3<256, 13, 13, 384>> == 2);  // the seed AlexNet's conv3
 
 struct aligned_buf {
   float* p;
@@ -90,9 +96,9 @@ void reference(int C, int H, int W, int F, int batch, const std::vector<float>& 
 
 constexpr float sentinel = -7.75e30f;
 
-template <int C, int H, int W, int F>
+template <int C, int H, int W, int F, int M = 2>
 void check_shape() {
-  using K = ks::winograd_3x3<C, H, W, F>;
+  using K = ks::winograd_3x3<C, H, W, F, xsimd::default_arch, M>;
   constexpr int max_batch = 3;
   std::vector<float> w(static_cast<std::size_t>(F) * C * 9), b(F), in(static_cast<std::size_t>(max_batch) * H * W * C);
   fill(w, 11u + C, -1.0f, 1.0f);
@@ -107,6 +113,7 @@ void check_shape() {
   for (int batch = 1; batch <= max_batch; ++batch)
     for (int parts = 1; parts <= 3; ++parts)
       for (int relu = 0; relu < 2; ++relu) {
+        CAPTURE(M);
         CAPTURE(C);
         CAPTURE(H);
         CAPTURE(W);
@@ -136,7 +143,7 @@ void check_shape() {
           for (int n = 0; n < batch; ++n)
             for (int y = 0; y < H; ++y)
               for (int x = 0; x < W; ++x) {
-                const std::int64_t t = std::int64_t(n) * K::tiles_per_image + (y / 2) * K::TW + x / 2;
+                const std::int64_t t = std::int64_t(n) * K::tiles_per_image + (y / M) * K::TW + x / M;
                 const bool mine = t >= first && t < last;
                 for (int f = 0; f < F; ++f) {
                   const std::size_t i = ((std::size_t(n) * H + y) * W + x) * F + f;
@@ -188,6 +195,23 @@ TEST_CASE("winograd_3x3: AlexNet conv3, conv4, conv5 (13 x 13)") {
   check_shape<256, 13, 13, 384>();
   check_shape<384, 13, 13, 384>();
   check_shape<384, 13, 13, 256>();
+}
+
+TEST_CASE("winograd_3x3 F(4x4, 3x3): tiny and odd shapes (clipped tiles in both directions)") {
+  check_shape<3, 1, 1, 5, 4>();
+  check_shape<5, 2, 3, 17, 4>();
+  check_shape<17, 7, 6, 33, 4>();
+  check_shape<16, 8, 8, 16, 4>();
+  check_shape<7, 5, 9, 70, 4>();
+  check_shape<33, 3, 2, 130, 4>();
+  check_shape<1, 4, 1, 1, 4>();
+  check_shape<16, 9, 10, 16, 4>();
+}
+
+TEST_CASE("winograd_3x3 F(4x4, 3x3): AlexNet conv3, ResNet-50's layer2 3x3 (28 x 28), a 17 x 20 map") {
+  check_shape<256, 13, 13, 384, 4>();
+  check_shape<128, 28, 28, 128, 4>();
+  check_shape<24, 17, 20, 40, 4>();
 }
 
 TEST_CASE("winograd_3x3: zero batch and argument checks") {

@@ -297,7 +297,7 @@ struct winograd_of {
 };
 template <class Geo, class Arch>
 struct winograd_of<true, Geo, Arch> {
-  using type = ks::winograd_3x3<Geo::c, Geo::h, Geo::w, Geo::f, Arch>;
+  using type = ks::winograd_3x3<Geo::c, Geo::h, Geo::w, Geo::f, Arch, ks::winograd_tile<Geo>>;
   static constexpr std::size_t packed = type::packed_floats, workspace = type::workspace_floats_per_part;
 };
 template <class Arch>
@@ -321,7 +321,8 @@ struct conv_stage<Stage, InLayout, Arch, type_list<Bs...>> {
   static constexpr std::int64_t scratch_floats = std::is_void_v<pool_b> ? 0 : conv_floats;
   static constexpr std::size_t zero_floats = kernel::zero_floats;
 
-  /// Winograd F(2x2, 3x3) where it pays (kernels/simd/winograd.hpp, winograd_suits).
+  /// Winograd F(4x4, 3x3) or F(2x2, 3x3) where it pays (kernels/simd/winograd.hpp, winograd_suits,
+  /// winograd_tile).
   static constexpr bool winograd = ks::winograd_suits<geo>;
   using wino = typename winograd_of<winograd, geo, Arch>::type;
   static constexpr std::size_t workspace_floats = winograd_of<winograd, geo, Arch>::workspace;

@@ -130,7 +130,9 @@ struct conv_runner {
   struct no_wino {
     static constexpr std::size_t packed_floats = 0, workspace_floats_per_part = 0;
   };
-  using wino = std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch>, no_wino>;
+  using wino =
+      std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch, ks::winograd_tile<geo>>,
+                         no_wino>;
   static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
   static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
 

@@ -1,27 +1,33 @@
-// typenet/kernels/simd/winograd.hpp: Winograd F(2x2, 3x3) convolution for 3x3 kernels, stride 1, pad 1,
-// groups 1, on NHWC activations.
+// typenet/kernels/simd/winograd.hpp: Winograd F(MxM, 3x3) convolution, M = 2 or 4, for 3x3 kernels,
+// stride 1, pad 1, groups 1, on NHWC activations.
 //
 //   out[n][y][x][f] = Epilogue(bias[f] + sum_{c, kh, kw} in[n][y + kh - 1][x + kw - 1][c] * w[f][c][kh][kw])
 //
-// The output is cut into 2 x 2 tiles (TH = ceil(H/2) x TW = ceil(W/2) per image; the last row/column of
-// tiles is clipped when H or W is odd). Each tile reads a 4 x 4 input patch d (zeros outside the image) and
+// The output is cut into M x M tiles (TH = ceil(H/M) x TW = ceil(W/M) per image; the last row/column of
+// tiles is clipped when M does not divide H or W). Each tile reads an A x A input patch d, A = M + 2 (zeros
+// outside the image), and
 //
-//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A        (.) = element-wise over the 16 positions xi
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A        (.) = element-wise over the P = A^2 positions xi
 //
-// so per tile and (c, f) pair 16 multiplies replace 36. With the 16 positions as the outer index, the
-// element-wise products summed over c are 16 independent GEMMs M[xi] = V[xi] [T x C] * U[xi] [C x F].
+// so per tile and (c, f) pair P multiplies replace 9 M^2: 16 for 36 with M = 2 (2.25x fewer), 36 for 144
+// with M = 4 (4x fewer; the transforms' constants reach 8 and 1/24, so the rounding error grows: about 4x
+// F(2x2)'s in the tests). With the positions as the outer index, the element-wise products summed over c
+// are P independent GEMMs M[xi] = V[xi] [T x C] * U[xi] [C x F].
+//   F(2x2, 3x3): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//                A^T = [1 1 1 0; 0 1 -1 -1]
+//   F(4x4, 3x3): interpolation points 0, 1, -1, 2, -2 and infinity (B^T, G, A^T written out below).
 //
 // Layouts
 //   packed  U = G g G^T: [fblock][xi][c][FB], FB = NB * lanes output channels per block (64 with AVX-512
-//           when F >= 64), zero past F. One f-block of U (16 * C * FB floats) is one contiguous stream.
-//   workspace per part: Vbuf [16][Tmax][Cp] (input transforms of a block of tiles, Cp = C rounded up to
-//           the vector width) then Mbuf [16][Tmax][FB] (GEMM results of one f-block).
+//           when F >= 64), zero past F. One f-block of U (P * C * FB floats) is one contiguous stream.
+//   workspace per part: Vbuf [P][Tmax][Cp] (input transforms of a block of tiles, Cp = C rounded up to
+//           the vector width) then Mbuf [P][Tmax][FB] (GEMM results of one f-block).
 //
 // run(part, parts): the tiles (over batch x tile rows x tile cols) are split into `parts` contiguous
 // ranges; a part cuts its range into blocks of at most Tmax tiles (nearly equal sizes). Per block:
 //   1. input transform of every tile into Vbuf (vectorised over channels; out-of-image taps read a
 //      static row of zeros);
-//   2. per f-block: 16 GEMMs Vbuf[xi] x U[xi] -> Mbuf[xi] with a register tile of R tiles x NB vectors
+//   2. per f-block: P GEMMs Vbuf[xi] x U[xi] -> Mbuf[xi] with a register tile of R tiles x NB vectors
 //      (6 x 4 = 24 zmm accumulators with AVX-512: per channel 4 vector loads of U + 6 broadcasts of V feed
 //      24 independent FMAs), then the output transform + bias + epilogue of the block's tiles for that
 //      f-block, straight into `out` (only the pixels of this part's tiles, clipped to H x W).
@@ -69,26 +75,35 @@ inline void with_count(int r, Fn&& fn) {
 
 constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-/// Packs PyTorch weights w[F][C][3][3] into U = G g G^T, layout [fblock][xi][c][FB] (zero past F). An ordinary
-/// function: it runs once when a model is built.
-inline void pack_u(const float* w, float* packed, int C, int F, int FB, int fblocks) {
-  // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
-  constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+/// G of F(MxM, 3x3) (A x 3, A = M + 2).
+inline constexpr double g_2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+inline constexpr double g_4[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+
+/// Packs PyTorch weights w[F][C][3][3] into U = G g G^T (A x A per (f, c), A = 4 for M = 2, 6 for M = 4),
+/// layout [fblock][xi][c][FB] (zero past F). An ordinary function: it runs once when a model is built.
+inline void pack_u(const float* w, float* packed, int C, int F, int FB, int fblocks, int M = 2) {
+  const int A = M + 2, P = A * A;
+  const auto G = [&](int i, int k) { return M == 2 ? g_2[i][k] : g_4[i][k]; };
   for (int fb = 0; fb < fblocks; ++fb)
     for (int j = 0; j < FB; ++j) {
       const int f = fb * FB + j;
       for (int c = 0; c < C; ++c) {
-        double u[4][4] = {};
+        double u[6][6] = {};
         if (f < F) {
           const float* g = w + (std::size_t(f) * C + c) * 9;
-          double t[4][3];  // G g
-          for (int i = 0; i < 4; ++i)
-            for (int k = 0; k < 3; ++k) t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
-          for (int i = 0; i < 4; ++i)  // (G g) G^T
-            for (int k = 0; k < 4; ++k) u[i][k] = t[i][0] * G[k][0] + t[i][1] * G[k][1] + t[i][2] * G[k][2];
+          double t[6][3];  // G g
+          for (int i = 0; i < A; ++i)
+            for (int k = 0; k < 3; ++k) t[i][k] = G(i, 0) * g[k] + G(i, 1) * g[3 + k] + G(i, 2) * g[6 + k];
+          for (int i = 0; i < A; ++i)  // (G g) G^T
+            for (int k = 0; k < A; ++k) u[i][k] = t[i][0] * G(k, 0) + t[i][1] * G(k, 1) + t[i][2] * G(k, 2);
         }
-        for (int xi = 0; xi < 16; ++xi)
-          packed[((std::size_t(fb) * 16 + xi) * C + c) * FB + j] = static_cast<float>(u[xi / 4][xi % 4]);
+        for (int xi = 0; xi < P; ++xi)
+          packed[((std::size_t(fb) * P + xi) * C + c) * FB + j] = static_cast<float>(u[xi / A][xi % A]);
       }
     }
 }
@@ -106,9 +121,21 @@ inline constexpr bool winograd_suits = Geo::kh == 3 && Geo::kw == 3 && Geo::sh =
                                        Geo::pw == 1 && Geo::g == 1 && Geo::c >= 16 && Geo::f >= 16 &&
                                        ((Geo::h + 1) / 2) * ((Geo::w + 1) / 2) >= 25;
 
-template <int C, int H, int W, int F, class Arch = xsimd::default_arch>
+/// The output tile M of a convolution of geometry Geo that runs as Winograd: F(4x4, 3x3) when the map holds
+/// at least 25 of its 4 x 4 tiles (ResNet-50's 56 and 28 wide maps), else F(2x2, 3x3). F(4x4) needs 4x
+/// instead of 2.25x fewer multiplies, but its transformed weights are 36/9 instead of 16/9 the direct
+/// kernel's and are streamed once per block of tiles: measured (bench_typenet_winograd, one thread, batch 1)
+/// 2.1x faster than F(2x2) on 28 x 28 x 128, level on 14 x 14 x 256 (16 tiles), 14 % slower on the seed
+/// AlexNet's 13 x 13 layers (16 tiles, 169 of their 256 pixels inside); at batch 64 faster on all three.
+template <class Geo>
+inline constexpr int winograd_tile = ((Geo::h + 3) / 4) * ((Geo::w + 3) / 4) >= 25 ? 4 : 2;
+
+template <int C, int H, int W, int F, class Arch = xsimd::default_arch, int M = 2>
 struct winograd_3x3 {
   static_assert(C > 0 && H > 0 && W > 0 && F > 0, "typenet: winograd_3x3: C, H, W, F must be positive");
+  static_assert(M == 2 || M == 4, "typenet: winograd_3x3: output tiles of 2 x 2 or 4 x 4");
+  static constexpr int A = M + 2;  ///< input patch extent
+  static constexpr int P = A * A;  ///< positions: GEMMs per f-block
 
   using vec = xsimd::batch<float, Arch>;
   static constexpr int lanes = static_cast<int>(vec::size);
@@ -122,21 +149,21 @@ struct winograd_3x3 {
   /// file (AVX-512: 6 x 4, 8 x 3, 12 x 2 or 1; AVX2: 6 x 2, 12 x 1).
   static constexpr int R = registers == 32 ? (NB >= 4 ? 6 : NB == 3 ? 8 : 12) : (NB == 2 ? 6 : 12);
   static constexpr int Cp = winograd_detail::cdiv(C, lanes) * lanes;  ///< Vbuf row stride
-  static constexpr int TH = (H + 1) / 2, TW = (W + 1) / 2;
+  static constexpr int TH = (H + M - 1) / M, TW = (W + M - 1) / M;
   static constexpr int tiles_per_image = TH * TW;
   /// Tiles per block: 3 register tiles, fewer when Vbuf would exceed ~512 KiB (half of a 1 MiB L2).
-  static constexpr int Tmax = std::max(R, std::min(3 * R, int((std::size_t{512} << 10) / (16 * sizeof(float) * Cp))));
+  static constexpr int Tmax = std::max(R, std::min(3 * R, int((std::size_t{512} << 10) / (P * sizeof(float) * Cp))));
 
-  static constexpr std::size_t u_block_floats = std::size_t{16} * C * FB;  ///< one f-block of U
+  static constexpr std::size_t u_block_floats = std::size_t{P} * C * FB;  ///< one f-block of U
   /// Floats of the transformed weights U = G g G^T.
   static constexpr std::size_t packed_floats = std::size_t{fblocks} * u_block_floats;
-  static constexpr std::size_t vbuf_floats = std::size_t{16} * Tmax * Cp;
-  static constexpr std::size_t mbuf_floats = std::size_t{16} * Tmax * FB;
+  static constexpr std::size_t vbuf_floats = std::size_t{P} * Tmax * Cp;
+  static constexpr std::size_t mbuf_floats = std::size_t{P} * Tmax * FB;
   /// Scratch floats one part needs (each concurrently running part its own; 64-byte alignment is best).
   static constexpr std::size_t workspace_floats_per_part = vbuf_floats + mbuf_floats;
 
   /// Packs PyTorch weights w[F][C][3][3] into U = G g G^T, layout [fblock][xi][c][FB] (zero past F).
-  static void pack(const float* w, float* packed) { winograd_detail::pack_u(w, packed, C, F, FB, fblocks); }
+  static void pack(const float* w, float* packed) { winograd_detail::pack_u(w, packed, C, F, FB, fblocks, M); }
 
   /// Output tiles of a batch.
   static constexpr std::int64_t tiles(int batch) noexcept { return std::int64_t{batch} * tiles_per_image; }
@@ -188,18 +215,17 @@ struct winograd_3x3 {
   static tile_pos position(std::int64_t t) noexcept {
     const int n = static_cast<int>(t / tiles_per_image);
     const int r = static_cast<int>(t % tiles_per_image);
-    return {n, 2 * (r / TW), 2 * (r % TW)};
+    return {n, M * (r / TW), M * (r % TW)};
   }
 
-  // V[xi][k][c] = (B^T d B)[xi] for the T tiles from t0, d the 4 x 4 input patch of channel c.
-  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+  // V[xi][k][c] = (B^T d B)[xi] for the T tiles from t0, d the A x A input patch of channel c.
   static void input_transform(const float* in, float* vbuf, std::int64_t t0, int T) {
     for (int k = 0; k < T; ++k) {
       const tile_pos p = position(t0 + k);
       const float* img = in + std::size_t(p.n) * H * W * C;
-      const float* src[4][4];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
+      const float* src[A][A];
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
           const int y = p.y0 - 1 + i, x = p.x0 - 1 + j;
           src[i][j] = (y >= 0 && y < H && x >= 0 && x < W) ? img + (std::size_t(y) * W + x) * C : zeros_;
         }
@@ -210,32 +236,52 @@ struct winograd_3x3 {
     }
   }
 
-  TYPENET_WINO_INLINE static void transform_one(const float* const (&src)[4][4], float* dst, int c, int n) {
-    vec d[4][4];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j)
-        d[i][j] = n == lanes ? vec::load_unaligned(src[i][j] + c) : detail::load_first<vec>(src[i][j] + c, n);
-    vec t[4][4];
-    for (int j = 0; j < 4; ++j) {  // B^T d (along the rows)
-      t[0][j] = d[0][j] - d[2][j];
-      t[1][j] = d[1][j] + d[2][j];
-      t[2][j] = d[2][j] - d[1][j];
-      t[3][j] = d[1][j] - d[3][j];
+  // t = B^T d for one column of A values (the same along rows and columns).
+  //   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+  //   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+  TYPENET_WINO_INLINE static void input_1d(const vec (&d)[A], vec (&t)[A]) {
+    if constexpr (M == 2) {
+      t[0] = d[0] - d[2];
+      t[1] = d[1] + d[2];
+      t[2] = d[2] - d[1];
+      t[3] = d[1] - d[3];
+    } else {
+      const vec four(4.0f), five(5.0f), two(2.0f);
+      const vec a = xsimd::fnma(four, d[2], d[4]);  // d4 - 4 d2
+      const vec b = xsimd::fnma(four, d[1], d[3]);  // d3 - 4 d1
+      const vec c = d[4] - d[2];
+      const vec e = two * (d[3] - d[1]);
+      t[0] = xsimd::fma(four, d[0], xsimd::fnma(five, d[2], d[4]));
+      t[1] = a + b;
+      t[2] = a - b;
+      t[3] = c + e;
+      t[4] = c - e;
+      t[5] = xsimd::fma(four, d[1], xsimd::fnma(five, d[3], d[5]));
+    }
+  }
+
+  TYPENET_WINO_INLINE static void transform_one(const float* const (&src)[A][A], float* dst, int c, int n) {
+    vec t[A][A];
+    for (int j = 0; j < A; ++j) {  // B^T d (along the rows)
+      vec col[A], out[A];
+      for (int i = 0; i < A; ++i)
+        col[i] = n == lanes ? vec::load_unaligned(src[i][j] + c) : detail::load_first<vec>(src[i][j] + c, n);
+      input_1d(col, out);
+      for (int i = 0; i < A; ++i) t[i][j] = out[i];
     }
     constexpr std::size_t plane = std::size_t{Tmax} * Cp;
-    for (int i = 0; i < 4; ++i) {  // (B^T d) B (along the columns)
-      float* o = dst + std::size_t(4 * i) * plane + c;
-      (t[i][0] - t[i][2]).store_unaligned(o);
-      (t[i][1] + t[i][2]).store_unaligned(o + plane);
-      (t[i][2] - t[i][1]).store_unaligned(o + 2 * plane);
-      (t[i][1] - t[i][3]).store_unaligned(o + 3 * plane);
+    for (int i = 0; i < A; ++i) {  // (B^T d) B (along the columns)
+      vec out[A];
+      input_1d(t[i], out);
+      float* o = dst + std::size_t(A * i) * plane + c;
+      for (int j = 0; j < A; ++j) out[j].store_unaligned(o + j * plane);
     }
   }
 
   // M[xi][k][0..FB) = sum_c V[xi][k][c] * U[xi][c][0..FB) for the block's T tiles and one f-block of U.
   static void gemms(const float* u, const float* vbuf, float* mbuf, int T) {
     const int groups = (T + R - 1) / R;
-    for (int xi = 0; xi < 16; ++xi) {
+    for (int xi = 0; xi < P; ++xi) {
       const float* ux = u + std::size_t(xi) * C * FB;
       const float* vx = vbuf + std::size_t(xi) * Tmax * Cp;
       float* mx = mbuf + std::size_t(xi) * Tmax * FB;
@@ -264,7 +310,23 @@ struct winograd_3x3 {
     });
   }
 
-  // Y = A^T M A + bias, A^T = [1 1 1 0; 0 1 -1 -1], for the block's tiles and f-block fb, clipped to H x W.
+  // y = A^T m for one column of A values.
+  //   F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]
+  //   F(4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+  TYPENET_WINO_INLINE static void output_1d(const vec (&m)[A], vec (&y)[M]) {
+    if constexpr (M == 2) {
+      y[0] = m[0] + m[1] + m[2];
+      y[1] = m[1] - m[2] - m[3];
+    } else {
+      const vec p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], s = m[3] - m[4];
+      y[0] = m[0] + p + r;
+      y[1] = xsimd::fma(vec(2.0f), s, q);
+      y[2] = xsimd::fma(vec(4.0f), r, p);
+      y[3] = xsimd::fma(vec(8.0f), s, q) + m[5];
+    }
+  }
+
+  // Y = A^T M A + bias for the block's tiles and f-block fb, clipped to H x W.
   template <class Epilogue, bool Add>
   static void output_transform(const float* mbuf, const float* bias, float* out, std::int64_t t0, int T, int fb,
                                const float* residual) {
@@ -278,35 +340,30 @@ struct winograd_3x3 {
     }
     for (int k = 0; k < T; ++k) {
       const tile_pos p = position(t0 + k);
-      const bool two_rows = p.y0 + 1 < H, two_cols = p.x0 + 1 < W;
+      const int rows = std::min(M, H - p.y0), cols = std::min(M, W - p.x0);
       const std::size_t at = ((std::size_t(p.n) * H + p.y0) * W + p.x0) * F + std::size_t(fb) * FB;
-      float* y0 = out + at;
-      float* y1 = y0 + std::size_t(W) * F;
-      const float* r0 = Add ? residual + at : nullptr;
-      const float* r1 = Add ? r0 + std::size_t(W) * F : nullptr;
       for (int b = 0; b < NB; ++b) {
         if (valid[b] <= 0) break;
         const float* mk = mbuf + std::size_t(k) * FB + b * lanes;
-        vec s[2][4];
-        for (int j = 0; j < 4; ++j) {  // A^T M (along the rows)
-          const vec m0 = vec::load_unaligned(mk + (0 + j) * plane), m1 = vec::load_unaligned(mk + (4 + j) * plane);
-          const vec m2 = vec::load_unaligned(mk + (8 + j) * plane), m3 = vec::load_unaligned(mk + (12 + j) * plane);
-          s[0][j] = m0 + m1 + m2;
-          s[1][j] = m1 - m2 - m3;
+        vec s[M][A];
+        for (int j = 0; j < A; ++j) {  // A^T M (along the rows)
+          vec col[A], y[M];
+          for (int i = 0; i < A; ++i) col[i] = vec::load_unaligned(mk + (A * i + j) * plane);
+          output_1d(col, y);
+          for (int i = 0; i < M; ++i) s[i][j] = y[i];
         }
         const int n = valid[b];
         const int off = b * lanes;
-        // bias + result [+ residual at the same place], then the epilogue, stored.
-        const auto put = [&](vec v, float* y, const float* r) TYPENET_WINO_INLINE_LAMBDA {
-          v = bv[b] + v;
-          if constexpr (Add) v = v + detail::load_first<vec>(r + off, n);
-          detail::store_first(detail::apply_epilogue<Epilogue>(v), y + off, n);
-        };
-        put(s[0][0] + s[0][1] + s[0][2], y0, r0);
-        if (two_cols) put(s[0][1] - s[0][2] - s[0][3], y0 + F, r0 + (Add ? F : 0));
-        if (two_rows) {
-          put(s[1][0] + s[1][1] + s[1][2], y1, r1);
-          if (two_cols) put(s[1][1] - s[1][2] - s[1][3], y1 + F, r1 + (Add ? F : 0));
+        for (int i = 0; i < rows; ++i) {  // (A^T M) A (along the columns)
+          vec y[M];
+          output_1d(s[i], y);
+          for (int j = 0; j < cols; ++j) {
+            // bias + result [+ residual at the same place], then the epilogue, stored.
+            const std::size_t o = at + (std::size_t(i) * W + j) * F + off;
+            vec v = bv[b] + y[j];
+            if constexpr (Add) v = v + detail::load_first<vec>(residual + o, n);
+            detail::store_first(detail::apply_epilogue<Epilogue>(v), out + o, n);
+          }
         }
       }
     }
