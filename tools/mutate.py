@@ -181,7 +181,7 @@ MUTANTS = [
          old="if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);",
          new="(void)n, (void)rp;", **simd("graph_test")),
     dict(name="simd-winograd-residual-ignored", kernel="simd winograd residual join", bug="residual not added",
-         file=WINO, old="if constexpr (Add) v = v + detail::load_first<vec>(residual + o, n);", new="",
+         file=WINO, old="if constexpr (Add) v = v + detail::load_first<vec>(residual + o, n);", new="(void)residual;",
          **simd("graph_test")),
     dict(name="simd-depthwise-residual-ignored", kernel="simd depthwise residual join", bug="residual not added",
          file=DW, old="if constexpr (Add) acc[u] = acc[u] + io::template load_first<vec>(rp + c0 + u * V, n);",
