@@ -179,17 +179,21 @@ void check_shape() {
       }
 }
 
+/// Shapes with one pixel, odd extents, partial f-blocks and channel tails, for output tiles of M x M.
+template <int M>
+void tiny_and_odd_shapes() {
+  check_shape<3, 1, 1, 5, M>();
+  check_shape<5, 2, 3, 17, M>();
+  check_shape<17, 7, 6, 33, M>();
+  check_shape<16, 8, 8, 16, M>();
+  check_shape<7, 5, 9, 70, M>();    // two f-blocks of 64, the second partial
+  check_shape<33, 3, 2, 130, M>();  // three f-blocks, C past a vector
+  check_shape<1, 4, 1, 1, M>();
+}
+
 }  // namespace
 
-TEST_CASE("winograd_3x3: tiny and odd shapes") {
-  check_shape<3, 1, 1, 5>();
-  check_shape<5, 2, 3, 17>();
-  check_shape<17, 7, 6, 33>();
-  check_shape<16, 8, 8, 16>();
-  check_shape<7, 5, 9, 70>();    // two f-blocks of 64, the second partial
-  check_shape<33, 3, 2, 130>();  // three f-blocks, C past a vector
-  check_shape<1, 4, 1, 1>();
-}
+TEST_CASE("winograd_3x3: tiny and odd shapes") { tiny_and_odd_shapes<2>(); }
 
 TEST_CASE("winograd_3x3: AlexNet conv3, conv4, conv5 (13 x 13)") {
   check_shape<256, 13, 13, 384>();
@@ -198,13 +202,7 @@ TEST_CASE("winograd_3x3: AlexNet conv3, conv4, conv5 (13 x 13)") {
 }
 
 TEST_CASE("winograd_3x3 F(4x4, 3x3): tiny and odd shapes (clipped tiles in both directions)") {
-  check_shape<3, 1, 1, 5, 4>();
-  check_shape<5, 2, 3, 17, 4>();
-  check_shape<17, 7, 6, 33, 4>();
-  check_shape<16, 8, 8, 16, 4>();
-  check_shape<7, 5, 9, 70, 4>();
-  check_shape<33, 3, 2, 130, 4>();
-  check_shape<1, 4, 1, 1, 4>();
+  tiny_and_odd_shapes<4>();
   check_shape<16, 9, 10, 16, 4>();
 }
 
