@@ -172,7 +172,7 @@ int cmd_run(const options& o) {
   const run_options r = policy_options(o);
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
-    check_precision<Net>(r, net);
+    check_precision<Net>(r);
     constexpr std::uint64_t image_bytes = 4 * static_cast<std::uint64_t>(Net::input_shape::size);
     // Before reading: the batch the input's size implies (its .npy header is a few hundred bytes at most),
     // so that an input too large for the memory left is refused without being read.
@@ -309,7 +309,7 @@ int cmd_bench(const options& o) {
   const bool ops = o.flags.count("--ops") != 0;
   with_network(net, [&](auto id) {
     using Net = typename decltype(id)::type;
-    check_precision<Net>(r, net);
+    check_precision<Net>(r);
     if (ops) check_op_times<Net>(r, net);
     check_memory<Net>("bench", net, static_cast<std::uint64_t>(batch), "", r.policy, true, "use a smaller --batch");
     tn::params<Net> p;

@@ -278,14 +278,14 @@ constexpr bool zoo_has_bf16() {
 #endif
 }
 
-/// Whether this typenet-zoo has an int8 program for Net: compiled with AVX512_VNNI, and Net a chain network.
+/// Whether this typenet-zoo has an int8 program for Net: compiled with AVX512_VNNI.
 template <class Net>
 constexpr bool zoo_has_int8() {
 #if TYPENET_ZOO_HAS_SIMD
   if constexpr (std::is_void_v<Net>)
     return false;
   else
-    return TYPENET_HAS_VNNI != 0 && tn::exec::simd_native<Net>;
+    return TYPENET_HAS_VNNI != 0;
 #else
   return false;
 #endif
@@ -294,19 +294,15 @@ constexpr bool zoo_has_int8() {
 /// `--precision bf16|int8` for a network this typenet-zoo cannot run in that precision: a usage error
 /// saying why.
 template <class Net>
-void check_precision(const run_options& r, const std::string& net) {
+void check_precision(const run_options& r) {
   if (r.precision == precision_kind::bf16 && !zoo_has_bf16<Net>())
     throw usage_error(
         "--precision bf16: this typenet-zoo was compiled without AVX512_BF16; build it with "
         "-march=native on a CPU that has it (Zen 4, Sapphire Rapids)");
-  if (r.precision == precision_kind::int8 && !zoo_has_int8<Net>()) {
-    if (TYPENET_HAS_VNNI == 0)
-      throw usage_error(
-          "--precision int8: this typenet-zoo was compiled without AVX512_VNNI; build it with "
-          "-march=native on a CPU that has it (Zen 4, Ice Lake, Sapphire Rapids)");
-    throw usage_error("--precision int8 runs the chain networks (lenet5 and the AlexNets) so far; " + net +
-                      " has blocks or batch norm: use --precision bf16 or f32");
-  }
+  if (r.precision == precision_kind::int8 && !zoo_has_int8<Net>())
+    throw usage_error(
+        "--precision int8: this typenet-zoo was compiled without AVX512_VNNI; build it with "
+        "-march=native on a CPU that has it (Zen 4, Ice Lake, Sapphire Rapids)");
 }
 
 inline run_options policy_options(const options& o) {

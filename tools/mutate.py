@@ -79,6 +79,7 @@ BF16 = "include/typenet/kernels/simd/bf16.hpp"
 BF16P = "include/typenet/exec/simd_bf16.hpp"
 BF16G = "include/typenet/exec/simd_bf16_graph.hpp"
 INT8 = "include/typenet/kernels/simd/int8.hpp"
+INT8G = "include/typenet/exec/simd_int8_graph.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
@@ -404,9 +405,10 @@ MUTANTS = [
          file=BF16G, old="std::memcpy(y, in[std::size_t(k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",
          new="std::memcpy(y, in[std::size_t(Op.input_count - 1 - k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",
          **simd("bf16_graph_test")),
-    dict(name="bf16-graph-shadow-residual", kernel="bf16 graph program", bug="a shadow op's residual not widened",
-         file=BF16G, old="if constexpr (op.residual >= 0) stored_value<Low, op.residual>::widen_all(fr);",
-         new="", **simd("bf16_graph_test")),
+    dict(name="bf16-graph-shadow-residual", kernel="bf16 and int8 graph programs", bug="a shadow op's residual not widened",
+         file="include/typenet/exec/simd_reduced_graph.hpp",
+         old="if constexpr (op.residual >= 0) stored_value<Format, Low, op.residual>::widen_all(fr);",
+         new="", **simd("bf16_graph_test", "int8_graph_test")),
     dict(name="bf16-pool-tail-dropped", kernel="bf16 pool storage", bug="the channels past the last vector not pooled",
          file=POOL, old="if (c < C) vector(c, C - c);", new="(void)c;", **simd("bf16_graph_test")),
     dict(name="bf16-graph-rows-split", kernel="bf16 graph program", bug="a thread's last output row is skipped",
@@ -443,8 +445,20 @@ MUTANTS = [
          file="include/typenet/exec/simd_int8.hpp", old="pad(kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
          new="pad(kernel::pad_bytes + 64, u8{0}),", **simd("int8_test")),
     dict(name="int8-calibrate-ranges-shifted", kernel="int8 calibration", bug="a stage's range recorded for the one before",
-         file="include/typenet/exec/simd_int8.hpp", old="[&](std::size_t stage, const float* v, std::int64_t size) { take(stage + 1, v, size); });",
-         new="[&](std::size_t stage, const float* v, std::int64_t size) { take(stage, v, size); });", **simd("int8_test")),
+         file="include/typenet/exec/simd_int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
+         new="{ take(k, v, size); });", **simd("int8_test")),
+    dict(name="int8-graph-calibrate-shifted", kernel="int8 calibration", bug="a graph value's range recorded for the next",
+         file="include/typenet/exec/simd_int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
+         new="{ take(k + 1 - simd_native<Net>, v, size); });", **simd("int8_graph_test")),
+    dict(name="int8-conv-residual-zero-point", kernel="int8 conv2d residual", bug="the residual's zero point not subtracted",
+         file=INT8, old="_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, rz)), rs, v);",
+         new="_mm512_maskz_cvtepi32_ps(all, r), rs, v); (void)rz;", **simd("int8_test", "int8_graph_test")),
+    dict(name="int8-graph-residual-scale", kernel="int8 graph conv", bug="the residual dequantised with the output's scale",
+         file=INT8G, old="res_q(add ? q[std::size_t(Op.residual)] : ks::act_quant{}),",
+         new="res_q(add ? q[std::size_t(Op.output)] : ks::act_quant{}),", **simd("int8_graph_test")),
+    dict(name="int8-graph-padding-zero", kernel="int8 graph conv", bug="the padding row holds 0, not the zero point",
+         file=INT8G, old="pad(kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),",
+         new="pad(kernel::pad_bytes + 64, u8{0}),", **simd("int8_graph_test")),
     dict(name="int8-weight-scale-per-layer", kernel="int8 weight packing", bug="one scale for every output channel",
          file=INT8, old="const float sw = real ? weight_scale(wo, per_output) : 1.0f;",
          new="const float sw = real ? weight_scale(w, per_output) : 1.0f;", **simd("int8_test")),

@@ -38,6 +38,12 @@ in bf16 (INFERENCE_PRECISION_HINT bf16); ONNX Runtime (no bf16 kernels on the CP
 logits are checked against the PyTorch twin's fp32 ones with the looser bound BF16_BOUND * max |logit|
 (both engines round weights and activations to bf16; the measured errors are printed and kept).
 
+--precision int8: typenet's int8 program (`typenet-zoo ... --precision int8 --calibrate C.npy`) against ONNX
+Runtime running a statically quantised model of the same ONNX export (int8_peers.quantize: QDQ, per-channel s8
+weights, u8 activations, MinMax ranges); both calibrate on the same 8 images (uniform in [-1, 1), DATA/NET_
+calibration.npy). OpenVINO and oneDNN are left out. typenet's logits must be within INT8_BOUND * max |logit|
+of the PyTorch twin's fp32 ones; ONNX Runtime's error is printed and kept beside it.
+
 --dry-run: the checks and one round of batch 1 / 1 thread with 2 timed passes, without the idle gate.
 """
 import argparse
@@ -57,6 +63,10 @@ DEFAULT_NETS = "resnet50,mobilenet_v2,squeezenet1_1"
 ENGINES = ("typenet", "onednn", "onnxruntime", "openvino")
 NATIVE = ("typenet", "onednn")  # C++ programs: their peak resident set is their own
 BF16_ENGINES = ("typenet", "openvino")
+INT8_ENGINES = ("typenet", "onnxruntime")
+# int8 logits against fp32 PyTorch: 10 % of the largest logit (the seed AlexNet's bound in int8_peers.py is
+# 10.6 %; tests/simd/int8_util.hpp's grows with the layer count and is far looser for ResNet-50).
+INT8_BOUND = 0.10
 # bf16 logits against fp32 PyTorch: 8 % of the largest logit. bf16 keeps 8 significant bits (u = 2^-9) and
 # every conv/dense layer rounds its input and weights; tests/simd/bf16_util.hpp's bound grows with the layer
 # count (ResNet-50: 21 %), this fixed one is tighter and is what both engines are asked to meet here.
@@ -118,12 +128,24 @@ def prepare(args, net, data):
                       output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     np.save(os.path.join(data, f"{net}_input.npy"), x)
     out = os.path.join(data, f"{net}_typenet.npy")
+    if args.precision == "int8":
+        from int8_peers import quantize
+        cal = np.random.default_rng(args.seed + 2).uniform(-1, 1, (8, *image)).astype(np.float32)
+        np.save(calibration_path(data, net), cal)
+        int8_path = os.path.join(data, f"{net}_int8.onnx")
+        quantize(onnx_path, cal, int8_path)
     spawn([args.zoo, "run", net, "--weights", weights, "--input", os.path.join(data, f"{net}_input.npy"), "--output",
-           out, "--policy", "simd", "--precision", args.precision])
-    bound = {"bound": BF16_BOUND} if args.precision == "bf16" else {}
-    checks = {"typenet": check(f"{net} typenet (exec::simd, {args.precision})", np.load(out), want, "PyTorch", **bound),
-              "openvino": check(f"{net} openvino ({args.precision})",
-                                OvEngine(onnx_path, 1, 2, image, args.precision).run(x), want, "PyTorch", **bound)}
+           out, "--policy", "simd", "--precision", args.precision, *typenet_calibration(args, data, net)])
+    bound = {"bound": {"bf16": BF16_BOUND, "int8": INT8_BOUND}[args.precision]} if args.precision != "f32" else {}
+    checks = {"typenet": check(f"{net} typenet (exec::simd, {args.precision})", np.load(out), want, "PyTorch", **bound)}
+    if args.precision == "int8":
+        # ONNX Runtime's int8 error is shown, not judged: it is the peer's, on the same weights and ranges.
+        c = check(f"{net} onnxruntime (int8, QDQ)", OrtEngine(int8_path, 1).run(x), want, "PyTorch", bound=float("inf"))
+        checks["onnxruntime"] = dict(c, judged=False)
+        onnx_path = int8_path
+    else:
+        checks["openvino"] = check(f"{net} openvino ({args.precision})",
+                                   OvEngine(onnx_path, 1, 2, image, args.precision).run(x), want, "PyTorch", **bound)
     if args.precision == "f32":
         checks["onnxruntime"] = check(f"{net} onnxruntime", OrtEngine(onnx_path, 1).run(x), want, "PyTorch")
         # oneDNN: every algorithm bench_onednn_graph may choose (best checks its candidates against direct)
@@ -137,12 +159,22 @@ def prepare(args, net, data):
     return weights, onnx_path, checks
 
 
+def calibration_path(data, net):
+    return os.path.join(data, f"{net}_calibration.npy")
+
+
+def typenet_calibration(args, data, net):
+    """typenet-zoo's int8 calibration flags: the images ONNX Runtime's model was calibrated on."""
+    return ["--calibrate", calibration_path(data, net)] if args.precision == "int8" else []
+
+
 def time_engine(args, engine, net, weights, onnx_path, batch, threads, iters):
     if engine in ("typenet", "onednn"):
         with tempfile.NamedTemporaryFile(suffix=".json") as j:
             common = [net, "--weights", weights, "--batch", str(batch), "--threads", str(threads), "--iters",
                       str(iters), "--json", j.name]
-            cmd = ([args.zoo, "bench", *common, "--policy", "simd", "--precision", args.precision]
+            cmd = ([args.zoo, "bench", *common, "--policy", "simd", "--precision", args.precision,
+                    *typenet_calibration(args, os.path.dirname(weights), net)]
                    if engine == "typenet" else [args.onednn, "bench", *common])
             _, peak = spawn(cmd)
             r = json.load(open(j.name))
@@ -172,7 +204,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--json")
-    ap.add_argument("--precision", choices=("f32", "bf16"), default="f32")
+    ap.add_argument("--precision", choices=("f32", "bf16", "int8"), default="f32")
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--worker", choices=("onnxruntime", "openvino"), help=argparse.SUPPRESS)
     ap.add_argument("--image", help=argparse.SUPPRESS)
@@ -203,7 +235,7 @@ def main():
         points, rounds, iters_of = [(1, 1)], 1, {1: 2}
     print(f"machine: {cpu_description()}; onnxruntime {onnxruntime.__version__}, openvino {openvino.__version__}",
           flush=True)
-    engines = BF16_ENGINES if args.precision == "bf16" else ENGINES
+    engines = {"f32": ENGINES, "bf16": BF16_ENGINES, "int8": INT8_ENGINES}[args.precision]
     result = {"machine": cpu_description(), "onnxruntime": onnxruntime.__version__, "openvino": openvino.__version__,
               "precision": args.precision, "nets": {}}
     prepared = {net: prepare(args, net, data) for net in nets}

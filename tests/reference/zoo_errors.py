@@ -270,8 +270,6 @@ def main():
         cases += [
             (std("good.safetensors", "x.npy", "o19.npy") + ["--policy", "simd", "--precision", "int8"],
              "run --precision int8 needs --calibrate C.npy"),
-            (["bench", "resnet18", "--policy", "simd", "--precision", "int8"],
-             "--precision int8 runs the chain networks (lenet5 and the AlexNets) so far; resnet18 has blocks"),
             (std("good.safetensors", "x.npy", "o20.npy") + ["--policy", "simd", "--precision", "int8", "--calibrate",
                                                             "missing.npy"], "missing.npy"),
         ]

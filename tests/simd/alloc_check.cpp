@@ -98,10 +98,11 @@ void check_no_allocation(int max_batch, int threads) {
   tn::init_he(p, 3);
   Policy policy;
   policy.threads = threads;
-  tn::model<Net, Policy> m(p, max_batch, policy);
   std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
   std::vector<float> out(static_cast<std::size_t>(max_batch * Net::output_shape::size));
   tn::fill_uniform(in, 9);
+  if constexpr (requires { policy.ranges; }) policy.ranges = tn::exec::calibrate<Net>(p, in, max_batch);  // int8
+  tn::model<Net, Policy> m(p, max_batch, policy);
   m.forward(in.data(), out.data(), max_batch);  // warm: first use of the pool's threads
   const long before = allocations.load();
   for (int batch = 1; batch <= max_batch; ++batch)
@@ -156,13 +157,28 @@ TEST_CASE("simd forward allocates nothing: every stage kind (stand-alone layers,
 }
 
 #if TYPENET_HAS_BF16
-TEST_CASE("bf16 forward allocates nothing: lenet5, seed_alexnet, every stage kind" *
+TEST_CASE("bf16 forward allocates nothing: lenet5, seed_alexnet, every stage kind, resnet18, mobilenet_v2" *
           doctest::skip(!tn::exec::bf16_available())) {
   using bf16 = tn::exec::simd<xsimd::default_arch, tn::precision::bf16>;
   check_no_allocation<tn::zoo::lenet5, bf16>(9, 2);
   check_no_allocation<tn::zoo::seed_alexnet, bf16>(2, 2);
   check_no_allocation<every_stage, bf16>(3, 2);
   check_no_allocation<every_flat_stage, bf16>(9, 1);
+  check_no_allocation<tn::zoo::resnet18, bf16>(2, 2);
+  check_no_allocation<tn::zoo::mobilenet_v2, bf16>(2, 2);
+}
+#endif
+
+#if TYPENET_HAS_VNNI
+TEST_CASE("int8 forward allocates nothing: lenet5, seed_alexnet, the graph networks" *
+          doctest::skip(!tn::exec::int8_available())) {
+  using int8 = tn::exec::simd<xsimd::default_arch, tn::precision::int8>;
+  check_no_allocation<tn::zoo::lenet5, int8>(9, 2);
+  check_no_allocation<tn::zoo::seed_alexnet, int8>(2, 2);
+  check_no_allocation<every_stage, int8>(3, 2);
+  check_no_allocation<tn::zoo::resnet18, int8>(2, 2);
+  check_no_allocation<tn::zoo::mobilenet_v2, int8>(2, 1);
+  check_no_allocation<tn::zoo::squeezenet1_1, int8>(2, 2);
 }
 #endif
 

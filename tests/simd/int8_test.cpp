@@ -7,7 +7,7 @@
 //  * the float output against the fp32 convolution / product in double, within the error the quantisation
 //    of inputs and weights allows (derived below), so that a wrong scale cannot pass with a matching model.
 // The program (exec::simd<Arch, precision::int8>) against the fp32 reference, with the bound derived at
-// int8_bound, and exec::calibrate against the fp32 program's own values.
+// int8_bound (int8_util.hpp), and exec::calibrate against the fp32 program's own values.
 // Skipped (doctest skip) on a CPU without AVX512_VNNI; the kernels are compiled only where TYPENET_HAS_VNNI.
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -30,6 +30,7 @@
 #include <typenet/zoo/lenet.hpp>
 
 #include "chain_nets.hpp"
+#include "int8_util.hpp"
 #include "simd_util.hpp"
 
 namespace tn = typenet;
@@ -85,8 +86,12 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale 
 template <class Epilogue>
 float activation(float v) {
   if constexpr (std::is_same_v<Epilogue, ks::epilogue_relu>) return v < 0 ? 0.0f : v;
+  if constexpr (std::is_same_v<Epilogue, ks::epilogue_relu6>) return v < 0 ? 0.0f : (v > 6 ? 6.0f : v);
   return v;
 }
+
+/// The quantisation of the residuals added in these tests (a ResNet join: the shortcut's own range).
+const ks::act_quant res_act{0.015f, 91};
 
 /// The next tensor's quantisation used for u8 outputs in these tests.
 const ks::act_quant out_act{0.02f, 37};
@@ -120,8 +125,10 @@ void compare(Out got, float model, double ref, double err_bound, int& bad_model,
 }
 
 /// conv_int8_kernel on one geometry (batch 2, every item, split in two ranges as two threads would) with
-/// an input quantised with zero point `zero` (nonzero: the padding correction matters).
-template <class Geo, class Out, class Epilogue = ks::epilogue_none>
+/// an input quantised with zero point `zero` (nonzero: the padding correction matters). With Add, a random
+/// u8 residual (quantised as res_act, stored like a u8 output: its padding channels hold its zero point)
+/// is joined: the model adds fma(float(r - z), s, conv) before the activation, the fp32 reference s (r - z).
+template <class Geo, class Out, class Epilogue = ks::epilogue_none, bool Add = false>
 void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
   using K = ks::conv_int8_kernel<Geo, Out>;
   constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
@@ -153,10 +160,15 @@ void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
   const ks::int8_weights kw{pw, sums.data(), mul.data(), pbias.data()};
   const std::vector<std::uint8_t> pad(K::pad_bytes, std::uint8_t(a.zero));
   std::vector<Out> y(std::size_t(batch) * OH * OW * K::Fs, Out(3));
+  constexpr int Rs = ks::quad_channels(F);
+  std::vector<std::uint8_t> res(std::size_t(batch) * OH * OW * Rs);
+  for (std::size_t i = 0; i < res.size(); ++i)
+    res[i] = int(i % Rs) < F ? std::uint8_t((i * 2654435761u >> 7) % 256) : std::uint8_t(res_act.zero);
   const ks::out_quant oq{1.0f / out_act.scale, out_act.zero};
   const std::int64_t items = K::items(batch), mid = items / 3;
-  K::template run<Epilogue>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, 0, mid);
-  K::template run<Epilogue>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, mid, items);
+  K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, 0, mid, res.data(), res_act);
+  K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, mid, items, res.data(),
+                                 res_act);
   int bad_model = 0, bad_ref = 0;
   double worst = 0;
   for (int n = 0; n < batch; ++n)
@@ -178,8 +190,13 @@ void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
                 // |x w - s (q - z) sw wq| <= |w| s/2 + |x| sw/2 + s sw/4 (each rounding within half a step).
                 bound += std::abs(w[wi]) * a.scale / 2 + std::abs(x[xi]) * wq.scale[f] / 2 + a.scale * wq.scale[f] / 4;
               }
-          const float model =
-              activation<Epilogue>(ks::int8_dequantize_acc(std::int32_t(acc), a.scale * wq.scale[f], bias[f]));
+          float conv = ks::int8_dequantize_acc(std::int32_t(acc), a.scale * wq.scale[f], bias[f]);
+          if constexpr (Add) {
+            const int r = int(res[((std::size_t(n) * OH + oh) * OW + ow) * Rs + f]) - res_act.zero;
+            conv = std::fma(float(r), res_act.scale, conv);
+            ref += double(res_act.scale) * r;
+          }
+          const float model = activation<Epilogue>(conv);
           const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * K::Fs + f;
           compare(y[at], model, double(activation<Epilogue>(float(ref))), bound + 1e-5 * std::abs(ref), bad_model,
                   bad_ref, worst);
@@ -214,6 +231,11 @@ TEST_CASE("int8 conv kernel: the exact integer sum and the epilogue, against a s
   check_conv<geo<4, 12, 12, 33, 3, 1, 2>, float>("pad larger than the kernel half");
   check_conv<geo<8, 10, 9, 24, 1, 1, 0>, std::uint8_t>("1x1, 8 -> 24");
   check_conv<geo<64, 7, 7, 96, 1, 2, 0>, float>("1x1 stride 2");
+  // The residual join (ResNet's blocks): 1x1 and 3x3, u8 and float outputs, a partial block and padding
+  // channels (F = 33: stored 36), ReLU after the join.
+  check_conv<geo<16, 7, 9, 64, 1, 1, 0>, std::uint8_t, ks::epilogue_relu, true>("1x1 + residual, relu");
+  check_conv<geo<12, 9, 8, 33, 3, 1, 1>, std::uint8_t, ks::epilogue_none, true>("3x3 + residual, F = 33");
+  check_conv<geo<8, 10, 10, 100, 3, 2, 1>, float, ks::epilogue_relu6, true>("3x3/2 + residual, float out, relu6");
 }
 
 namespace {
@@ -308,27 +330,6 @@ TEST_CASE("int8: quantize_row and dequantize_row as the scalar helpers" * doctes
 }
 
 namespace {
-
-/// The bound of an int8 network against fp32: max |int8 - ref| <= bound * max |ref| with
-/// bound = (layers + 1) * 2 * (1/510 + 1/254), `layers` the conv and dense layers. Why: a layer's input
-/// errs by at most half a step of its calibrated range (range / 510) and each weight by half a step of its
-/// output channel's largest weight (max |w| / 254), so a product errs by at most (1/510 + 1/254) of
-/// max |x| max |w|; summed over a layer's terms that is within a small factor (the 2) of the largest output
-/// for these He-initialised layers, and ReLU, pooling and LRN do not enlarge an error relative to the
-/// largest value, so the layers' errors add (the + 1: the quantised network input). Measured (-s): 0.1-0.5
-/// of this; a wrong tap, zero point or scale errs by whole terms and lands far outside.
-constexpr double int8_bound(int layers) { return (layers + 1) * 2.0 * (1.0 / 510 + 1.0 / 254); }
-
-using int8_policy = tn::exec::simd<xsimd::default_arch, tn::precision::int8>;
-
-template <class Net>
-std::vector<float> run_int8(const tn::params<Net>& p, const std::vector<float>& in, int batch, int threads,
-                            const std::vector<tn::exec::tensor_range>& ranges) {
-  int8_policy policy;
-  policy.threads = threads;
-  policy.ranges = ranges;
-  return run_policy<Net>(p, in, batch, policy);
-}
 
 using chain::ends_in;
 

@@ -89,10 +89,6 @@ TYPENET_DIAG_RULE(int8_not_compiled, class Arch,
   "typenet: int8_not_compiled: exec::simd<Arch, tn::precision::int8> needs the AVX512_VNNI instructions at "
   "compile time: compile with -march=native on a CPU that has them (Zen 4, Ice Lake, Sapphire Rapids; CMake: link "
   "typenet::native), or add -mavx512vnni -mavx512bw -mavx512vl")
-TYPENET_DIAG_RULE(int8_graph_network, class Net,
-  "typenet: int8_graph_network: exec::simd<Arch, tn::precision::int8> runs chain networks only so far; the "
-  "network below has blocks or graph layers (residual, concat, batch_norm, relu6, depthwise): run it with "
-  "tn::precision::bf16 or f32")
 
 // clang-format on
 

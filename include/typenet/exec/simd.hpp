@@ -782,6 +782,21 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
   /// The keys of the layers that run exec::reference's kernel (converted to NCHW and back).
   static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
 
+  /// run(), calling observe(v, values, count) after each fused op with the value v it wrote (NHWC, or flat)
+  /// and its `count` floats for the images of the chunk (exec::calibrate).
+  template <class Observe>
+  void run_observed(const float* in, float* out, int batch, Observe&& observe) {
+    simd_detail::check_batch(batch, this->max_batch_);
+    for (int i = 0; i < batch; i += this->chunk_) {
+      const int n = std::min(this->chunk_, batch - i);
+      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * Net::output_shape::size, n,
+                [&](std::size_t op) {
+                  const std::size_t v = static_cast<std::size_t>(low::ops[op].output);
+                  observe(v, arena_.get() + low::offset[v] * this->chunk_, low::plan::size[v] * n);
+                });
+    }
+  }
+
  private:
   template <class AfterOp>
   void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {

@@ -259,101 +259,23 @@ requires(simd_native<Net>) class simd<Arch, precision::bf16>::program<Net>
 };
 
 /// A graph network (blocks, batch norm, relu6, depthwise convolutions): exec/simd_bf16_graph.hpp's executors
-/// over the fp32 graph program's op list and arena plan. run() and time_ops() (the latter with each op's
-/// widening and rounding passes where it runs in fp32) come from simd_graph::chunked_program.
+/// over the fp32 graph program's op list and arena plan, run by simd_reduced_graph::graph_program.
 template <class Arch>
 template <class Net>
 requires(!simd_native<Net>) class simd<Arch, precision::bf16>::program<Net>
-    : public simd_graph::chunked_program<program<Net>, simd_graph::lowered<Net>> {
-  using low = simd_graph::lowered<Net>;
-  using base = simd_graph::chunked_program<program<Net>, low>;
-  friend base;
-  template <std::size_t I>
-  using exec_at = typename simd_bf16_graph::exec_for<low, I, Arch>::type;
-  template <std::size_t... I>
-  static auto exec_types(std::index_sequence<I...>) -> boost::hana::basic_tuple<exec_at<I>...>;
-  using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
-  template <class T>
-  struct info;
-  template <class... E>
-  struct info<boost::hana::basic_tuple<E...>> {
-    static constexpr std::size_t zeros = std::max({std::size_t{0}, E::zero_elems...});
-    static constexpr std::size_t workspace =
-        std::max({std::size_t{0}, E::workspace_floats..., E::f32_workspace_floats...});
-    static constexpr std::size_t f32_zeros = std::max({std::size_t{0}, E::f32_zero_floats...});
-    static constexpr bool fallback = (false || ... || E::fallback);
-  };
-  using tuple_info = info<execs_tuple>;
-  using bf16_t = kernels::simd::bf16_t;
-  static constexpr std::int64_t scratch_floats =
-      tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
-  static constexpr value_dims in_dims = low::plan::dims[0];
-  static constexpr std::int64_t in_size = Net::input_shape::size;
-  using out_value = simd_bf16_graph::stored_value<low, low::output>;
+    : public simd_reduced_graph::graph_program<simd_bf16_graph::format, Net, Arch, simd_bf16_graph::exec_for> {
+  using base = simd_reduced_graph::graph_program<simd_bf16_graph::format, Net, Arch, simd_bf16_graph::exec_for>;
 
  public:
-  /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
-  static constexpr bool reference_fallback = tuple_info::fallback;
-
   program(const params<Net>& p, int max_batch, const simd<Arch, precision::bf16>& policy)
-      : base(check(max_batch, policy)),
-        execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
-        arena_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
-        shadow_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
-        zeros_(detail::make_aligned_floats(static_cast<std::int64_t>((tuple_info::zeros + 1) / 2) + 64)),
-        f32_zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::f32_zeros) + 64)),
-        workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
-        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->chunk_)),
-        pool_(policy.threads) {}
-
-  int threads() const noexcept { return pool_.size(); }
-
-  /// The keys of the layers that run exec::reference's kernel (in fp32, between widening and rounding).
-  static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
+      : base(p, check(max_batch, policy), policy.threads, {}) {}
 
  private:
-  template <class AfterOp>
-  void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
-    const simd_graph::frame f32{
-        shadow_.get(),  low::offset.data(),           this->chunk_, batch, &pool_, f32_zeros_.get(), workspace_.get(),
-        scratch_.get(), scratch_floats * this->chunk_};
-    const simd_bf16_graph::frame fr{
-        reinterpret_cast<bf16_t*>(arena_.get()),       low::offset.data(), this->chunk_, batch, &pool_,
-        reinterpret_cast<const bf16_t*>(zeros_.get()), workspace_.get(),   &f32};
-    bf16_t* first = fr.at(0);
-    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
-      if constexpr (in_dims.c > 0) {
-        kernels::simd::nchw_to_nhwc_bf16<in_dims.c, in_dims.h, in_dims.w>(in, first, b, e);
-      } else {
-        constexpr std::int64_t stored = kernels::simd::stored_channels(int(in_size));
-        for (std::int64_t i = b; i < e; ++i) {
-          kernels::simd::to_bf16(in + i * in_size, first + i * stored, in_size);
-          if (stored != in_size) first[i * stored + in_size] = 0;
-        }
-      }
-    });
-    std::size_t op = 0;
-    boost::hana::for_each(execs_, [&](auto& e) {
-      e.run(fr);
-      after_op(op++);
-    });
-    out_value::widen_all(fr);
-    simd_graph::store_output<low>(pool_, f32.at(low::output), out, batch);
-  }
-
   static int check(int max_batch, const simd<Arch, precision::bf16>& policy) {
     const int checked = simd_detail::checked<Arch>(max_batch, policy.threads);
     simd_bf16_detail::check_cpu();
     return checked;
   }
-  template <std::size_t... I>
-  static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
-    return boost::hana::make_basic_tuple(exec_at<I>(p)...);
-  }
-
-  execs_tuple execs_;
-  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_;
-  detail::thread_pool pool_;
 };
 
 #endif  // TYPENET_HAS_BF16

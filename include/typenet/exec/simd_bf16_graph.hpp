@@ -5,8 +5,7 @@
 // The fused op list of the fp32 graph program (fusion/graph.hpp: batch norm folded into the convolutions,
 // residual joins and activations in their epilogues) over the same arena plan, with every value stored as
 // bf16 (NHWC, channels rounded up to even as in kernels/simd/bf16.hpp; flat values with their length
-// rounded up to even). A value's bf16 copy sits at the start of its fp32 slot (a slot of n floats holds the
-// 2n bf16 elements that any stored value of n floats needs), so the liveness plan is the fp32 one.
+// rounded up to even), run by simd_reduced_graph::graph_program (exec/simd_reduced_graph.hpp).
 //   * convolutions with one group, or grouped with an even number of channels per group: conv_bf16_kernel
 //     (direct) or winograd_bf16 where ks::winograd_suits says the fp32 program uses Winograd, weights folded
 //     with their batch norm in fp32 and then rounded to bf16; the residual (bf16) is added in fp32 before
@@ -17,9 +16,8 @@
 //   * max and average pools with an even channel count: pool.hpp's kernel over bf16 storage;
 //   * every other op (adaptive pools, LRN, dense, standalone batch norm, activations, joins, softmax, layers
 //     with a reference fallback): its fp32 executor of exec/simd_graph.hpp on fp32 copies, between a widening
-//     pass over its inputs and a rounding pass over its output (a "shadow" arena with the fp32 plan's
-//     offsets).
-// The input is rounded to bf16 when it is converted to NHWC, and the output is widened back to fp32: the
+//     pass over its inputs and a rounding pass over its output (simd_reduced_graph::shadow_exec).
+// The input is rounded to bf16 when it is converted to NHWC, and the output comes back as fp32: the
 // contract is the fp32 one. Everything is allocated by the constructor; run() allocates nothing.
 #pragma once
 #include <algorithm>
@@ -36,6 +34,7 @@
 #include "../kernels/simd/depthwise.hpp"
 #include "../kernels/simd/pool.hpp"
 #include "simd_graph.hpp"
+#include "simd_reduced_graph.hpp"
 
 #if TYPENET_HAS_BF16
 
@@ -47,72 +46,28 @@ using ks::stored_channels;
 using simd_graph::fused_op;
 using ::typenet::detail::thread_pool;
 
-/// Where the values are during one run: the bf16 arena, and the fp32 frame the shadow executors use.
-struct frame {
-  bf16_t* arena;
-  const std::int64_t* offset;
-  int max_batch;
-  int batch;
-  thread_pool* pool;
-  const bf16_t* zeros;
-  float* workspace;              ///< per thread, for winograd_bf16
-  const simd_graph::frame* f32;  ///< the shadow arena (fp32, the plan's offsets)
-  bf16_t* at(int v) const { return arena + offset[static_cast<std::size_t>(v)] * 2 * max_batch; }
+/// bf16 as a simd_reduced_graph Format: channels stored rounded up to even, the padding channel 0.
+struct format {
+  using T = bf16_t;
+  static constexpr int per_float = 2;
+  static constexpr int stored(int c) { return stored_channels(c); }
+  template <int C>
+  static void to_f32(const bf16_t* src, float* dst, std::int64_t pixels, const ks::act_quant&) {
+    ks::pixels_to_f32<C>(src, dst, pixels);
+  }
+  template <int C>
+  static void from_f32(const float* src, bf16_t* dst, std::int64_t pixels, const ks::act_quant&) {
+    ks::pixels_to_bf16<C>(src, dst, pixels);
+  }
+  template <int C, int H, int W>
+  static void from_nchw(const float* in, bf16_t* out, std::int64_t b, std::int64_t e, const ks::act_quant&) {
+    ks::nchw_to_nhwc_bf16<C, H, W>(in, out, b, e);
+  }
 };
-
-/// How value V of a lowered network is stored: `channels` per pixel (a flat value: its length, one pixel
-/// per image), stored_channels(channels) bf16 elements per pixel.
+using frame = simd_reduced_graph::frame<format>;
 template <class Low, int V>
-struct stored_value {
-  static constexpr value_dims d = Low::plan::dims[static_cast<std::size_t>(V)];
-  static constexpr int channels = d.c > 0 ? d.c : static_cast<int>(Low::plan::size[static_cast<std::size_t>(V)]);
-  static constexpr int stored = stored_channels(channels);
-  static constexpr std::int64_t pixels = d.c > 0 ? std::int64_t{d.h} * d.w : 1;
-
-  /// Pixels [b, e) of the batch (image-major) bf16 -> fp32 shadow.
-  static void widen(const frame& fr, std::int64_t b, std::int64_t e) {
-    ks::pixels_to_f32<channels>(fr.at(V) + b * stored, fr.f32->at(V) + b * channels, e - b);
-  }
-  /// Pixels [b, e): fp32 shadow -> bf16 (the padding channel 0).
-  static void round(const frame& fr, std::int64_t b, std::int64_t e) {
-    ks::pixels_to_bf16<channels>(fr.f32->at(V) + b * channels, fr.at(V) + b * stored, e - b);
-  }
-  static void widen_all(const frame& fr) {
-    simd_graph::split_run(*fr.pool, pixels * fr.batch, [&](std::int64_t b, std::int64_t e) { widen(fr, b, e); });
-  }
-  static void round_all(const frame& fr) {
-    simd_graph::split_run(*fr.pool, pixels * fr.batch, [&](std::int64_t b, std::int64_t e) { round(fr, b, e); });
-  }
-};
-
-struct no_extras {
-  static constexpr std::size_t zero_elems = 0, workspace_floats = 0, f32_zero_floats = 0, f32_workspace_floats = 0;
-  static constexpr bool fallback = false, shadow = false;
-};
-
-/// An op with no bf16 kernel: its fp32 executor on widened copies of its inputs (and residual), its output
-/// rounded back. Op I's fp32 executor is exactly the fp32 program's.
-template <class Low, std::size_t I, class Arch>
-struct shadow_exec {
-  using f32_exec = typename simd_graph::exec_for<Low, I, Arch>::type;
-  static constexpr fused_op op = Low::ops[I];
-  static constexpr std::size_t zero_elems = 0, workspace_floats = 0;
-  static constexpr std::size_t f32_zero_floats = f32_exec::zero_floats;
-  static constexpr std::size_t f32_workspace_floats = f32_exec::workspace_floats;
-  static constexpr bool fallback = f32_exec::fallback, shadow = true;
-  using B = typename Low::template leaf<(op.leaf >= 0 ? op.leaf : 0)>;
-
-  f32_exec exec;
-  explicit shadow_exec(const float* p) : exec(p) {}
-
-  void run(const frame& fr) const {
-    [&]<std::size_t... K>(std::index_sequence<K...>) { (stored_value<Low, op.inputs[K]>::widen_all(fr), ...); }
-    (std::make_index_sequence<static_cast<std::size_t>(op.input_count)>{});
-    if constexpr (op.residual >= 0) stored_value<Low, op.residual>::widen_all(fr);
-    exec.run(*fr.f32);
-    stored_value<Low, op.output>::round_all(fr);
-  }
-};
+using stored_value = simd_reduced_graph::stored_value<format, Low, V>;
+using simd_reduced_graph::no_extras;
 
 /// A convolution on bf16 values: direct or Winograd (pairs of channels on vdpbf16ps), or depthwise (fp32
 /// weights and sums on widened bf16 loads), with the batch norm folded, the residual and the activation
@@ -294,10 +249,11 @@ struct exec_for {
       return false;
     }
   }();
-  using type = std::conditional_t<
-      native_conv, conv_exec<Low, op, Arch>,
-      std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
-                         std::conditional_t<native_pool, pool_exec<Low, op, Arch>, shadow_exec<Low, I, Arch>>>>;
+  using type =
+      std::conditional_t<native_conv, conv_exec<Low, op, Arch>,
+                         std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
+                                            std::conditional_t<native_pool, pool_exec<Low, op, Arch>,
+                                                               simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
 };
 
 }  // namespace typenet::exec::simd_bf16_graph

@@ -1,6 +1,6 @@
-// typenet/exec/simd_int8.hpp: exec::simd<Arch, precision::int8>, the 8-bit program for chain networks, and
-// exec::calibrate, which measures the ranges it quantises with. Included by exec/simd.hpp; use it through
-// that header.
+// typenet/exec/simd_int8.hpp: exec::simd<Arch, precision::int8>, the 8-bit program (chain networks here;
+// graph networks: exec/simd_int8_graph.hpp and the program at the end of this file), and exec::calibrate,
+// which measures the ranges it quantises with. Included by exec/simd.hpp; use it through that header.
 //
 //   tn::exec::simd<xsimd::default_arch, tn::precision::int8> policy;  policy.threads = 2;
 //   policy.ranges = tn::exec::calibrate<Net>(params, images, count);  // representative inputs, once
@@ -24,7 +24,7 @@
 // Where it runs: compiled with AVX512_VNNI (TYPENET_HAS_VNNI, e.g. -march=native on Zen 4 or Ice Lake and
 // later Xeons), or the program does not compile (diag::int8_not_compiled); the constructor checks the
 // running CPU and throws std::runtime_error if it lacks the instructions. Graph networks (blocks, batch
-// norm) have no int8 program yet (diag::int8_graph_network).
+// norm): exec/simd_int8_graph.hpp and the program at the end of this file.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -41,6 +41,7 @@
 #include "../kernels/simd/int8.hpp"
 #include "../precision.hpp"
 #include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
+#include "simd_int8_graph.hpp"
 #include "simd_reduced.hpp"
 
 namespace typenet::exec {
@@ -65,19 +66,25 @@ struct simd<Arch, precision::int8> {
 /// running on a CPU that has it.
 inline bool int8_available() noexcept { return TYPENET_HAS_VNNI != 0 && kernels::simd::cpu_has_vnni(); }
 
-/// The number of tensors the int8 program quantises for a chain network: its input and every fused
-/// stage's output (the length exec::simd<Arch, precision::int8>::ranges must have).
+/// The number of tensors the int8 program quantises (the length exec::simd<Arch, precision::int8>::ranges
+/// must have): for a chain network its input and every fused stage's output; for a graph network every
+/// value of its activation plan (the input first; values that fusion folds away keep an unused range).
 template <class Net>
-inline constexpr std::size_t int8_tensor_count = fusion::stages_t<Net>::size + 1;
+inline constexpr std::size_t int8_tensor_count = [] {
+  if constexpr (simd_native<Net>)
+    return fusion::stages_t<Net>::size + 1;
+  else
+    return std::size_t(simd_graph::lowered<Net>::values);
+}();
 
 /// The ranges for exec::simd<Arch, precision::int8>: runs the fp32 program (exec::simd<Arch>) on `count`
 /// images (NCHW floats, count x the input size) and records the minimum and maximum of the input and of
-/// every fused stage's output. The images should be like the ones the model will see (a few dozen real
-/// inputs); a value outside a calibrated range saturates at its end. Throws std::invalid_argument on a size
-/// mismatch, and when an image or a stage's output holds NaN or infinity (int8 cannot represent it).
+/// every fused stage's output (a graph network: of every value a fused op writes). The images should be
+/// like the ones the model will see (a few dozen real inputs); a value outside a calibrated range saturates
+/// at its end. Throws std::invalid_argument on a size mismatch, and when an image or a stage's output holds
+/// NaN or infinity (int8 cannot represent it).
 template <class Net, class Arch = xsimd::default_arch>
-requires(simd_native<Net>) std::vector<tensor_range> calibrate(const params<Net>& p, std::span<const float> images,
-                                                               int count, int threads = 1) {
+std::vector<tensor_range> calibrate(const params<Net>& p, std::span<const float> images, int count, int threads = 1) {
   constexpr std::int64_t in_size = Net::input_shape::size;
   if (count < 1)
     throw std::invalid_argument("typenet: calibrate: count must be at least 1, got " + std::to_string(count));
@@ -96,8 +103,9 @@ requires(simd_native<Net>) std::vector<tensor_range> calibrate(const params<Net>
     }
     if (!finite)
       throw std::invalid_argument("typenet: calibrate: " +
-                                  (k == 0 ? std::string("the calibration images hold")
-                                          : "fused stage " + std::to_string(k - 1) + "'s output holds") +
+                                  (k == 0             ? std::string("the calibration images hold")
+                                   : simd_native<Net> ? "fused stage " + std::to_string(k - 1) + "'s output holds"
+                                                      : "value " + std::to_string(k) + " of the network holds") +
                                   " NaN or infinity; int8 cannot represent it (calibrate with finite inputs)");
     r[k] = {lo, hi};
   };
@@ -109,8 +117,9 @@ requires(simd_native<Net>) std::vector<tensor_range> calibrate(const params<Net>
   std::vector<float> out(std::size_t(std::min(count, chunk)) * Net::output_shape::size);
   for (int i = 0; i < count; i += chunk) {
     const int n = std::min(chunk, count - i);
+    // A chain reports fused stage s (tensor s + 1), a graph network the value its op wrote.
     fp32.run_observed(images.data() + std::int64_t{i} * in_size, out.data(), n,
-                      [&](std::size_t stage, const float* v, std::int64_t size) { take(stage + 1, v, size); });
+                      [&](std::size_t k, const float* v, std::int64_t size) { take(k + simd_native<Net>, v, size); });
   }
   return r;
 }
@@ -125,14 +134,22 @@ inline void check_cpu(bool has_vnni = kernels::simd::cpu_has_vnni()) {
         ") has no AVX512_VNNI instructions (vpdpbusd); run the fp32 policy exec::simd<Arch> on it");
 }
 
+/// max_batch and threads checked as for every simd program, and the CPU (check_cpu).
+template <class Arch>
+int checked(int max_batch, int threads) {
+  const int c = simd_detail::checked<Arch>(max_batch, threads);
+  check_cpu();
+  return c;
+}
+
 /// The u8 quantisations of a network's tensors from policy.ranges, checked: one finite range per tensor.
 inline std::vector<kernels::simd::act_quant> quantisations(const std::vector<tensor_range>& ranges, std::size_t want) {
   if (ranges.size() != want)
     throw std::invalid_argument("typenet: exec::simd<Arch, precision::int8>: policy.ranges has " +
                                 std::to_string(ranges.size()) + " ranges, the network quantises " +
                                 std::to_string(want) +
-                                " tensors (its input and each fused stage's output); compute them with "
-                                "tn::exec::calibrate<Net>");
+                                " tensors (its input and each fused stage's output, or each value of a graph "
+                                "network); compute them with tn::exec::calibrate<Net>");
   std::vector<kernels::simd::act_quant> q;
   for (std::size_t i = 0; i < want; ++i) {
     const tensor_range& t = ranges[i];
@@ -148,17 +165,12 @@ inline std::vector<kernels::simd::act_quant> quantisations(const std::vector<ten
 }  // namespace simd_int8_detail
 
 /// The program where no int8 program can be built: a translation unit compiled without AVX512_VNNI
-/// (diag::int8_not_compiled), or a graph network (diag::int8_graph_network). It only reports that.
-/// A graph network is reported first: no build flag would make it run.
+/// (diag::int8_not_compiled). It only reports that.
 template <class Arch>
 template <class Net>
 class simd<Arch, precision::int8>::program
-    : public simd_detail::reported_program<
-          Net, simd<Arch, precision::int8>,
-          std::conditional_t<!simd_native<Net>, diag::int8_graph_network<Net>, diag::int8_not_compiled<Arch>>> {
-  using base = simd_detail::reported_program<
-      Net, simd<Arch, precision::int8>,
-      std::conditional_t<!simd_native<Net>, diag::int8_graph_network<Net>, diag::int8_not_compiled<Arch>>>;
+    : public simd_detail::reported_program<Net, simd<Arch, precision::int8>, diag::int8_not_compiled<Arch>> {
+  using base = simd_detail::reported_program<Net, simd<Arch, precision::int8>, diag::int8_not_compiled<Arch>>;
 
  public:
   using base::base;
@@ -207,19 +219,6 @@ struct int8_format {
 };
 using frame = simd_reduced::frame<u8>;
 using stage_io = simd_reduced::stage_io<int8_format>;
-
-/// The packed weights of one int8 layer (kernels::simd::int8_weights), owned.
-struct packed_layer {
-  detail::aligned_floats w, sums, mul, bias;
-  packed_layer(std::size_t bytes, std::size_t sum_ints, std::size_t channels)
-      : w(simd_detail::copy_aligned((bytes + 3) / 4)),
-        sums(simd_detail::copy_aligned(sum_ints)),
-        mul(simd_detail::copy_aligned(channels)),
-        bias(simd_detail::copy_aligned(channels)) {}
-  std::int8_t* weights() const { return reinterpret_cast<std::int8_t*>(w.get()); }
-  std::int32_t* row_sums() const { return reinterpret_cast<std::int32_t*>(sums.get()); }
-  ks::int8_weights view() const { return {weights(), row_sums(), mul.get(), bias.get()}; }
-};
 
 /// conv2d [+ relu] [+ LRN] [+ pool] on conv_int8_kernel (its padding row holds the input's zero point);
 /// LRN and pooling in fp32 on the stage's fp32 conv output (simd_reduced).
@@ -333,20 +332,30 @@ requires(simd_native<Net>) class simd<Arch, precision::int8>::program<Net>
 
  public:
   program(const params<Net>& p, int max_batch, const simd& policy)
-      : base(p, check(max_batch, policy), policy.threads, tensors(policy.ranges)) {}
+      : base(p, simd_int8_detail::checked<Arch>(max_batch, policy.threads), policy.threads, tensors(policy.ranges)) {}
 
  private:
-  static int check(int max_batch, const simd& policy) {
-    const int checked = simd_detail::checked<Arch>(max_batch, policy.threads);
-    simd_int8_detail::check_cpu();
-    return checked;
-  }
   static std::vector<typename format::tensor> tensors(const std::vector<tensor_range>& ranges) {
     std::vector<typename format::tensor> t;
     for (const kernels::simd::act_quant& q : simd_int8_detail::quantisations(ranges, base::tensor_count))
       t.push_back({q});
     return t;
   }
+};
+
+/// A graph network: exec/simd_int8_graph.hpp's executors over the fp32 graph program's op list and arena
+/// plan, run by simd_reduced_graph::graph_program, each value quantised with the scale and zero point of its
+/// range in policy.ranges.
+template <class Arch>
+template <class Net>
+requires(!simd_native<Net>) class simd<Arch, precision::int8>::program<Net>
+    : public simd_reduced_graph::graph_program<simd_int8_graph::format, Net, Arch, simd_int8_graph::exec_for> {
+  using base = simd_reduced_graph::graph_program<simd_int8_graph::format, Net, Arch, simd_int8_graph::exec_for>;
+
+ public:
+  program(const params<Net>& p, int max_batch, const simd<Arch, precision::int8>& policy)
+      : base(p, simd_int8_detail::checked<Arch>(max_batch, policy.threads), policy.threads,
+             simd_int8_detail::quantisations(policy.ranges, int8_tensor_count<Net>)) {}
 };
 
 #endif  // TYPENET_HAS_VNNI

@@ -1,4 +1,4 @@
-// typenet/io/int8.hpp: a chain network's weights together with the activation ranges of its int8 program
+// typenet/io/int8.hpp: a network's weights together with the activation ranges of its int8 program
 // (exec::simd<Arch, tn::precision::int8>::ranges, from exec::calibrate), in one safetensors file.
 //
 //   policy.ranges = tn::exec::calibrate<Net>(p, images, count);
@@ -7,11 +7,13 @@
 //   policy.ranges = tn::io::load_weights_int8("net_int8.safetensors", p);   // weights and ranges, all checked
 //
 // The ranges are the float32 tensor "typenet.int8.ranges" of shape [tensors, 2] (lo, hi per tensor the
-// program quantises: the input, then each fused stage's output), checked against the network like every
+// program quantises: the input, then each fused stage's output of a chain network, or each value of a graph
+// network's activation plan), checked against the network like every
 // weight: a missing or mis-shaped ranges tensor is an io_error naming the key and the shapes. The weight
 // scales are not stored: the program derives them from the weights (per output channel) when it is built.
 #pragma once
 
+#include <typenet/core/plan.hpp>
 #include <typenet/fusion/plan.hpp>
 #include <typenet/io/weights.hpp>
 #include <typenet/precision.hpp>
@@ -30,18 +32,21 @@ namespace typenet::io {
 /// The name of the int8 ranges in a safetensors file.
 inline constexpr const char* int8_ranges_key = "typenet.int8.ranges";
 
-/// Tensors the int8 program of a chain network quantises: its input and each fused stage's output
-/// (exec::int8_tensor_count<Net>).
+/// Tensors the int8 program quantises (exec::int8_tensor_count<Net>): for a chain network its input and each
+/// fused stage's output; for a graph network each value of its activation plan.
 template <Network Net>
-requires(fusion::fused_kernels_cover<Net>) inline constexpr std::int64_t int8_range_count =
-    std::int64_t{fusion::stages_t<Net>::size} + 1;
+inline constexpr std::int64_t int8_range_count = [] {
+  if constexpr (fusion::fused_kernels_cover<Net>)
+    return std::int64_t{fusion::stages_t<Net>::size} + 1;
+  else
+    return std::int64_t{activation_plan<Net>::values};
+}();
 
 /// Writes Net's weights and its int8 ranges to one safetensors file (all or nothing, as save_weights).
 /// Throws std::invalid_argument when the ranges do not fit Net (their count) or are not finite lo <= hi.
 template <Network Net>
-requires(fusion::fused_kernels_cover<Net>) void save_weights_int8(const std::filesystem::path& path,
-                                                                  const params<Net>& p,
-                                                                  std::span<const exec::tensor_range> ranges) {
+void save_weights_int8(const std::filesystem::path& path, const params<Net>& p,
+                       std::span<const exec::tensor_range> ranges) {
   constexpr std::int64_t n = int8_range_count<Net>;
   if (std::int64_t(ranges.size()) != n)
     throw std::invalid_argument("typenet::io::save_weights_int8: " + std::to_string(ranges.size()) +
@@ -64,8 +69,7 @@ requires(fusion::fused_kernels_cover<Net>) void save_weights_int8(const std::fil
 /// Loads Net's weights and its int8 ranges from one safetensors file: every tensor checked (names, dtype,
 /// shapes; no extra tensor), the ranges finite with lo <= hi; on any error `p` is left unchanged.
 template <Network Net>
-requires(fusion::fused_kernels_cover<Net>) std::vector<exec::tensor_range> load_weights_int8(
-    const std::filesystem::path& path, params<Net>& p) {
+std::vector<exec::tensor_range> load_weights_int8(const std::filesystem::path& path, params<Net>& p) {
   constexpr std::int64_t n = int8_range_count<Net>;
   std::vector<float> flat(std::size_t(n) * 2);
   params<Net> staged;  // the weights land here first, so that bad ranges leave p unchanged

@@ -168,6 +168,17 @@ TYPENET_ALWAYS_INLINE void finish(__v16si acc, __m512i comp, __m512 mul, __m512 
   store_first(avx512::activation<Epilogue>(v), y, n, q);
 }
 
+/// The residual join of finish: y = Epilogue(fma(float(r - rz), rs, fma(float(acc - comp), mul, bias))) with
+/// r the first n u8 values at res (a residual quantised with scale rs and zero point rz).
+template <class Epilogue, class Out>
+TYPENET_ALWAYS_INLINE void finish_add(__v16si acc, __m512i comp, __m512 mul, __m512 bias, const std::uint8_t* res,
+                                      __m512i rz, __m512 rs, Out* y, int n, const out_quant& q) noexcept {
+  const __m512 v = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(__m512i(acc), comp)), mul, bias);
+  const __m512i r = _mm512_maskz_cvtepu8_epi32(all, _mm_maskz_loadu_epi8(first_lanes(n), res));
+  const __m512 joined = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, rz)), rs, v);
+  store_first(avx512::activation<Epilogue>(joined), y, n, q);
+}
+
 }  // namespace int8_detail
 
 /// dst[i] = quantize_u8(src[i]) for i in [0, n).
@@ -310,11 +321,14 @@ struct conv_int8_kernel {
 
   static constexpr std::int64_t items(int batch) { return std::int64_t{G} * blocks * batch * OH; }
 
-  /// Items [begin, end) of a batch: out = Epilogue(conv(in) + bias) in the stored NHWC layouts. in_zero:
-  /// the input's zero point, which `pad` (pad_bytes) must hold; q: the output's quantisation (u8 Out).
-  template <class Epilogue>
+  /// Items [begin, end) of a batch: out = Epilogue(conv(in) + bias [+ residual]) in the stored NHWC layouts.
+  /// in_zero: the input's zero point, which `pad` (pad_bytes) must hold; q: the output's quantisation (u8
+  /// Out). With Add, res holds the residual in the stored u8 layout of the output (quad_channels(F) per
+  /// pixel), quantised as rq; it is dequantised and added before the activation.
+  template <class Epilogue, bool Add = false>
   static void run(const int8_weights& k, const std::uint8_t* in, int in_zero, Out* out, const out_quant& q,
-                  const std::uint8_t* pad, int batch, std::int64_t begin, std::int64_t end) {
+                  const std::uint8_t* pad, int batch, std::int64_t begin, std::int64_t end,
+                  const std::uint8_t* res = nullptr, const act_quant& rq = {}) {
     const std::int64_t rows = std::int64_t{batch} * OH;
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
@@ -324,12 +338,17 @@ struct conv_int8_kernel {
       const std::int8_t* w = k.w + std::size_t(gb) * block_bytes;
       const std::uint8_t* x = in + std::size_t(n) * H * W * Cs + std::size_t(g) * Cg;
       Out* y = out + (std::size_t(n) * OH + oh) * OW * Fs + std::size_t(g) * Fg + std::size_t(ob) * B;
+      epi_t e;
+      if constexpr (Add) {
+        e.res = res + (std::size_t(n) * OH + oh) * OW * Rs + std::size_t(g) * Fg + std::size_t(ob) * B;
+        e.rz = _mm512_set1_epi32(rq.zero);
+        e.rs = _mm512_set1_ps(rq.scale);
+      }
       const int ih0 = oh * SH - PH;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
       // The zero point times the weights of the rows read, and the per-channel constants.
       const std::int32_t* sums = k.sums + std::size_t(gb) * KH * B;
       const __m512i z = _mm512_set1_epi32(in_zero);
-      epi_t e;
       static_for<NB>([&](auto b) {
         __m512i s = _mm512_setzero_si512();
         for (int kh = kh0; kh < kh1; ++kh) s = _mm512_add_epi32(s, _mm512_loadu_si512(sums + kh * B + b * V));
@@ -344,23 +363,28 @@ struct conv_int8_kernel {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
           if (all_interior || interior(ow0, tile))
-            tile_kernel<tile, true, Epilogue>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<tile, true, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
           else if constexpr (!all_interior)
-            tile_kernel<tile, false, Epilogue>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<tile, false, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
         } else {
           if (all_interior || interior(ow0, last_tile))
-            tile_kernel<last_tile, true, Epilogue>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<last_tile, true, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
           else if constexpr (!all_interior)
-            tile_kernel<last_tile, false, Epilogue>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<last_tile, false, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
         }
       }
     }
   }
 
  private:
+  /// Stored channels per pixel of a residual (the u8 output layout).
+  static constexpr int Rs = quad_channels(F);
   struct epi_t {
     __m512i comp[NB];
     __m512 mul[NB], bias[NB];
+    const std::uint8_t* res = nullptr;  ///< the residual at this block of the row (Add)
+    __m512i rz;
+    __m512 rs;
   };
   static constexpr bool all_interior = PW == 0 && (OW - 1) * SW + KW <= W;
   static constexpr bool interior(int ow0, int s) { return ow0 * SW - PW >= 0 && (ow0 + s - 1) * SW - PW + KW <= W; }
@@ -391,7 +415,7 @@ struct conv_int8_kernel {
     }
   }
 
-  template <int S, bool Interior, class Epilogue>
+  template <int S, bool Interior, class Epilogue, bool Add>
   static void tile_kernel(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, Out* y, const out_quant& q,
                           int ih0, int kh0, int kh1, int ow0, const std::uint8_t* pad, int valid) {
     __v16si acc[S][NB];
@@ -421,7 +445,12 @@ struct conv_int8_kernel {
     static_for<S>([&](auto p) {
       Out* yp = y + std::size_t(ow0 + p) * Fs;
       static_for<NB>([&](auto b) {
-        int8_detail::finish<Epilogue>(acc[p][b], e.comp[b], e.mul[b], e.bias[b], yp + b * V, valid - int(b) * V, q);
+        if constexpr (Add)
+          int8_detail::finish_add<Epilogue>(acc[p][b], e.comp[b], e.mul[b], e.bias[b],
+                                            e.res + std::size_t(ow0 + p) * Rs + b * V, e.rz, e.rs, yp + b * V,
+                                            valid - int(b) * V, q);
+        else
+          int8_detail::finish<Epilogue>(acc[p][b], e.comp[b], e.mul[b], e.bias[b], yp + b * V, valid - int(b) * V, q);
       });
     });
   }

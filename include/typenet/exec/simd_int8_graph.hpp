@@ -1,0 +1,140 @@
+// typenet/exec/simd_int8_graph.hpp: exec::simd<Arch, precision::int8> for graph networks (residual and
+// concat blocks, batch norm, relu6, depthwise convolutions: ResNet, MobileNetV2, SqueezeNet). Included by
+// exec/simd_int8.hpp; use it through exec/simd.hpp.
+//
+// The fused op list of the fp32 graph program (fusion/graph.hpp: batch norm folded into the convolutions,
+// residual joins and activations in their epilogues) over the same arena plan, run by
+// simd_reduced_graph::graph_program, with every value stored as u8 (NHWC, channels rounded up to a multiple
+// of 4, the extra ones the value's zero point), each value with the scale and zero point of its calibrated
+// range (policy.ranges: one per value of the plan, exec::calibrate<Net>):
+//   * convolutions with one group, or grouped with a multiple of 4 channels per group: conv_int8_kernel
+//     (vpdpbusd, exact int32 sums), weights folded with their batch norm in fp32 and then quantised per
+//     output channel; the residual (u8, its own scale) is dequantised and added in fp32 before the
+//     activation, and the result is quantised once with the output's scale;
+//   * every other op (depthwise convolutions, pools, concat, dense, standalone batch norm, activations,
+//     joins, softmax, reference fallbacks): its fp32 executor of exec/simd_graph.hpp between dequantising
+//     its inputs and quantising its output (simd_reduced_graph::shadow_exec);
+//   * the output comes back as fp32: from the shadow where the last op ran in fp32 (no quantisation of the
+//     logits), else dequantised.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "../kernels/simd/int8.hpp"
+#include "simd_graph.hpp"
+#include "simd_reduced_graph.hpp"
+
+#if TYPENET_HAS_VNNI
+
+namespace typenet::exec::simd_int8_detail {
+
+/// The packed weights of one int8 layer (kernels::simd::int8_weights), owned.
+struct packed_layer {
+  detail::aligned_floats w, sums, mul, bias;
+  packed_layer(std::size_t bytes, std::size_t sum_ints, std::size_t channels)
+      : w(simd_graph::floats((bytes + 3) / 4)),
+        sums(simd_graph::floats(sum_ints)),
+        mul(simd_graph::floats(channels)),
+        bias(simd_graph::floats(channels)) {}
+  std::int8_t* weights() const { return reinterpret_cast<std::int8_t*>(w.get()); }
+  std::int32_t* row_sums() const { return reinterpret_cast<std::int32_t*>(sums.get()); }
+  kernels::simd::int8_weights view() const { return {weights(), row_sums(), mul.get(), bias.get()}; }
+};
+
+}  // namespace typenet::exec::simd_int8_detail
+
+namespace typenet::exec::simd_int8_graph {
+
+namespace ks = ::typenet::kernels::simd;
+using simd_graph::fused_op;
+using u8 = std::uint8_t;
+
+/// int8 as a simd_reduced_graph Format: u8 values, channels stored rounded up to a multiple of 4.
+struct format {
+  using T = u8;
+  static constexpr int per_float = 4;
+  static constexpr int stored(int c) { return ks::quad_channels(c); }
+  template <int C>
+  static void to_f32(const u8* src, float* dst, std::int64_t pixels, const ks::act_quant& q) {
+    ks::dequantize_pixels<C>(src, dst, pixels, q);
+  }
+  template <int C>
+  static void from_f32(const float* src, u8* dst, std::int64_t pixels, const ks::act_quant& q) {
+    ks::quantize_pixels<C>(src, dst, pixels, q);
+  }
+  template <int C, int H, int W>
+  static void from_nchw(const float* in, u8* out, std::int64_t b, std::int64_t e, const ks::act_quant& q) {
+    ks::nchw_to_nhwc_u8<C, H, W>(in, out, b, e, q);
+  }
+};
+using frame = simd_reduced_graph::frame<format>;
+
+/// A convolution on u8 values (conv_int8_kernel), with the batch norm folded and the residual and the
+/// activation in the epilogue. Items (blocks of output channels x output rows) claimed by the threads in
+/// chunks.
+template <class Low, fused_op Op, class Arch>
+struct conv_exec : simd_reduced_graph::no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using geo = ks::conv_geometry_of<B>;
+  using epilogue = simd_graph::epilogue_t<Op.act>;
+  static constexpr bool add = Op.residual >= 0;
+  using kernel = ks::conv_int8_kernel<geo, u8>;
+
+  simd_int8_detail::packed_layer k;
+  std::vector<u8> pad;  ///< the padding row: the input's zero point
+  ks::act_quant in_q, res_q;
+  ks::out_quant out_q;
+
+  conv_exec(const float* p, const std::vector<ks::act_quant>& q)
+      : k(kernel::packed_bytes, kernel::sum_ints, kernel::channel_floats),
+        pad(kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),
+        in_q(q[std::size_t(Op.inputs[0])]),
+        res_q(add ? q[std::size_t(Op.residual)] : ks::act_quant{}),
+        out_q{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero} {
+    std::vector<float> wf, bf;
+    simd_graph::fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr,
+                          simd_graph::conv_exec<Low, Op, Arch>::bn_tensors(p), geo::f,
+                          std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    kernel::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
+  }
+
+  void run(const frame& fr) const {
+    const u8* in = fr.at(Op.inputs[0]);
+    u8* out = fr.at(Op.output);
+    const u8* res = add ? fr.at(Op.residual) : nullptr;
+    const ks::int8_weights w = k.view();
+    simd_graph::claim_chunks(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+      kernel::template run<epilogue, add>(w, in, in_q.zero, out, out_q, pad.data(), fr.batch, b, e, res, res_q);
+    });
+  }
+};
+
+template <class T>
+struct is_f32_conv : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_conv<simd_graph::conv_exec<L, O, A>> : std::true_type {};
+
+/// Op I's int8 executor: conv_int8_kernel for a convolution whose groups hold a multiple of 4 channels (or
+/// one group) and whose reduction fits int32; else the shadow executor.
+template <class Low, std::size_t I, class Arch>
+struct exec_for {
+  static constexpr fused_op op = Low::ops[I];
+  using f32_exec = typename simd_graph::exec_for<Low, I, Arch>::type;
+  static constexpr bool native_conv = [] {
+    if constexpr (is_f32_conv<f32_exec>::value) {
+      using geo = typename f32_exec::geo;
+      constexpr int quads = geo::g == 1 ? ks::quad_channels(geo::c) : geo::cg;
+      return (geo::g == 1 || geo::cg % 4 == 0) && geo::kh * geo::kw * quads <= ks::max_reduction;
+    } else {
+      return false;
+    }
+  }();
+  using type =
+      std::conditional_t<native_conv, conv_exec<Low, op, Arch>, simd_reduced_graph::shadow_exec<format, Low, I, Arch>>;
+};
+
+}  // namespace typenet::exec::simd_int8_graph
+
+#endif  // TYPENET_HAS_VNNI

@@ -1,0 +1,167 @@
+// exec::simd<Arch, precision::int8> on graph networks (exec/simd_int8_graph.hpp) and exec::calibrate for
+// them. (The residual join of conv_int8_kernel is checked bit for bit in int8_test.cpp.)
+//
+//  * Networks against exec::reference in fp32, held to int8_bound (int8_util.hpp), calibrated on their own
+//    inputs and a few more: the small graph networks of tests/graph_nets.hpp, which reach every op kind
+//    (residual joins with identity and projection shortcuts, relu6, depthwise convolutions, concat, pools,
+//    stand-alone batch norm, joins, reference fallbacks), a network with channel counts that quads cannot
+//    serve, and ResNet-18, MobileNetV2 and SqueezeNet 1.1 with random batch-norm statistics.
+//  * exec::calibrate: one range per value of the plan, the input's and the logits' the extremes of the
+//    images and of the fp32 program's output; a wrong count of ranges is an error.
+// Skipped on a CPU without AVX512_VNNI; compiled only where TYPENET_HAS_VNNI.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <typenet/io/int8.hpp>
+#include <typenet/zoo/mobilenet.hpp>
+#include <typenet/zoo/resnet.hpp>
+#include <typenet/zoo/squeezenet.hpp>
+
+#include "../graph_nets.hpp"
+#include "int8_util.hpp"
+
+#if TYPENET_HAS_VNNI
+
+namespace tn = typenet;
+namespace ks = typenet::kernels::simd;
+using namespace typenet::test;
+using namespace typenet::test::graph_nets;
+
+namespace {
+
+const bool no_vnni = !ks::cpu_has_vnni();
+
+/// The ranges of Net calibrated on `in` (batch images) and 6 more images from the same distribution, so that
+/// no value saturates (the bound assumes the calibrated ranges hold the values).
+template <class Net>
+std::vector<tn::exec::tensor_range> calibrated(const tn::params<Net>& p, const std::vector<float>& in, int batch,
+                                               std::uint64_t seed) {
+  std::vector<float> cal(std::size_t(6) * Net::input_shape::size);
+  tn::fill_uniform(cal, seed + 200);
+  cal.insert(cal.end(), in.begin(), in.end());
+  return tn::exec::calibrate<Net>(p, cal, 6 + batch);
+}
+
+/// A graph network in int8 against the fp32 reference: within int8_bound(layers), not exact (it
+/// quantises), and the same with 1 and 2 threads. (A network that ends in softmax is judged on its logits.)
+template <class Net>
+void check_graph(int batch, std::uint64_t seed, int layers, const std::string& name, bool softmax = false) {
+  const auto p = random_params<Net>(seed);
+  std::vector<float> in(std::size_t(batch) * Net::input_shape::size);
+  tn::fill_uniform(in, seed + 100);
+  const auto ranges = calibrated<Net>(p, in, batch, seed);
+  const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
+  const auto one = run_int8<Net>(p, in, batch, 1, ranges);
+  const auto two = run_int8<Net>(p, in, batch, 2, ranges);
+  constexpr int classes = int(Net::output_shape::size);
+  const double err =
+      softmax ? relative_error(centred_logits(one, classes), centred_logits(want, classes)) : relative_error(one, want);
+  MESSAGE(name << " batch " << batch << ": max |int8 - fp32 reference| / max |reference| = " << err << " (bound "
+               << int8_bound(layers) << ")");
+  CHECK(err <= int8_bound(layers));
+  CHECK(err > 0);
+  CHECK(one == two);
+}
+
+// Channel counts that quads cannot serve: a grouped 1x1 with 5 channels per group runs as a shadow op (fp32
+// between dequantising and quantising), so does the depthwise convolution on 15 channels inside a residual
+// (whose join reads the block's input); 15 and 9 channels store padding channels (the zero point).
+using odd_net = tn::network<
+    tn::input<15, 9, 9>,
+    tn::residual<tn::seq<tn::conv2d<15, tn::kernel<1>>, tn::relu,
+                         tn::conv2d<15, tn::kernel<3>, tn::pad<1>, tn::groups<15>, tn::no_bias>, tn::batch_norm>,
+                 tn::identity, tn::relu>,
+    tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
+    tn::dense<4>>;
+
+}  // namespace
+
+TEST_CASE("int8 graph program: every op kind against the fp32 reference" * doctest::skip(no_vnni)) {
+  for (int batch : {1, 3}) {
+    check_graph<residual_net>(batch, 11, 6, "residual_net");
+    check_graph<depthwise_net>(batch, 12, 9, "depthwise_net");
+    check_graph<concat_net>(batch, 13, 4, "concat_net");
+    check_graph<fallback_net>(batch, 14, 1, "fallback_net (logits from its softmax)", true);
+    check_graph<flat_fallback_net>(batch, 16, 2, "flat_fallback_net");
+    check_graph<odd_net>(batch, 17, 5, "odd_net");
+  }
+}
+
+TEST_CASE("int8 graph program: ResNet-18, MobileNetV2 and SqueezeNet 1.1 against the fp32 reference" *
+          doctest::skip(no_vnni)) {
+  check_graph<tn::zoo::resnet18>(1, 1, 21, "resnet18");
+  check_graph<tn::zoo::mobilenet_v2>(1, 2, 53, "mobilenet_v2");
+  check_graph<tn::zoo::squeezenet1_1>(2, 3, 26, "squeezenet1_1");
+}
+
+TEST_CASE("int8 calibrate on a graph network: one range per value, the extremes of the fp32 values" *
+          doctest::skip(no_vnni)) {
+  using net = residual_net;
+  const auto p = random_params<net>(41);
+  constexpr int count = 5;
+  std::vector<float> images(std::size_t(count) * net::input_shape::size);
+  tn::fill_uniform(images, 42);
+  const auto ranges = tn::exec::calibrate<net>(p, images, count);
+  REQUIRE(ranges.size() == tn::exec::int8_tensor_count<net>);
+  CHECK(ranges.size() == std::size_t(tn::exec::simd_graph::lowered<net>::values));
+  CHECK(ranges[0].lo == *std::min_element(images.begin(), images.end()));
+  CHECK(ranges[0].hi == *std::max_element(images.begin(), images.end()));
+  // The logits: the last value the program writes, the fp32 program's output on the same images.
+  const auto logits = run_simd<net>(p, images, count, 1);
+  const auto& out = ranges[std::size_t(tn::exec::simd_graph::lowered<net>::output)];
+  CHECK(out.lo == *std::min_element(logits.begin(), logits.end()));
+  CHECK(out.hi == *std::max_element(logits.begin(), logits.end()));
+  // Every value a fused op writes has a range that is not a single point (random weights, random inputs).
+  using low = tn::exec::simd_graph::lowered<net>;
+  for (const auto& op : low::ops) {
+    INFO("value " << op.output);
+    CHECK(ranges[std::size_t(op.output)].lo < ranges[std::size_t(op.output)].hi);
+  }
+  // The program takes exactly this many ranges.
+  int8_policy policy;
+  policy.ranges = ranges;
+  policy.ranges.pop_back();
+  const std::string says = "policy.ranges has " + std::to_string(ranges.size() - 1) + " ranges";
+  CHECK_THROWS_WITH_AS((tn::model<net, int8_policy>(p, 1, policy)), doctest::Contains(says.c_str()),
+                       std::invalid_argument);
+}
+
+TEST_CASE("int8 graph program: ranges saved with the weights and loaded back run the same" * doctest::skip(no_vnni)) {
+  using net = concat_net;
+  const auto p = random_params<net>(51);
+  std::vector<float> x(std::size_t(3) * net::input_shape::size);
+  tn::fill_uniform(x, 52);
+  const auto ranges = tn::exec::calibrate<net>(p, x, 3);
+  REQUIRE(tn::io::int8_range_count<net> == std::int64_t(tn::exec::int8_tensor_count<net>));
+  const auto dir = std::filesystem::temp_directory_path() / ("typenet_int8_graph_io_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "w8.safetensors";
+  tn::io::save_weights_int8(path, p, ranges);
+  tn::params<net> q;
+  const auto back = tn::io::load_weights_int8(path, q);
+  REQUIRE(back.size() == ranges.size());
+  CHECK(run_int8<net>(q, x, 3, 2, back) == run_int8<net>(p, x, 3, 2, ranges));
+  // A chain network's count of ranges (its input and 3 stages) for this graph network: an error naming the
+  // key and both shapes.
+  tn::params<net> c = p;
+  std::vector<tn::io::named_tensor> named;
+  const std::vector<tn::param_tensor> tensors = c.tensors();
+  for (const auto& t : tensors) named.push_back({t.name, t.shape, std::span<const float>(t.data)});
+  const std::vector<float> four(8, 0.5f);
+  named.push_back({tn::io::int8_ranges_key, {4, 2}, std::span<const float>(four)});
+  tn::io::write_safetensors(dir / "wrong.safetensors", std::span<const tn::io::named_tensor>(named));
+  const std::string says =
+      "'typenet.int8.ranges' has shape [4, 2] but the network expects [" + std::to_string(ranges.size()) + ", 2]";
+  CHECK_THROWS_WITH_AS(tn::io::load_weights_int8(dir / "wrong.safetensors", q), doctest::Contains(says.c_str()),
+                       tn::io::io_error);
+  std::filesystem::remove_all(dir);
+}
+
+#endif  // TYPENET_HAS_VNNI
