@@ -6,6 +6,7 @@
 //    (residual joins with identity and projection shortcuts, relu6, depthwise convolutions, concat, pools,
 //    stand-alone batch norm, joins, reference fallbacks), a network with channel counts that quads cannot
 //    serve, and ResNet-18, MobileNetV2 and SqueezeNet 1.1 with random batch-norm statistics.
+//  * The max pool kernel on u8 storage, exactly against the fp32 kernel on the same integers.
 //  * exec::calibrate: one range per value of the plan, the input's and the logits' the extremes of the
 //    images and of the fp32 program's output; a wrong count of ranges is an error.
 // Skipped on a CPU without AVX512_VNNI; compiled only where TYPENET_HAS_VNNI.
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <typenet/io/int8.hpp>
+#include <typenet/kernels/simd/pool.hpp>
 #include <typenet/zoo/mobilenet.hpp>
 #include <typenet/zoo/resnet.hpp>
 #include <typenet/zoo/squeezenet.hpp>
@@ -81,7 +83,57 @@ using odd_net = tn::network<
     tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
     tn::dense<4>>;
 
+/// pool_kernel's max pool on u8 storage against the fp32 kernel on the same integers as floats: equal (a max
+/// of integers is exact either way). Batch 2, rows split in two ranges.
+template <class Geo>
+void check_max_pool_u8(const char* what) {
+  using K8 = ks::pool_kernel<Geo, ks::pool_op::max, xsimd::default_arch, std::uint8_t>;
+  using K32 = ks::pool_kernel<Geo, ks::pool_op::max, xsimd::default_arch, float>;
+  constexpr int batch = 2;
+  std::vector<std::uint8_t> x8(std::size_t(batch) * Geo::h * Geo::w * Geo::c);
+  for (std::size_t i = 0; i < x8.size(); ++i) x8[i] = std::uint8_t((i * 2654435761u >> 9) % 256);
+  const std::vector<float> x32(x8.begin(), x8.end());
+  std::vector<float> y32(std::size_t(batch) * Geo::oh * Geo::ow * Geo::c);
+  std::vector<std::uint8_t> y8(y32.size() + 1, 7);
+  const std::int64_t items = K32::items(batch), mid = items / 2;
+  K32::run(x32.data(), y32.data(), 0, items);
+  K8::run(x8.data(), y8.data(), 0, mid);
+  K8::run(x8.data(), y8.data(), mid, items);
+  int bad = 0;
+  for (std::size_t i = 0; i < y32.size(); ++i) bad += float(y8[i]) != y32[i];
+  INFO(what << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's");
+  CHECK(bad == 0);
+  CHECK(y8.back() == 7);  // nothing written past the end
+}
+
 }  // namespace
+
+TEST_CASE("int8 max pool kernel on u8 storage: the fp32 kernel's result, exactly" * doctest::skip(no_vnni)) {
+  check_max_pool_u8<ks::pool_geometry<64, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1>>("ResNet's stem pool, 3x3/2 pad 1");
+  check_max_pool_u8<ks::pool_geometry<24, 11, 11, 5, 5, 3, 3, 2, 2, 0, 0>>("3x3/2 ceil, 24 channels (a tail)");
+  check_max_pool_u8<ks::pool_geometry<12, 9, 9, 9, 9, 3, 3, 1, 1, 1, 1>>("3x3/1 pad 1, 12 channels");
+}
+
+TEST_CASE("int8 graph program: a max pool's output takes its input's scale and zero point") {
+  using low = tn::exec::simd_graph::lowered<concat_net>;
+  std::vector<ks::act_quant> q;
+  for (int v = 0; v < low::values; ++v) q.push_back({0.01f * float(v + 1), v % 200});
+  const auto tied = tn::exec::simd_int8_graph::tie_max_pools<low, xsimd::default_arch>(q);
+  int pools = 0;
+  for (std::size_t i = 0; i < low::op_count; ++i) {
+    const auto& op = low::ops[i];
+    const bool native = [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((I == i && tn::exec::simd_int8_graph::exec_for<low, I, xsimd::default_arch>::native_pool) || ...);
+    }
+    (std::make_index_sequence<low::op_count>{});
+    const ks::act_quant want = native ? q[std::size_t(op.inputs[0])] : q[std::size_t(op.output)];
+    INFO("op " << i << ", value " << op.output);
+    CHECK(tied[std::size_t(op.output)].scale == want.scale);
+    CHECK(tied[std::size_t(op.output)].zero == want.zero);
+    pools += native;
+  }
+  CHECK(pools == 2);  // the ceil-mode pool after the concat, and the pool in the residual body
+}
 
 TEST_CASE("int8 graph program: every op kind against the fp32 reference" * doctest::skip(no_vnni)) {
   for (int batch : {1, 3}) {

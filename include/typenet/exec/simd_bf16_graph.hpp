@@ -201,18 +201,9 @@ struct pool_exec : no_extras {
   }
 };
 
-template <class T>
-struct is_f32_conv : std::false_type {};
-template <class L, fused_op O, class A>
-struct is_f32_conv<simd_graph::conv_exec<L, O, A>> : std::true_type {};
-template <class T>
-struct is_f32_concat : std::false_type {};
-template <class L, fused_op O, class A>
-struct is_f32_concat<simd_graph::concat_exec<L, O, A>> : std::true_type {};
-template <class T>
-struct is_f32_spatial : std::false_type {};
-template <class L, fused_op O, class A>
-struct is_f32_spatial<simd_graph::spatial_exec<L, O, A>> : std::true_type {};
+using simd_reduced_graph::is_f32_concat;
+using simd_reduced_graph::is_f32_conv;
+using simd_reduced_graph::is_f32_spatial;
 
 /// Op I's bf16 executor: a bf16 kernel where one serves it, else the shadow executor.
 template <class Low, std::size_t I, class Arch>

@@ -355,7 +355,8 @@ requires(!simd_native<Net>) class simd<Arch, precision::int8>::program<Net>
  public:
   program(const params<Net>& p, int max_batch, const simd<Arch, precision::int8>& policy)
       : base(p, simd_int8_detail::checked<Arch>(max_batch, policy.threads), policy.threads,
-             simd_int8_detail::quantisations(policy.ranges, int8_tensor_count<Net>)) {}
+             simd_int8_graph::tie_max_pools<simd_graph::lowered<Net>, Arch>(
+                 simd_int8_detail::quantisations(policy.ranges, int8_tensor_count<Net>))) {}
 };
 
 #endif  // TYPENET_HAS_VNNI

@@ -11,7 +11,9 @@
 //     (vpdpbusd, exact int32 sums), weights folded with their batch norm in fp32 and then quantised per
 //     output channel; the residual (u8, its own scale) is dequantised and added in fp32 before the
 //     activation, and the result is quantised once with the output's scale;
-//   * every other op (depthwise convolutions, pools, concat, dense, standalone batch norm, activations,
+//   * max pools on a multiple of 4 channels: pool.hpp's kernel over u8 storage, the output sharing the input's
+//     scale and zero point (tie_max_pools), which makes the max exact;
+//   * every other op (depthwise convolutions, average pools, concat, dense, standalone batch norm, activations,
 //     joins, softmax, reference fallbacks): its fp32 executor of exec/simd_graph.hpp between dequantising
 //     its inputs and quantising its output (simd_reduced_graph::shadow_exec);
 //   * the output comes back as fp32: from the shadow where the last op ran in fp32 (no quantisation of the
@@ -20,9 +22,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../kernels/simd/int8.hpp"
+#include "../kernels/simd/pool.hpp"
 #include "simd_graph.hpp"
 #include "simd_reduced_graph.hpp"
 
@@ -111,17 +115,42 @@ struct conv_exec : simd_reduced_graph::no_extras {
   }
 };
 
-template <class T>
-struct is_f32_conv : std::false_type {};
-template <class L, fused_op O, class A>
-struct is_f32_conv<simd_graph::conv_exec<L, O, A>> : std::true_type {};
+/// A max pool on u8 values (a multiple of 4 channels, so that the stored pixel is the channels):
+/// pool.hpp's kernel over u8 storage. The output shares the input's scale and zero point (tie_max_pools), so
+/// the max of the stored integers is the quantised max, exactly.
+template <class Low, fused_op Op, class Arch>
+struct pool_exec : simd_reduced_graph::no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using kernel = ks::pool_kernel<ks::pool_geometry_of<B>, ks::pool_op::max, Arch, u8>;
+  explicit pool_exec(const float*) {}
+  void run(const frame& fr) const {
+    simd_graph::split_run(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+      kernel::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
+    });
+  }
+};
+
+using simd_reduced_graph::is_f32_conv;
+using simd_reduced_graph::is_f32_spatial;
 
 /// Op I's int8 executor: conv_int8_kernel for a convolution whose groups hold a multiple of 4 channels (or
-/// one group) and whose reduction fits int32; else the shadow executor.
+/// one group) and whose reduction fits int32; pool_exec for a max pool on a multiple of 4 channels; else the
+/// shadow executor.
 template <class Low, std::size_t I, class Arch>
 struct exec_for {
   static constexpr fused_op op = Low::ops[I];
   using f32_exec = typename simd_graph::exec_for<Low, I, Arch>::type;
+  static constexpr bool native_pool = [] {
+    if constexpr (is_f32_spatial<f32_exec>::value) {
+      using L = typename f32_exec::L;
+      if constexpr (layer_kind_of<L> == layer_kind::pool)
+        return L::kind == pool_kind::max && f32_exec::C % 4 == 0;
+      else
+        return false;
+    } else {
+      return false;
+    }
+  }();
   static constexpr bool native_conv = [] {
     if constexpr (is_f32_conv<f32_exec>::value) {
       using geo = typename f32_exec::geo;
@@ -131,9 +160,25 @@ struct exec_for {
       return false;
     }
   }();
-  using type =
-      std::conditional_t<native_conv, conv_exec<Low, op, Arch>, simd_reduced_graph::shadow_exec<format, Low, I, Arch>>;
+  using type = std::conditional_t<
+      native_conv, conv_exec<Low, op, Arch>,
+      std::conditional_t<native_pool, pool_exec<Low, op, Arch>, simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>;
 };
+
+/// The quantisations the executors use: q (one per value, from the calibrated ranges) with each native max
+/// pool's output given its input's scale and zero point (in op order, so a pool of a pool follows). Its
+/// calibrated range lies within its input's anyway (a max of some of the input's values).
+template <class Low, class Arch>
+std::vector<ks::act_quant> tie_max_pools(std::vector<ks::act_quant> q) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((exec_for<Low, I, Arch>::native_pool
+          ? void(q[std::size_t(Low::ops[I].output)] = q[std::size_t(Low::ops[I].inputs[0])])
+          : void()),
+     ...);
+  }
+  (std::make_index_sequence<Low::op_count>{});
+  return q;
+}
 
 }  // namespace typenet::exec::simd_int8_graph
 

@@ -105,6 +105,20 @@ struct shadow_exec {
   }
 };
 
+/// Which of the fp32 program's executors an op has (the reduced programs replace some of them).
+template <class T>
+struct is_f32_conv : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_conv<simd_graph::conv_exec<L, O, A>> : std::true_type {};
+template <class T>
+struct is_f32_concat : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_concat<simd_graph::concat_exec<L, O, A>> : std::true_type {};
+template <class T>
+struct is_f32_spatial : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_spatial<simd_graph::spatial_exec<L, O, A>> : std::true_type {};
+
 /// The program of a graph network in a reduced precision: ExecFor<Low, I, Arch>::type is op I's executor
 /// (constructed from the canonical parameters, and the values' quantisations where it takes them). The
 /// input is stored in the reduced type when it is converted to NHWC; the output comes back as fp32 (from

@@ -181,6 +181,39 @@ TYPENET_ALWAYS_INLINE void finish_add(__v16si acc, __m512i comp, __m512 mul, __m
 
 }  // namespace int8_detail
 
+/// u8 storage for the kernels templated on it (pool.hpp's max pool): the stored integers q loaded as floats
+/// (exactly) and stored back from floats that hold integers in [0, 255] (a max of loaded values). A max of
+/// values that share one scale and zero point is the quantised max, so no requantisation is needed.
+template <>
+struct elem_io<std::uint8_t> {
+  template <class V>
+  TYPENET_ALWAYS_INLINE static V load(const std::uint8_t* p) noexcept {
+    static_assert(V::size == 16, "typenet: u8 storage needs 16-lane (AVX-512) float vectors");
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return V(_mm512_maskz_cvtepi32_ps(int8_detail::all, _mm512_maskz_cvtepu8_epi32(int8_detail::all, b)));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static V load_first(const std::uint8_t* p, int n) noexcept {
+    static_assert(V::size == 16, "typenet: u8 storage needs 16-lane (AVX-512) float vectors");
+    const __m128i b = _mm_maskz_loadu_epi8(int8_detail::first_lanes(n), p);
+    return V(_mm512_maskz_cvtepi32_ps(int8_detail::all, _mm512_maskz_cvtepu8_epi32(int8_detail::all, b)));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static void store(V v, std::uint8_t* p) noexcept {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow(v));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE static void store_first(V v, std::uint8_t* p, int n) noexcept {
+    _mm_mask_storeu_epi8(p, int8_detail::first_lanes(n), narrow(v));
+  }
+
+ private:
+  template <class V>
+  TYPENET_ALWAYS_INLINE static __m128i narrow(V v) noexcept {
+    return _mm512_maskz_cvtepi32_epi8(int8_detail::all, _mm512_maskz_cvtps_epi32(int8_detail::all, __m512(v)));
+  }
+};
+
 /// dst[i] = quantize_u8(src[i]) for i in [0, n).
 inline void quantize_row(const float* src, std::uint8_t* dst, std::int64_t n, const act_quant& a) noexcept {
   const out_quant q{1.0f / a.scale, a.zero};
