@@ -73,7 +73,7 @@ constexpr command_help command_helps[] = {
      "  --policy   reference (default: plain loops, the oracle) or simd (fused, vectorised, threaded)\n"
      "  --threads  threads of the simd policy, the caller included: 1 (default) to 1,024\n"
      "  --precision  f32 (default); bf16 (with --policy simd, on a CPU with AVX512_BF16: bf16 weights and\n"
-     "             activations, fp32 sums); int8 (with --policy simd, on a CPU with AVX512_VNNI, chain networks:\n"
+     "             activations, fp32 sums); int8 (with --policy simd, on a CPU with AVX512_VNNI:\n"
      "             s8 weights, u8 activations, int32 sums)\n"
      "  --calibrate  with int8: a float32 .npy batch of inputs like X.npy, from which the range of every\n"
      "             quantised tensor is computed (minimum and maximum under fp32) before the run; needed unless\n"
