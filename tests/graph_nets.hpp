@@ -88,4 +88,16 @@ using flat_fallback_net =
     tn::network<tn::input<4, 3, 3>, tn::residual<tn::seq<tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>>,
                 tn::flatten, tn::relu6, tn::batch_norm, tn::dense<5>>;
 
+// Channel counts that the reduced precisions' channel groups (bf16 pairs, int8 quads) cannot serve: a
+// residual whose body ends in a depthwise convolution on 15 channels, and a grouped 1x1 with 5 channels per
+// group, run as shadow ops (fp32 between widening and storing), the first with its residual (the block's
+// input, not the depthwise's) widened too; 15 and 9 channels are stored with padding channels.
+using odd_net = tn::network<
+    tn::input<15, 9, 9>,
+    tn::residual<tn::seq<tn::conv2d<15, tn::kernel<1>>, tn::relu,
+                         tn::conv2d<15, tn::kernel<3>, tn::pad<1>, tn::groups<15>, tn::no_bias>, tn::batch_norm>,
+                 tn::identity, tn::relu>,
+    tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
+    tn::dense<4>>;
+
 }  // namespace typenet::test::graph_nets

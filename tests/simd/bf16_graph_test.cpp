@@ -220,30 +220,11 @@ void check_graph(int batch, std::uint64_t seed, int layers, const std::string& n
   const auto p = random_params<Net>(seed);
   std::vector<float> in(std::size_t(batch) * Net::input_shape::size);
   tn::fill_uniform(in, seed + 100);
-  const auto want = run_policy<Net, tn::exec::reference_t>(p, in, batch);
-  const auto one = run_bf16<Net>(p, in, batch, 1);
-  const auto two = run_bf16<Net>(p, in, batch, 2);
-  constexpr int classes = int(Net::output_shape::size);
-  const double err =
-      softmax ? relative_error(centred_logits(one, classes), centred_logits(want, classes)) : relative_error(one, want);
-  MESSAGE(name << " batch " << batch << ": max |bf16 - fp32 reference| / max |reference| = " << err << " (bound "
-               << bf16_bound(layers) << ")");
-  CHECK(err <= bf16_bound(layers));
-  CHECK(err > 0);
-  CHECK(one == two);
+  check_reduced<Net>(
+      run_policy<Net, tn::exec::reference_t>(p, in, batch),
+      [&](int threads) { return run_bf16<Net>(p, in, batch, threads); }, bf16_bound(layers), softmax,
+      "bf16 " + name + " batch " + std::to_string(batch));
 }
-
-// Odd channel counts, which pairs cannot serve: a residual whose body ends in a depthwise convolution on 15
-// channels and a grouped 1x1 with 5 channels per group run as shadow ops (fp32 between widening and
-// rounding), the first with its residual (the block's input, not the depthwise's) widened too; the stored
-// padding channel of 15 and 9.
-using odd_net = tn::network<
-    tn::input<15, 9, 9>,
-    tn::residual<tn::seq<tn::conv2d<15, tn::kernel<1>>, tn::relu,
-                         tn::conv2d<15, tn::kernel<3>, tn::pad<1>, tn::groups<15>, tn::no_bias>, tn::batch_norm>,
-                 tn::identity, tn::relu>,
-    tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
-    tn::dense<4>>;
 
 template <class Net>
 using bf16_program = typename tn::model<Net, tn::exec::simd<xsimd::default_arch, tn::precision::bf16>>::program_type;

@@ -475,19 +475,14 @@ TEST_CASE("int8 ranges saved and loaded with the weights in safetensors, checked
   CHECK_THROWS_WITH_AS(tn::io::load_weights_int8(plain, r),
                        doctest::Contains("missing tensor 'typenet.int8.ranges' (expected float32 [3, 2])"),
                        tn::io::io_error);
-  std::vector<tn::param_tensor> tensors = p.tensors();
-  std::vector<tn::io::named_tensor> named;
-  for (const auto& t : tensors) named.push_back({t.name, t.shape, std::span<const float>(t.data)});
   const std::vector<float> four(8, 0.5f);
-  named.push_back({"typenet.int8.ranges", {4, 2}, std::span<const float>(four)});
   const auto wrong = dir / "wrong.safetensors";
-  tn::io::write_safetensors(wrong, std::span<const tn::io::named_tensor>(named));
+  write_with_ranges(wrong, p, {4, 2}, four);
   CHECK_THROWS_WITH_AS(tn::io::load_weights_int8(wrong, r),
                        doctest::Contains("'typenet.int8.ranges' has shape [4, 2] but the network expects [3, 2]"),
                        tn::io::io_error);
   const std::vector<float> reversed{0.0f, 1.0f, 2.0f, 1.0f, 0.0f, 1.0f};
-  named.back() = {"typenet.int8.ranges", {3, 2}, std::span<const float>(reversed)};
-  tn::io::write_safetensors(wrong, std::span<const tn::io::named_tensor>(named));
+  write_with_ranges(wrong, p, {3, 2}, reversed);
   CHECK_THROWS_WITH_AS(tn::io::load_weights_int8(wrong, r), doctest::Contains("typenet.int8.ranges row 1 is [2"),
                        tn::io::io_error);
   CHECK(std::equal(r.data(), r.data() + tn::params<net>::count, before.data()));

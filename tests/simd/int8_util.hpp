@@ -1,7 +1,14 @@
 // Helpers shared by the int8 program's tests (int8_test.cpp, int8_graph_test.cpp): run a network with
-// exec::simd<Arch, precision::int8>, and the error bound its outputs are held to against the fp32 reference.
+// exec::simd<Arch, precision::int8>, the error bound its outputs are held to against the fp32 reference, and
+// a weights file with wrong ranges.
 #pragma once
+#include <cstdint>
+#include <filesystem>
+#include <span>
 #include <vector>
+
+#include <typenet/io/int8.hpp>
+#include <typenet/io/safetensors.hpp>
 
 #include "simd_util.hpp"
 
@@ -18,6 +25,18 @@ namespace typenet::test {
 inline constexpr double int8_bound(int layers) { return (layers + 1) * 2.0 * (1.0 / 510 + 1.0 / 254); }
 
 using int8_policy = exec::simd<xsimd::default_arch, precision::int8>;
+
+/// Writes p's tensors and a ranges tensor (io::int8_ranges_key) of the given shape and values to path: a
+/// weights file whose ranges the loader must reject. (p is a copy: params::tensors() gives writable views.)
+template <class Net>
+void write_with_ranges(const std::filesystem::path& path, params<Net> p, std::vector<std::int64_t> shape,
+                       std::span<const float> ranges) {
+  const std::vector<param_tensor> tensors = p.tensors();
+  std::vector<io::named_tensor> named;
+  for (const auto& t : tensors) named.push_back({t.name, t.shape, std::span<const float>(t.data)});
+  named.push_back({io::int8_ranges_key, std::move(shape), ranges});
+  io::write_safetensors(path, std::span<const io::named_tensor>(named));
+}
 
 #if TYPENET_HAS_VNNI
 template <class Net>

@@ -117,4 +117,20 @@ inline std::vector<float> centred_logits(const std::vector<float>& probs, int cl
   return z;
 }
 
+/// A network run in a reduced precision against exec::reference's fp32 output `want`: run(threads) gives its
+/// output; within `bound` of the reference (max |diff| / max |reference|), not equal to it (the precision
+/// rounds), and the same with 1 and 2 threads. A network that ends in softmax is judged on its logits
+/// (centred_logits).
+template <class Net, class Run>
+void check_reduced(const std::vector<float>& want, Run&& run, double bound, bool softmax, const std::string& what) {
+  const std::vector<float> one = run(1), two = run(2);
+  constexpr int classes = int(Net::output_shape::size);
+  const double err =
+      softmax ? relative_error(centred_logits(one, classes), centred_logits(want, classes)) : relative_error(one, want);
+  MESSAGE(what << ": max |got - fp32 reference| / max |reference| = " << err << " (bound " << bound << ")");
+  CHECK(err <= bound);
+  CHECK(err > 0);
+  CHECK(one == two);
+}
+
 }  // namespace typenet::test

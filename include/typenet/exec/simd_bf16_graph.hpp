@@ -185,25 +185,8 @@ struct concat_exec : no_extras {
   }
 };
 
-/// A max or average pool on bf16 values (even channel count): pool.hpp's kernel over bf16 storage (a max
-/// is exact; an average is summed in fp32 and rounded once).
-template <class Low, fused_op Op, class Arch>
-struct pool_exec : no_extras {
-  using B = typename Low::template leaf<Op.leaf>;
-  using L = typename B::layer;
-  using kernel = ks::pool_kernel<ks::pool_geometry_of<B>,
-                                 L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average, Arch, bf16_t>;
-  explicit pool_exec(const float*) {}
-  void run(const frame& fr) const {
-    simd_graph::split_run(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
-      kernel::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
-    });
-  }
-};
-
 using simd_reduced_graph::is_f32_concat;
 using simd_reduced_graph::is_f32_conv;
-using simd_reduced_graph::is_f32_spatial;
 
 /// Op I's bf16 executor: a bf16 kernel where one serves it, else the shadow executor.
 template <class Low, std::size_t I, class Arch>
@@ -232,19 +215,12 @@ struct exec_for {
       return false;
     }
   }();
-  static constexpr bool native_pool = [] {
-    if constexpr (is_f32_spatial<f32_exec>::value) {
-      using L = typename f32_exec::L;
-      return layer_kind_of<L> == layer_kind::pool && f32_exec::C % 2 == 0;
-    } else {
-      return false;
-    }
-  }();
-  using type =
-      std::conditional_t<native_conv, conv_exec<Low, op, Arch>,
-                         std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
-                                            std::conditional_t<native_pool, pool_exec<Low, op, Arch>,
-                                                               simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
+  static constexpr bool native_pool = simd_reduced_graph::runs_stored_pool<format, f32_exec, true>();
+  using type = std::conditional_t<
+      native_conv, conv_exec<Low, op, Arch>,
+      std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
+                         std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
+                                            simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
 };
 
 }  // namespace typenet::exec::simd_bf16_graph

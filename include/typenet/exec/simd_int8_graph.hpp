@@ -13,7 +13,10 @@
 //     activation, and the result is quantised once with the output's scale;
 //   * max pools on a multiple of 4 channels: pool.hpp's kernel over u8 storage, the output sharing the input's
 //     scale and zero point (tie_max_pools), which makes the max exact;
-//   * every other op (depthwise convolutions, average pools, concat, dense, standalone batch norm, activations,
+//   * depthwise convolutions on a multiple of 4 channels without a residual: depthwise.hpp's kernel reading and
+//     writing u8 (fp32 weights, with the input's scale folded in, and fp32 sums on the stored integers minus
+//     the zero point; the result quantised once);
+//   * every other op (average pools, concat, dense, standalone batch norm, activations,
 //     joins, softmax, reference fallbacks): its fp32 executor of exec/simd_graph.hpp between dequantising
 //     its inputs and quantising its output (simd_reduced_graph::shadow_exec);
 //   * the output comes back as fp32: from the shadow where the last op ran in fp32 (no quantisation of the
@@ -25,8 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "../kernels/simd/depthwise.hpp"
 #include "../kernels/simd/int8.hpp"
-#include "../kernels/simd/pool.hpp"
 #include "simd_graph.hpp"
 #include "simd_reduced_graph.hpp"
 
@@ -115,42 +118,54 @@ struct conv_exec : simd_reduced_graph::no_extras {
   }
 };
 
-/// A max pool on u8 values (a multiple of 4 channels, so that the stored pixel is the channels):
-/// pool.hpp's kernel over u8 storage. The output shares the input's scale and zero point (tie_max_pools), so
-/// the max of the stored integers is the quantised max, exactly.
+/// A depthwise convolution on u8 values whose channels are stored unpadded (a multiple of 4) and without a
+/// residual: depthwise.hpp's kernel with u8_affine_io (fp32 weights and sums, as the fp32 program's, on the
+/// stored integers minus the input's zero point). The input's scale is folded into the weights with the batch
+/// norm, and the result is quantised once with the output's scale. It is memory-bound: reading u8 instead of
+/// a widened fp32 copy is the gain.
 template <class Low, fused_op Op, class Arch>
-struct pool_exec : simd_reduced_graph::no_extras {
+struct depthwise_exec : simd_reduced_graph::no_extras {
   using B = typename Low::template leaf<Op.leaf>;
-  using kernel = ks::pool_kernel<ks::pool_geometry_of<B>, ks::pool_op::max, Arch, u8>;
-  explicit pool_exec(const float*) {}
+  using geo = ks::conv_geometry_of<B>;
+  using epilogue = simd_graph::epilogue_t<Op.act>;
+  using kernel = ks::depthwise_kernel<geo, Arch, u8>;
+
+  detail::aligned_floats packed, bias;
+  ks::u8_affine_io io;
+
+  depthwise_exec(const float* p, const std::vector<ks::act_quant>& q)
+      : packed(simd_graph::floats(kernel::packed_floats)),
+        bias(simd_graph::floats(kernel::packed_bias_floats)),
+        io(q[std::size_t(Op.inputs[0])].zero,
+           ks::out_quant{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero}) {
+    std::vector<float> wf, bf;
+    simd_graph::fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr,
+                          simd_graph::conv_exec<Low, Op, Arch>::bn_tensors(p), geo::f,
+                          std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    const float in_scale = q[std::size_t(Op.inputs[0])].scale;
+    for (float& w : wf) w *= in_scale;
+    kernel::pack(wf.data(), bf.data(), packed.get(), bias.get());
+  }
+
   void run(const frame& fr) const {
     simd_graph::split_run(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
-      kernel::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
+      kernel::template run<epilogue, false>(packed.get(), bias.get(), fr.at(Op.inputs[0]), fr.at(Op.output), b, e,
+                                            nullptr, io);
     });
   }
 };
 
 using simd_reduced_graph::is_f32_conv;
-using simd_reduced_graph::is_f32_spatial;
 
 /// Op I's int8 executor: conv_int8_kernel for a convolution whose groups hold a multiple of 4 channels (or
-/// one group) and whose reduction fits int32; pool_exec for a max pool on a multiple of 4 channels; else the
-/// shadow executor.
+/// one group) and whose reduction fits int32; depthwise_exec for a depthwise convolution on a multiple of 4
+/// channels without a residual; pool_exec for a max pool on a multiple of 4 channels; else the shadow
+/// executor.
 template <class Low, std::size_t I, class Arch>
 struct exec_for {
   static constexpr fused_op op = Low::ops[I];
   using f32_exec = typename simd_graph::exec_for<Low, I, Arch>::type;
-  static constexpr bool native_pool = [] {
-    if constexpr (is_f32_spatial<f32_exec>::value) {
-      using L = typename f32_exec::L;
-      if constexpr (layer_kind_of<L> == layer_kind::pool)
-        return L::kind == pool_kind::max && f32_exec::C % 4 == 0;
-      else
-        return false;
-    } else {
-      return false;
-    }
-  }();
+  static constexpr bool native_pool = simd_reduced_graph::runs_stored_pool<format, f32_exec, false>();
   static constexpr bool native_conv = [] {
     if constexpr (is_f32_conv<f32_exec>::value) {
       using geo = typename f32_exec::geo;
@@ -160,9 +175,19 @@ struct exec_for {
       return false;
     }
   }();
+  static constexpr bool native_depthwise = [] {
+    if constexpr (is_f32_conv<f32_exec>::value) {
+      using geo = typename f32_exec::geo;
+      return geo::g == geo::c && geo::f == geo::c && geo::c > 1 && geo::c % 4 == 0 && op.residual < 0;
+    } else {
+      return false;
+    }
+  }();
   using type = std::conditional_t<
       native_conv, conv_exec<Low, op, Arch>,
-      std::conditional_t<native_pool, pool_exec<Low, op, Arch>, simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>;
+      std::conditional_t<native_depthwise, depthwise_exec<Low, op, Arch>,
+                         std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
+                                            simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
 };
 
 /// The quantisations the executors use: q (one per value, from the calibrated ranges) with each native max

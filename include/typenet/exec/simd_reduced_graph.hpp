@@ -27,6 +27,7 @@
 #include <boost/hana/for_each.hpp>
 
 #include "../kernels/simd/int8.hpp"  // act_quant
+#include "../kernels/simd/pool.hpp"
 #include "simd_graph.hpp"
 
 namespace typenet::exec::simd_reduced_graph {
@@ -118,6 +119,40 @@ template <class T>
 struct is_f32_spatial : std::false_type {};
 template <class L, fused_op O, class A>
 struct is_f32_spatial<simd_graph::spatial_exec<L, O, A>> : std::true_type {};
+
+/// A max or average pool on stored values whose channels the Format stores unpadded: pool.hpp's kernel over
+/// Format::T storage. bf16: a max is exact, an average is summed in fp32 and rounded once. int8 (max pools
+/// only): the output shares the input's scale and zero point (simd_int8_graph::tie_max_pools), so the max of
+/// the stored integers is the quantised max, exactly.
+template <class Format, class Low, fused_op Op, class Arch>
+struct pool_exec : no_extras {
+  using B = typename Low::template leaf<Op.leaf>;
+  using L = typename B::layer;
+  using kernel =
+      ks::pool_kernel<ks::pool_geometry_of<B>, L::kind == pool_kind::max ? ks::pool_op::max : ks::pool_op::average,
+                      Arch, typename Format::T>;
+  explicit pool_exec(const float*) {}
+  void run(const frame<Format>& fr) const {
+    simd_graph::split_run(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+      kernel::run(fr.at(Op.inputs[0]), fr.at(Op.output), b, e);
+    });
+  }
+};
+
+/// Whether an op whose fp32 executor is F32Exec runs as pool_exec: a pool over channels the Format stores
+/// unpadded (Format::stored(C) == C), and a max pool unless Averages.
+template <class Format, class F32Exec, bool Averages>
+constexpr bool runs_stored_pool() {
+  if constexpr (is_f32_spatial<F32Exec>::value) {
+    using L = typename F32Exec::L;
+    if constexpr (layer_kind_of<L> == layer_kind::pool)
+      return (Averages || L::kind == pool_kind::max) && Format::stored(F32Exec::C) == F32Exec::C;
+    else
+      return false;
+  } else {
+    return false;
+  }
+}
 
 /// The program of a graph network in a reduced precision: ExecFor<Low, I, Arch>::type is op I's executor
 /// (constructed from the canonical parameters, and the values' quantisations where it takes them). The

@@ -38,7 +38,6 @@ template <class Geo, class Arch, class Elem = float>
 struct depthwise_kernel {
   static_assert(Geo::g == Geo::c && Geo::f == Geo::c, "typenet: depthwise_kernel: groups must equal the channels");
   using vec = xsimd::batch<float, Arch>;
-  using io = elem_io<Elem>;
   static constexpr int V = static_cast<int>(vec::size);
   static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, OH = Geo::oh, OW = Geo::ow;
   static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
@@ -73,61 +72,64 @@ struct depthwise_kernel {
   static constexpr int strip_size = interior > 0 ? ceil_div(interior, strip_count) : 1;
   static constexpr int last_strip = interior > 0 ? interior - (strip_count - 1) * strip_size : 1;
 
-  /// Computes items [begin, end). With Add, residual (out's layout) is added before the epilogue.
-  template <class Epilogue, bool Add = false>
+  /// Computes items [begin, end). With Add, residual (out's layout) is added before the epilogue. Io reads
+  /// the stored values as floats and stores floats (elem_io<Elem>: the stored value is the value; int8.hpp's
+  /// u8_affine_io: a quantised value, dequantised on loading and quantised on storing).
+  template <class Epilogue, bool Add = false, class Io = elem_io<Elem>>
   static void run(const float* packed, const float* packed_bias, const Elem* in, Elem* out, std::int64_t begin,
-                  std::int64_t end, const Elem* residual = nullptr) {
+                  std::int64_t end, const Elem* residual = nullptr, const Io& io = {}) {
     for (std::int64_t i = begin; i < end; ++i) {
       const int n = static_cast<int>(i / OH), oh = static_cast<int>(i % OH);
       const std::size_t row = (std::size_t(n) * OH + oh) * OW * C;
       const Elem* x = in + std::size_t(n) * H * W * C;
-      run_row<Epilogue, Add>(packed, packed_bias, x, out + row, Add ? residual + row : nullptr, oh);
+      run_row<Epilogue, Add>(packed, packed_bias, x, out + row, Add ? residual + row : nullptr, oh, io);
     }
   }
 
  private:
-  template <class Epilogue, bool Add>
-  static void run_row(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int oh) {
+  template <class Epilogue, bool Add, class Io>
+  static void run_row(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int oh,
+                      const Io& io) {
     const int ih0 = oh * SH - PH;
     const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
     if constexpr (strips) {
       // Edge columns per pixel; inside, strips over the whole channel vectors, and the per-pixel path for
       // the channels past them.
-      for (int ow = 0; ow < ow_lo; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+      for (int ow = 0; ow < ow_lo; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1, io);
       if constexpr (interior > 0) {
         for (int k = 0; k + 1 < strip_count; ++k)
-          strip<strip_size, Epilogue, Add>(packed, bias, x, y, r, ow_lo + k * strip_size, ih0, kh0, kh1);
-        strip<last_strip, Epilogue, Add>(packed, bias, x, y, r, ow_hi - last_strip, ih0, kh0, kh1);
+          strip<strip_size, Epilogue, Add>(packed, bias, x, y, r, ow_lo + k * strip_size, ih0, kh0, kh1, io);
+        strip<last_strip, Epilogue, Add>(packed, bias, x, y, r, ow_hi - last_strip, ih0, kh0, kh1, io);
       }
       if constexpr (full_vectors * V < C)
         for (int ow = ow_lo; ow < ow_hi; ++ow)
-          pixel<Epilogue, Add>(packed, bias, x, y, r, full_vectors * V, ow, ih0, kh0, kh1);
-      for (int ow = ow_hi; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+          pixel<Epilogue, Add>(packed, bias, x, y, r, full_vectors * V, ow, ih0, kh0, kh1, io);
+      for (int ow = ow_hi; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1, io);
     } else {
-      for (int ow = 0; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1);
+      for (int ow = 0; ow < OW; ++ow) pixel<Epilogue, Add>(packed, bias, x, y, r, 0, ow, ih0, kh0, kh1, io);
     }
   }
 
   // Channels [cbegin, C) of output pixel ow, with the window clipped to the input.
-  template <class Epilogue, bool Add>
+  template <class Epilogue, bool Add, class Io>
   static void pixel(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int cbegin, int ow,
-                    int ih0, int kh0, int kh1) {
+                    int ih0, int kh0, int kh1, const Io& io) {
     const int iw0 = ow * SW - PW;
     const int kw0 = std::max(0, -iw0), kw1 = std::min(KW, W - iw0);
     Elem* yp = y + std::size_t(ow) * C;
     const Elem* rp = Add ? r + std::size_t(ow) * C : nullptr;
     const int full = cbegin + (C - cbegin) / (U * V) * (U * V);
     for (int c0 = cbegin; c0 < full; c0 += U * V)
-      chunk<U, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, V);
+      chunk<U, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, V, io);
     for (int c0 = full; c0 < C; c0 += V)
-      chunk<1, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, std::min(V, C - c0));
+      chunk<1, Epilogue, Add>(packed, bias, x, yp, rp, c0, ih0, iw0, kh0, kh1, kw0, kw1, std::min(V, C - c0), io);
   }
 
   // Output pixels [ow0, ow0 + N) (windows inside the input columns), whole channel vectors: per vector,
   // the window's weights in registers and each input column loaded once per kernel row.
-  template <int N, class Epilogue, bool Add>
+  template <int N, class Epilogue, bool Add, class Io>
   static void strip(const float* packed, const float* bias, const Elem* x, Elem* y, const Elem* r, int ow0, int ih0,
-                    int kh0, int kh1) {
+                    int kh0, int kh1, const Io& io) {
     constexpr int cols = (N - 1) * SW + KW;
     const Elem* x0 = x + std::size_t(ow0 * SW - PW) * C;
     for (int c0 = 0; c0 < full_vectors * V; c0 += V) {
@@ -141,7 +143,7 @@ struct depthwise_kernel {
         if (kh < kh0 || kh >= kh1) return;
         const Elem* xr = x0 + std::size_t(ih0 + kh) * W * C + c0;
         static_for<cols>([&](auto j) TYPENET_INLINE_LAMBDA {
-          const vec xv = io::template load<vec>(xr + std::size_t(j) * C);
+          const vec xv = io.template load<vec>(xr + std::size_t(j) * C);
           static_for<KW>([&](auto kw) TYPENET_INLINE_LAMBDA {
             constexpr int d = int(j) - int(kw);
             if constexpr (d >= 0 && d % SW == 0 && d / SW < N)
@@ -151,17 +153,17 @@ struct depthwise_kernel {
       });
       static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA {
         const std::size_t at = std::size_t(ow0 + p) * C + c0;
-        if constexpr (Add) acc[p] = acc[p] + io::template load<vec>(r + at);
-        io::store(detail::apply_epilogue<Epilogue>(acc[p]), y + at);
+        if constexpr (Add) acc[p] = acc[p] + io.template load<vec>(r + at);
+        io.store(detail::apply_epilogue<Epilogue>(acc[p]), y + at);
       });
     }
   }
 
   // Channels [c0, c0 + N*V) of one output pixel; the last vector holds `last` (1..V) channels.
-  template <int N, class Epilogue, bool Add>
+  template <int N, class Epilogue, bool Add, class Io>
   TYPENET_ALWAYS_INLINE static void chunk(const float* packed, const float* bias, const Elem* x, Elem* yp,
                                           const Elem* rp, int c0, int ih0, int iw0, int kh0, int kh1, int kw0, int kw1,
-                                          int last) {
+                                          int last, const Io& io) {
     vec acc[N];
     static_for<N>([&](auto u) { acc[u] = vec::load_aligned(bias + c0 + u * V); });
     for (int kh = kh0; kh < kh1; ++kh)
@@ -170,13 +172,13 @@ struct depthwise_kernel {
         const float* wt = packed + (std::size_t(kh) * KW + kw) * Cp + c0;
         static_for<N>([&](auto u) {
           const int n = u + 1 < N ? V : last;
-          acc[u] = xsimd::fma(io::template load_first<vec>(xt + u * V, n), vec::load_aligned(wt + u * V), acc[u]);
+          acc[u] = xsimd::fma(io.template load_first<vec>(xt + u * V, n), vec::load_aligned(wt + u * V), acc[u]);
         });
       }
     static_for<N>([&](auto u) {
       const int n = u + 1 < N ? V : last;
-      if constexpr (Add) acc[u] = acc[u] + io::template load_first<vec>(rp + c0 + u * V, n);
-      io::store_first(detail::apply_epilogue<Epilogue>(acc[u]), yp + c0 + u * V, n);
+      if constexpr (Add) acc[u] = acc[u] + io.template load_first<vec>(rp + c0 + u * V, n);
+      io.store_first(detail::apply_epilogue<Epilogue>(acc[u]), yp + c0 + u * V, n);
     });
   }
 };

@@ -214,6 +214,31 @@ struct elem_io<std::uint8_t> {
   }
 };
 
+/// Quantised u8 storage for kernels that take an Io (depthwise.hpp): a stored q is loaded as the float q - zero
+/// (exact; the caller folds the input's scale into its weights), and a float v is stored as
+/// quantize_u8(v) with `out` (the output's scale and zero point, rounding to nearest even, saturating).
+struct u8_affine_io {
+  __m512 zero;  ///< the input's zero point in every lane
+  out_quant out;
+  u8_affine_io(int input_zero, out_quant o) noexcept : zero(_mm512_set1_ps(float(input_zero))), out(o) {}
+  template <class V>
+  TYPENET_ALWAYS_INLINE V load(const std::uint8_t* p) const noexcept {
+    return V(_mm512_sub_ps(__m512(elem_io<std::uint8_t>::load<V>(p)), zero));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE V load_first(const std::uint8_t* p, int n) const noexcept {
+    return V(_mm512_sub_ps(__m512(elem_io<std::uint8_t>::load_first<V>(p, n)), zero));
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE void store(V v, std::uint8_t* p) const noexcept {
+    int8_detail::store_first(__m512(v), p, 16, out);
+  }
+  template <class V>
+  TYPENET_ALWAYS_INLINE void store_first(V v, std::uint8_t* p, int n) const noexcept {
+    int8_detail::store_first(__m512(v), p, n, out);
+  }
+};
+
 /// dst[i] = quantize_u8(src[i]) for i in [0, n).
 inline void quantize_row(const float* src, std::uint8_t* dst, std::int64_t n, const act_quant& a) noexcept {
   const out_quant q{1.0f / a.scale, a.zero};
