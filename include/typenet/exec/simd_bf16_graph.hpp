@@ -111,9 +111,7 @@ struct conv_exec : no_extras {
   explicit conv_exec(const float* p)
       : packed(simd_graph::floats(packed_floats())), bias(simd_graph::floats(bias_floats())) {
     std::vector<float> wf, bf;
-    simd_graph::fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr,
-                          simd_graph::conv_exec<Low, Op, Arch>::bn_tensors(p), geo::f,
-                          std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
     if constexpr (depthwise) {
       dw::pack(wf.data(), bf.data(), packed.get(), bias.get());
     } else if constexpr (winograd) {

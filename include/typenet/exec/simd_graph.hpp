@@ -215,6 +215,13 @@ struct conv_exec
     else
       return nullptr;
   }
+  /// The leaf's weights and bias (zero when it has none) with its batch norm folded in, in PyTorch's
+  /// [f][cg][kh][kw] order: what the reduced-precision programs quantise or scale before packing.
+  static void folded(const float* p, std::vector<float>& wf, std::vector<float>& bf) {
+    using geo = ks::conv_geometry_of<B>;
+    fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p), geo::f,
+              std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+  }
   explicit conv_exec(const float* p)
       : runner(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p)) {}
   void run(const frame& fr) const {

@@ -101,9 +101,7 @@ struct conv_exec : simd_reduced_graph::no_extras {
         res_q(add ? q[std::size_t(Op.residual)] : ks::act_quant{}),
         out_q{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero} {
     std::vector<float> wf, bf;
-    simd_graph::fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr,
-                          simd_graph::conv_exec<Low, Op, Arch>::bn_tensors(p), geo::f,
-                          std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
     kernel::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
   }
 
@@ -139,9 +137,7 @@ struct depthwise_exec : simd_reduced_graph::no_extras {
         io(q[std::size_t(Op.inputs[0])].zero,
            ks::out_quant{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero}) {
     std::vector<float> wf, bf;
-    simd_graph::fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr,
-                          simd_graph::conv_exec<Low, Op, Arch>::bn_tensors(p), geo::f,
-                          std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+    simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
     const float in_scale = q[std::size_t(Op.inputs[0])].scale;
     for (float& w : wf) w *= in_scale;
     kernel::pack(wf.data(), bf.data(), packed.get(), bias.get());
