@@ -76,10 +76,10 @@ RBACK = "include/typenet/kernels/reference/backward.hpp"
 TSIMD = "include/typenet/train/simd.hpp"
 GEMM = "include/typenet/kernels/simd/gemm.hpp"
 BF16 = "include/typenet/kernels/simd/bf16.hpp"
-BF16P = "include/typenet/exec/simd_bf16.hpp"
-BF16G = "include/typenet/exec/simd_bf16_graph.hpp"
+BF16P = "include/typenet/exec/simd/bf16.hpp"
+BF16G = "include/typenet/exec/simd/bf16_graph.hpp"
 INT8 = "include/typenet/kernels/simd/int8.hpp"
-INT8G = "include/typenet/exec/simd_int8_graph.hpp"
+INT8G = "include/typenet/exec/simd/int8_graph.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
@@ -167,13 +167,13 @@ MUTANTS = [
          bug="strips run one column into the right padding", file=DW, old="(W - KW + PW) / SW + 1 : 0",
          new="(W - KW + PW) / SW + 2 : 0", **simd("depthwise_test", "graph_test")),
     dict(name="simd-conv-row-share-short", kernel="simd conv2d (direct), rows shared out per thread",
-         bug="each thread's last row of its share skipped", file="include/typenet/exec/simd_graph.hpp",
+         bug="each thread's last row of its share skipped", file="include/typenet/exec/simd/graph.hpp",
          old="gb * rows + e, res);", new="gb * rows + e - 1, res);", **simd("graph_test")),
     dict(name="simd-bn-fold-no-mean", kernel="batch-norm folding (simd, cuda)", bug="running_mean left out of the bias",
          file=FGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
          new="(double{b_out[std::size_t(f)]} - 0.0 * mean[f]) * s + beta[f]", **simd("graph_test")),
     dict(name="simd-graph-chunk-output-not-advanced", kernel="simd graph program (batch in chunks)",
-         bug="every chunk writes the first images' outputs", file="include/typenet/exec/simd_graph.hpp",
+         bug="every chunk writes the first images' outputs", file="include/typenet/exec/simd/graph.hpp",
          old="self().run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),",
          new="self().run_chunk(in + std::int64_t{i} * in_size, out, std::min(chunk_, batch - i),",
          targets=["typenet-zoo"], tests="^parity\\.(resnet50|squeezenet1_1)\\.simd$"),
@@ -351,7 +351,7 @@ MUTANTS = [
     dict(name="image-jpeg-warnings-ignored", kernel="image JPEG decode", bug="libjpeg warnings ignored (truncation padded)",
          file=IDEC, old="if (level < 0 && info->err->msg_code != JWRN_EXTRANEOUS_DATA) jpeg_fail(info);",
          new="(void)level;", **IMAGE),
-    # --- bf16: kernels/simd/bf16.hpp and the program exec/simd_bf16.hpp (need a CPU with AVX512_BF16)
+    # --- bf16: kernels/simd/bf16.hpp and the program exec/simd/bf16.hpp (need a CPU with AVX512_BF16)
     dict(name="bf16-conv-last-kernel-row", kernel="bf16 conv2d", bug="the last kernel row is skipped",
          file=BF16, old="const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);",
          new="const int kh0 = std::max(0, -ih0), kh1 = std::min(KH - 1, H - ih0);", **simd("bf16_test")),
@@ -383,13 +383,13 @@ MUTANTS = [
          new="packed[((std::size_t(fb) * 16 + xi) * (Cs / 2) + c / 2) * FB * 2 + j * 2 + (c + 1) % 2] =",
          **simd("bf16_test")),
     dict(name="bf16-dense-input-order", kernel="bf16 program dense", bug="a flattened NHWC input read as NCHW",
-         file="include/typenet/exec/simd.hpp", old="d[std::size_t(p) * Cs + c] = w[std::size_t(o) * N + std::size_t(c) * P + p];",
+         file="include/typenet/exec/simd/policy.hpp", old="d[std::size_t(p) * Cs + c] = w[std::size_t(o) * N + std::size_t(c) * P + p];",
          new="d[std::size_t(c) * P + p] = w[std::size_t(o) * N + std::size_t(c) * P + p];", **simd("bf16_test")),
     dict(name="bf16-island-skips-rounding", kernel="bf16 and int8 programs", bug="an fp32 island's output is not stored",
-         file="include/typenet/exec/simd_reduced.hpp",
+         file="include/typenet/exec/simd/reduced.hpp",
          old="io.out.template from_f32<out_layout, out_floats>(f.scratch_b, static_cast<T*>(out_v), r.begin, r.end);",
          new="(void)r;", **simd("bf16_test", "int8_test")),
-    # --- bf16 graph program: exec/simd_bf16_graph.hpp and the kernel paths it added
+    # --- bf16 graph program: exec/simd/bf16_graph.hpp and the kernel paths it added
     dict(name="bf16-conv-residual-offset", kernel="bf16 conv2d residual", bug="the residual read one pixel on",
          file=BF16, old="if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + b * V, n));",
          new="if constexpr (Add) acc[p][b] = _mm512_add_ps(acc[p][b], bf16_detail::load_first(res + at + Fs + b * V, n));",
@@ -406,7 +406,7 @@ MUTANTS = [
          new="std::memcpy(y, in[std::size_t(Op.input_count - 1 - k)] + std::size_t(q) * c, sizeof(bf16_t) * c);",
          **simd("bf16_graph_test")),
     dict(name="bf16-graph-shadow-residual", kernel="bf16 and int8 graph programs", bug="a shadow op's residual not widened",
-         file="include/typenet/exec/simd_reduced_graph.hpp",
+         file="include/typenet/exec/simd/reduced_graph.hpp",
          old="if constexpr (op.residual >= 0) stored_value<Format, Low, op.residual>::widen_all(fr);",
          new="", **simd("bf16_graph_test", "int8_graph_test")),
     dict(name="bf16-pool-tail-dropped", kernel="bf16 pool storage", bug="the channels past the last vector not pooled",
@@ -442,13 +442,13 @@ MUTANTS = [
          file=INT8, old="t = _mm512_maskz_max_ps(all, t, _mm512_set1_ps(float(-q.zero)));",
          new="t = _mm512_maskz_max_ps(all, _mm512_set1_ps(float(-q.zero)), t);", **simd("int8_test")),
     dict(name="int8-program-padding-zero", kernel="int8 program conv", bug="the padding row holds 0, not the zero point",
-         file="include/typenet/exec/simd_int8.hpp", old="pad(kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
+         file="include/typenet/exec/simd/int8.hpp", old="pad(kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
          new="pad(kernel::pad_bytes + 64, u8{0}),", **simd("int8_test")),
     dict(name="int8-calibrate-ranges-shifted", kernel="int8 calibration", bug="a stage's range recorded for the one before",
-         file="include/typenet/exec/simd_int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
+         file="include/typenet/exec/simd/int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
          new="{ take(k, v, size); });", **simd("int8_test")),
     dict(name="int8-graph-calibrate-shifted", kernel="int8 calibration", bug="a graph value's range recorded for the next",
-         file="include/typenet/exec/simd_int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
+         file="include/typenet/exec/simd/int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
          new="{ take(k + 1 - simd_native<Net>, v, size); });", **simd("int8_graph_test")),
     dict(name="int8-conv-residual-zero-point", kernel="int8 conv2d residual", bug="the residual's zero point not subtracted",
          file=INT8, old="_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, rz)), rs, v);",

@@ -1,5 +1,5 @@
 // The graph network compile-time budget: a translation unit that declares torchvision's ResNet-50 and runs
-// it with exec::simd (the fused op list of exec/simd_graph.hpp: one specialised kernel per distinct
+// it with exec::simd (the fused op list of exec/simd/graph.hpp: one specialised kernel per distinct
 // convolution shape), plus the compile-time queries. See docs/compile-time.md for what it costs.
 #include <typenet/exec/simd.hpp>
 #include <typenet/zoo/resnet.hpp>

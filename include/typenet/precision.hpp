@@ -27,7 +27,7 @@ struct int8 {
 
 namespace typenet::exec {
 
-/// The range of one tensor's values over calibration inputs (exec::calibrate in exec/simd_int8.hpp), which
+/// The range of one tensor's values over calibration inputs (exec::calibrate in exec/simd/int8.hpp), which
 /// the int8 program maps onto u8 (kernels::simd::act_quant_for_range).
 struct tensor_range {
   float lo = 0.0f;

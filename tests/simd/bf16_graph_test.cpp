@@ -1,4 +1,4 @@
-// exec::simd<Arch, precision::bf16> on graph networks (exec/simd_bf16_graph.hpp) and the bf16 kernel paths
+// exec::simd<Arch, precision::bf16> on graph networks (exec/simd/bf16_graph.hpp) and the bf16 kernel paths
 // it added: the residual join in the direct and Winograd bf16 convolutions, and the depthwise kernel on
 // bf16 storage.
 //

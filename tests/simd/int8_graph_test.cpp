@@ -1,4 +1,4 @@
-// exec::simd<Arch, precision::int8> on graph networks (exec/simd_int8_graph.hpp) and exec::calibrate for
+// exec::simd<Arch, precision::int8> on graph networks (exec/simd/int8_graph.hpp) and exec::calibrate for
 // them. (The residual join of conv_int8_kernel is checked bit for bit in int8_test.cpp.)
 //
 //  * Networks against exec::reference in fp32, held to int8_bound (int8_util.hpp), calibrated on their own

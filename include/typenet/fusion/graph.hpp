@@ -1,6 +1,6 @@
 // typenet/fusion/graph.hpp: the fused op list of a network with blocks (residual, concat) or the layers of
 // the torchvision zoo, shared by the policies that run such networks natively (exec::simd's graph program,
-// exec/simd_graph.hpp, and exec::cuda's, exec/cuda_graph.hpp).
+// exec/simd/graph.hpp, and exec::cuda's, exec/cuda/graph.hpp).
 //
 // It starts from core/plan.hpp's lowered op list and fuses it at compile time (a constexpr pass, fuse()):
 //   conv2d + batch_norm          the batch norm is folded into the convolution's weights and bias when

@@ -1,5 +1,5 @@
-// typenet/exec/simd_reduced_graph.hpp: what the reduced-precision programs for graph networks share
-// (exec/simd_bf16_graph.hpp, exec/simd_int8_graph.hpp): values stored in a narrower type over the fp32
+// typenet/exec/simd/reduced_graph.hpp: what the reduced-precision programs for graph networks share
+// (exec/simd/bf16_graph.hpp, exec/simd/int8_graph.hpp): values stored in a narrower type over the fp32
 // program's arena plan, fp32 "shadow" executors for the ops without a native kernel, and the program that
 // runs the fused op list. Included by those headers; use the programs through exec/simd.hpp.
 //
@@ -26,9 +26,9 @@
 #include <boost/hana/basic_tuple.hpp>
 #include <boost/hana/for_each.hpp>
 
-#include "../kernels/simd/int8.hpp"  // act_quant
-#include "../kernels/simd/pool.hpp"
-#include "simd_graph.hpp"
+#include "../../kernels/simd/int8.hpp"  // act_quant
+#include "../../kernels/simd/pool.hpp"
+#include "graph.hpp"
 
 namespace typenet::exec::simd_reduced_graph {
 

@@ -1,6 +1,6 @@
-// typenet/exec/simd_int8_graph.hpp: exec::simd<Arch, precision::int8> for graph networks (residual and
+// typenet/exec/simd/int8_graph.hpp: exec::simd<Arch, precision::int8> for graph networks (residual and
 // concat blocks, batch norm, relu6, depthwise convolutions: ResNet, MobileNetV2, SqueezeNet). Included by
-// exec/simd_int8.hpp; use it through exec/simd.hpp.
+// exec/simd/int8.hpp; use it through exec/simd.hpp.
 //
 // The fused op list of the fp32 graph program (fusion/graph.hpp: batch norm folded into the convolutions,
 // residual joins and activations in their epilogues) over the same arena plan, run by
@@ -17,7 +17,7 @@
 //     writing u8 (fp32 weights, with the input's scale folded in, and fp32 sums on the stored integers minus
 //     the zero point; the result quantised once);
 //   * every other op (average pools, concat, dense, standalone batch norm, activations,
-//     joins, softmax, reference fallbacks): its fp32 executor of exec/simd_graph.hpp between dequantising
+//     joins, softmax, reference fallbacks): its fp32 executor of exec/simd/graph.hpp between dequantising
 //     its inputs and quantising its output (simd_reduced_graph::shadow_exec);
 //   * the output comes back as fp32: from the shadow where the last op ran in fp32 (no quantisation of the
 //     logits), else dequantised.
@@ -28,10 +28,10 @@
 #include <utility>
 #include <vector>
 
-#include "../kernels/simd/depthwise.hpp"
-#include "../kernels/simd/int8.hpp"
-#include "simd_graph.hpp"
-#include "simd_reduced_graph.hpp"
+#include "../../kernels/simd/depthwise.hpp"
+#include "../../kernels/simd/int8.hpp"
+#include "graph.hpp"
+#include "reduced_graph.hpp"
 
 #if TYPENET_HAS_VNNI
 

@@ -1,6 +1,6 @@
-// typenet/exec/simd_int8.hpp: exec::simd<Arch, precision::int8>, the 8-bit program (chain networks here;
-// graph networks: exec/simd_int8_graph.hpp and the program at the end of this file), and exec::calibrate,
-// which measures the ranges it quantises with. Included by exec/simd.hpp; use it through that header.
+// typenet/exec/simd/int8.hpp: exec::simd<Arch, precision::int8>, the 8-bit program (chain networks here;
+// graph networks: exec/simd/int8_graph.hpp and the program at the end of this file), and exec::calibrate,
+// which measures the ranges it quantises with. Included by exec/simd/policy.hpp; use it through exec/simd.hpp.
 //
 //   tn::exec::simd<xsimd::default_arch, tn::precision::int8> policy;  policy.threads = 2;
 //   policy.ranges = tn::exec::calibrate<Net>(params, images, count);  // representative inputs, once
@@ -24,7 +24,7 @@
 // Where it runs: compiled with AVX512_VNNI (TYPENET_HAS_VNNI, e.g. -march=native on Zen 4 or Ice Lake and
 // later Xeons), or the program does not compile (diag::int8_not_compiled); the constructor checks the
 // running CPU and throws std::runtime_error if it lacks the instructions. Graph networks (blocks, batch
-// norm): exec/simd_int8_graph.hpp and the program at the end of this file.
+// norm): exec/simd/int8_graph.hpp and the program at the end of this file.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -38,11 +38,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "../kernels/simd/int8.hpp"
-#include "../precision.hpp"
-#include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
-#include "simd_int8_graph.hpp"
-#include "simd_reduced.hpp"
+#include "../../kernels/simd/int8.hpp"
+#include "../../precision.hpp"
+#include "int8_graph.hpp"
+#include "policy.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
+#include "reduced.hpp"
 
 namespace typenet::exec {
 
@@ -343,7 +343,7 @@ requires(simd_native<Net>) class simd<Arch, precision::int8>::program<Net>
   }
 };
 
-/// A graph network: exec/simd_int8_graph.hpp's executors over the fp32 graph program's op list and arena
+/// A graph network: exec/simd/int8_graph.hpp's executors over the fp32 graph program's op list and arena
 /// plan, run by simd_reduced_graph::graph_program, each value quantised with the scale and zero point of its
 /// range in policy.ranges.
 template <class Arch>

@@ -1,5 +1,5 @@
-// typenet/exec/simd_reduced.hpp: what the reduced-precision chain programs of exec::simd (bf16:
-// exec/simd_bf16.hpp, int8: exec/simd_int8.hpp) share: the program (buffers, the input and output edges, the
+// typenet/exec/simd/reduced.hpp: what the reduced-precision chain programs of exec::simd (bf16:
+// exec/simd/bf16.hpp, int8: exec/simd/int8.hpp) share: the program (buffers, the input and output edges, the
 // stage loop), the control flow of a conv stage and of a dense stage, and the fp32 island stage. A precision
 // plugs in as a Format and its own kernels:
 //
@@ -25,7 +25,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
+#include "policy.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
 
 namespace typenet::exec::simd_reduced {
 
@@ -387,7 +387,7 @@ class chain_program {
 
 }  // namespace typenet::exec::simd_reduced
 
-// The programs built on this file. (Here rather than at the end of simd.hpp, so that whichever of these
+// The programs built on this file. (Here rather than at the end of policy.hpp, so that whichever of these
 // headers is included first, each program's header comes after everything it uses.)
-#include "simd_bf16.hpp"
-#include "simd_int8.hpp"
+#include "bf16.hpp"
+#include "int8.hpp"

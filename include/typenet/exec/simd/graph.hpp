@@ -1,6 +1,6 @@
-// typenet/exec/simd_graph.hpp: exec::simd for networks with blocks (residual, concat) and the layers of
+// typenet/exec/simd/graph.hpp: exec::simd for networks with blocks (residual, concat) and the layers of
 // the torchvision zoo (batch norm, relu6, depthwise convolutions, no_bias); the chain networks keep the
-// staged program of exec/simd.hpp.
+// staged program of exec/simd/policy.hpp.
 //
 // The program runs fusion/graph.hpp's fused op list (batch norm folded into convolutions, residual joins
 // and activations in their epilogues) over one arena placed by liveness. Spatial values are NHWC, flat
@@ -28,21 +28,21 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "../core/graph.hpp"
-#include "../core/params.hpp"
-#include "../core/plan.hpp"
-#include "../detail/thread_pool.hpp"
-#include "../fusion/graph.hpp"
-#include "../kernels/reference/layer.hpp"
-#include "../kernels/simd/activation.hpp"
-#include "../kernels/simd/conv2d.hpp"
-#include "../kernels/simd/dense.hpp"
-#include "../kernels/simd/depthwise.hpp"
-#include "../kernels/simd/eltwise.hpp"
-#include "../kernels/simd/norm.hpp"
-#include "../kernels/simd/pool.hpp"
-#include "../kernels/simd/winograd.hpp"
-#include "../layers.hpp"
+#include "../../core/graph.hpp"
+#include "../../core/params.hpp"
+#include "../../core/plan.hpp"
+#include "../../detail/thread_pool.hpp"
+#include "../../fusion/graph.hpp"
+#include "../../kernels/reference/layer.hpp"
+#include "../../kernels/simd/activation.hpp"
+#include "../../kernels/simd/conv2d.hpp"
+#include "../../kernels/simd/dense.hpp"
+#include "../../kernels/simd/depthwise.hpp"
+#include "../../kernels/simd/eltwise.hpp"
+#include "../../kernels/simd/norm.hpp"
+#include "../../kernels/simd/pool.hpp"
+#include "../../kernels/simd/winograd.hpp"
+#include "../../layers.hpp"
 
 namespace typenet::exec::simd_detail {
 /// The batch every exec::simd program checks when run (1..max_batch).

@@ -1,11 +1,11 @@
-// typenet/exec/simd_bf16_graph.hpp: exec::simd<Arch, precision::bf16> for graph networks (residual and
+// typenet/exec/simd/bf16_graph.hpp: exec::simd<Arch, precision::bf16> for graph networks (residual and
 // concat blocks, batch norm, relu6, depthwise convolutions: ResNet, MobileNetV2, SqueezeNet). Included by
-// exec/simd_bf16.hpp; use it through exec/simd.hpp.
+// exec/simd/bf16.hpp; use it through exec/simd.hpp.
 //
 // The fused op list of the fp32 graph program (fusion/graph.hpp: batch norm folded into the convolutions,
 // residual joins and activations in their epilogues) over the same arena plan, with every value stored as
 // bf16 (NHWC, channels rounded up to even as in kernels/simd/bf16.hpp; flat values with their length
-// rounded up to even), run by simd_reduced_graph::graph_program (exec/simd_reduced_graph.hpp).
+// rounded up to even), run by simd_reduced_graph::graph_program (exec/simd/reduced_graph.hpp).
 //   * convolutions with one group, or grouped with an even number of channels per group: conv_bf16_kernel
 //     (direct) or winograd_bf16 where ks::winograd_suits says the fp32 program uses Winograd, weights folded
 //     with their batch norm in fp32 and then rounded to bf16; the residual (bf16) is added in fp32 before
@@ -15,7 +15,7 @@
 //   * concat along channels with even channel counts: a copy of the bf16 channels;
 //   * max and average pools with an even channel count: pool.hpp's kernel over bf16 storage;
 //   * every other op (adaptive pools, LRN, dense, standalone batch norm, activations, joins, softmax, layers
-//     with a reference fallback): its fp32 executor of exec/simd_graph.hpp on fp32 copies, between a widening
+//     with a reference fallback): its fp32 executor of exec/simd/graph.hpp on fp32 copies, between a widening
 //     pass over its inputs and a rounding pass over its output (simd_reduced_graph::shadow_exec).
 // The input is rounded to bf16 when it is converted to NHWC, and the output comes back as fp32: the
 // contract is the fp32 one. Everything is allocated by the constructor; run() allocates nothing.
@@ -30,11 +30,11 @@
 #include <utility>
 #include <vector>
 
-#include "../kernels/simd/bf16.hpp"
-#include "../kernels/simd/depthwise.hpp"
-#include "../kernels/simd/pool.hpp"
-#include "simd_graph.hpp"
-#include "simd_reduced_graph.hpp"
+#include "../../kernels/simd/bf16.hpp"
+#include "../../kernels/simd/depthwise.hpp"
+#include "../../kernels/simd/pool.hpp"
+#include "graph.hpp"
+#include "reduced_graph.hpp"
 
 #if TYPENET_HAS_BF16
 

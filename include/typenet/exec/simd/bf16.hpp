@@ -1,6 +1,6 @@
-// typenet/exec/simd_bf16.hpp: exec::simd<Arch, precision::bf16>, the bfloat16 program (chain networks here; graph
-// networks: the executors of exec/simd_bf16_graph.hpp and the program at the end of this file).
-// Included by exec/simd.hpp; use it through that header.
+// typenet/exec/simd/bf16.hpp: exec::simd<Arch, precision::bf16>, the bfloat16 program (chain networks here; graph
+// networks: the executors of exec/simd/bf16_graph.hpp and the program at the end of this file).
+// Included by exec/simd/policy.hpp; use it through exec/simd.hpp.
 //
 //   tn::exec::simd<xsimd::default_arch, tn::precision::bf16> policy;  policy.threads = 2;
 //   tn::model<tn::zoo::seed_alexnet, decltype(policy)> m(params, /*max_batch=*/64, policy);
@@ -30,11 +30,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "../kernels/simd/bf16.hpp"
-#include "../precision.hpp"
-#include "simd.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
-#include "simd_bf16_graph.hpp"
-#include "simd_reduced.hpp"
+#include "../../kernels/simd/bf16.hpp"
+#include "../../precision.hpp"
+#include "bf16_graph.hpp"
+#include "policy.hpp"  // exec::simd and its fp32 stages (which include this file at their end)
+#include "reduced.hpp"
 
 namespace typenet::exec {
 
@@ -258,7 +258,7 @@ requires(simd_native<Net>) class simd<Arch, precision::bf16>::program<Net>
   }
 };
 
-/// A graph network (blocks, batch norm, relu6, depthwise convolutions): exec/simd_bf16_graph.hpp's executors
+/// A graph network (blocks, batch norm, relu6, depthwise convolutions): exec/simd/bf16_graph.hpp's executors
 /// over the fp32 graph program's op list and arena plan, run by simd_reduced_graph::graph_program.
 template <class Arch>
 template <class Net>

@@ -1,6 +1,6 @@
-// typenet/exec/cuda_graph.hpp: exec::cuda for networks with blocks (residual, concat) and the layers of the
+// typenet/exec/cuda/graph.hpp: exec::cuda for networks with blocks (residual, concat) and the layers of the
 // torchvision zoo (batch norm, relu6, depthwise convolutions, no_bias); chains keep the staged program of
-// exec/cuda.hpp. Included by exec/cuda.hpp (nvcc only).
+// exec/cuda/policy.hpp. Included by exec/cuda/policy.hpp (nvcc only).
 //
 // The program runs fusion/graph.hpp's fused op list, the one exec::simd's graph program runs: batch norm
 // folded into the convolution before it when the model is built, a residual join and the activation after
@@ -30,9 +30,9 @@
 #include <utility>
 #include <vector>
 
-#include "../fusion/graph.hpp"
-#include "../kernels/cuda/graph.hpp"
-#include "../kernels/reference/layer.hpp"
+#include "../../fusion/graph.hpp"
+#include "../../kernels/cuda/graph.hpp"
+#include "../../kernels/reference/layer.hpp"
 
 namespace typenet::exec::cuda_graph {
 
@@ -84,7 +84,7 @@ inline int blocks_for(std::int64_t total, int sms) { return cuda_detail::grid_fo
 /// B without its position and key: the type every kernel template argument is derived from. nvcc's host
 /// stub spells each kernel's template arguments, and cannot spell a class-type template argument such as
 /// the string of a named<"key"> layer or an op of the fused list. So no kernel argument may mention B, and
-/// every type argument is passed as spelled_t<T> (exec/cuda.hpp).
+/// every type argument is passed as spelled_t<T> (exec/cuda/policy.hpp).
 template <class B>
 using plain_bound = bound_layer<0, typename B::layer, typename B::input, typename B::output, 0>;
 using cuda_detail::spelled_t;
