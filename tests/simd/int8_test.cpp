@@ -55,6 +55,18 @@ TEST_CASE("int8: activation and weight quantisation") {
   CHECK(ks::quantize_u8(-1e30f, 0.5f, 64) == 0);
   CHECK(ks::quantize_u8(std::numeric_limits<float>::infinity(), 1.0f, 0) == 255);
   CHECK(ks::quantize_u8(std::nanf(""), 1.0f, 10) == 0);
+  // The kernels' u8 epilogue on a scaled value t = v / s' + z': the activation and the u8 range as one clamp.
+  const ks::out_quant q{0.5f, 64};  // s' = 2, z' = 64
+  CHECK(ks::requantize_u8<ks::epilogue_none>(-5.0f, q) == 0);
+  CHECK(ks::requantize_u8<ks::epilogue_none>(300.0f, q) == 255);
+  CHECK(ks::requantize_u8<ks::epilogue_none>(70.5f, q) == 70);  // to even
+  CHECK(ks::requantize_u8<ks::epilogue_none>(71.5f, q) == 72);
+  CHECK(ks::requantize_u8<ks::epilogue_relu>(10.0f, q) == 64);  // ReLU: value 0 is z'
+  CHECK(ks::requantize_u8<ks::epilogue_relu>(100.0f, q) == 100);
+  CHECK(ks::requantize_u8<ks::epilogue_relu6>(10.0f, q) == 64);
+  CHECK(ks::requantize_u8<ks::epilogue_relu6>(100.0f, q) == 67);  // ReLU6: value 6 is 6 / 2 + 64
+  CHECK(ks::requantize_u8<ks::epilogue_relu6>(500.0f, ks::out_quant{100.0f, 10}) == 255);
+  CHECK(ks::requantize_u8<ks::epilogue_relu>(std::nanf(""), q) == 0);
 
   const float w[] = {0.5f, -1.27f, 0.0f};
   CHECK(ks::weight_scale(w, 3) == doctest::Approx(0.01).epsilon(1e-6));
@@ -110,17 +122,35 @@ quantised_weights quantise(const std::vector<float>& w, int F, std::size_t K) {
   return r;
 }
 
-/// Compares one output with the scalar model (model: the fp32 result of the epilogue; ref: the fp32 layer
-/// in double; mag_bound: its quantisation error bound). Counts disagreements in bad.
-template <class Out>
-void compare(Out got, float model, double ref, double err_bound, int& bad_model, int& bad_ref, double& worst) {
+/// The scalar model of what a conv or dense kernel stores for one output: acc the exact integer sum (the
+/// stored inputs minus their zero point, times the s8 weights), mul and bias the channel's constants, and
+/// with Add a residual term r (the stored residual minus its zero point) of scale rs. An fp32 output is
+/// Epilogue(fma(r, rs, fma(acc, mul, bias))); a u8 output folds the output's scale and zero point into the
+/// constants first (ks::requantize_u8).
+template <class Out, class Epilogue, bool Add = false>
+Out model_of(std::int64_t acc, float mul, float bias, int r = 0, float rs = 0) {
   if constexpr (std::is_same_v<Out, float>) {
-    if (!(got == model)) ++bad_model;
+    float v = ks::int8_dequantize_acc(std::int32_t(acc), mul, bias);
+    if constexpr (Add) v = std::fma(float(r), rs, v);
+    return activation<Epilogue>(v);
+  } else {
+    const ks::out_quant oq{1.0f / out_act.scale, out_act.zero};
+    float t =
+        ks::int8_dequantize_acc(std::int32_t(acc), mul * oq.inv_scale, std::fma(bias, oq.inv_scale, float(oq.zero)));
+    if constexpr (Add) t = std::fma(float(r), rs * oq.inv_scale, t);
+    return ks::requantize_u8<Epilogue>(t, oq);
+  }
+}
+
+/// Compares one output with the scalar model (bit for bit) and, for fp32 outputs, with ref, the fp32 layer
+/// in double, within err_bound, its quantisation error bound. Counts disagreements.
+template <class Out>
+void compare(Out got, Out model, double ref, double err_bound, int& bad_model, int& bad_ref, double& worst) {
+  if (!(got == model)) ++bad_model;
+  if constexpr (std::is_same_v<Out, float>) {
     const double d = std::abs(double(got) - ref);
     worst = std::max(worst, d / err_bound);
     if (!(d <= err_bound)) ++bad_ref;
-  } else {
-    if (got != ks::quantize_u8(model, 1.0f / out_act.scale, out_act.zero)) ++bad_model;
   }
 }
 
@@ -190,13 +220,12 @@ void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
                 // |x w - s (q - z) sw wq| <= |w| s/2 + |x| sw/2 + s sw/4 (each rounding within half a step).
                 bound += std::abs(w[wi]) * a.scale / 2 + std::abs(x[xi]) * wq.scale[f] / 2 + a.scale * wq.scale[f] / 4;
               }
-          float conv = ks::int8_dequantize_acc(std::int32_t(acc), a.scale * wq.scale[f], bias[f]);
+          int r = 0;
           if constexpr (Add) {
-            const int r = int(res[((std::size_t(n) * OH + oh) * OW + ow) * Rs + f]) - res_act.zero;
-            conv = std::fma(float(r), res_act.scale, conv);
+            r = int(res[((std::size_t(n) * OH + oh) * OW + ow) * Rs + f]) - res_act.zero;
             ref += double(res_act.scale) * r;
           }
-          const float model = activation<Epilogue>(conv);
+          const Out model = model_of<Out, Epilogue, Add>(acc, a.scale * wq.scale[f], bias[f], r, res_act.scale);
           const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * K::Fs + f;
           compare(y[at], model, double(activation<Epilogue>(float(ref))), bound + 1e-5 * std::abs(ref), bad_model,
                   bad_ref, worst);
@@ -283,8 +312,7 @@ void check_dense(int batch, const char* what) {
         ref += xv * wv;
         bound += std::abs(wv) * a.scale / 2 + std::abs(xv) * wq.scale[o] / 2 + a.scale * wq.scale[o] / 4;
       }
-      const float model =
-          activation<Epilogue>(ks::int8_dequantize_acc(std::int32_t(acc), a.scale * wq.scale[o], bias[o]));
+      const OutT model = model_of<OutT, Epilogue>(acc, a.scale * wq.scale[o], bias[o]);
       compare(y[std::size_t(b) * K::Outs + o], model, double(activation<Epilogue>(float(ref))),
               bound + 1e-5 * std::abs(ref), bad_model, bad_ref, worst);
     }

@@ -125,6 +125,27 @@ struct out_quant {
   int zero = 0;
 };
 
+/// The clamp of a u8 output that holds both the epilogue's activation and the u8 range, in the scaled
+/// domain t = value / s' + z' (the int8 kernels' out_stage): [lo, hi].
+template <class Epilogue>
+inline float requant_low(const out_quant& q) noexcept {
+  return std::is_same_v<Epilogue, epilogue_none> ? 0.0f : float(q.zero);
+}
+template <class Epilogue>
+inline float requant_high(const out_quant& q) noexcept {
+  return std::is_same_v<Epilogue, epilogue_relu6> ? std::min(255.0f, std::fma(6.0f, q.inv_scale, float(q.zero)))
+                                                  : 255.0f;
+}
+/// What the int8 conv and dense kernels store for a u8 output, in scalar form (the vector code agrees bit
+/// for bit): t = fma(float(acc), mul / s', fma(bias, 1 / s', z')) [then fma(float(r - rz), rs / s', t) with
+/// a residual], q = nearbyint(min(max(t, lo), hi)), NaN -> 0.
+template <class Epilogue>
+inline std::uint8_t requantize_u8(float t, const out_quant& q) noexcept {
+  if (t != t) return 0;
+  return static_cast<std::uint8_t>(
+      std::nearbyint(std::min(std::max(t, requant_low<Epilogue>(q)), requant_high<Epilogue>(q))));
+}
+
 #if TYPENET_HAS_VNNI
 
 namespace int8_detail {
@@ -145,10 +166,7 @@ TYPENET_ALWAYS_INLINE __m512i broadcast_quad(const std::uint8_t* p) noexcept {
   return _mm512_set1_epi32(static_cast<int>(u));
 }
 
-/// The first n (0..16) lanes of v stored at p: as floats, or quantised with q (see quantize_u8).
-TYPENET_ALWAYS_INLINE void store_first(__m512 v, float* p, int n, const out_quant&) noexcept {
-  _mm512_mask_storeu_ps(p, first_lanes(n), v);
-}
+/// The first n (0..16) lanes of v stored at p, quantised with q (see quantize_u8).
 TYPENET_ALWAYS_INLINE void store_first(__m512 v, std::uint8_t* p, int n, const out_quant& q) noexcept {
   // (The zero-masking forms throughout: GCC 12's unmasked ones start from an "undefined" register that
   // -Wmaybe-uninitialized reports.)
@@ -160,23 +178,65 @@ TYPENET_ALWAYS_INLINE void store_first(__m512 v, std::uint8_t* p, int n, const o
   _mm_mask_storeu_epi8(p, first_lanes(n), _mm512_maskz_cvtepi32_epi8(all, i));
 }
 
-/// y = Epilogue(fma(float(acc - comp), mul, bias)), stored.
+/// How the conv and dense kernels end: the activation and the store of one output type. Built once per run
+/// from the output's quantisation; fold() adjusts a block's per-channel constants once, so that the work
+/// per stored vector is fma, activation and store.
 template <class Epilogue, class Out>
+struct out_stage;
+
+/// fp32 outputs: y = Epilogue(v); the constants are used as packed.
+template <class Epilogue>
+struct out_stage<Epilogue, float> {
+  explicit out_stage(const out_quant&) noexcept {}
+  TYPENET_ALWAYS_INLINE void fold(__m512&, __m512&) const noexcept {}
+  TYPENET_ALWAYS_INLINE __m512 fold_scale(__m512 s) const noexcept { return s; }
+  TYPENET_ALWAYS_INLINE void store(__m512 v, float* p, int n) const noexcept {
+    _mm512_mask_storeu_ps(p, first_lanes(n), avx512::activation<Epilogue>(v));
+  }
+};
+
+/// u8 outputs: the output's scale s' and zero point z' folded into the constants (mul / s', bias / s' + z',
+/// a residual's scale / s'), so that v arrives as t = Epilogue(value) / s' + z' before the activation, and
+/// the activation and the u8 range become one clamp: q = nearbyint(min(max(t, lo), hi)) with lo = z' under
+/// ReLU and ReLU6 (else 0) and hi = min(255, 6 / s' + z') under ReLU6 (else 255); NaN stores 0.
+/// requantize_u8 is the same in scalar form.
+template <class Epilogue>
+struct out_stage<Epilogue, std::uint8_t> {
+  __m512 inv, zero, lo, hi;
+  explicit out_stage(const out_quant& q) noexcept
+      : inv(_mm512_set1_ps(q.inv_scale)),
+        zero(_mm512_set1_ps(float(q.zero))),
+        lo(_mm512_set1_ps(requant_low<Epilogue>(q))),
+        hi(_mm512_set1_ps(requant_high<Epilogue>(q))) {}
+  TYPENET_ALWAYS_INLINE void fold(__m512& mul, __m512& bias) const noexcept {
+    mul = _mm512_mul_ps(mul, inv);
+    bias = _mm512_fmadd_ps(bias, inv, zero);
+  }
+  TYPENET_ALWAYS_INLINE __m512 fold_scale(__m512 s) const noexcept { return _mm512_mul_ps(s, inv); }
+  TYPENET_ALWAYS_INLINE void store(__m512 t, std::uint8_t* p, int n) const noexcept {
+    // max(lo, t) and min(hi, t) return t when it is NaN (the second operand); its conversion is INT_MIN,
+    // whose low byte is 0.
+    t = _mm512_maskz_min_ps(all, hi, _mm512_maskz_max_ps(all, lo, t));
+    _mm_mask_storeu_epi8(p, first_lanes(n), _mm512_maskz_cvtepi32_epi8(all, _mm512_maskz_cvtps_epi32(all, t)));
+  }
+};
+
+/// y = Epilogue(fma(float(acc - comp), mul, bias)), stored by st (mul and bias folded by st.fold).
+template <class Stage, class Out>
 TYPENET_ALWAYS_INLINE void finish(__v16si acc, __m512i comp, __m512 mul, __m512 bias, Out* y, int n,
-                                  const out_quant& q) noexcept {
-  const __m512 v = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(__m512i(acc), comp)), mul, bias);
-  store_first(avx512::activation<Epilogue>(v), y, n, q);
+                                  const Stage& st) noexcept {
+  st.store(_mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(__m512i(acc), comp)), mul, bias), y, n);
 }
 
 /// The residual join of finish: y = Epilogue(fma(float(r - rz), rs, fma(float(acc - comp), mul, bias))) with
-/// r the first n u8 values at res (a residual quantised with scale rs and zero point rz).
-template <class Epilogue, class Out>
+/// r the first n u8 values at res (a residual quantised with scale rs and zero point rz; rs folded by
+/// st.fold_scale).
+template <class Stage, class Out>
 TYPENET_ALWAYS_INLINE void finish_add(__v16si acc, __m512i comp, __m512 mul, __m512 bias, const std::uint8_t* res,
-                                      __m512i rz, __m512 rs, Out* y, int n, const out_quant& q) noexcept {
+                                      __m512i rz, __m512 rs, Out* y, int n, const Stage& st) noexcept {
   const __m512 v = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(__m512i(acc), comp)), mul, bias);
   const __m512i r = _mm512_maskz_cvtepu8_epi32(all, _mm_maskz_loadu_epi8(first_lanes(n), res));
-  const __m512 joined = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, rz)), rs, v);
-  store_first(avx512::activation<Epilogue>(joined), y, n, q);
+  st.store(_mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, rz)), rs, v), y, n);
 }
 
 }  // namespace int8_detail
@@ -388,6 +448,7 @@ struct conv_int8_kernel {
                   const std::uint8_t* pad, int batch, std::int64_t begin, std::int64_t end,
                   const std::uint8_t* res = nullptr, const act_quant& rq = {}) {
     const std::int64_t rows = std::int64_t{batch} * OH;
+    const int8_detail::out_stage<Epilogue, Out> st(q);
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
       const int r = static_cast<int>(i % rows);
@@ -400,7 +461,7 @@ struct conv_int8_kernel {
       if constexpr (Add) {
         e.res = res + (std::size_t(n) * OH + oh) * OW * Rs + std::size_t(g) * Fg + std::size_t(ob) * B;
         e.rz = _mm512_set1_epi32(rq.zero);
-        e.rs = _mm512_set1_ps(rq.scale);
+        e.rs = st.fold_scale(_mm512_set1_ps(rq.scale));
       }
       const int ih0 = oh * SH - PH;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
@@ -413,6 +474,7 @@ struct conv_int8_kernel {
         e.comp[b] = _mm512_mullo_epi32(s, z);
         e.mul[b] = _mm512_loadu_ps(k.mul + std::size_t(gb) * B + b * V);
         e.bias[b] = _mm512_loadu_ps(k.bias + std::size_t(gb) * B + b * V);
+        st.fold(e.mul[b], e.bias[b]);
       });
       // Channels this block stores: with one group the stored padding channels too (zero weights and
       // bias: they store z').
@@ -421,14 +483,14 @@ struct conv_int8_kernel {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
           if (all_interior || interior(ow0, tile))
-            tile_kernel<tile, true, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<tile, true, Add>(w, e, x, y, st, ih0, kh0, kh1, ow0, pad, valid);
           else if constexpr (!all_interior)
-            tile_kernel<tile, false, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<tile, false, Add>(w, e, x, y, st, ih0, kh0, kh1, ow0, pad, valid);
         } else {
           if (all_interior || interior(ow0, last_tile))
-            tile_kernel<last_tile, true, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<last_tile, true, Add>(w, e, x, y, st, ih0, kh0, kh1, ow0, pad, valid);
           else if constexpr (!all_interior)
-            tile_kernel<last_tile, false, Epilogue, Add>(w, e, x, y, q, ih0, kh0, kh1, ow0, pad, valid);
+            tile_kernel<last_tile, false, Add>(w, e, x, y, st, ih0, kh0, kh1, ow0, pad, valid);
         }
       }
     }
@@ -473,9 +535,9 @@ struct conv_int8_kernel {
     }
   }
 
-  template <int S, bool Interior, class Epilogue, bool Add>
-  static void tile_kernel(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, Out* y, const out_quant& q,
-                          int ih0, int kh0, int kh1, int ow0, const std::uint8_t* pad, int valid) {
+  template <int S, bool Interior, bool Add, class Stage>
+  static void tile_kernel(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, Out* y, const Stage& st, int ih0,
+                          int kh0, int kh1, int ow0, const std::uint8_t* pad, int valid) {
     __v16si acc[S][NB];
     static_for<S>([&](auto p) { static_for<NB>([&](auto b) { acc[p][b] = __v16si{}; }); });
     for (int kh = kh0; kh < kh1; ++kh) {
@@ -504,11 +566,10 @@ struct conv_int8_kernel {
       Out* yp = y + std::size_t(ow0 + p) * Fs;
       static_for<NB>([&](auto b) {
         if constexpr (Add)
-          int8_detail::finish_add<Epilogue>(acc[p][b], e.comp[b], e.mul[b], e.bias[b],
-                                            e.res + std::size_t(ow0 + p) * Rs + b * V, e.rz, e.rs, yp + b * V,
-                                            valid - int(b) * V, q);
+          int8_detail::finish_add(acc[p][b], e.comp[b], e.mul[b], e.bias[b], e.res + std::size_t(ow0 + p) * Rs + b * V,
+                                  e.rz, e.rs, yp + b * V, valid - int(b) * V, st);
         else
-          int8_detail::finish<Epilogue>(acc[p][b], e.comp[b], e.mul[b], e.bias[b], yp + b * V, valid - int(b) * V, q);
+          int8_detail::finish(acc[p][b], e.comp[b], e.mul[b], e.bias[b], yp + b * V, valid - int(b) * V, st);
       });
     });
   }
@@ -580,6 +641,7 @@ struct dense_int8_kernel {
                   const out_quant& q, int batch, int part, int parts) {
     const auto [first, last] = part_blocks(part, parts);
     const __m512i z = _mm512_set1_epi32(in_zero);
+    const int8_detail::out_stage<Epilogue, OutT> st(q);
     for (int blk = first; blk < last; ++blk) {
       const std::int8_t* w = k.w + std::size_t(blk) * In * block;
       const int o = blk * block;
@@ -589,15 +651,16 @@ struct dense_int8_kernel {
         e.comp[h] = _mm512_mullo_epi32(_mm512_loadu_si512(k.sums + o + 16 * h), z);
         e.mul[h] = _mm512_loadu_ps(k.mul + o + 16 * h);
         e.bias[h] = _mm512_loadu_ps(k.bias + o + 16 * h);
+        st.fold(e.mul[h], e.bias[h]);
       }
       if (batch == 1) {
-        gemv_block<Epilogue>(w, e, x, y + o, valid, q);
+        gemv_block(w, e, x, y + o, valid, st);
       } else {
         for (int t = 0; t * tile_rows < batch; ++t) {
           const int rows = std::min(tile_rows, batch - t * tile_rows);
           const std::uint32_t* xp = panel + std::size_t(t) * In4 * tile_rows;
           OutT* yt = y + std::size_t(t) * tile_rows * Outs + o;
-          detail::with_rows<tile_rows>(rows, [&]<int R>() { tile<R, Epilogue>(w, e, xp, yt, valid, q); });
+          detail::with_rows<tile_rows>(rows, [&]<int R>() { tile<R>(w, e, xp, yt, valid, st); });
         }
       }
     }
@@ -609,9 +672,9 @@ struct dense_int8_kernel {
     __m512 mul[2], bias[2];
   };
 
-  template <class Epilogue>
+  template <class Stage>
   static void gemv_block(const std::int8_t* w, const epi_t& e, const std::uint8_t* x, OutT* y, int valid,
-                         const out_quant& q) {
+                         const Stage& st) {
     __v16si a0{}, a1{}, a2{}, a3{};
     int i = 0;
     for (; i + 2 <= In4; i += 2) {
@@ -628,13 +691,12 @@ struct dense_int8_kernel {
       a0 = int8_detail::dot4(a0, x0, _mm512_loadu_si512(wi));
       a1 = int8_detail::dot4(a1, x0, _mm512_loadu_si512(wi + 64));
     }
-    int8_detail::finish<Epilogue>(a0 + a2, e.comp[0], e.mul[0], e.bias[0], y, valid, q);
-    int8_detail::finish<Epilogue>(a1 + a3, e.comp[1], e.mul[1], e.bias[1], y + 16, valid - 16, q);
+    int8_detail::finish(a0 + a2, e.comp[0], e.mul[0], e.bias[0], y, valid, st);
+    int8_detail::finish(a1 + a3, e.comp[1], e.mul[1], e.bias[1], y + 16, valid - 16, st);
   }
 
-  template <int R, class Epilogue>
-  static void tile(const std::int8_t* w, const epi_t& e, const std::uint32_t* xp, OutT* y, int valid,
-                   const out_quant& q) {
+  template <int R, class Stage>
+  static void tile(const std::int8_t* w, const epi_t& e, const std::uint32_t* xp, OutT* y, int valid, const Stage& st) {
     __v16si acc[R][2];
     static_for<R>([&](auto r) { acc[r][0] = acc[r][1] = __v16si{}; });
     for (int i = 0; i < In4; ++i) {
@@ -648,8 +710,8 @@ struct dense_int8_kernel {
     }
     static_for<R>([&](auto r) {
       OutT* yr = y + std::size_t(r) * Outs;
-      int8_detail::finish<Epilogue>(acc[r][0], e.comp[0], e.mul[0], e.bias[0], yr, valid, q);
-      int8_detail::finish<Epilogue>(acc[r][1], e.comp[1], e.mul[1], e.bias[1], yr + 16, valid - 16, q);
+      int8_detail::finish(acc[r][0], e.comp[0], e.mul[0], e.bias[0], yr, valid, st);
+      int8_detail::finish(acc[r][1], e.comp[1], e.mul[1], e.bias[1], yr + 16, valid - 16, st);
     });
   }
 };
