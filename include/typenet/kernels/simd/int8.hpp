@@ -196,7 +196,7 @@ struct out_stage<Epilogue, float> {
 };
 
 /// u8 outputs: the output's scale s' and zero point z' folded into the constants (mul / s', bias / s' + z',
-/// a residual's scale / s'), so that v arrives as t = Epilogue(value) / s' + z' before the activation, and
+/// a residual's scale / s'), so that the sum arrives as t = value / s' + z' (value: before the activation), and
 /// the activation and the u8 range become one clamp: q = nearbyint(min(max(t, lo), hi)) with lo = z' under
 /// ReLU and ReLU6 (else 0) and hi = min(255, 6 / s' + z') under ReLU6 (else 255); NaN stores 0.
 /// requantize_u8 is the same in scalar form.
