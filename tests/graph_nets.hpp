@@ -100,4 +100,13 @@ using odd_net = tn::network<
     tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
     tn::dense<4>>;
 
+// A classifier that exec::simd runs once per batch (simd_graph::batch_tail): the 4 x 512 x 512 input (2^20 floats)
+// leaves room for 2 images per chunk, so batch 3 runs chunks of 2 and 1 and the tail gathers the pooled vectors of
+// both. The tail: dense + relu, dense, the join + relu of a residual over vectors, dense, batch norm on the
+// flat vector, softmax.
+using tail_net =
+    tn::network<tn::input<4, 512, 512>, tn::conv2d<8, tn::kernel<4>, tn::stride<4>>, tn::relu, tn::adaptive_avg_pool<1>,
+                tn::flatten, tn::dense<16>, tn::relu, tn::residual<tn::seq<tn::dense<16>>, tn::identity, tn::relu>,
+                tn::dense<6>, tn::batch_norm, tn::softmax>;
+
 }  // namespace typenet::test::graph_nets

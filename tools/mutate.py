@@ -80,6 +80,7 @@ BF16P = "include/typenet/exec/simd/bf16.hpp"
 BF16G = "include/typenet/exec/simd/bf16_graph.hpp"
 INT8 = "include/typenet/kernels/simd/int8.hpp"
 INT8G = "include/typenet/exec/simd/int8_graph.hpp"
+SGRAPH = "include/typenet/exec/simd/graph.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
 
@@ -173,10 +174,10 @@ MUTANTS = [
          file=FGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
          new="(double{b_out[std::size_t(f)]} - 0.0 * mean[f]) * s + beta[f]", **simd("graph_test")),
     dict(name="simd-graph-chunk-output-not-advanced", kernel="simd graph program (batch in chunks)",
-         bug="every chunk writes the first images' outputs", file="include/typenet/exec/simd/graph.hpp",
-         old="self().run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),",
-         new="self().run_chunk(in + std::int64_t{i} * in_size, out, std::min(chunk_, batch - i),",
-         targets=["typenet-zoo"], tests="^parity\\.(resnet50|squeezenet1_1)\\.simd$"),
+         bug="every chunk writes the first images' outputs", file="include/typenet/exec/simd/policy.hpp",
+         old="simd_graph::store_output<low>(pool_, fr.at(low::output), out + std::int64_t{first} * Net::output_shape::size,",
+         new="simd_graph::store_output<low>(pool_, fr.at(low::output), out + 0 * first * Net::output_shape::size,",
+         targets=["typenet-zoo"], tests="^parity\\.squeezenet1_1\\.simd$"),
     dict(name="simd-conv-residual-ignored", kernel="simd conv2d (direct) residual join",
          bug="residual not added", file=CONV,
          old="if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);",
@@ -481,13 +482,34 @@ MUTANTS = [
          file=INT8, old="return V(_mm512_sub_ps(__m512(elem_io<std::uint8_t>::load<V>(p)), zero));",
          new="return V(__m512(elem_io<std::uint8_t>::load<V>(p)));", **simd("int8_graph_test")),
     dict(name="int8-depthwise-tail-stores-vector", kernel="int8 depthwise on u8", bug="a partial channel vector stores 16 lanes",
-         file=INT8, old="int8_detail::store_first(__m512(v), p, n, out);",
-         new="int8_detail::store_first(__m512(v), p, 16 + 0 * n, out);", **simd("int8_graph_test")),
-    dict(name="int8-graph-depthwise-scale", kernel="int8 graph depthwise", bug="the input's scale not folded into the weights",
-         file=INT8G, old="for (float& w : wf) w *= in_scale;", new="(void)in_scale;", **simd("int8_graph_test")),
+         file=INT8, old="int8_detail::store_clamped(__m512(t), lo, hi, p, n);",
+         new="int8_detail::store_clamped(__m512(t), lo, hi, p, 16 + 0 * n);", **simd("int8_graph_test")),
+    dict(name="int8-graph-depthwise-scale", kernel="int8 depthwise on u8", bug="the input's scale not folded into the weights",
+         file=INT8, old="const float ws = in_scale * out.inv_scale;", new="const float ws = out.inv_scale + 0 * in_scale;",
+         **simd("int8_graph_test")),
+    dict(name="int8-depthwise-zero-not-folded", kernel="int8 depthwise on u8", bug="the output's zero point not folded into the bias",
+         file=INT8, old="for (float& v : b) v = std::fma(v, out.inv_scale, float(out.zero));",
+         new="for (float& v : b) v = v * out.inv_scale;", **simd("int8_graph_test")),
+    dict(name="int8-depthwise-store-no-activation", kernel="int8 depthwise on u8", bug="the store clamps at 0 instead of the activation's floor",
+         file=INT8, old="const __m512 lo = std::is_same_v<Epilogue, epilogue_none> ? _mm512_setzero_ps() : act_low;",
+         new="const __m512 lo = _mm512_setzero_ps();", **simd("int8_graph_test")),
+    dict(name="int8-depthwise-relu6-unbounded", kernel="int8 depthwise on u8", bug="ReLU6 clamps at 255 instead of 6",
+         file=INT8, old="const __m512 hi = std::is_same_v<Epilogue, epilogue_relu6> ? relu6_high : _mm512_set1_ps(255.0f);",
+         new="const __m512 hi = _mm512_set1_ps(255.0f);", **simd("int8_graph_test")),
     dict(name="int8-weight-scale-per-layer", kernel="int8 weight packing", bug="one scale for every output channel",
          file=INT8, old="const float sw = real ? weight_scale(wo, per_output) : 1.0f;",
          new="const float sw = real ? weight_scale(w, per_output) : 1.0f;", **simd("int8_test")),
+    dict(name="simd-tail-gather-first-ignored", kernel="graph programs' batch tail", bug="every chunk's vectors gathered to image 0",
+         file=SGRAPH, old="std::memcpy(tail.at(static_cast<int>(v)) + first * n, chunk.at(static_cast<int>(v)),",
+         new="std::memcpy(tail.at(static_cast<int>(v)) + 0 * first * n, chunk.at(static_cast<int>(v)),",
+         **simd("graph_test", "bf16_graph_test", "int8_graph_test")),
+    dict(name="simd-tail-gather-one-image", kernel="graph programs' batch tail", bug="only a chunk's first image gathered",
+         file=SGRAPH, old="sizeof(*chunk.arena) * static_cast<std::size_t>(n * chunk.batch));",
+         new="sizeof(*chunk.arena) * static_cast<std::size_t>(n + 0 * chunk.batch));",
+         **simd("graph_test", "bf16_graph_test", "int8_graph_test")),
+    dict(name="simd-tail-takes-spatial-ops", kernel="graph programs' batch tail", bug="a C x H x W map counted as a vector",
+         file=SGRAPH, old="return d.c == 0 || (d.h == 1 && d.w == 1);", new="return d.c == 0 || d.h == 1 || d.w == 1 || d.c > 0;",
+         **simd("graph_test")),
 ]
 
 PER_FILE_CMAKE = """

@@ -124,7 +124,7 @@ void check_conv_residual(const char* what) {
   K::template run<Epilogue, true>(pw, packed_bias.get(), x.data(), y.data(), zeros.data(), batch, mid, items,
                                   res.data());
   const int bad = residual_mismatches<Out, Epilogue>(y, plain, res, pixels, F, Fs);
-  INFO(what << ": " << bad << " outputs differ from conv + residual, epilogue, rounding");
+  INFO(std::string(what) << ": " << bad << " outputs differ from conv + residual, epilogue, rounding");
   CHECK(bad == 0);
 }
 
@@ -152,7 +152,7 @@ void check_winograd_residual(const char* what) {
   K::template run_tiles<Epilogue, true>(pw, bias.data(), x.data(), y.data(), workspace.get(), 0, mid, res.data());
   K::template run_tiles<Epilogue, true>(pw, bias.data(), x.data(), y.data(), workspace.get(), mid, tiles, res.data());
   const int bad = residual_mismatches<Out, Epilogue>(y, plain, res, pixels, F, Fs);
-  INFO(what << ": " << bad << " outputs differ from Winograd + residual, epilogue, rounding");
+  INFO(std::string(what) << ": " << bad << " outputs differ from Winograd + residual, epilogue, rounding");
   CHECK(bad == 0);
 }
 
@@ -181,7 +181,7 @@ void check_depthwise(const char* what) {
   K16::template run<Epilogue, Add>(packed.get(), packed_bias.get(), x16.data(), y16.data(), mid, items, r16.data());
   int bad = 0;
   for (std::size_t i = 0; i < y32.size(); ++i) bad += y16[i] != ks::bf16_round(y32[i]);
-  INFO(what << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's, rounded");
+  INFO(std::string(what) << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's, rounded");
   CHECK(bad == 0);
 }
 
@@ -207,7 +207,7 @@ void check_pool(const char* what) {
     nan += std::isnan(y32[i]);
     bad += std::isnan(y32[i]) ? !std::isnan(widen(y16[i])) : y16[i] != ks::bf16_round(y32[i]);
   }
-  INFO(what << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's, rounded");
+  INFO(std::string(what) << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's, rounded");
   CHECK(bad == 0);
   CHECK(nan > 0);
 }
@@ -268,6 +268,7 @@ TEST_CASE("bf16 graph program: every op kind against the fp32 reference" * docte
     check_graph<fallback_net>(batch, 14, 1, "fallback_net (logits from its softmax)", true);
     check_graph<flat_fallback_net>(batch, 16, 2, "flat_fallback_net");
     check_graph<odd_net>(batch, 17, 5, "odd_net");
+    check_graph<tail_net>(batch, 18, 5, "tail_net (chunks of 2 images, the classifier once per batch)", true);
   }
   // The reference fallbacks are the fp32 program's, named the same way.
   CHECK(bf16_program<fallback_net>::fallback_layers() ==

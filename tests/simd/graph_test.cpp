@@ -63,6 +63,30 @@ TEST_CASE("simd graph: the fused op list") {
         std::string::npos);
 }
 
+TEST_CASE("simd graph: the ops after the last spatial one run once over the batch") {
+  // The batch tail: the ops at the end that read and write only per-image vectors.
+  CHECK(simd_program<tail_net>::chunk_images == 2);
+  CHECK(simd_program<tail_net>::fused_ops == 8);
+  CHECK(simd_program<tail_net>::batch_tail_ops == 6);
+  CHECK(simd_program<residual_net>::batch_tail_ops == 1);   // the dense layer after the pool
+  CHECK(simd_program<depthwise_net>::batch_tail_ops == 1);  // not the dense layer (it reads a 20 x 5 x 5 map)
+  CHECK(simd_program<concat_net>::batch_tail_ops == 0);     // the dense layer reads a 12 x 5 x 5 map
+  CHECK(simd_program<fallback_net>::batch_tail_ops == 0);   // the softmax runs the reference's kernel
+  check_against_reference<tail_net>("tail_net", 19);
+  // time_ops runs the same chunks and tail.
+  const auto p = random_params<tail_net>(33);
+  constexpr int batch = 5;
+  std::vector<float> in(std::size_t(batch) * tail_net::input_shape::size);
+  tn::fill_uniform(in, 34);
+  tn::model<tail_net, tn::exec::simd<>> m(p, batch);
+  std::vector<float> want(std::size_t(batch) * tail_net::output_shape::size), got(want.size());
+  m.forward(in.data(), want.data(), batch);
+  expect_close(want, run_policy<tail_net, tn::exec::reference_t>(p, in, batch), "tail_net batch 5");
+  const auto t = m.program().time_ops(in.data(), got.data(), batch, 2);
+  CHECK(got == want);
+  CHECK(t.size() == simd_program<tail_net>::fused_ops);
+}
+
 TEST_CASE("simd graph: residual blocks (Winograd and direct, identity and projection shortcuts)") {
   check_against_reference<residual_net>("residual_net", 11);
 }

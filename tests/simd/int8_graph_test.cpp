@@ -86,38 +86,41 @@ void check_max_pool_u8(const char* what) {
   K8::run(x8.data(), y8.data(), mid, items);
   int bad = 0;
   for (std::size_t i = 0; i < y32.size(); ++i) bad += float(y8[i]) != y32[i];
-  INFO(what << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's");
+  INFO(std::string(what) << ": " << bad << " of " << y32.size() << " outputs differ from the fp32 kernel's");
   CHECK(bad == 0);
   CHECK(y8.back() == 7);  // nothing written past the end
 }
 
-/// depthwise_kernel on u8 storage (u8_affine_io) against a scalar double computation of the same quantised
-/// arithmetic: y = relu6(b[c] + sum over the window of w[c][t] * s_in * (q - z_in)), quantised with the output's
-/// scale and zero point. The kernel sums in float, so a result that lands within rounding of a half step may
-/// round the other way: at most 1 apart, and rarely. Batch 2, items split in two ranges.
+/// depthwise_kernel on u8 storage (u8_affine_io, the scales and zero point folded by its fold()) against a scalar
+/// double computation of the same quantised arithmetic: y = relu6(b[c] + sum over the window of
+/// w[c][t] * s_in * (q - z_in)), quantised with the output's scale and zero point. The kernel sums in float, so a
+/// result that lands within rounding of a half step may round the other way: at most 1 apart, and rarely. Batch 2,
+/// items split in two ranges.
 template <class Geo>
 void check_depthwise_u8(const char* what) {
   using K = ks::depthwise_kernel<Geo, xsimd::default_arch, std::uint8_t>;
   constexpr int batch = 2, C = Geo::c, taps = Geo::kh * Geo::kw;
-  const ks::act_quant in_q{0.004f, 131}, out_q{0.021f, 9};
+  // Inputs in [-2.6, 2.5], so that some sums pass relu6's ceiling; 6 / 0.03 + 9 = 209: the ceiling lies inside
+  // the u8 range, so the clamp's upper end is relu6's own.
+  const ks::act_quant in_q{0.02f, 131}, out_q{0.03f, 9};
   std::vector<std::uint8_t> x(std::size_t(batch) * Geo::h * Geo::w * C);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::uint8_t((i * 2654435761u >> 9) % 256);
   std::vector<float> w(std::size_t(C) * taps), b(C);
   tn::fill_uniform(w, 11);
   tn::fill_uniform(b, 12);
-  std::vector<float> ws(w);
-  for (float& v : ws) v *= in_q.scale;
+  std::vector<float> ws(w), bs(b);
+  ks::u8_affine_io::fold(ws, bs, in_q.scale, ks::out_quant_of(out_q));
   const auto packed = tn::detail::make_aligned_floats(std::int64_t(K::packed_floats));  // aligned loads
   const auto packed_bias = tn::detail::make_aligned_floats(std::int64_t(K::packed_bias_floats));
-  K::pack(ws.data(), b.data(), packed.get(), packed_bias.get());
+  K::pack(ws.data(), bs.data(), packed.get(), packed_bias.get());
   const std::size_t outs = std::size_t(batch) * Geo::oh * Geo::ow * C;
   std::vector<std::uint8_t> y(outs + 1, 7);
-  const ks::u8_affine_io io(in_q.zero, ks::out_quant{1.0f / out_q.scale, out_q.zero});
+  const ks::u8_affine_io io(in_q.zero, ks::out_quant_of(out_q));
   const std::int64_t items = K::items(batch), mid = items / 2;
   K::template run<ks::epilogue_relu6, false>(packed.get(), packed_bias.get(), x.data(), y.data(), 0, mid, nullptr, io);
   K::template run<ks::epilogue_relu6, false>(packed.get(), packed_bias.get(), x.data(), y.data(), mid, items, nullptr,
                                              io);
-  int off_by_one = 0, worse = 0, inside = 0;
+  int off_by_one = 0, worse = 0, inside = 0, ceiling = 0;
   for (int n = 0; n < batch; ++n)
     for (int oy = 0; oy < Geo::oh; ++oy)
       for (int ox = 0; ox < Geo::ow; ++ox)
@@ -134,12 +137,14 @@ void check_depthwise_u8(const char* what) {
           const int want = ks::quantize_u8(v, 1.0f / out_q.scale, out_q.zero);
           const int got = y[((std::size_t(n) * Geo::oh + oy) * Geo::ow + ox) * C + c];
           inside += v > 0.f && v < 6.f && want < 255;
+          ceiling += sum > 6.1;
           off_by_one += std::abs(got - want) == 1;
           worse += std::abs(got - want) > 1;
         }
-  INFO(what << ": " << worse << " outputs more than 1 apart, " << off_by_one << " 1 apart, of " << outs << " ("
-            << inside << " not clamped)");
+  INFO(std::string(what) << ": " << worse << " outputs more than 1 apart, " << off_by_one << " 1 apart, of " << outs
+                         << " (" << inside << " not clamped, " << ceiling << " past relu6's ceiling)");
   CHECK(inside * 4 >= int(outs));  // the sums cover the output's range, not only its clamps
+  CHECK(ceiling >= 10);            // enough sums past 6 that a missing upper clamp shows (16 - 72 in the cases below)
   CHECK(worse == 0);
   CHECK(off_by_one * 100 <= int(outs));
   CHECK(y.back() == 7);  // nothing written past the end
@@ -191,6 +196,7 @@ TEST_CASE("int8 graph program: every op kind against the fp32 reference" * docte
     check_graph<fallback_net>(batch, 14, 1, "fallback_net (logits from its softmax)", true);
     check_graph<flat_fallback_net>(batch, 16, 2, "flat_fallback_net");
     check_graph<odd_net>(batch, 17, 5, "odd_net");
+    check_graph<tail_net>(batch, 18, 5, "tail_net (chunks of 2 images, the classifier once per batch)", true);
   }
 }
 

@@ -234,8 +234,8 @@ void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
   if constexpr (!std::is_same_v<Out, float>)
     for (std::size_t p = 0; p < std::size_t(batch) * OH * OW; ++p)
       for (int f = F; f < K::Fs; ++f) bad_model += y[p * K::Fs + f] != out_act.zero;
-  INFO(what << ": " << bad_model << " outputs differ from the scalar model, " << bad_ref
-            << " outside the quantisation bound (worst |diff| / bound " << worst << ")");
+  INFO(std::string(what) << ": " << bad_model << " outputs differ from the scalar model, " << bad_ref
+                         << " outside the quantisation bound (worst |diff| / bound " << worst << ")");
   CHECK(bad_model == 0);
   CHECK(bad_ref == 0);
 }
@@ -319,8 +319,8 @@ void check_dense(int batch, const char* what) {
   if constexpr (!std::is_same_v<OutT, float>)
     for (int b = 0; b < batch; ++b)
       for (int o = Out; o < K::Outs; ++o) bad_model += y[std::size_t(b) * K::Outs + o] != out_act.zero;
-  INFO(what << ", batch " << batch << ": " << bad_model << " outputs differ from the scalar model, " << bad_ref
-            << " outside the quantisation bound (worst |diff| / bound " << worst << ")");
+  INFO(std::string(what) << ", batch " << batch << ": " << bad_model << " outputs differ from the scalar model, "
+                         << bad_ref << " outside the quantisation bound (worst |diff| / bound " << worst << ")");
   CHECK(bad_model == 0);
   CHECK(bad_ref == 0);
 }

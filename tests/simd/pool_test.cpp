@@ -46,8 +46,8 @@ void compare(const std::vector<float>& got_nhwc, const std::vector<float>& want,
       if (bad++ == 0) first = i;
     }
   }
-  INFO(what << ": " << bad << " of " << want.size() << " outputs wrong; first at NHWC " << first << ": simd "
-            << got_nhwc[first] << ", reference " << want_nhwc[first]);
+  INFO(std::string(what) << ": " << bad << " of " << want.size() << " outputs wrong; first at NHWC " << first
+                         << ": simd " << got_nhwc[first] << ", reference " << want_nhwc[first]);
   CHECK(bad == 0);
 }
 

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/hana/for_each.hpp>
 #include <xsimd/xsimd.hpp>
 
 #include "../../core/graph.hpp"
@@ -473,27 +474,29 @@ struct op_time {
   double ms;
 };
 
-/// time_ops of a graph program: run_chunk(in, out, images, after_op) runs one chunk, calling after_op(op)
+/// time_ops of a graph program: run_chunk(first, images, after_op) runs the chunk of `images` images from
+/// image `first` and run_tail(after_op) the ops run once per batch (batch_tail), each calling after_op(op)
 /// after each fused op; every op's time is summed over the batch's chunks, and the median over `passes`
 /// forward passes is reported with the op's name.
-template <class Low, class RunChunk>
-std::vector<op_time> time_ops(RunChunk&& run_chunk, const float* in, float* out, int batch, int chunk, int passes) {
+template <class Low, class RunChunk, class RunTail>
+std::vector<op_time> time_ops(RunChunk&& run_chunk, RunTail&& run_tail, int batch, int chunk, int passes) {
   if (passes < 1) throw std::invalid_argument("typenet: time_ops: passes must be at least 1");
-  constexpr std::int64_t in_size = Low::plan::size[0];
-  constexpr std::int64_t out_size = Low::plan::size[static_cast<std::size_t>(Low::output)];
   using clock = std::chrono::steady_clock;
   std::vector<std::vector<double>> ms(Low::op_count, std::vector<double>(static_cast<std::size_t>(passes), 0.0));
-  for (int pass = 0; pass < passes; ++pass)
+  for (int pass = 0; pass < passes; ++pass) {
+    auto last = clock::now();
+    auto after_op = [&](std::size_t op) {
+      const auto now = clock::now();
+      ms[op][static_cast<std::size_t>(pass)] += std::chrono::duration<double, std::milli>(now - last).count();
+      last = now;
+    };
     for (int i = 0; i < batch; i += chunk) {
-      auto last = clock::now();
-      run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk, batch - i),
-                [&](std::size_t op) {
-                  const auto now = clock::now();
-                  ms[op][static_cast<std::size_t>(pass)] +=
-                      std::chrono::duration<double, std::milli>(now - last).count();
-                  last = now;
-                });
+      last = clock::now();
+      run_chunk(i, std::min(chunk, batch - i), after_op);
     }
+    last = clock::now();
+    run_tail(after_op);
+  }
   const auto names = [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::vector<std::string>{op_name<Low, I>()...};
   }
@@ -513,6 +516,109 @@ template <class Low>
 inline constexpr int chunk_images = static_cast<int>(std::max<std::int64_t>(
     1, (std::int64_t{1} << 21) / *std::max_element(Low::plan::size.begin(), Low::plan::size.end())));
 
+/// Whether value v of Low holds one vector per image: flat, or C x 1 x 1 (NHWC and NCHW orders agree).
+template <class Low>
+constexpr bool per_image_vector(int v) {
+  const value_dims d = Low::plan::dims[static_cast<std::size_t>(v)];
+  return d.c == 0 || (d.h == 1 && d.w == 1);
+}
+
+/// Where a graph program's batch tail begins: the longest run of ops at the end of the list that read and
+/// write only per-image vectors and whose executors (ExecAt<I>) run no reference fallback, if it writes the
+/// network's output; op_count (no tail) otherwise. Op 0 always runs per chunk.
+template <class Low, template <std::size_t> class ExecAt>
+consteval std::size_t tail_begin() {
+  constexpr auto fallback = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<bool, sizeof...(I)>{ExecAt<I>::fallback...};
+  }
+  (std::make_index_sequence<Low::op_count>{});
+  std::size_t b = Low::op_count;
+  for (; b > 1; --b) {
+    const fused_op& o = Low::ops[b - 1];
+    bool vectors =
+        !fallback[b - 1] && per_image_vector<Low>(o.output) && (o.residual < 0 || per_image_vector<Low>(o.residual));
+    for (int k = 0; k < o.input_count; ++k)
+      vectors = vectors && per_image_vector<Low>(o.inputs[static_cast<std::size_t>(k)]);
+    if (!vectors) break;
+  }
+  for (std::size_t i = b; i < Low::op_count; ++i)
+    if (Low::ops[i].output == Low::output) return b;
+  return Low::op_count;
+}
+
+/// The ops from Begin on, run once over the whole batch after its chunks (tail_begin chooses Begin). Chunks
+/// keep a large spatial value in cache; the tail's values are small, and a dense layer run once over the batch
+/// streams its weights once (a GEMM) instead of once per chunk (MobileNetV2 runs one image per chunk: a GEMV
+/// over its 5.1 MB classifier per image). The tail's values live in an arena of their own, one after another,
+/// sized for the largest batch; the values it reads from ops before it are copied there after each chunk
+/// (gather).
+template <class Low, std::size_t Begin>
+struct batch_tail {
+  static constexpr std::size_t begin = Begin;
+  static constexpr bool empty = Begin == Low::op_count;
+  struct layout {
+    std::array<std::int64_t, Low::plan::size.size()> offset{};  ///< -1: not a value of the tail
+    std::array<bool, Low::plan::size.size()> gathered{};        ///< read by the tail, written before it
+    std::int64_t floats_per_image = 0;
+  };
+  static constexpr layout place = [] {
+    layout l;
+    for (auto& o : l.offset) o = -1;
+    std::array<bool, Low::plan::size.size()> written{};
+    auto take = [&](int v, bool read) {
+      const auto i = static_cast<std::size_t>(v);
+      if (read && !written[i]) l.gathered[i] = true;
+      if (l.offset[i] >= 0) return;
+      l.offset[i] = l.floats_per_image;
+      l.floats_per_image += (Low::plan::size[i] + 15) / 16 * 16;
+    };
+    for (std::size_t op = Begin; op < Low::op_count; ++op) {
+      const fused_op& o = Low::ops[op];
+      for (int k = 0; k < o.input_count; ++k) take(o.inputs[static_cast<std::size_t>(k)], true);
+      if (o.residual >= 0) take(o.residual, true);
+      take(o.output, false);
+      written[static_cast<std::size_t>(o.output)] = true;
+    }
+    return l;
+  }();
+
+  /// The tail's frame (simd_graph::frame, or a reduced program's) over chunk's: its arena, room for max_batch
+  /// images, `batch` of them.
+  template <class Frame, class Elem>
+  static Frame over(const Frame& chunk, Elem* arena, int max_batch, int batch) {
+    Frame f = chunk;
+    f.arena = arena;
+    f.offset = place.offset.data();
+    f.max_batch = max_batch;
+    f.batch = batch;
+    return f;
+  }
+  /// Copies the values the tail reads from the chunk's frame (its chunk.batch images) to the tail's frame at
+  /// image `first`; elems(v): the elements value v holds per image.
+  template <class Frame, class Elems>
+  static void gather(const Frame& chunk, const Frame& tail, int first, Elems&& elems) {
+    for (std::size_t v = 0; v < place.gathered.size(); ++v)
+      if (place.gathered[v]) {
+        const std::int64_t n = elems(v);
+        std::memcpy(tail.at(static_cast<int>(v)) + first * n, chunk.at(static_cast<int>(v)),
+                    sizeof(*chunk.arena) * static_cast<std::size_t>(n * chunk.batch));
+      }
+  }
+};
+
+/// Runs the executors [begin, end) of a program's tuple on fr, calling after_op(op) after each.
+template <class Execs, class Frame, class AfterOp>
+void run_ops(Execs& execs, const Frame& fr, std::size_t begin, std::size_t end, AfterOp&& after_op) {
+  std::size_t op = 0;
+  boost::hana::for_each(execs, [&](auto& e) {
+    if (op >= begin && op < end) {
+      e.run(fr);
+      after_op(op);
+    }
+    ++op;
+  });
+}
+
 /// The output edge of a graph program: the network's output value (fp32, NHWC or flat) of images [0, batch)
 /// -> out (NCHW or flat).
 template <class Low>
@@ -527,14 +633,13 @@ void store_output(thread_pool& pool, const float* last, float* out, int batch) {
   });
 }
 
-/// What every graph program (fp32, bf16) shares: a forward pass runs the batch in chunks of at most
-/// chunk_images images through Derived::run_chunk(in, out, images, after_op), which calls after_op(op)
-/// after each fused op; time_ops times those same passes. Derived passes its checked max_batch.
+/// What every graph program (fp32, bf16, int8) shares: a forward pass runs the batch in chunks of at most
+/// chunk_images images through Derived::run_chunk(in, out, first, images, after_op) (in and out: the whole
+/// batch's), then Derived::run_tail(out, batch, after_op) (the batch_tail, if Derived has one); both call
+/// after_op(op) after each fused op, and time_ops times those same passes. Derived passes its checked
+/// max_batch.
 template <class Derived, class Low>
 class chunked_program {
-  static constexpr std::int64_t in_size = Low::plan::size[0];
-  static constexpr std::int64_t out_size = Low::plan::size[static_cast<std::size_t>(Low::output)];
-
  public:
   /// Images per pass through the op list: a batch runs in chunks of this many, so that a chunk's largest
   /// value (ResNet-50: 64 x 112 x 112 floats, 3.2 MB per image) stays within about 8 MB and the op after
@@ -547,9 +652,9 @@ class chunked_program {
 
   void run(const float* in, float* out, int batch) {
     simd_detail::check_batch(batch, max_batch_);
-    for (int i = 0; i < batch; i += chunk_)
-      self().run_chunk(in + std::int64_t{i} * in_size, out + std::int64_t{i} * out_size, std::min(chunk_, batch - i),
-                       [](std::size_t) {});
+    const auto none = [](std::size_t) {};
+    for (int i = 0; i < batch; i += chunk_) self().run_chunk(in, out, i, std::min(chunk_, batch - i), none);
+    self().run_tail(out, batch, none);
   }
 
   /// Where a forward pass spends its time: per fused op (in run order), its name and the median over
@@ -559,12 +664,15 @@ class chunked_program {
   std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
     simd_detail::check_batch(batch, max_batch_);
     return simd_graph::time_ops<Low>(
-        [&](const float* x, float* y, int n, auto&& after_op) { self().run_chunk(x, y, n, after_op); }, in, out, batch,
-        chunk_, passes);
+        [&](int first, int n, auto&& after_op) { self().run_chunk(in, out, first, n, after_op); },
+        [&](auto&& after_op) { self().run_tail(out, batch, after_op); }, batch, chunk_, passes);
   }
 
  protected:
   explicit chunked_program(int max_batch) : max_batch_(max_batch), chunk_(std::min(max_batch, chunk_images)) {}
+  /// No batch tail: run_chunk stored each chunk's output.
+  template <class AfterOp>
+  void run_tail(float*, int, AfterOp&&) {}
 
   int max_batch_;
   int chunk_;  ///< images per pass through the op list (the arena holds that many)

@@ -99,7 +99,7 @@ struct conv_exec : simd_reduced_graph::no_extras {
         pad(kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),
         in_q(q[std::size_t(Op.inputs[0])]),
         res_q(add ? q[std::size_t(Op.residual)] : ks::act_quant{}),
-        out_q{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero} {
+        out_q(ks::out_quant_of(q[std::size_t(Op.output)])) {
     std::vector<float> wf, bf;
     simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
     kernel::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
@@ -118,9 +118,10 @@ struct conv_exec : simd_reduced_graph::no_extras {
 
 /// A depthwise convolution on u8 values whose channels are stored unpadded (a multiple of 4) and without a
 /// residual: depthwise.hpp's kernel with u8_affine_io (fp32 weights and sums, as the fp32 program's, on the
-/// stored integers minus the input's zero point). The input's scale is folded into the weights with the batch
-/// norm, and the result is quantised once with the output's scale. It is memory-bound: reading u8 instead of
-/// a widened fp32 copy is the gain.
+/// stored integers minus the input's zero point). The input's scale and the output's scale and zero point are
+/// folded into the weights and biases with the batch norm (u8_affine_io::fold), so the sums arrive in the
+/// output's scaled domain and the activation and quantisation are one clamp. It is memory-bound: reading u8
+/// instead of a widened fp32 copy is the gain.
 template <class Low, fused_op Op, class Arch>
 struct depthwise_exec : simd_reduced_graph::no_extras {
   using B = typename Low::template leaf<Op.leaf>;
@@ -134,12 +135,10 @@ struct depthwise_exec : simd_reduced_graph::no_extras {
   depthwise_exec(const float* p, const std::vector<ks::act_quant>& q)
       : packed(simd_graph::floats(kernel::packed_floats)),
         bias(simd_graph::floats(kernel::packed_bias_floats)),
-        io(q[std::size_t(Op.inputs[0])].zero,
-           ks::out_quant{1.0f / q[std::size_t(Op.output)].scale, q[std::size_t(Op.output)].zero}) {
+        io(q[std::size_t(Op.inputs[0])].zero, ks::out_quant_of(q[std::size_t(Op.output)])) {
     std::vector<float> wf, bf;
     simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
-    const float in_scale = q[std::size_t(Op.inputs[0])].scale;
-    for (float& w : wf) w *= in_scale;
+    ks::u8_affine_io::fold(wf, bf, q[std::size_t(Op.inputs[0])].scale, ks::out_quant_of(q[std::size_t(Op.output)]));
     kernel::pack(wf.data(), bf.data(), packed.get(), bias.get());
   }
 

@@ -16,6 +16,7 @@
 // q is the value's quantisation (kernels::simd::act_quant: int8; bf16 ignores it).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,7 +25,6 @@
 #include <vector>
 
 #include <boost/hana/basic_tuple.hpp>
-#include <boost/hana/for_each.hpp>
 
 #include "../../kernels/simd/int8.hpp"  // act_quant
 #include "../../kernels/simd/pool.hpp"
@@ -187,6 +187,13 @@ class graph_program
       tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
   static constexpr value_dims in_dims = low::plan::dims[0];
   static constexpr std::int64_t in_size = Net::input_shape::size;
+  using tail = simd_graph::batch_tail<low, simd_graph::tail_begin<low, exec_at>()>;
+  /// Elements per image of each value as stored.
+  static constexpr auto stored_elems = []<int... V>(std::integer_sequence<int, V...>) {
+    return std::array<std::int64_t, sizeof...(V)>{stored_value<Format, low, V>::pixels *
+                                                  stored_value<Format, low, V>::stored...};
+  }
+  (std::make_integer_sequence<int, static_cast<int>(low::plan::size.size())>{});
   /// The op that writes the network's output (the last one that does).
   static constexpr std::size_t out_op = [] {
     std::size_t k = 0;
@@ -198,6 +205,8 @@ class graph_program
  public:
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
+  /// The fused ops run once over the whole batch after its chunks (the classifier; simd_graph::batch_tail).
+  static constexpr std::size_t batch_tail_ops = low::op_count - tail::begin;
 
   int threads() const noexcept { return pool_.size(); }
 
@@ -217,40 +226,81 @@ class graph_program
         f32_zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::f32_zeros) + 64)),
         workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * threads)),
         scratch_(detail::make_aligned_floats(2 * scratch_floats * this->chunk_)),
+        tail_arena_(detail::make_aligned_floats(tail::place.floats_per_image * this->max_batch_)),
+        tail_shadow_(detail::make_aligned_floats(tail::place.floats_per_image * this->max_batch_)),
         pool_(threads) {}
 
  private:
-  template <class AfterOp>
-  void run_chunk(const float* in, float* out, int batch, AfterOp&& after_op) {
-    const simd_graph::frame f32{
+  struct frames {
+    simd_graph::frame f32;
+    frame<Format> stored;
+  };
+  /// The chunk's frames: the stored values and their fp32 shadow (stored.f32 points to f32: frames are not
+  /// copied).
+  void chunk_frames(frames& f, int batch) {
+    f.f32 = {
         shadow_.get(),  low::offset.data(),           this->chunk_, batch, &pool_, f32_zeros_.get(), workspace_.get(),
         scratch_.get(), scratch_floats * this->chunk_};
-    const frame<Format> fr{reinterpret_cast<T*>(arena_.get()),
-                           low::offset.data(),
-                           this->chunk_,
-                           batch,
-                           &pool_,
-                           reinterpret_cast<const T*>(zeros_.get()),
-                           workspace_.get(),
-                           &f32,
-                           quant_.empty() ? nullptr : quant_.data()};
-    T* first = fr.at(0);
+    f.stored = {reinterpret_cast<T*>(arena_.get()),
+                low::offset.data(),
+                this->chunk_,
+                batch,
+                &pool_,
+                reinterpret_cast<const T*>(zeros_.get()),
+                workspace_.get(),
+                &f.f32,
+                quant_.empty() ? nullptr : quant_.data()};
+  }
+  /// The tail's frames over the chunk's (batch_tail::over), for `batch` images.
+  void tail_frames(frames& t, const frames& chunk, int batch) {
+    t.f32 = tail::over(chunk.f32, tail_shadow_.get(), this->max_batch_, batch);
+    t.stored = tail::over(chunk.stored, reinterpret_cast<T*>(tail_arena_.get()), this->max_batch_, batch);
+    t.stored.f32 = &t.f32;
+  }
+  /// The network's output of fr's images (as fp32: from the shadow where the last op ran in fp32, else
+  /// widened) stored to out.
+  void store_output(const frames& f, float* out) {
+    if constexpr (!exec_at<out_op>::shadow) stored_value<Format, low, low::output>::widen_all(f.stored);
+    simd_graph::store_output<low>(pool_, f.f32.at(low::output), out, f.stored.batch);
+  }
+
+  /// Images [first, first + batch) of in through the ops before the tail; the output stored to out, or the
+  /// values the tail reads gathered into its arena.
+  template <class AfterOp>
+  void run_chunk(const float* in, float* out, int first, int batch, AfterOp&& after_op) {
+    frames f;
+    chunk_frames(f, batch);
+    const frame<Format>& fr = f.stored;
+    in += std::int64_t{first} * in_size;
+    T* x = fr.at(0);
     const ks::act_quant q0 = fr.quant_of(0);
     simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
       if constexpr (in_dims.c > 0) {
-        Format::template from_nchw<in_dims.c, in_dims.h, in_dims.w>(in, first, b, e, q0);
+        Format::template from_nchw<in_dims.c, in_dims.h, in_dims.w>(in, x, b, e, q0);
       } else {
         using v0 = stored_value<Format, low, 0>;
-        Format::template from_f32<v0::channels>(in + b * in_size, first + b * v0::stored, e - b, q0);
+        Format::template from_f32<v0::channels>(in + b * in_size, x + b * v0::stored, e - b, q0);
       }
     });
-    std::size_t op = 0;
-    boost::hana::for_each(execs_, [&](auto& e) {
-      e.run(fr);
-      after_op(op++);
-    });
-    if constexpr (!exec_at<out_op>::shadow) stored_value<Format, low, low::output>::widen_all(fr);
-    simd_graph::store_output<low>(pool_, f32.at(low::output), out, batch);
+    simd_graph::run_ops(execs_, fr, 0, tail::begin, after_op);
+    if constexpr (tail::empty) {
+      store_output(f, out + std::int64_t{first} * Net::output_shape::size);
+    } else {
+      frames t;
+      tail_frames(t, f, batch);
+      tail::gather(fr, t.stored, first, [](std::size_t v) { return stored_elems[v]; });
+    }
+  }
+  /// The batch tail's ops over the whole batch, and the output stored.
+  template <class AfterOp>
+  void run_tail(float* out, int batch, AfterOp&& after_op) {
+    if constexpr (!tail::empty) {
+      frames f, t;
+      chunk_frames(f, batch);
+      tail_frames(t, f, batch);
+      simd_graph::run_ops(execs_, t.stored, tail::begin, low::op_count, after_op);
+      store_output(t, out);
+    }
   }
 
   template <class E>
@@ -267,7 +317,7 @@ class graph_program
 
   std::vector<ks::act_quant> quant_;
   execs_tuple execs_;
-  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_;
+  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_, tail_arena_, tail_shadow_;
   detail::thread_pool pool_;
 };
 

@@ -34,6 +34,26 @@
 
 namespace typenet::kernels::simd {
 
+/// Whether an Io applies the epilogue itself as it stores (int8.hpp's u8_affine_io: the activation and the
+/// u8 range are one clamp there), taking the epilogue as store's template argument.
+template <class Io>
+inline constexpr bool applies_epilogue = requires {
+  requires Io::applies_epilogue;
+};
+
+/// v activated with Epilogue and stored at p through io: every lane (Whole) or the first n.
+template <class Epilogue, bool Whole, class Io, class V, class Elem>
+TYPENET_SIMD_ALWAYS_INLINE void store_activated(const Io& io, V v, Elem* p, int n) {
+  if constexpr (applies_epilogue<Io> && Whole)
+    io.template store<Epilogue>(v, p);
+  else if constexpr (applies_epilogue<Io>)
+    io.template store_first<Epilogue>(v, p, n);
+  else if constexpr (Whole)
+    io.store(detail::apply_epilogue<Epilogue>(v), p);
+  else
+    io.store_first(detail::apply_epilogue<Epilogue>(v), p, n);
+}
+
 template <class Geo, class Arch, class Elem = float>
 struct depthwise_kernel {
   static_assert(Geo::g == Geo::c && Geo::f == Geo::c, "typenet: depthwise_kernel: groups must equal the channels");
@@ -75,9 +95,11 @@ struct depthwise_kernel {
   /// Computes items [begin, end). With Add, residual (out's layout) is added before the epilogue. Io reads
   /// the stored values as floats and stores floats (elem_io<Elem>: the stored value is the value; int8.hpp's
   /// u8_affine_io: a quantised value, dequantised on loading and quantised on storing).
+  /// An Io that applies the epilogue (applies_epilogue) expects sums in its own domain and takes no residual.
   template <class Epilogue, bool Add = false, class Io = elem_io<Elem>>
   static void run(const float* packed, const float* packed_bias, const Elem* in, Elem* out, std::int64_t begin,
                   std::int64_t end, const Elem* residual = nullptr, const Io& io = {}) {
+    static_assert(!(Add && applies_epilogue<Io>), "typenet: depthwise_kernel: this Io's store takes no residual");
     for (std::int64_t i = begin; i < end; ++i) {
       const int n = static_cast<int>(i / OH), oh = static_cast<int>(i % OH);
       const std::size_t row = (std::size_t(n) * OH + oh) * OW * C;
@@ -154,7 +176,7 @@ struct depthwise_kernel {
       static_for<N>([&](auto p) TYPENET_INLINE_LAMBDA {
         const std::size_t at = std::size_t(ow0 + p) * C + c0;
         if constexpr (Add) acc[p] = acc[p] + io.template load<vec>(r + at);
-        io.store(detail::apply_epilogue<Epilogue>(acc[p]), y + at);
+        store_activated<Epilogue, true>(io, acc[p], y + at, V);
       });
     }
   }
@@ -178,7 +200,7 @@ struct depthwise_kernel {
     static_for<N>([&](auto u) {
       const int n = u + 1 < N ? V : last;
       if constexpr (Add) acc[u] = acc[u] + io.template load_first<vec>(rp + c0 + u * V, n);
-      io.store_first(detail::apply_epilogue<Epilogue>(acc[u]), yp + c0 + u * V, n);
+      store_activated<Epilogue, false>(io, acc[u], yp + c0 + u * V, n);
     });
   }
 };
