@@ -4,29 +4,32 @@
 #   OUT=<folder> bench/gpu_check.sh [BUILD_DIR]      (BUILD_DIR defaults to build-cuda)
 #
 # Needs, in BUILD_DIR/bin: typenet_cuda_errors, typenet_cuda_parity_shapes, typenet_cuda_parity_random,
-# typenet_cuda_parity_zoo, typenet_cuda_parity_graph,
-# cuda_bench (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN for the
-# comparison. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
+# typenet_cuda_parity_zoo, typenet_cuda_parity_graph, typenet_cuda_nonfinite, cuda_bench, cuda_graph_bench
+# (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN + torchvision for the
+# comparisons. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
 # that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
 # fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, three
 # maths; before timing it checks batch 2 against exec::reference and batches 131 and 256 against chunked
 # runs and the reference, and writes typenet's weights, 256 images and its outputs to $OUT/dump) and the
 # PyTorch + cuDNN comparison (whole network and per stage; typenet's dumped outputs against PyTorch on the
 # same weights; cuDNN fp32 re-timed in other configurations, each in a fresh process, to find the fastest
-# one for the conv2 stage and the whole network; a CUDA-graph-captured PyTorch at batch 1), and writes under
-# $OUT:
+# one for the conv2 stage and the whole network; a CUDA-graph-captured PyTorch at batch 1), and, before that
+# comparison, the graph networks' one (bench/torch_cuda_graph_compare.py: cuda_graph_bench on resnet50,
+# mobilenet_v2 and squeezenet1_1 at batch 1, 64, 256, CUDA graphs on and off, against PyTorch + cuDNN fp32
+# and tf32 on the same weights, outputs checked first), and writes under $OUT:
 #   results.md   the summary: device, tests, parity lines, cuda_bench's checks, the comparison tables, the
 #                typenet per-stage and whole-network tables (Winograd and direct side by side), step times
 #   device.txt   nvidia-smi: name, driver, memory, clocks; `nvidia-smi -q -d CLOCK` before and after the
 #                benchmarks
 #   tests.log    the test binaries' output     bench.txt    cuda_bench's output
-#   compare.log  torch_cuda_compare.py's output
-# Every step runs under a timeout (30 + 70 + 50 + 100 s for the tests, 120 s cuda_bench, 260 s the
-# comparison, of which at most 45 s per cuDNN configuration and no new one after 170 s of them) and the
-# whole script under a budget (GPU_CHECK_BUDGET seconds, default 520): a step gets at most what is left
-# of it. PYTHON picks the interpreter (default python3); COMPARE_ARGS adds arguments to
+#   compare.log  torch_cuda_compare.py's output     graph_compare.log  torch_cuda_graph_compare.py's
+# Every step runs under a timeout (30 + 70 + 50 + 100 + 180 + 60 s for the tests, 120 s cuda_bench, 200 s
+# the graph networks' comparison (PyTorch timing stops after 160 s of it), 260 s the AlexNet comparison, of
+# which at most 45 s per cuDNN configuration and no new one after 170 s of them) and the whole script under
+# a budget (GPU_CHECK_BUDGET seconds, default 600): a step gets at most what is left of it. PYTHON picks the interpreter (default python3); COMPARE_ARGS adds arguments to
 # torch_cuda_compare.py (a dry run without a GPU: COMPARE_ARGS="--device cpu --batches 1,2
-# --stage-batches 2 --iters 2 --probe-batches 2"). Exit status: 0 when every test passed, both benchmarks
+# --stage-batches 2 --iters 2 --probe-batches 2"), GRAPH_COMPARE_ARGS to torch_cuda_graph_compare.py (dry
+# run: GRAPH_COMPARE_ARGS="--device cpu --nets squeezenet1_1 --batches 1,2 --iters 2"). Exit status: 0 when every test passed, both benchmarks
 # ran and every output check (cuda_bench's, typenet against PyTorch) passed.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +38,7 @@ out=${OUT:-/tmp/typenet-gpu-check}
 mkdir -p "$out"
 bin=$build/bin
 python=${PYTHON:-python3}
-budget=${GPU_CHECK_BUDGET:-520}
+budget=${GPU_CHECK_BUDGET:-600}
 status=0
 declare -A took
 
@@ -76,9 +79,9 @@ clocks() {
 } > "$out/device.txt"
 
 : > "$out/tests.log"
-tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo typenet_cuda_parity_graph"
+tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo typenet_cuda_parity_graph typenet_cuda_nonfinite"
 declare -A result
-declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100 [typenet_cuda_parity_graph]=180)
+declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100 [typenet_cuda_parity_graph]=180 [typenet_cuda_nonfinite]=60)
 for t in $tests; do
   echo "=== $t" >> "$out/tests.log"
   if [[ ! -x $bin/$t ]]; then
@@ -106,6 +109,17 @@ rc=$?
 ((rc != 0)) && { status=1; bench_result="FAILED (exit $rc)"; }
 
 clocks "after cuda_bench" >> "$out/device.txt"
+
+: > "$out/graph_compare.log"
+graph_result="ran"
+# shellcheck disable=SC2086  # GRAPH_COMPARE_ARGS: extra words (a dry run)
+run_step graph_compare 200 "$out/graph_compare.log" env PYTHONUNBUFFERED=1 "$python" \
+  "$here/bench/torch_cuda_graph_compare.py" --bench "$bin/cuda_graph_bench" --nets resnet50,mobilenet_v2,squeezenet1_1 \
+  --batches 1,64,256 --iters 20 --time-budget 160 --data "$out/graph_data" --markdown "$out/graph_compare.md" \
+  ${GRAPH_COMPARE_ARGS:-}
+rc=$?
+((rc != 0)) && { status=1; graph_result="FAILED (exit $rc)"; }
+rm -rf "$out/graph_data"  # weights and 256 images per network: hundreds of MB
 
 : > "$out/compare.log"
 compare_result="ran"
@@ -198,6 +212,14 @@ pivot_net() {
   echo
   cat "$out/compare.md" 2>/dev/null || { echo "(comparison failed: the end of compare.log)"; echo '```'; tail -20 "$out/compare.log"; echo '```'; }
   echo
+  echo "## Graph networks: typenet exec::cuda against PyTorch + cuDNN: $graph_result in ${took[graph_compare]:-}"
+  echo
+  echo '```'
+  grep -E '^(torch_check|torch_reference|typenet_error|torch_skipped|program) ' "$out/graph_compare.log"
+  echo '```'
+  echo
+  cat "$out/graph_compare.md" 2>/dev/null || { echo "(comparison failed: the end of graph_compare.log)"; echo '```'; tail -20 "$out/graph_compare.log"; echo '```'; }
+  echo
   echo "## typenet per fused stage (median ms, GFLOP/s from mac_count)"
   echo
   pivot_stages
@@ -208,8 +230,8 @@ pivot_net() {
   echo
   echo "## Step times"
   echo
-  for s in $tests cuda_bench compare; do echo "- $s: ${took[$s]:-not run}"; done
+  for s in $tests cuda_bench graph_compare compare; do echo "- $s: ${took[$s]:-not run}"; done
   echo "- whole script: $SECONDS s (budget $budget s)"
 } > "$out/results.md"
-rm -f "$out/compare.md"
+rm -f "$out/compare.md" "$out/graph_compare.md"
 exit $status

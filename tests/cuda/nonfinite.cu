@@ -92,9 +92,10 @@ void check_layer(const char* name, std::uint64_t seed, const std::vector<cuda_ma
         std::printf("nonfinite %-26s %-6s conv=%-8s %-28s: %s\n", name, typenet_cuda_test::math_name(math),
                     typenet_cuda_test::conv_name(algo), nf::pattern_name(pat), r.describe().c_str());
         std::fflush(stdout);
-        INFO(std::string(name) << " " << typenet_cuda_test::math_name(math) << " conv "
-                               << typenet_cuda_test::conv_name(algo) << ", " << std::string(nf::pattern_name(pat))
-                               << ": " << r.describe() << "; other images: " << rest.describe());
+        INFO(std::string(name) << " " << std::string(typenet_cuda_test::math_name(math)) << " conv "
+                               << std::string(typenet_cuda_test::conv_name(algo)) << ", "
+                               << std::string(nf::pattern_name(pat)) << ": " << r.describe()
+                               << "; other images: " << rest.describe());
         CHECK(r.ok(rules));
         CHECK(rest.ok({}));
         if (nf::plants_nan(pat)) CHECK(r.reference_nonfinite > 0);

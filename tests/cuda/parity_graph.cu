@@ -29,9 +29,9 @@ using cuda_program = typename tn::model<Net, tn::exec::cuda>::program_type;
 namespace {
 template <class Net>
 void check_graph(const char* name, std::uint64_t seed, std::vector<int> batches = {1, 3},
-                 std::vector<cuda_math> maths = all_maths) {
+                 std::vector<cuda_math> maths = all_maths, bool cuda_graphs = true) {
   const auto p = std::make_unique<tn::params<Net>>(gn::random_params<Net>(seed));
-  check_parity<Net>(name, *p, seed, std::move(batches), std::move(maths));
+  check_parity<Net>(name, *p, seed, std::move(batches), std::move(maths), typenet_cuda_test::both_convs, cuda_graphs);
 }
 }  // namespace
 
@@ -71,6 +71,35 @@ TEST_CASE("cuda graph: the zoo's networks with blocks") {
   check_graph<zoo::squeezenet1_1>("squeezenet1_1", 24);
 }
 
+TEST_CASE("cuda graph: every kernel launched on its own (policy cuda_graphs = false)") {
+  check_graph<gn::residual_net>("residual_net graphs=off", 11, {1, 3}, {cuda_math::fp32}, false);
+  check_graph<gn::depthwise_net>("depthwise_net graphs=off", 12, {1, 3}, {cuda_math::fp32}, false);
+  check_graph<gn::concat_net>("concat_net graphs=off", 13, {1, 3}, {cuda_math::fp32}, false);
+  check_graph<zoo::mobilenet_v2>("mobilenet_v2 graphs=off", 23, {1, 3}, {cuda_math::fp32}, false);
+}
+
+TEST_CASE("cuda graph: a moved program replays the graphs it captured, and captures new ones") {
+  using Net = gn::residual_net;
+  const auto p = std::make_unique<tn::params<Net>>(gn::random_params<Net>(17));
+  constexpr auto in_size = Net::input_shape::size, out_size = Net::output_shape::size;
+  std::vector<float> in(4 * in_size);
+  tn::fill_uniform(in, 18);
+  tn::model<Net, tn::exec::reference_t> ref(*p, 4);
+  const auto want = forward(ref, in, 4);
+  cuda_program<Net> first(*p, 4);
+  std::vector<float> got(4 * out_size);
+  first.run(in.data(), got.data(), 2);  // captures batch 2
+  cuda_program<Net> moved(std::move(first));
+  for (int b : {2, 4}) {  // batch 2 replayed, batch 4 captured by the moved program
+    std::fill(got.begin(), got.end(), -12345.f);
+    moved.run(in.data(), got.data(), b);
+    const std::vector<float> g(got.begin(), got.begin() + b * out_size), w(want.begin(), want.begin() + b * out_size);
+    const auto c = typenet_cuda_test::compare(g, w, typenet_cuda_test::fp32_tolerance);
+    INFO("batch " << b << ": max |diff| " << c.max_abs_diff << ", failures " << c.failures);
+    CHECK(c.failures == 0);
+  }
+}
+
 TEST_CASE("cuda graph: NaN and infinity pass through folded batch norm, relu6 and the joins") {
   // One NaN and one +inf in image 0; image 1 finite. The reference decides which outputs are non-finite.
   auto check = [](auto net_tag, const char* name) {
@@ -90,8 +119,9 @@ TEST_CASE("cuda graph: NaN and infinity pass through folded batch norm, relu6 an
         want_nonfinite += std::isfinite(want[i]) ? 0 : 1;
         mismatched += (std::isnan(want[i]) != std::isnan(got[i]) || std::isinf(want[i]) != std::isinf(got[i])) ? 1 : 0;
       }
-      INFO(name << " " << typenet_cuda_test::math_name(math) << ": " << want_nonfinite
-                << " non-finite outputs in the reference, " << mismatched << " outputs of another class under cuda");
+      INFO(std::string(name) << " " << std::string(typenet_cuda_test::math_name(math)) << ": " << want_nonfinite
+                             << " non-finite outputs in the reference, " << mismatched
+                             << " outputs of another class under cuda");
       CHECK(want_nonfinite > 0);
       CHECK(mismatched == 0);
     }

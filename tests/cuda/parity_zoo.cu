@@ -68,9 +68,10 @@ void check_nan_pixel(const char* name, std::uint64_t seed) {
                   typenet_cuda_test::math_name(math), typenet_cuda_test::conv_name(algo), want_nan, got_nan, outputs,
                   rest.describe().c_str());
       std::fflush(stdout);
-      INFO(std::string(name) << " " << typenet_cuda_test::math_name(math) << " conv "
-                             << typenet_cuda_test::conv_name(algo) << ": NaN in image 0: reference " << want_nan
-                             << ", cuda " << got_nan << " of " << outputs << "; image 1: " << rest.describe());
+      INFO(std::string(name) << " " << std::string(typenet_cuda_test::math_name(math)) << " conv "
+                             << std::string(typenet_cuda_test::conv_name(algo)) << ": NaN in image 0: reference "
+                             << want_nan << ", cuda " << got_nan << " of " << outputs
+                             << "; image 1: " << rest.describe());
       CHECK(want_nan == outputs);
       CHECK(got_nan == outputs);
       CHECK(rest.ok({}));

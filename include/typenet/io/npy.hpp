@@ -356,7 +356,8 @@ std::pair<std::vector<std::int64_t>, std::vector<T>> read_npy_elements(const std
                                                                        const npy_dtype& dtype) {
   detail::input_file in(path);
   const std::string& name = in.name();
-  return detail::naming_memory_failures(name, [&] {
+  // The lambda's return type is spelled out: nvcc deduces void for it (and the CTAD pair below).
+  return detail::naming_memory_failures(name, [&]() -> std::pair<std::vector<std::int64_t>, std::vector<T>> {
     std::byte head[12];
     std::uint64_t got = in.read(head, 10);
     std::optional<std::uint64_t> size;
@@ -402,12 +403,13 @@ std::pair<std::vector<std::int64_t>, std::vector<T>> read_npy_elements(const std
                                  " bytes; the file is not a regular file, so they were not counted)");
       }
     }
-    if constexpr (std::endian::native == std::endian::big)
+    if constexpr (std::endian::native == std::endian::big) {
       for (T& v : data) {
         auto* b = reinterpret_cast<unsigned char*>(&v);
         std::reverse(b, b + sizeof(T));
       }
-    return std::pair{h.shape, std::move(data)};
+    }
+    return {h.shape, std::move(data)};
   });
 }
 }  // namespace detail

@@ -364,6 +364,63 @@ constexpr std::int64_t largest_pixels(std::index_sequence<I...>) {
   return most;
 }
 
+/// Forward passes captured as CUDA graphs, one per batch size, each captured and instantiated at the first
+/// run at that size (on a stream of its own: the legacy default stream cannot be captured) and launched on
+/// the program's stream from then on. The captured kernels read and write the program's arena and
+/// workspace, which live as long as the program; the input and output copies stay outside the graph, so
+/// that every run may pass other pointers.
+class captured_runs {
+ public:
+  captured_runs() = default;
+  explicit captured_runs(int max_batch) : execs_(static_cast<std::size_t>(max_batch) + 1, nullptr) {
+    TYPENET_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
+  captured_runs(captured_runs&& o) noexcept : execs_(std::move(o.execs_)), stream_(std::exchange(o.stream_, nullptr)) {
+    o.execs_.clear();
+  }
+  captured_runs& operator=(captured_runs&& o) noexcept {
+    captured_runs gone(std::move(*this));
+    execs_ = std::move(o.execs_);
+    o.execs_.clear();
+    stream_ = std::exchange(o.stream_, nullptr);
+    return *this;
+  }
+  ~captured_runs() {
+    for (cudaGraphExec_t e : execs_)
+      if (e) cudaGraphExecDestroy(e);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+  bool enabled() const noexcept { return stream_ != nullptr; }
+
+  /// Launches the graph of this batch size on `on`; enqueue(stream) records it first if there is none.
+  template <class Enqueue>
+  void launch(int batch, cudaStream_t on, Enqueue&& enqueue) {
+    cudaGraphExec_t& e = execs_[static_cast<std::size_t>(batch)];
+    if (!e) {
+      TYPENET_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      cudaGraph_t g = nullptr;
+      try {
+        enqueue(stream_);
+      } catch (...) {
+        (void)cudaStreamEndCapture(stream_, &g);  // ends the capture (invalidated by the failure)
+        if (g) cudaGraphDestroy(g);
+        (void)cudaGetLastError();
+        throw;
+      }
+      TYPENET_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
+      const cudaError_t made = cudaGraphInstantiate(&e, g, 0ULL);
+      cudaGraphDestroy(g);
+      if (made != cudaSuccess) e = nullptr;
+      TYPENET_CUDA_CHECK(made);
+    }
+    TYPENET_CUDA_CHECK(cudaGraphLaunch(e, on));
+  }
+
+ private:
+  std::vector<cudaGraphExec_t> execs_;
+  cudaStream_t stream_ = nullptr;
+};
+
 }  // namespace typenet::exec::cuda_graph
 
 namespace typenet::exec {
@@ -398,6 +455,7 @@ requires(!fusion::fused_kernels_cover<Net>) class cuda::program<Net> {
     memory_ =
         cuda_detail::allocate(arena + workspace_floats_, "activations for max_batch " + std::to_string(max_batch_));
     workspace_ = memory_.get() + arena;
+    if (!reference_fallback && policy_.cuda_graphs) graphs_ = cuda_graph::captured_runs(max_batch_);
   }
 
   program(const program&) = delete;
@@ -464,28 +522,35 @@ requires(!fusion::fused_kernels_cover<Net>) class cuda::program<Net> {
       names.push_back(std::string(typenet::detail::key_text<typename B::key>::view()) + " (" + B::layer::name() + ")");
     }
   }
-  /// The input copied into the arena, every op, the output copied out, all on the policy's stream.
+  /// The input copied into the arena, every op (the batch's captured graph, or one launch per kernel), the
+  /// output copied out, all on the policy's stream.
   void enqueue(const float* in, float* out, int batch, cudaMemcpyKind in_kind, cudaMemcpyKind out_kind) {
-    const cuda_graph::frame fr = frame(batch);
+    const cuda_graph::frame fr = frame(batch, policy_.stream);
     TYPENET_CUDA_CHECK(cudaMemcpyAsync(fr.at(0), in, sizeof(float) * static_cast<std::size_t>(batch * in_size), in_kind,
                                        policy_.stream));
-    std::apply([&](const auto&... e) { (e.run(fr), ...); }, execs_);
+    if (graphs_.enabled())
+      graphs_.launch(batch, policy_.stream, [&](cudaStream_t capture) { run_ops(frame(batch, capture)); });
+    else
+      run_ops(fr);
     TYPENET_CUDA_CHECK(cudaMemcpyAsync(
         out, fr.at(low::output), sizeof(float) * static_cast<std::size_t>(batch * out_size), out_kind, policy_.stream));
+  }
+  void run_ops(const cuda_graph::frame& fr) const {
+    std::apply([&](const auto&... e) { (e.run(fr), ...); }, execs_);
   }
   void check_batch(int batch) const {
     if (batch < 1 || batch > max_batch_)
       throw std::invalid_argument("typenet: exec::cuda: batch " + std::to_string(batch) + " is outside 1.." +
                                   std::to_string(max_batch_));
   }
-  cuda_graph::frame frame(int batch) const {
+  cuda_graph::frame frame(int batch, cudaStream_t stream) const {
     return {memory_.get(),
             low::offset.data(),
             max_batch_,
             batch,
             workspace_,
             policy_.winograd_min_columns,
-            cuda_detail::launch_context{policy_.stream, device_, sms_, policy_.math}};
+            cuda_detail::launch_context{stream, device_, sms_, policy_.math}};
   }
 
   cuda policy_;
@@ -496,6 +561,7 @@ requires(!fusion::fused_kernels_cover<Net>) class cuda::program<Net> {
   std::int64_t workspace_floats_ = 0;
   cuda_detail::device_floats memory_;
   float* workspace_ = nullptr;
+  cuda_graph::captured_runs graphs_;  ///< empty (not enabled) without policy.cuda_graphs
 };
 
 }  // namespace typenet::exec

@@ -44,7 +44,8 @@ namespace typenet::exec {
 /// Arithmetic of the convolution and dense kernels. fp32 (the default) is plain FFMA. tf32 runs the
 /// products on the tensor cores with 10-bit mantissas (inputs rounded to TF32, fp32 accumulation): fastest,
 /// about 1e-3 relative error. tf32x3 also runs on the tensor cores but splits every operand into a TF32 head
-/// and tail and adds three products, for about fp32 accuracy.
+/// and tail and adds three products: about 21 bits per product, 10-50x fp32's error on ResNet-sized
+/// networks and 36-160x less than tf32's (measured on an H200, docs/cuda.md).
 enum class cuda_math { fp32, tf32, tf32x3 };
 
 /// The CUDA policy: which stream the program runs on, on which device, with which arithmetic.
@@ -61,6 +62,12 @@ struct cuda {
   /// 0.472 ms with Winograd, 0.417 ms direct). The seed AlexNet's conv2 (49 tiles) switches at batch 6,
   /// conv3-5 (16 tiles) at 16. 0: Winograd at every batch (the parity tests use it).
   int winograd_min_columns = 256;
+  /// Networks with blocks (the graph program): each batch size's forward pass is captured as a CUDA graph
+  /// at its first run and replayed from then on, one launch instead of one per kernel (ResNet-50 launches
+  /// about 70 kernels a pass; at batch 1 many are shorter than their launch). false: every kernel launched
+  /// on its own, every run. Not used by chains, nor by a graph network with a layer on the host. Off by
+  /// default until it has run on a GPU (written 2026-12-04 without one; cuda.parity_graph tests it).
+  bool cuda_graphs = false;
 
   template <Network Net>
   class program;
