@@ -132,34 +132,50 @@ struct lowered {
   }
 
   static constexpr fused_list fuse() {  // constexpr, not consteval: clang 14 rejects the latter here
-    fused_list l;
-    for (const op_desc& d : plan::ops)
-      l.ops[l.n++] = fused_op{d.kind, d.leaf, -1, 0, -1, d.output, d.input_count, d.inputs};
-    // Readers of a value come after the op that defines it: count them from there.
-    auto readers = [&](std::size_t from, int v, std::size_t& who) {
-      int count = v == output ? 1 : 0;
-      for (std::size_t k = from; k < l.n; ++k) {
-        const fused_op& o = l.ops[k];
-        bool reads = o.residual == v;
-        for (int i = 0; i < o.input_count; ++i) reads = reads || o.inputs[static_cast<std::size_t>(i)] == v;
-        if (reads) ++count, who = k;
+    // Built-in arrays and pointers in the loops: g++ evaluates every std::array::operator[] as a constexpr
+    // function call, and this pass walks a ResNet-50's 170 ops many times (docs/compile-time.md).
+    constexpr std::size_t N = plan::ops.size();
+    fused_op ops[N + 1] = {};
+    bool dead[N + 1] = {};
+    for (std::size_t k = 0; k < N; ++k) {
+      const op_desc& d = plan::ops[k];
+      ops[k] = fused_op{d.kind, d.leaf, -1, 0, -1, d.output, d.input_count, d.inputs};
+    }
+    // How many ops read each value (the network's output counts as read). The fusions below keep these
+    // counts: an absorbed op's output is read by nothing else, and a convolution that takes over a join
+    // reads the join's other input in its place.
+    int readers[values + 1] = {};
+    for (std::size_t k = 0; k < N; ++k) {
+      const int* in = ops[k].inputs.data();
+      for (int i = 0; i < ops[k].input_count; ++i) ++readers[in[i]];
+    }
+    ++readers[output];
+    // The first live op after `from` that reads v.
+    auto reader = [&](std::size_t from, int v) {
+      for (std::size_t k = from; k < N; ++k) {
+        if (dead[k]) continue;
+        const fused_op& o = ops[k];
+        if (o.residual == v) return k;
+        const int* in = o.inputs.data();
+        for (int i = 0; i < o.input_count; ++i)
+          if (in[i] == v) return k;
       }
-      return count;
-    };
-    auto erase = [&](std::size_t k) {
-      for (std::size_t i = k; i + 1 < l.n; ++i) l.ops[i] = l.ops[i + 1];
-      --l.n;
+      return N;
     };
     // One pass: op i absorbs its only reader as long as it can; an op that moves to a join's place is
     // met again there.
-    for (std::size_t i = 0; i < l.n;) {
-      fused_op o = l.ops[i];
-      std::size_t j = 0;
-      if (o.kind == op_desc::concat || reads_permuted(o) || readers(i + 1, o.output, j) != 1) {
+    for (std::size_t i = 0; i < N;) {
+      if (dead[i]) {
         ++i;
         continue;
       }
-      const fused_op r = l.ops[j];
+      fused_op o = ops[i];
+      if (o.kind == op_desc::concat || reads_permuted(o) || readers[o.output] != 1 || o.output == output) {
+        ++i;
+        continue;
+      }
+      const std::size_t j = reader(i + 1, o.output);
+      const fused_op r = ops[j];
       if (reads_permuted(r)) {  // its output is flat in (C, H, W) order: it cannot be o's epilogue
         ++i;
         continue;
@@ -167,20 +183,24 @@ struct lowered {
       const bool plain = o.act == 0 && o.residual < 0;
       if (is_conv(o) && plain && o.bn < 0 && kind_is(r, leaf_kind::batch_norm)) {
         o.bn = r.leaf, o.output = r.output;
-        l.ops[i] = o, erase(j);
+        ops[i] = o, dead[j] = true;
       } else if (o.act == 0 && (kind_is(r, leaf_kind::relu) || kind_is(r, leaf_kind::relu6)) &&
                  (is_conv(o) || kind_is(o, leaf_kind::batch_norm) || o.kind == op_desc::add ||
                   (kind_is(o, leaf_kind::dense) && kind_is(r, leaf_kind::relu)))) {
         o.act = kind_is(r, leaf_kind::relu) ? 1 : 2, o.output = r.output;
-        l.ops[i] = o, erase(j);
+        ops[i] = o, dead[j] = true;
       } else if (is_conv(o) && plain && r.kind == op_desc::add && r.inputs[0] != r.inputs[1]) {
         o.residual = r.inputs[0] == o.output ? r.inputs[1] : r.inputs[0];
         o.act = r.act, o.output = r.output;
-        l.ops[j] = o, erase(i);  // the convolution runs where the join was
+        ops[j] = o, dead[i] = true;  // the convolution runs where the join was
+        ++i;
       } else {
         ++i;
       }
     }
+    fused_list l;
+    for (std::size_t k = 0; k < N; ++k)
+      if (!dead[k]) l.ops[l.n++] = ops[k];
     return l;
   }
   static constexpr fused_list fused = fuse();
