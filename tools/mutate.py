@@ -228,9 +228,10 @@ MUTANTS = [
          file=ACT, old="y[i] = std::exp(x[i] - m);", new="y[i] = std::exp(x[i]);", **simd("nonfinite_test")),
     # --- simd conv2d, dense, winograd epilogues and edges
     dict(name="simd-conv-relu-max", kernel="simd conv2d", bug="NaN: epilogue ReLU as max(x, 0)",
-         file=CONV, old="static_for<NB>([&](auto b) { acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]); });",
-         new="static_for<NB>([&](auto b) { acc[p][b] = std::is_same_v<Epilogue, epilogue_relu> ? "
-             "xsimd::max(acc[p][b], batch(0.f)) : detail::apply_epilogue<Epilogue>(acc[p][b]); });",
+         file=CONV, old="for (int b = 0; b < NB; ++b) acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]);",
+         new="for (int b = 0; b < NB; ++b) acc[p][b] = std::is_same_v<Epilogue, epilogue_relu> ? "
+             "xsimd::select(acc[p][b] > batch(0.f), acc[p][b], batch(0.f)) : "
+             "detail::apply_epilogue<Epilogue>(acc[p][b]);",
          **simd("nonfinite_test")),
     dict(name="simd-conv-pad-off-by-one", kernel="simd conv2d", bug="padding off-by-one (bottom row)",
          file=CONV, old="kh1 = std::min(KH, H - ih0);", new="kh1 = std::min(KH, H - ih0 - 1);",
@@ -249,6 +250,11 @@ MUTANTS = [
          file=DENSE, old="detail::apply_epilogue<Epilogue>((a0 + a2) + detail::load_first<vec>(bias + o, n0))",
          new="detail::apply_epilogue<Epilogue>(a0 + a2) + detail::load_first<vec>(bias + o, n0)",
          **simd("dense_test")),  # the batch-1 GEMV path
+    dict(name="simd-dense-tail-piece-skipped", kernel="simd dense", bug="tail: the one-row piece of a batch tail skipped",
+         file=DENSE, old="if (r & P) {", new="if ((r & P) && P > 1) {", **simd("dense_test")),
+    dict(name="simd-dense-tail-piece-row", kernel="simd dense", bug="tail: a piece starts at the tile's first row",
+         file=DENSE, old="tile<R, K, Epilogue>(w, bias + o, xp + r0, yt + std::size_t(r0) * Out,",
+         new="tile<R, K, Epilogue>(w, bias + o, xp, yt + std::size_t(r0) * Out,", **simd("dense_test")),
     dict(name="simd-winograd-relu-max", kernel="simd winograd", bug="NaN: epilogue ReLU as max(x, 0)",
          file=WINO, old="detail::store_first(detail::apply_epilogue<Epilogue>(v), out + o, n);",
          new="detail::store_first(std::is_same_v<Epilogue, epilogue_relu> ? xsimd::select(v > vec(0.0f), v, vec(0.0f)) : "

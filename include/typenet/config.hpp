@@ -11,3 +11,11 @@
 #else
 #define TYPENET_HOST_DEVICE
 #endif
+
+// Code that many instantiations call and that must stay one out-of-line copy (a thread pool's fork-join, a
+// kernel's row loop called from two thread splits): inlining it everywhere only multiplies the compile time.
+#if defined(__GNUC__)
+#define TYPENET_NOINLINE __attribute__((noinline))
+#else
+#define TYPENET_NOINLINE
+#endif

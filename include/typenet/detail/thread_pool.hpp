@@ -21,6 +21,8 @@
 #include <immintrin.h>
 #endif
 
+#include "../config.hpp"
+
 namespace typenet::detail {
 
 inline void cpu_relax() noexcept {
@@ -57,12 +59,21 @@ class thread_pool {
       f(0, 1);
       return;
     }
-    job_ = &f;
-    invoke_ = [](void* p, int t, int n) { (*static_cast<F*>(p))(t, n); };
+    run_job(&f, [](void* p, int t, int n) { (*static_cast<F*>(p))(t, n); });
+  }
+
+ private:
+  static constexpr int spin_limit = 1 << 14;
+
+  // run()'s body, compiled once for every job type (a network's executors bring dozens of them): the job is
+  // a pointer to the caller's callable and a function that invokes it.
+  TYPENET_NOINLINE void run_job(void* job, void (*invoke)(void*, int, int)) {
+    job_ = job;
+    invoke_ = invoke;
     pending_.store(size_ - 1, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    f(0, size_);
+    invoke(job, 0, size_);
     // Wait for the workers: spin, then block.
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin < spin_limit) {
@@ -73,9 +84,6 @@ class thread_pool {
       }
     }
   }
-
- private:
-  static constexpr int spin_limit = 1 << 14;
 
   void worker(int t) {
     std::uint64_t seen = 0;

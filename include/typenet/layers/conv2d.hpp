@@ -34,7 +34,7 @@ struct conv2d : layer_base {
   static constexpr rounding round = window::round;
   static constexpr bool has_bias = window::has_bias;
 
-  static std::string name() { return "conv2d " + std::to_string(Filters) + ", " + window::str(); }
+  static std::string name() { return window::str("conv2d", Filters); }
 
   template <int Index, class In>
   struct at : detail::no_params {

@@ -62,13 +62,13 @@ struct pool_params : layer_base {
 
 template <class... Tags>
 struct max_pool : detail::pool_params<pool_kind::max, Tags...> {
-  static std::string name() { return "max_pool " + detail::window<Tags...>::str(); }
+  static std::string name() { return detail::window<Tags...>::str("max_pool"); }
   TYPENET_POOL_RULES(max_pool)
 };
 
 template <class... Tags>
 struct avg_pool : detail::pool_params<pool_kind::average, Tags...> {
-  static std::string name() { return "avg_pool " + detail::window<Tags...>::str(); }
+  static std::string name() { return detail::window<Tags...>::str("avg_pool"); }
   TYPENET_POOL_RULES(avg_pool)
 };
 

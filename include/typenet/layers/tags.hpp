@@ -122,15 +122,36 @@ struct default_rounding {
   static constexpr rounding mode = rounding::exact;
 };
 
-/// "kernel 3x3, stride 2, pad 1, no bias": window<Tags...>::str(). An ordinary function, so that its code
-/// exists once and not once per window type.
-inline std::string window_text(int kernel_h, int kernel_w, int stride_h, int stride_w, int pad_h, int pad_w, int groups,
-                               rounding round, bool has_bias) {
-  auto pair = [](int a, int b) { return a == b ? std::to_string(a) : std::to_string(a) + "x" + std::to_string(b); };
-  std::string out = "kernel " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w);
-  if (stride_h != 1 || stride_w != 1) out += ", stride " + pair(stride_h, stride_w);
-  if (pad_h != 0 || pad_w != 0) out += ", pad " + pair(pad_h, pad_w);
-  if (groups != 1) out += ", groups " + std::to_string(groups);
+/// "conv2d 64, kernel 3x3, stride 2, pad 1, no bias": window<Tags...>::str("conv2d", 64), the name of a layer
+/// with a window (count < 0: none, as for the pools). An ordinary function, so that its code exists once and
+/// not once per layer type.
+inline std::string window_text(const char* layer, int count, int kernel_h, int kernel_w, int stride_h, int stride_w,
+                               int pad_h, int pad_w, int groups, rounding round, bool has_bias) {
+  // Appends only: g++ 12 at -O3 warns (-Wrestrict, a false positive) on "text" + std::string temporaries here.
+  std::string out = layer;
+  auto pair = [&out](const char* what, int a, int b) {
+    out += what;
+    out += std::to_string(a);
+    if (a != b) {
+      out += 'x';
+      out += std::to_string(b);
+    }
+  };
+  if (count >= 0) {
+    out += ' ';
+    out += std::to_string(count);
+    out += ',';
+  }
+  out += " kernel ";
+  out += std::to_string(kernel_h);
+  out += 'x';
+  out += std::to_string(kernel_w);
+  if (stride_h != 1 || stride_w != 1) pair(", stride ", stride_h, stride_w);
+  if (pad_h != 0 || pad_w != 0) pair(", pad ", pad_h, pad_w);
+  if (groups != 1) {
+    out += ", groups ";
+    out += std::to_string(groups);
+  }
   if (round == rounding::floor) out += ", floor";
   if (round == rounding::ceil) out += ", ceil";
   if (!has_bias) out += ", no bias";
@@ -155,8 +176,9 @@ struct window {
   using repeated_tag = typename first_repeated<Tags...>::type;
   static constexpr bool positive =
       kernel_h > 0 && kernel_w > 0 && stride_h > 0 && stride_w > 0 && pad_h >= 0 && pad_w >= 0 && group_count > 0;
-  static std::string str() {
-    return window_text(kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, group_count, round, has_bias);
+  static std::string str(const char* layer, int count = -1) {
+    return window_text(layer, count, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, group_count, round,
+                       has_bias);
   }
 };
 

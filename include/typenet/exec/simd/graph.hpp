@@ -117,11 +117,30 @@ struct no_extras {
 
 inline detail::aligned_floats floats(std::size_t n) { return typenet::detail::make_aligned_floats(std::int64_t(n)); }
 
+/// A convolution's weights and bias in its kernel's layout.
+struct packed_conv {
+  detail::aligned_floats packed, bias;
+};
+
+/// Folds a batch norm into a convolution's weights and bias (fold_conv) and hands them to pack, which lays them
+/// out for its kernel in packed_floats and bias_floats. Runs once per layer when a model is built: one
+/// out-of-line copy for every convolution shape.
+TYPENET_NOINLINE inline packed_conv fold_and_pack(const float* w, const float* b, const float* bn, int filters,
+                                                  std::size_t per_filter,
+                                                  void (*pack)(const float*, const float*, float*, float*),
+                                                  std::size_t packed_floats, std::size_t bias_floats) {
+  packed_conv out{floats(packed_floats), floats(bias_floats)};
+  std::vector<float> wf, bf;
+  fold_conv(w, b, bn, filters, per_filter, wf, bf);
+  pack(wf.data(), bf.data(), out.packed.get(), out.bias.get());
+  return out;
+}
+
 /// A convolution of one geometry with one epilogue: packed weights and the threaded run. Shared by every
 /// op of the network with the same geometry, activation and residual (a ResNet repeats its blocks), so
 /// the kernels are compiled once per distinct layer shape.
 template <class Geo, int Act, bool Add, class Arch>
-struct conv_runner {
+struct conv_runner : packed_conv {
   using geo = Geo;
   using epilogue = epilogue_t<Act>;
   static constexpr bool depthwise = Geo::g == Geo::c && Geo::f == Geo::c && Geo::c > 1;
@@ -136,8 +155,6 @@ struct conv_runner {
                          no_wino>;
   static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
   static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
-
-  detail::aligned_floats packed, bias;
 
   static std::size_t packed_size() {
     if constexpr (depthwise)
@@ -156,19 +173,23 @@ struct conv_runner {
 
   /// w, b (may be null), bn (may be null): as fold_conv takes them.
   conv_runner(const float* w, const float* b, const float* bn)
-      : packed(floats(packed_size())), bias(floats(bias_size())) {
-    std::vector<float> wf, bf;
-    fold_conv(w, b, bn, geo::f, std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
+      : packed_conv(fold_and_pack(w, b, bn, geo::f, std::size_t(geo::cg) * geo::kh * geo::kw, &pack, packed_size(),
+                                  bias_size())) {}
+
+ private:
+  // The folded weights and bias (filters floats) into this runner's layout.
+  static void pack(const float* w, const float* b, float* to, float* to_bias) {
     if constexpr (depthwise) {
-      dw::pack(wf.data(), bf.data(), packed.get(), bias.get());
+      dw::pack(w, b, to, to_bias);
     } else if constexpr (winograd) {
-      wino::pack(wf.data(), packed.get());
-      std::copy(bf.begin(), bf.end(), bias.get());
+      wino::pack(w, to);
+      std::copy(b, b + geo::f, to_bias);
     } else {
-      direct::pack(wf.data(), bf.data(), packed.get(), bias.get());
+      direct::pack(w, b, to, to_bias);
     }
   }
 
+ public:
   void run(const frame& fr, const float* in, float* out, const float* res) const {
     if constexpr (depthwise) {
       split_run(*fr.pool, dw::items(fr.batch), [&](std::int64_t b, std::int64_t e) {

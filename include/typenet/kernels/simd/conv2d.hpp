@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../config.hpp"
 #include "../../core/geometry.hpp"
 #include "common.hpp"
 #include "dense.hpp"  // epilogues, detail::load_first
@@ -125,8 +126,9 @@ struct conv_kernel {
   /// a tensor of out's layout (NHWC, F channels) added before the epilogue (a residual block's join).
   /// Add: whether there is a residual (a template argument, so a kernel without one is not compiled with it).
   template <class Epilogue, bool Add = false>
-  static void run(const float* packed, const float* packed_bias, const float* in, float* out, const float* zeros,
-                  int batch, std::int64_t begin, std::int64_t end, const float* residual = nullptr) {
+  TYPENET_NOINLINE static void run(const float* packed, const float* packed_bias, const float* in, float* out,
+                                   const float* zeros, int batch, std::int64_t begin, std::int64_t end,
+                                   const float* residual = nullptr) {
     const std::int64_t rows = std::int64_t{batch} * OH;
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
@@ -171,11 +173,14 @@ struct conv_kernel {
   TYPENET_ALWAYS_INLINE static void accumulate_run(batch (&acc)[S][NB], const float* x, const float* w) {
     for (int r = 0; r < Len; ++r) {
       batch wv[NB];
-      static_for<NB>([&](auto b) { wv[b] = batch::load_aligned(w + r * B + b * V); });
-      static_for<S>([&](auto p) {
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
+      TYPENET_UNROLL
+      for (int p = 0; p < S; ++p) {
         const batch xv(x[p * Stride + r]);
-        static_for<NB>([&](auto b) { acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]); });
-      });
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]);
+      }
     }
   }
 
@@ -184,11 +189,14 @@ struct conv_kernel {
   TYPENET_ALWAYS_INLINE static void accumulate_ptrs(batch (&acc)[S][NB], const float* const (&x)[S], const float* w) {
     for (int r = 0; r < Cg; ++r) {
       batch wv[NB];
-      static_for<NB>([&](auto b) { wv[b] = batch::load_aligned(w + r * B + b * V); });
-      static_for<S>([&](auto p) {
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
+      TYPENET_UNROLL
+      for (int p = 0; p < S; ++p) {
         const batch xv(x[p][r]);
-        static_for<NB>([&](auto b) { acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]); });
-      });
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]);
+      }
     }
   }
 
@@ -196,10 +204,12 @@ struct conv_kernel {
   static void tile_kernel(const float* w, const float* bias, const float* x, float* y, const float* res, int ih0,
                           int kh0, int kh1, int ow0, const float* zeros, int valid) {
     batch acc[S][NB];
-    static_for<NB>([&](auto b) {
+    TYPENET_UNROLL
+    for (int b = 0; b < NB; ++b) {
       const batch bv = batch::load_aligned(bias + b * V);
-      static_for<S>([&](auto p) { acc[p][b] = bv; });
-    });
+      TYPENET_UNROLL
+      for (int p = 0; p < S; ++p) acc[p][b] = bv;
+    }
     for (int kh = kh0; kh < kh1; ++kh) {
       const float* wk = w + std::size_t(kh) * KW * Cg * B;
       const float* xr = x + std::size_t(ih0 + kh) * W * C;
@@ -214,32 +224,38 @@ struct conv_kernel {
       } else {
         for (int kw = 0; kw < KW; ++kw) {
           const float* ptr[S];
-          static_for<S>([&](auto p) {
+          TYPENET_UNROLL
+          for (int p = 0; p < S; ++p) {
             const int iw = (ow0 + p) * SW - PW + kw;
             ptr[p] = (iw >= 0 && iw < W) ? xr + std::size_t(iw) * C : zeros;
-          });
+          }
           accumulate_ptrs<S>(acc, ptr, wk + std::size_t(kw) * Cg * B);
         }
       }
     }
-    static_for<S>([&](auto p) {
+    TYPENET_UNROLL
+    for (int p = 0; p < S; ++p) {
       float* yp = y + std::size_t(ow0 + p) * F;
       if constexpr (Add) {
         const float* rp = res + std::size_t(ow0 + p) * F;
-        static_for<NB>([&](auto b) {
-          const int n = std::clamp(valid - int(b) * V, 0, V);
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) {
+          const int n = std::clamp(valid - b * V, 0, V);
           if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);
-        });
+        }
       }
-      static_for<NB>([&](auto b) { acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]); });
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]);
       if (full_blocks || valid == B) {
-        static_for<NB>([&](auto b) { acc[p][b].store_unaligned(yp + b * V); });
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b].store_unaligned(yp + b * V);
       } else {
         alignas(64) float tmp[B];
-        static_for<NB>([&](auto b) { acc[p][b].store_aligned(tmp + b * V); });
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b].store_aligned(tmp + b * V);
         std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(valid, 0, B)));
       }
-    });
+    }
   }
 };
 

@@ -31,6 +31,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -174,6 +175,27 @@ inline void with_rows_impl(int r, F&& f, std::integer_sequence<int, R...>) {
 template <int Max, class F>
 inline void with_rows(int r, F&& f) {
   with_rows_impl<Max>(r, std::forward<F>(f), std::make_integer_sequence<int, Max>{});
+}
+
+template <int P, class F>
+inline void row_pieces_from(int r, int at, F& f) {
+  if (r & P) {
+    f.template operator()<P>(at);
+    at += P;
+  }
+  if constexpr (P > 1) row_pieces_from<P / 2>(r, at, f);
+}
+
+/// Covers r rows (1..Max) with tiles: one of Max rows when r is Max, else one per set bit of r, largest first
+/// (f.template operator()<R>(first_row)). So a kernel compiles its tile for Max and the powers of two below it
+/// (4 sizes for Max 6 or 8) instead of for every size from 1 to Max.
+template <int Max, class F>
+inline void with_row_pieces(int r, F&& f) {
+  if (r == Max) {
+    f.template operator()<Max>(0);
+    return;
+  }
+  if constexpr (Max > 1) row_pieces_from<std::bit_floor(unsigned(Max - 1))>(r, 0, f);
 }
 
 }  // namespace detail
@@ -334,38 +356,40 @@ struct dense_kernel {
   // tile's panel ([k][tile_rows]), y the first output of the tile's first row. The accumulators start from
   // the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue. With
   // Prefetch, the tile also pulls pf_lines cache lines from pf into L2 (at most two per step), its share
-  // of the next block's chunk. The loops over rows are unrolled by static_for: g++ -O2 does not unroll
-  // them itself and then keeps the 2R accumulators on the stack (18 - 25 instead of 47 - 55 G
+  // of the next block's chunk. The loops over rows are unrolled by TYPENET_UNROLL: g++ -O2 does not
+  // unroll them itself and then keeps the 2R accumulators on the stack (18 - 25 instead of 47 - 55 G
   // multiply-adds/s measured at -O2 with R = 8).
-  template <int R, int K, class Epilogue, bool Prefetch = false>
+  template <int R, int K, class Epilogue>
   static void tile(const float* w, const float* bias_blk, const float* xp, float* y, int valid, bool first_chunk,
-                   bool last_chunk, const float* pf = nullptr, int pf_lines = 0) {
+                   bool last_chunk, const float* pf, int pf_lines) {
     vec acc[R][2];
     const int n0 = std::min(valid, lanes), n1 = valid - n0;
     if (first_chunk) {
       const vec b0 = detail::load_first<vec>(bias_blk, n0);
       const vec b1 = n1 > 0 ? detail::load_first<vec>(bias_blk + lanes, n1) : vec(0.0f);
-      static_for<R>([&](auto r) TYPENET_INLINE_LAMBDA { acc[r][0] = b0, acc[r][1] = b1; });
+      TYPENET_UNROLL
+      for (int r = 0; r < R; ++r) acc[r][0] = b0, acc[r][1] = b1;
     } else {
-      static_for<R>([&](auto r) TYPENET_INLINE_LAMBDA {
+      TYPENET_UNROLL
+      for (int r = 0; r < R; ++r) {
         acc[r][0] = detail::load_first<vec>(y + std::size_t(r) * Out, n0);
         acc[r][1] = n1 > 0 ? detail::load_first<vec>(y + std::size_t(r) * Out + lanes, n1) : vec(0.0f);
-      });
+      }
     }
     for (int k = 0; k < K; ++k) {
-      if constexpr (Prefetch) {
-        if (k < pf_lines) __builtin_prefetch(pf + std::size_t(k) * 16, 0, 2);
-        if (k + K < pf_lines) __builtin_prefetch(pf + std::size_t(k + K) * 16, 0, 2);
-      }
+      if (k < pf_lines) __builtin_prefetch(pf + std::size_t(k) * 16, 0, 2);
+      if (k + K < pf_lines) __builtin_prefetch(pf + std::size_t(k + K) * 16, 0, 2);
       const vec w0 = vec::load_unaligned(w + std::size_t(k) * block);
       const vec w1 = vec::load_unaligned(w + std::size_t(k) * block + lanes);
-      static_for<R>([&](auto r) TYPENET_INLINE_LAMBDA {
+      TYPENET_UNROLL
+      for (int r = 0; r < R; ++r) {
         const vec xb(xp[k * tile_rows + r]);
         acc[r][0] = xsimd::fma(w0, xb, acc[r][0]);
         acc[r][1] = xsimd::fma(w1, xb, acc[r][1]);
-      });
+      }
     }
-    static_for<R>([&](auto r) TYPENET_INLINE_LAMBDA {
+    TYPENET_UNROLL
+    for (int r = 0; r < R; ++r) {
       float* yr = y + std::size_t(r) * Out;
       if (last_chunk) {
         acc[r][0] = detail::apply_epilogue<Epilogue>(acc[r][0]);
@@ -373,7 +397,7 @@ struct dense_kernel {
       }
       detail::store_first(acc[r][0], yr, n0);
       if (n1 > 0) detail::store_first(acc[r][1], yr + lanes, n1);
-    });
+    }
   }
 
   // One block's chunk for the `rows` rows of a group. Unless pf is null, the row tiles share the
@@ -393,12 +417,13 @@ struct dense_kernel {
       const float* xp = panel + t * tile_panel;
       float* yt = y + std::size_t(t) * tile_rows * Out + o;
       const int pf_first = std::min(pf_total, t * slice), pf_lines = std::min(pf_total, pf_first + slice) - pf_first;
-      detail::with_rows<tile_rows>(r, [&]<int R>() {
-        if (pf != nullptr)
-          tile<R, K, Epilogue, true>(w, bias + o, xp, yt, valid, first_chunk, last_chunk,
-                                     pf + std::size_t(pf_first) * 16, pf_lines);
-        else
-          tile<R, K, Epilogue>(w, bias + o, xp, yt, valid, first_chunk, last_chunk);
+      const float* pft = pf != nullptr ? pf + std::size_t(pf_first) * 16 : nullptr;
+      int lines = pf != nullptr ? pf_lines : 0;
+      // Tail rows go in pieces (with_row_pieces); the panel's rows of a piece start at xp + r0.
+      detail::with_row_pieces<tile_rows>(r, [&]<int R>(int r0) {
+        tile<R, K, Epilogue>(w, bias + o, xp + r0, yt + std::size_t(r0) * Out, valid, first_chunk, last_chunk, pft,
+                             lines);
+        lines = 0;  // the first piece prefetches the tile's share
       });
     }
   }
