@@ -354,9 +354,9 @@ struct dense_kernel {
   // ---- the GEMM tile ---------------------------------------------------------------------------------
   // R batch rows x one block of outputs over K input indices: w is the block's chunk of weights, xp the
   // tile's panel ([k][tile_rows]), y the first output of the tile's first row. The accumulators start from
-  // the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue. With
-  // Prefetch, the tile also pulls pf_lines cache lines from pf into L2 (at most two per step), its share
-  // of the next block's chunk. The loops over rows are unrolled by TYPENET_UNROLL: g++ -O2 does not
+  // the bias (first chunk) or from the partial sums in y; the last chunk applies the epilogue. The
+  // tile also pulls pf_lines cache lines from pf into L2 (at most two per step; none when pf_lines is 0),
+  // its share of the next block's chunk. The loops over rows are unrolled by TYPENET_UNROLL: g++ -O2 does not
   // unroll them itself and then keeps the 2R accumulators on the stack (18 - 25 instead of 47 - 55 G
   // multiply-adds/s measured at -O2 with R = 8).
   template <int R, int K, class Epilogue>
@@ -402,7 +402,8 @@ struct dense_kernel {
 
   // One block's chunk for the `rows` rows of a group. Unless pf is null, the row tiles share the
   // prefetching of pf, the next block's chunk (K * block floats), in equal slices of its cache lines, so
-  // the misses are spread over the whole block instead of bursting.
+  // the misses are spread over the whole block instead of bursting. A tail tile (fewer than tile_rows rows)
+  // runs in pieces of 4, 2 and 1 rows (with_row_pieces); its first piece takes the tile's share.
   template <int K, class Epilogue>
   static void chunk(const float* w, const float* bias, const float* panel, float* y, int rows, int blk,
                     bool first_chunk, bool last_chunk, const float* pf) {
