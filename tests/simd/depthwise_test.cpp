@@ -4,11 +4,9 @@
 // per-pixel path only), each epilogue and the residual add. Items are split unevenly, as threads split them.
 //
 // Tolerance from the arithmetic: a float sum of KH * KW products plus the bias and the residual is within
-// (KH * KW + 3) * u * sum |terms| of the exact sum (u = 2^-24).
-#include <cmath>
+// (KH * KW + 3) * u * sum |terms| of the exact sum (u = 2^-24; test::conv_case).
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -18,7 +16,7 @@
 #include "simd_util.hpp"
 
 namespace ks = typenet::kernels::simd;
-using typenet::test::unit_roundoff;
+using typenet::test::conv_case;
 
 namespace {
 
@@ -28,63 +26,20 @@ using dw_geo = ks::conv_geometry<C, H, W, C, (H + 2 * P - K) / S + 1, (W + 2 * P
 template <class Geo, class Epilogue, bool Add>
 void check(int batch, double lo, double hi, std::uint64_t seed) {
   using K = ks::depthwise_kernel<Geo, xsimd::default_arch>;
-  constexpr int C = Geo::c, H = Geo::h, W = Geo::w, OH = Geo::oh, OW = Geo::ow, KH = Geo::kh, KW = Geo::kw;
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-2.f, 2.f);
-  std::vector<float> w(std::size_t(C) * KH * KW), bias(C), in(std::size_t(batch) * H * W * C),
-      res(std::size_t(batch) * OH * OW * C);
-  for (auto* v : {&w, &bias, &in, &res})
-    for (float& x : *v) x = u(rng);
+  const conv_case<Geo> t(batch, seed);
   auto packed = typenet::detail::make_aligned_floats(std::int64_t(K::packed_floats));
   auto packed_bias = typenet::detail::make_aligned_floats(std::int64_t(K::packed_bias_floats));
-  K::pack(w.data(), bias.data(), packed.get(), packed_bias.get());
-  const std::size_t n_out = res.size();
-  const float sentinel = -12345.f;
-  std::vector<float> out(n_out + 64, std::numeric_limits<float>::quiet_NaN());
-  for (std::size_t i = n_out; i < out.size(); ++i) out[i] = sentinel;
-  const std::int64_t items = K::items(batch);
-  const std::int64_t cut = items / 3;
-  K::template run<Epilogue, Add>(packed.get(), packed_bias.get(), in.data(), out.data(), 0, cut,
-                                 Add ? res.data() : nullptr);
-  K::template run<Epilogue, Add>(packed.get(), packed_bias.get(), in.data(), out.data(), cut, items,
-                                 Add ? res.data() : nullptr);
-  std::size_t bad = 0;
-  std::string first;
-  for (int n = 0; n < batch; ++n)
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow)
-        for (int c = 0; c < C; ++c) {
-          double s = bias[std::size_t(c)], mag = std::abs(s);
-          for (int kh = 0; kh < KH; ++kh)
-            for (int kw = 0; kw < KW; ++kw) {
-              const int ih = oh * Geo::sh - Geo::ph + kh, iw = ow * Geo::sw - Geo::pw + kw;
-              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-              const double t = double(in[((std::size_t(n) * H + ih) * W + iw) * C + c]) *
-                               double(w[(std::size_t(c) * KH + kh) * KW + kw]);
-              s += t;
-              mag += std::abs(t);
-            }
-          const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * C + c;
-          if (Add) {
-            s += res[at];
-            mag += std::abs(double(res[at]));
-          }
-          s = std::min(std::max(s, lo), hi);
-          const double tol = (KH * KW + 3.0) * unit_roundoff * mag + 1e-30;
-          if (!(std::abs(double(out[at]) - s) <= tol)) {
-            if (bad == 0)
-              first = "first mismatch at image " + std::to_string(n) + ", row " + std::to_string(oh) + ", column " +
-                      std::to_string(ow) + ", channel " + std::to_string(c) + ": " + std::to_string(out[at]) + " vs " +
-                      std::to_string(s);
-            ++bad;
-          }
-        }
-  std::size_t overrun = 0;
-  for (std::size_t i = n_out; i < out.size(); ++i) overrun += out[i] != sentinel;
-  INFO("C " << C << ", " << H << "x" << W << ", " << KH << "x" << KW << " stride " << Geo::sh << " pad " << Geo::ph
-            << ", batch " << batch << ", add " << Add << "; " << bad << " wrong; " << first);
-  CHECK(bad == 0);
-  CHECK(overrun == 0);
+  K::pack(t.w.data(), t.bias.data(), packed.get(), packed_bias.get());
+  std::vector<float> out = t.output();
+  const std::int64_t items = K::items(batch), cut = items / 3;
+  K::template run<Epilogue, Add>(packed.get(), packed_bias.get(), t.in.data(), out.data(), 0, cut,
+                                 Add ? t.res.data() : nullptr);
+  K::template run<Epilogue, Add>(packed.get(), packed_bias.get(), t.in.data(), out.data(), cut, items,
+                                 Add ? t.res.data() : nullptr);
+  t.expect(out, Add, lo, hi,
+           "C " + std::to_string(Geo::c) + ", " + std::to_string(Geo::h) + "x" + std::to_string(Geo::w) + ", " +
+               std::to_string(Geo::kh) + "x" + std::to_string(Geo::kw) + " stride " + std::to_string(Geo::sh) +
+               " pad " + std::to_string(Geo::ph));
 }
 
 template <class Geo>

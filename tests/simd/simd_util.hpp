@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -132,5 +133,89 @@ void check_reduced(const std::vector<float>& want, Run&& run, double bound, bool
   CHECK(err > 0);
   CHECK(one == two);
 }
+
+/// A convolution kernel's test case for geometry Geo (kernels/simd/conv2d.hpp's conv_geometry; depthwise is
+/// groups = channels): random weights in PyTorch's layout [F][C/G][KH][KW], bias, input (NHWC) and residual
+/// (NHWC, the output's shape), and the check of a kernel's output against a double-precision sum.
+template <class Geo>
+struct conv_case {
+  static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
+  static constexpr int KH = Geo::kh, KW = Geo::kw, Cg = Geo::cg, Fg = Geo::fg;
+  int batch;
+  std::vector<float> w, bias, in, res;
+
+  conv_case(int images, std::uint64_t seed)
+      : batch(images),
+        w(std::size_t(F) * Cg * KH * KW),
+        bias(F),
+        in(std::size_t(images) * H * W * C),
+        res(std::size_t(images) * OH * OW * F) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (auto* v : {&w, &bias, &in, &res})
+      for (float& x : *v) x = u(rng);
+  }
+
+  /// An output buffer for the kernel: res.size() floats of NaN (an output never written shows), then 64
+  /// sentinels that must survive it.
+  std::vector<float> output() const {
+    std::vector<float> out(res.size() + 64, std::numeric_limits<float>::quiet_NaN());
+    std::fill(out.begin() + std::ptrdiff_t(res.size()), out.end(), sentinel);
+    return out;
+  }
+
+  /// out = clamp(conv(in) + bias [+ res if add], lo, hi), each output within (KH * KW * C/G + 3) * u * sum
+  /// |terms| of the double sum (u = 2^-24: a float sum of that many terms), and no sentinel overwritten.
+  void expect(const std::vector<float>& out, bool add, double lo, double hi, const std::string& what) const {
+    std::size_t bad = 0;
+    std::string first;
+    for (int n = 0; n < batch; ++n)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow)
+          for (int f = 0; f < F; ++f) {
+            const double want = sum(n, oh, ow, f, add, lo, hi);
+            const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * F + f;
+            if (std::abs(double(out[at]) - want) <= tolerance(n, oh, ow, f, add)) continue;
+            if (bad++ == 0)
+              first = "first mismatch at image " + std::to_string(n) + ", row " + std::to_string(oh) + ", column " +
+                      std::to_string(ow) + ", channel " + std::to_string(f) + ": " + std::to_string(out[at]) + " vs " +
+                      std::to_string(want);
+          }
+    const auto overrun =
+        std::count_if(out.begin() + std::ptrdiff_t(res.size()), out.end(), [](float v) { return v != sentinel; });
+    INFO(what << ", batch " << batch << ", add " << add << "; " << bad << " wrong; " << first);
+    CHECK(bad == 0);
+    CHECK(overrun == 0);
+  }
+
+ private:
+  static constexpr float sentinel = -12345.f;
+
+  // Calls term(product) for each product of output (n, oh, ow, f)'s sum.
+  template <class Term>
+  void each_term(int n, int oh, int ow, int f, Term&& term) const {
+    const int g = f / Fg;
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
+        const int ih = oh * Geo::sh - Geo::ph + kh, iw = ow * Geo::sw - Geo::pw + kw;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+        for (int c = 0; c < Cg; ++c)
+          term(double(in[((std::size_t(n) * H + ih) * W + iw) * C + g * Cg + c]) *
+               double(w[((std::size_t(f) * Cg + c) * KH + kh) * KW + kw]));
+      }
+  }
+  double sum(int n, int oh, int ow, int f, bool add, double lo, double hi) const {
+    double s = bias[std::size_t(f)];
+    each_term(n, oh, ow, f, [&](double t) { s += t; });
+    if (add) s += res[((std::size_t(n) * OH + oh) * OW + ow) * F + f];
+    return std::min(std::max(s, lo), hi);
+  }
+  double tolerance(int n, int oh, int ow, int f, bool add) const {
+    double mag = std::abs(double(bias[std::size_t(f)]));
+    each_term(n, oh, ow, f, [&](double t) { mag += std::abs(t); });
+    if (add) mag += std::abs(double(res[((std::size_t(n) * OH + oh) * OW + ow) * F + f]));
+    return (double(KH) * KW * Cg + 3.0) * unit_roundoff * mag + 1e-30;
+  }
+};
 
 }  // namespace typenet::test

@@ -136,6 +136,48 @@ TYPENET_NOINLINE inline packed_conv fold_and_pack(const float* w, const float* b
   return out;
 }
 
+/// A direct convolution's row loop, conv_kernel<Geo, Arch>::run<Epilogue, Add>.
+using direct_conv_fn = void (*)(const float*, const float*, const float*, float*, const float*, int, std::int64_t,
+                                std::int64_t, const float*);
+
+/// Runs a direct convolution (rows_per_image output rows per image, group_blocks = groups x channel blocks)
+/// over the pool. Items (group, block, image, row). With rows enough to share out evenly, each thread takes
+/// every block of its own contiguous share of the output rows: the rows it writes are the rows the next op
+/// reads on the same thread (depthwise, Winograd, pool and join ops split rows the same way), so the
+/// activations stay in that core's cache instead of crossing to the other core's. With few rows (7 x 7 maps
+/// at batch 1) the blocks are claimed in chunks instead, for balance. One out-of-line copy for every layer
+/// shape: the kernel comes as a function pointer.
+TYPENET_NOINLINE inline void run_direct_conv(const frame& fr, direct_conv_fn kernel, int rows_per_image,
+                                             std::int64_t group_blocks, const float* packed, const float* bias,
+                                             const float* in, float* out, const float* res) {
+  const std::int64_t rows = std::int64_t{fr.batch} * rows_per_image;
+  if (rows >= 4 * fr.pool->size()) {
+    split_run(*fr.pool, rows, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t gb = 0; gb < group_blocks; ++gb)
+        kernel(packed, bias, in, out, fr.zeros, fr.batch, gb * rows + b, gb * rows + e, res);
+    });
+  } else {
+    claim_chunks(*fr.pool, group_blocks * rows,
+                 [&](std::int64_t b, std::int64_t e) { kernel(packed, bias, in, out, fr.zeros, fr.batch, b, e, res); });
+  }
+}
+
+/// A Winograd convolution's tiles, winograd_detail::engine<Arch, M, NB>::run_tiles<Epilogue, Add>.
+using winograd_fn = void (*)(const ks::winograd_detail::shape&, const float*, const float*, const float*, float*,
+                             float*, std::int64_t, std::int64_t, const float*);
+
+/// Runs a Winograd convolution of `tiles` tiles over the pool, each thread a contiguous share with its own
+/// workspace_floats of fr.workspace. One out-of-line copy for every layer shape.
+TYPENET_NOINLINE inline void run_winograd(const frame& fr, winograd_fn kernel, const ks::winograd_detail::shape& shape,
+                                          std::int64_t tiles, std::size_t workspace_floats, const float* packed,
+                                          const float* bias, const float* in, float* out, const float* res) {
+  auto part = [&](int t, int n) {
+    const auto r = typenet::detail::split(tiles, t, n);
+    kernel(shape, packed, bias, in, out, fr.workspace + std::size_t(t) * workspace_floats, r.begin, r.end, res);
+  };
+  fr.pool->run(part);
+}
+
 /// A convolution of one geometry with one epilogue: packed weights and the threaded run. Shared by every
 /// op of the network with the same geometry, activation and residual (a ResNet repeats its blocks), so
 /// the kernels are compiled once per distinct layer shape.
@@ -196,30 +238,11 @@ struct conv_runner : packed_conv {
         dw::template run<epilogue, Add>(packed.get(), bias.get(), in, out, b, e, res);
       });
     } else if constexpr (winograd) {
-      auto part = [&](int t, int n) {
-        const auto r = typenet::detail::split(wino::tiles(fr.batch), t, n);
-        wino::template run_tiles<epilogue, Add>(packed.get(), bias.get(), in, out,
-                                                fr.workspace + std::size_t(t) * workspace_floats, r.begin, r.end, res);
-      };
-      fr.pool->run(part);
+      run_winograd(fr, &wino::engine::template run_tiles<epilogue, Add>, wino::shape, wino::tiles(fr.batch),
+                   workspace_floats, packed.get(), bias.get(), in, out, res);
     } else {
-      // Items (group, block, image, row). With rows enough to share out evenly, each thread takes every
-      // block of its own contiguous share of the output rows: the rows it writes are the rows the next op
-      // reads on the same thread (depthwise, Winograd, pool and join ops split rows the same way), so the
-      // activations stay in that core's cache instead of crossing to the other core's. With few rows (7 x 7
-      // maps at batch 1) the blocks are claimed in chunks instead, for balance.
-      const std::int64_t rows = std::int64_t{fr.batch} * geo::oh;
-      if (rows >= 4 * fr.pool->size()) {
-        split_run(*fr.pool, rows, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t gb = 0; gb < std::int64_t{geo::g} * direct::blocks; ++gb)
-            direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, gb * rows + b,
-                                                gb * rows + e, res);
-        });
-      } else {
-        claim_chunks(*fr.pool, direct::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
-          direct::template run<epilogue, Add>(packed.get(), bias.get(), in, out, fr.zeros, fr.batch, b, e, res);
-        });
-      }
+      run_direct_conv(fr, &direct::template run<epilogue, Add>, geo::oh, std::int64_t{geo::g} * direct::blocks,
+                      packed.get(), bias.get(), in, out, res);
     }
   }
 };

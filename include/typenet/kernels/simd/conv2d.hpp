@@ -89,6 +89,169 @@ constexpr int tile_pixels(int nb) {
   return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (vector_registers<Arch> - nb - 1) / nb;
 }
 
+namespace conv_detail {
+
+/// One row of register tiles of a direct convolution: where it reads and writes, and the layer's strides
+/// (read by runtime_geometry; fixed_geometry has them at compile time).
+struct tile_args {
+  const float* wt;     ///< the block's packed weights [KH][KW][C/G][B]
+  const float* bias;   ///< the block's B biases
+  const float* x;      ///< the image's input, at the group's first channel
+  float* y;            ///< the output row, at the block's first channel
+  const float* res;    ///< the residual at y's place (Add), else null
+  const float* zeros;  ///< C/G zeros: what padding taps read
+  int ih0, kh0, kh1;   ///< the first input row and the kernel rows inside the input
+  int valid;           ///< output channels of the block that exist (B, or fewer in the last block)
+  int c, in_w, f;      ///< channels in, input width, channels out (the NHWC strides)
+  int kw, cg;          ///< kernel width, channels per group
+  int sw, pw;          ///< column stride and padding
+};
+
+/// A layer's strides as tile<> reads them: at run time from tile_args (one tile serves every layer with the
+/// same register tile) ...
+struct runtime_geometry {
+  static int c(const tile_args& a) { return a.c; }
+  static int in_w(const tile_args& a) { return a.in_w; }
+  static int f(const tile_args& a) { return a.f; }
+  static int kw(const tile_args& a) { return a.kw; }
+  static int cg(const tile_args& a) { return a.cg; }
+  static int sw(const tile_args& a) { return a.sw; }
+  static int pw(const tile_args& a) { return a.pw; }
+};
+/// ... or from the layer's conv_geometry, as constants.
+template <class Geo>
+struct fixed_geometry {
+  static constexpr int c(const tile_args&) { return Geo::c; }
+  static constexpr int in_w(const tile_args&) { return Geo::w; }
+  static constexpr int f(const tile_args&) { return Geo::f; }
+  static constexpr int kw(const tile_args&) { return Geo::kw; }
+  static constexpr int cg(const tile_args&) { return Geo::cg; }
+  static constexpr int sw(const tile_args&) { return Geo::sw; }
+  static constexpr int pw(const tile_args&) { return Geo::pw; }
+};
+
+/// The register tiles of NB output-channel vectors on Arch.
+template <class Arch, int NB>
+struct tiles {
+  using batch = xsimd::batch<float, Arch>;
+  static constexpr int V = static_cast<int>(batch::size);
+  static constexpr int B = NB * V;
+
+  /// S output pixels from column ow0 of a's row: out = Epilogue(conv + bias [+ residual]). Interior: every
+  /// tap inside the input columns (a base pointer per pixel), else padding taps read zeros; Run: one group,
+  /// so that a kernel row is one contiguous run of KW x C floats; Full: the block's B output channels all
+  /// exist. Geom: runtime_geometry or fixed_geometry<Geo>.
+  template <int S, bool Interior, bool Run, bool Full, class Epilogue, bool Add, class Geom>
+  TYPENET_ALWAYS_INLINE static void tile(const tile_args& a, int ow0) {
+    batch acc[S][NB];
+    TYPENET_UNROLL
+    for (int b = 0; b < NB; ++b) {
+      const batch bv = batch::load_aligned(a.bias + b * V);
+      TYPENET_UNROLL
+      for (int p = 0; p < S; ++p) acc[p][b] = bv;
+    }
+    const int C = Geom::c(a), KW = Geom::kw(a), Cg = Geom::cg(a), SW = Geom::sw(a), F = Geom::f(a);
+    const std::size_t row = std::size_t(Geom::in_w(a)) * C;
+    for (int kh = a.kh0; kh < a.kh1; ++kh) {
+      const float* wk = a.wt + std::size_t(kh) * KW * Cg * B;
+      const float* xr = a.x + std::size_t(a.ih0 + kh) * row;
+      if constexpr (Interior) {
+        const float* xp = xr + std::size_t(ow0 * SW - Geom::pw(a)) * C;
+        if constexpr (Run) {
+          accumulate<S>(acc, xp, std::size_t(SW) * C, wk, KW * C);
+        } else {
+          for (int kw = 0; kw < KW; ++kw)
+            accumulate<S>(acc, xp + std::size_t(kw) * C, std::size_t(SW) * C, wk + std::size_t(kw) * Cg * B, Cg);
+        }
+      } else {
+        for (int kw = 0; kw < KW; ++kw) {
+          const float* ptr[S];
+          TYPENET_UNROLL
+          for (int p = 0; p < S; ++p) {
+            const int iw = (ow0 + p) * SW - Geom::pw(a) + kw;
+            ptr[p] = (iw >= 0 && iw < Geom::in_w(a)) ? xr + std::size_t(iw) * C : a.zeros;
+          }
+          accumulate_ptrs<S>(acc, ptr, wk + std::size_t(kw) * Cg * B, Cg);
+        }
+      }
+    }
+    TYPENET_UNROLL
+    for (int p = 0; p < S; ++p) {
+      float* yp = a.y + std::size_t(ow0 + p) * F;
+      if constexpr (Add) {
+        const float* rp = a.res + std::size_t(ow0 + p) * F;
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) {
+          if constexpr (Full) {
+            acc[p][b] = acc[p][b] + batch::load_unaligned(rp + b * V);
+          } else {
+            const int n = std::clamp(a.valid - b * V, 0, V);
+            if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);
+          }
+        }
+      }
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]);
+      if (Full || a.valid == B) {
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b].store_unaligned(yp + b * V);
+      } else {
+        alignas(64) float tmp[B];
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b].store_aligned(tmp + b * V);
+        std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(a.valid, 0, B)));
+      }
+    }
+  }
+
+  /// tile<> with the strides at run time, out of line: one copy for every layer with this register tile.
+  template <int S, bool Interior, bool Run, bool Full, class Epilogue, bool Add>
+  TYPENET_NOINLINE static void shared_tile(const tile_args& a, int ow0) {
+    tile<S, Interior, Run, Full, Epilogue, Add, runtime_geometry>(a, ow0);
+  }
+
+ private:
+  // acc[p][b] += x[p * stride + r] * w[r * B + b * V] for r in [0, len). Pixel p = j * H + k reads from
+  // base j at offset k * stride: with the stride at run time, two bases and H offsets fit the general
+  // registers next to w and the loop bound (S pointers did not: g++ reloaded two from the stack per step);
+  // with it at compile time the offsets are immediates.
+  template <int S>
+  TYPENET_ALWAYS_INLINE static void accumulate(batch (&acc)[S][NB], const float* x, std::size_t stride, const float* w,
+                                               int len) {
+    constexpr int H = (S + 1) / 2;
+    const float* xb[2] = {x, x + H * stride};
+    std::size_t off[H];
+    TYPENET_UNROLL
+    for (int k = 0; k < H; ++k) off[k] = k * stride;
+    accumulate_at<S>(acc, w, len, [&](int p, int r) { return xb[p / H][off[p % H] + r]; });
+  }
+
+  // The same with one pointer per pixel (tiles touching the padding).
+  template <int S>
+  TYPENET_ALWAYS_INLINE static void accumulate_ptrs(batch (&acc)[S][NB], const float* const (&x)[S], const float* w,
+                                                    int len) {
+    accumulate_at<S>(acc, w, len, [&](int p, int r) { return x[p][r]; });
+  }
+
+  // acc[p][b] += in(p, r) * w[r * B + b * V] for r in [0, len): the multiply-adds of a register tile.
+  template <int S, class In>
+  TYPENET_ALWAYS_INLINE static void accumulate_at(batch (&acc)[S][NB], const float* w, int len, In&& in) {
+    for (int r = 0; r < len; ++r) {
+      batch wv[NB];
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
+      TYPENET_UNROLL
+      for (int p = 0; p < S; ++p) {
+        const batch xv(in(p, r));
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]);
+      }
+    }
+  }
+};
+
+}  // namespace conv_detail
+
 template <class Geo, class Arch>
 struct conv_kernel {
   using batch = xsimd::batch<float, Arch>;
@@ -107,6 +270,12 @@ struct conv_kernel {
   static constexpr int tiles = ceil_div(OW, max_tile);
   static constexpr int tile = ceil_div(OW, tiles);
   static constexpr int last_tile = OW - (tiles - 1) * tile;
+  /// Whether this layer's tiles are compiled for its shape (strides as immediates, the reduction's length
+  /// a constant) rather than shared with every layer of the same register tile: for short reductions (64
+  /// floats or fewer per kernel row: a tile is a few hundred FMAs, and the call and run-time strides cost
+  /// 3 - 9 % on SqueezeNet's Fire modules) and one-vector blocks (a load per FMA). ResNet-50 shares all its
+  /// tiles but the stem's and layer1's (docs/compile-time.md).
+  static constexpr bool specialised = NB == 1 || (G == 1 ? KW * C : Cg) <= 64;
 
   static constexpr std::size_t block_floats = std::size_t{KH} * KW * Cg * B;
   static constexpr std::size_t packed_floats = std::size_t{G} * blocks * block_floats;
@@ -130,32 +299,35 @@ struct conv_kernel {
                                    const float* zeros, int batch, std::int64_t begin, std::int64_t end,
                                    const float* residual = nullptr) {
     const std::int64_t rows = std::int64_t{batch} * OH;
+    conv_detail::tile_args a{};
+    a.zeros = zeros;
+    a.c = C, a.in_w = W, a.f = F, a.kw = KW, a.cg = Cg, a.sw = SW, a.pw = PW;
     for (std::int64_t i = begin; i < end; ++i) {
       const int gb = static_cast<int>(i / rows);
       const int r = static_cast<int>(i % rows);
       const int n = r / OH, oh = r % OH;
       const int g = gb / blocks, ob = gb % blocks;
-      const float* w = packed + std::size_t(gb) * block_floats;
-      const float* bias = packed_bias + std::size_t(gb) * B;
-      const float* x = in + std::size_t(n) * H * W * C + std::size_t(g) * Cg;
+      a.wt = packed + std::size_t(gb) * block_floats;
+      a.bias = packed_bias + std::size_t(gb) * B;
+      a.x = in + std::size_t(n) * H * W * C + std::size_t(g) * Cg;
       const std::size_t at = (std::size_t(n) * OH + oh) * OW * F + std::size_t(g) * Fg + std::size_t(ob) * B;
-      float* y = out + at;
-      const float* res = Add ? residual + at : nullptr;
-      const int ih0 = oh * SH - PH;
-      const int kh0 = std::max(0, -ih0), kh1 = std::min(KH, H - ih0);
-      const int valid = std::min(B, Fg - ob * B);
+      a.y = out + at;
+      a.res = Add ? residual + at : nullptr;
+      a.ih0 = oh * SH - PH;
+      a.kh0 = std::max(0, -a.ih0), a.kh1 = std::min(KH, H - a.ih0);
+      a.valid = std::min(B, Fg - ob * B);
       for (int t = 0; t < tiles; ++t) {
         const int ow0 = t * tile;
         if (t + 1 < tiles) {
           if (all_interior || interior(ow0, tile))
-            tile_kernel<tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_at<tile, true, Epilogue, Add>(a, ow0);
           else if constexpr (!all_interior)
-            tile_kernel<tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_at<tile, false, Epilogue, Add>(a, ow0);
         } else {
           if (all_interior || interior(ow0, last_tile))
-            tile_kernel<last_tile, true, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_at<last_tile, true, Epilogue, Add>(a, ow0);
           else if constexpr (!all_interior)
-            tile_kernel<last_tile, false, Epilogue, Add>(w, bias, x, y, res, ih0, kh0, kh1, ow0, zeros, valid);
+            tile_at<last_tile, false, Epilogue, Add>(a, ow0);
         }
       }
     }
@@ -168,94 +340,14 @@ struct conv_kernel {
   /// Whether every tap of the tile's S output pixels lies inside the input columns.
   static constexpr bool interior(int ow0, int s) { return ow0 * SW - PW >= 0 && (ow0 + s - 1) * SW - PW + KW <= W; }
 
-  // acc[p][b] += x[p * Stride + r] * w[r * B + b * V] for r in [0, Len).
-  template <int S, int Stride, int Len>
-  TYPENET_ALWAYS_INLINE static void accumulate_run(batch (&acc)[S][NB], const float* x, const float* w) {
-    for (int r = 0; r < Len; ++r) {
-      batch wv[NB];
-      TYPENET_UNROLL
-      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
-      TYPENET_UNROLL
-      for (int p = 0; p < S; ++p) {
-        const batch xv(x[p * Stride + r]);
-        TYPENET_UNROLL
-        for (int b = 0; b < NB; ++b) acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]);
-      }
-    }
-  }
-
-  // The same with one pointer per pixel (tiles touching the padding).
-  template <int S>
-  TYPENET_ALWAYS_INLINE static void accumulate_ptrs(batch (&acc)[S][NB], const float* const (&x)[S], const float* w) {
-    for (int r = 0; r < Cg; ++r) {
-      batch wv[NB];
-      TYPENET_UNROLL
-      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
-      TYPENET_UNROLL
-      for (int p = 0; p < S; ++p) {
-        const batch xv(x[p][r]);
-        TYPENET_UNROLL
-        for (int b = 0; b < NB; ++b) acc[p][b] = xsimd::fma(xv, wv[b], acc[p][b]);
-      }
-    }
-  }
-
   template <int S, bool Interior, class Epilogue, bool Add>
-  static void tile_kernel(const float* w, const float* bias, const float* x, float* y, const float* res, int ih0,
-                          int kh0, int kh1, int ow0, const float* zeros, int valid) {
-    batch acc[S][NB];
-    TYPENET_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      const batch bv = batch::load_aligned(bias + b * V);
-      TYPENET_UNROLL
-      for (int p = 0; p < S; ++p) acc[p][b] = bv;
-    }
-    for (int kh = kh0; kh < kh1; ++kh) {
-      const float* wk = w + std::size_t(kh) * KW * Cg * B;
-      const float* xr = x + std::size_t(ih0 + kh) * W * C;
-      if constexpr (Interior) {
-        const float* xp = xr + std::size_t(ow0 * SW - PW) * C;
-        if constexpr (G == 1) {
-          accumulate_run<S, SW * C, KW * C>(acc, xp, wk);
-        } else {
-          for (int kw = 0; kw < KW; ++kw)
-            accumulate_run<S, SW * C, Cg>(acc, xp + kw * C, wk + std::size_t(kw) * Cg * B);
-        }
-      } else {
-        for (int kw = 0; kw < KW; ++kw) {
-          const float* ptr[S];
-          TYPENET_UNROLL
-          for (int p = 0; p < S; ++p) {
-            const int iw = (ow0 + p) * SW - PW + kw;
-            ptr[p] = (iw >= 0 && iw < W) ? xr + std::size_t(iw) * C : zeros;
-          }
-          accumulate_ptrs<S>(acc, ptr, wk + std::size_t(kw) * Cg * B);
-        }
-      }
-    }
-    TYPENET_UNROLL
-    for (int p = 0; p < S; ++p) {
-      float* yp = y + std::size_t(ow0 + p) * F;
-      if constexpr (Add) {
-        const float* rp = res + std::size_t(ow0 + p) * F;
-        TYPENET_UNROLL
-        for (int b = 0; b < NB; ++b) {
-          const int n = std::clamp(valid - b * V, 0, V);
-          if (n > 0) acc[p][b] = acc[p][b] + detail::load_first<batch>(rp + b * V, n);
-        }
-      }
-      TYPENET_UNROLL
-      for (int b = 0; b < NB; ++b) acc[p][b] = detail::apply_epilogue<Epilogue>(acc[p][b]);
-      if (full_blocks || valid == B) {
-        TYPENET_UNROLL
-        for (int b = 0; b < NB; ++b) acc[p][b].store_unaligned(yp + b * V);
-      } else {
-        alignas(64) float tmp[B];
-        TYPENET_UNROLL
-        for (int b = 0; b < NB; ++b) acc[p][b].store_aligned(tmp + b * V);
-        std::memcpy(yp, tmp, sizeof(float) * std::size_t(std::clamp(valid, 0, B)));
-      }
-    }
+  static void tile_at(const conv_detail::tile_args& a, int ow0) {
+    using T = conv_detail::tiles<Arch, NB>;
+    constexpr bool run = Interior && G == 1;  // padding tiles ignore it: one shared copy for both
+    if constexpr (specialised)
+      T::template tile<S, Interior, run, full_blocks, Epilogue, Add, conv_detail::fixed_geometry<Geo>>(a, ow0);
+    else
+      T::template shared_tile<S, Interior, run, full_blocks, Epilogue, Add>(a, ow0);
   }
 };
 

@@ -44,25 +44,15 @@
 #include <type_traits>
 #include <utility>
 
-#include "common.hpp"  // vector_registers
-#include "dense.hpp"   // epilogue_none, epilogue_relu, detail::load_first / store_first
+#include "../../config.hpp"  // TYPENET_NOINLINE
+#include "common.hpp"        // vector_registers, TYPENET_UNROLL
+#include "dense.hpp"         // epilogue_none, epilogue_relu, detail::load_first / store_first
 
 namespace typenet::kernels::simd {
 
 namespace winograd_detail {
 
 #define TYPENET_WINO_INLINE TYPENET_SIMD_ALWAYS_INLINE
-#if defined(__GNUC__)
-#define TYPENET_WINO_INLINE_LAMBDA __attribute__((always_inline))
-#else
-#define TYPENET_WINO_INLINE_LAMBDA
-#endif
-
-template <int N, class Fn>
-TYPENET_WINO_INLINE void unroll(Fn&& fn) {
-  [&]<int... I>(std::integer_sequence<int, I...>) { (fn(std::integral_constant<int, I>{}), ...); }
-  (std::make_integer_sequence<int, N>{});
-}
 
 /// Calls fn.template operator()<R>() for the run-time r in [1, Max].
 template <int Max, class Fn>
@@ -130,24 +120,246 @@ inline constexpr bool winograd_suits = Geo::kh == 3 && Geo::kw == 3 && Geo::sh =
 template <class Geo>
 inline constexpr int winograd_tile = ((Geo::h + 3) / 4) * ((Geo::w + 3) / 4) >= 25 ? 4 : 2;
 
+namespace winograd_detail {
+
+/// The run-time shape of one Winograd layer: engine's kernels take it as an argument, so that they are
+/// compiled once per (Arch, M, NB, epilogue) and not once per layer shape (docs/compile-time.md).
+struct shape {
+  int c, h, w, f;       ///< channels in, map height and width, channels out
+  int cp;               ///< c rounded up to the vector width: the Vbuf row stride
+  int tw;               ///< tiles per row of the map
+  int tiles_per_image;  ///< tiles per image
+  int tmax;             ///< tiles per block
+  const float* zeros;   ///< cp zeros: what out-of-image taps read
+};
+
+/// The register-tile geometry of F(MxM, 3x3) on Arch with NB output-channel vectors per f-block.
+template <class Arch, int M, int NB>
+struct engine {
+  static constexpr int A = M + 2;  ///< input patch extent
+  static constexpr int P = A * A;  ///< positions: GEMMs per f-block
+  using vec = xsimd::batch<float, Arch>;
+  static constexpr int lanes = static_cast<int>(vec::size);
+  static constexpr int registers = vector_registers<Arch>;
+  static constexpr int FB = NB * lanes;  ///< output channels per f-block
+  /// Tiles per register tile of the GEMM: R * NB accumulators + NB loads + 1 broadcast fit the register
+  /// file (AVX-512: 6 x 4, 8 x 3, 12 x 2 or 1; AVX2: 6 x 2, 12 x 1).
+  static constexpr int R = registers == 32 ? (NB >= 4 ? 6 : NB == 3 ? 8 : 12) : (NB == 2 ? 6 : 12);
+
+  /// The tiles [first, last) of shape s: see the top of this file.
+  template <class Epilogue, bool Add>
+  TYPENET_NOINLINE static void run_tiles(const shape& s, const float* packed, const float* bias, const float* in,
+                                         float* out, float* workspace, std::int64_t first, std::int64_t last,
+                                         const float* residual) {
+    const std::int64_t count = last - first;
+    if (count <= 0) return;
+    const std::int64_t nblk = (count + s.tmax - 1) / s.tmax;
+    const std::size_t u_block = std::size_t{P} * s.c * FB;
+    const int fblocks = cdiv(s.f, FB);
+    float* vbuf = workspace;
+    float* mbuf = workspace + std::size_t{P} * s.tmax * s.cp;
+    for (std::int64_t b = 0; b < nblk; ++b) {
+      const std::int64_t t0 = first + count * b / nblk;
+      const int T = static_cast<int>(first + count * (b + 1) / nblk - t0);
+      input_transform(s, in, vbuf, t0, T);
+      for (int fb = 0; fb < fblocks; ++fb) {
+        gemms(s, packed + fb * u_block, vbuf, mbuf, T);
+        output_transform<Epilogue, Add>(s, mbuf, bias, out, t0, T, fb, residual);
+      }
+    }
+  }
+
+ private:
+  struct tile_pos {
+    int n, y0, x0;  // image, top-left output pixel
+  };
+  static tile_pos position(const shape& s, std::int64_t t) noexcept {
+    const int n = static_cast<int>(t / s.tiles_per_image);
+    const int r = static_cast<int>(t % s.tiles_per_image);
+    return {n, M * (r / s.tw), M * (r % s.tw)};
+  }
+
+  // V[xi][k][c] = (B^T d B)[xi] for the T tiles from t0, d the A x A input patch of channel c.
+  static void input_transform(const shape& s, const float* in, float* vbuf, std::int64_t t0, int T) {
+    const std::size_t plane = std::size_t(s.tmax) * s.cp;
+    const int full = s.c / lanes, rest = s.c % lanes;
+    for (int k = 0; k < T; ++k) {
+      const tile_pos p = position(s, t0 + k);
+      const float* img = in + std::size_t(p.n) * s.h * s.w * s.c;
+      const float* src[A][A];
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const int y = p.y0 - 1 + i, x = p.x0 - 1 + j;
+          src[i][j] = (y >= 0 && y < s.h && x >= 0 && x < s.w) ? img + (std::size_t(y) * s.w + x) * s.c : s.zeros;
+        }
+      float* dst = vbuf + std::size_t(k) * s.cp;
+      for (int cv = 0; cv < full; ++cv) transform_one(src, dst, plane, cv * lanes, lanes);
+      if (rest != 0) transform_one(src, dst, plane, full * lanes, rest);
+    }
+  }
+
+  // t = B^T d for one column of A values (the same along rows and columns).
+  //   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+  //   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+  TYPENET_WINO_INLINE static void input_1d(const vec (&d)[A], vec (&t)[A]) {
+    if constexpr (M == 2) {
+      t[0] = d[0] - d[2];
+      t[1] = d[1] + d[2];
+      t[2] = d[2] - d[1];
+      t[3] = d[1] - d[3];
+    } else {
+      const vec four(4.0f), five(5.0f), two(2.0f);
+      const vec a = xsimd::fnma(four, d[2], d[4]);  // d4 - 4 d2
+      const vec b = xsimd::fnma(four, d[1], d[3]);  // d3 - 4 d1
+      const vec c = d[4] - d[2];
+      const vec e = two * (d[3] - d[1]);
+      t[0] = xsimd::fma(four, d[0], xsimd::fnma(five, d[2], d[4]));
+      t[1] = a + b;
+      t[2] = a - b;
+      t[3] = c + e;
+      t[4] = c - e;
+      t[5] = xsimd::fma(four, d[1], xsimd::fnma(five, d[3], d[5]));
+    }
+  }
+
+  TYPENET_WINO_INLINE static void transform_one(const float* const (&src)[A][A], float* dst, std::size_t plane, int c,
+                                                int n) {
+    vec t[A][A];
+    for (int j = 0; j < A; ++j) {  // B^T d (along the rows)
+      vec col[A], out[A];
+      for (int i = 0; i < A; ++i)
+        col[i] = n == lanes ? vec::load_unaligned(src[i][j] + c) : detail::load_first<vec>(src[i][j] + c, n);
+      input_1d(col, out);
+      for (int i = 0; i < A; ++i) t[i][j] = out[i];
+    }
+    for (int i = 0; i < A; ++i) {  // (B^T d) B (along the columns)
+      vec out[A];
+      input_1d(t[i], out);
+      float* o = dst + std::size_t(A * i) * plane + c;
+      for (int j = 0; j < A; ++j) out[j].store_unaligned(o + j * plane);
+    }
+  }
+
+  // M[xi][k][0..FB) = sum_c V[xi][k][c] * U[xi][c][0..FB) for the block's T tiles and one f-block of U.
+  static void gemms(const shape& s, const float* u, const float* vbuf, float* mbuf, int T) {
+    const int groups = (T + R - 1) / R;
+    for (int xi = 0; xi < P; ++xi) {
+      const float* ux = u + std::size_t(xi) * s.c * FB;
+      const float* vx = vbuf + std::size_t(xi) * s.tmax * s.cp;
+      float* mx = mbuf + std::size_t(xi) * s.tmax * FB;
+      for (int g = 0; g < groups; ++g) {
+        const int k0 = T * g / groups, rows = T * (g + 1) / groups - k0;
+        with_count<R>(rows,
+                      [&]<int RR>() { micro<RR>(ux, vx + std::size_t(k0) * s.cp, mx + std::size_t(k0) * FB, s); });
+      }
+    }
+  }
+
+  template <int RR>
+  static void micro(const float* u, const float* v, float* m, const shape& s) {
+    vec acc[RR][NB];
+    TYPENET_UNROLL
+    for (int r = 0; r < RR; ++r) {
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) acc[r][b] = vec(0.0f);
+    }
+    const std::size_t cp = std::size_t(s.cp);
+    for (int c = 0; c < s.c; ++c) {
+      vec w[NB];
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) w[b] = vec::load_unaligned(u + std::size_t(c) * FB + b * lanes);
+      TYPENET_UNROLL
+      for (int r = 0; r < RR; ++r) {
+        const vec x(v[r * cp + c]);
+        TYPENET_UNROLL
+        for (int b = 0; b < NB; ++b) acc[r][b] = xsimd::fma(x, w[b], acc[r][b]);
+      }
+    }
+    TYPENET_UNROLL
+    for (int r = 0; r < RR; ++r) {
+      TYPENET_UNROLL
+      for (int b = 0; b < NB; ++b) acc[r][b].store_unaligned(m + r * FB + b * lanes);
+    }
+  }
+
+  // y = A^T m for one column of A values.
+  //   F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]
+  //   F(4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+  TYPENET_WINO_INLINE static void output_1d(const vec (&m)[A], vec (&y)[M]) {
+    if constexpr (M == 2) {
+      y[0] = m[0] + m[1] + m[2];
+      y[1] = m[1] - m[2] - m[3];
+    } else {
+      const vec p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], s = m[3] - m[4];
+      y[0] = m[0] + p + r;
+      y[1] = xsimd::fma(vec(2.0f), s, q);
+      y[2] = xsimd::fma(vec(4.0f), r, p);
+      y[3] = xsimd::fma(vec(8.0f), s, q) + m[5];
+    }
+  }
+
+  // Y = A^T M A + bias for the block's tiles and f-block fb, clipped to H x W.
+  template <class Epilogue, bool Add>
+  static void output_transform(const shape& s, const float* mbuf, const float* bias, float* out, std::int64_t t0, int T,
+                               int fb, const float* residual) {
+    const std::size_t plane = std::size_t(s.tmax) * FB;
+    const int H = s.h, W = s.w, F = s.f;
+    vec bv[NB];
+    int valid[NB];
+    for (int b = 0; b < NB; ++b) {
+      const int f = fb * FB + b * lanes;
+      valid[b] = std::clamp(F - f, 0, lanes);
+      bv[b] = (bias != nullptr && valid[b] > 0) ? detail::load_first<vec>(bias + f, valid[b]) : vec(0.0f);
+    }
+    for (int k = 0; k < T; ++k) {
+      const tile_pos p = position(s, t0 + k);
+      const int rows = std::min(M, H - p.y0), cols = std::min(M, W - p.x0);
+      const std::size_t at = ((std::size_t(p.n) * H + p.y0) * W + p.x0) * F + std::size_t(fb) * FB;
+      for (int b = 0; b < NB; ++b) {
+        if (valid[b] <= 0) break;
+        const float* mk = mbuf + std::size_t(k) * FB + b * lanes;
+        vec t[M][A];
+        for (int j = 0; j < A; ++j) {  // A^T M (along the rows)
+          vec col[A], y[M];
+          for (int i = 0; i < A; ++i) col[i] = vec::load_unaligned(mk + (A * i + j) * plane);
+          output_1d(col, y);
+          for (int i = 0; i < M; ++i) t[i][j] = y[i];
+        }
+        const int n = valid[b];
+        const int off = b * lanes;
+        for (int i = 0; i < rows; ++i) {  // (A^T M) A (along the columns)
+          vec y[M];
+          output_1d(t[i], y);
+          for (int j = 0; j < cols; ++j) {
+            // bias + result [+ residual at the same place], then the epilogue, stored.
+            const std::size_t o = at + (std::size_t(i) * W + j) * F + off;
+            vec v = bv[b] + y[j];
+            if constexpr (Add) v = v + detail::load_first<vec>(residual + o, n);
+            detail::store_first(detail::apply_epilogue<Epilogue>(v), out + o, n);
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace winograd_detail
+
+/// F(MxM, 3x3) of one layer shape: its constants and packing; the kernels are winograd_detail::engine's,
+/// shared by every layer with the same (Arch, M, NB).
 template <int C, int H, int W, int F, class Arch = xsimd::default_arch, int M = 2>
 struct winograd_3x3 {
   static_assert(C > 0 && H > 0 && W > 0 && F > 0, "typenet: winograd_3x3: C, H, W, F must be positive");
   static_assert(M == 2 || M == 4, "typenet: winograd_3x3: output tiles of 2 x 2 or 4 x 4");
-  static constexpr int A = M + 2;  ///< input patch extent
-  static constexpr int P = A * A;  ///< positions: GEMMs per f-block
 
   using vec = xsimd::batch<float, Arch>;
   static constexpr int lanes = static_cast<int>(vec::size);
-  static constexpr int registers = vector_registers<Arch>;
   /// Vectors of output channels per f-block: 4 (64 channels) with AVX-512 when F is that large, at most 2
   /// (16 channels) with AVX2's 16 registers.
-  static constexpr int NB = std::min(registers == 32 ? 4 : 2, winograd_detail::cdiv(F, lanes));
-  static constexpr int FB = NB * lanes;                         ///< output channels per f-block
-  static constexpr int fblocks = winograd_detail::cdiv(F, FB);  ///< the last one may be partial
-  /// Tiles per register tile of the GEMM: R * NB accumulators + NB loads + 1 broadcast fit the register
-  /// file (AVX-512: 6 x 4, 8 x 3, 12 x 2 or 1; AVX2: 6 x 2, 12 x 1).
-  static constexpr int R = registers == 32 ? (NB >= 4 ? 6 : NB == 3 ? 8 : 12) : (NB == 2 ? 6 : 12);
+  static constexpr int NB = std::min(vector_registers<Arch> == 32 ? 4 : 2, winograd_detail::cdiv(F, lanes));
+  using engine = winograd_detail::engine<Arch, M, NB>;
+  static constexpr int A = engine::A, P = engine::P, FB = engine::FB, R = engine::R;
+  static constexpr int fblocks = winograd_detail::cdiv(F, FB);        ///< the last one may be partial
   static constexpr int Cp = winograd_detail::cdiv(C, lanes) * lanes;  ///< Vbuf row stride
   static constexpr int TH = (H + M - 1) / M, TW = (W + M - 1) / M;
   static constexpr int tiles_per_image = TH * TW;
@@ -190,184 +402,16 @@ struct winograd_3x3 {
   template <class Epilogue, bool Add = false>
   static void run_tiles(const float* packed, const float* bias, const float* in, float* out, float* workspace,
                         std::int64_t first, std::int64_t last, const float* residual = nullptr) {
-    const std::int64_t count = last - first;
-    if (count <= 0) return;
-    const std::int64_t nblk = (count + Tmax - 1) / Tmax;
-    float* vbuf = workspace;
-    float* mbuf = workspace + vbuf_floats;
-    for (std::int64_t b = 0; b < nblk; ++b) {
-      const std::int64_t t0 = first + count * b / nblk;
-      const int T = static_cast<int>(first + count * (b + 1) / nblk - t0);
-      input_transform(in, vbuf, t0, T);
-      for (int fb = 0; fb < fblocks; ++fb) {
-        gemms(packed + fb * u_block_floats, vbuf, mbuf, T);
-        output_transform<Epilogue, Add>(mbuf, bias, out, t0, T, fb, residual);
-      }
-    }
+    engine::template run_tiles<Epilogue, Add>(shape, packed, bias, in, out, workspace, first, last, residual);
   }
 
  private:
   alignas(64) static constexpr float zeros_[Cp] = {};
 
-  struct tile_pos {
-    int n, y0, x0;  // image, top-left output pixel
-  };
-  static tile_pos position(std::int64_t t) noexcept {
-    const int n = static_cast<int>(t / tiles_per_image);
-    const int r = static_cast<int>(t % tiles_per_image);
-    return {n, M * (r / TW), M * (r % TW)};
-  }
-
-  // V[xi][k][c] = (B^T d B)[xi] for the T tiles from t0, d the A x A input patch of channel c.
-  static void input_transform(const float* in, float* vbuf, std::int64_t t0, int T) {
-    for (int k = 0; k < T; ++k) {
-      const tile_pos p = position(t0 + k);
-      const float* img = in + std::size_t(p.n) * H * W * C;
-      const float* src[A][A];
-      for (int i = 0; i < A; ++i)
-        for (int j = 0; j < A; ++j) {
-          const int y = p.y0 - 1 + i, x = p.x0 - 1 + j;
-          src[i][j] = (y >= 0 && y < H && x >= 0 && x < W) ? img + (std::size_t(y) * W + x) * C : zeros_;
-        }
-      float* dst = vbuf + std::size_t(k) * Cp;
-      constexpr int full = C / lanes;
-      for (int cv = 0; cv < full; ++cv) transform_one(src, dst, cv * lanes, lanes);
-      if constexpr (C % lanes != 0) transform_one(src, dst, full * lanes, C % lanes);
-    }
-  }
-
-  // t = B^T d for one column of A values (the same along rows and columns).
-  //   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-  //   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
-  TYPENET_WINO_INLINE static void input_1d(const vec (&d)[A], vec (&t)[A]) {
-    if constexpr (M == 2) {
-      t[0] = d[0] - d[2];
-      t[1] = d[1] + d[2];
-      t[2] = d[2] - d[1];
-      t[3] = d[1] - d[3];
-    } else {
-      const vec four(4.0f), five(5.0f), two(2.0f);
-      const vec a = xsimd::fnma(four, d[2], d[4]);  // d4 - 4 d2
-      const vec b = xsimd::fnma(four, d[1], d[3]);  // d3 - 4 d1
-      const vec c = d[4] - d[2];
-      const vec e = two * (d[3] - d[1]);
-      t[0] = xsimd::fma(four, d[0], xsimd::fnma(five, d[2], d[4]));
-      t[1] = a + b;
-      t[2] = a - b;
-      t[3] = c + e;
-      t[4] = c - e;
-      t[5] = xsimd::fma(four, d[1], xsimd::fnma(five, d[3], d[5]));
-    }
-  }
-
-  TYPENET_WINO_INLINE static void transform_one(const float* const (&src)[A][A], float* dst, int c, int n) {
-    vec t[A][A];
-    for (int j = 0; j < A; ++j) {  // B^T d (along the rows)
-      vec col[A], out[A];
-      for (int i = 0; i < A; ++i)
-        col[i] = n == lanes ? vec::load_unaligned(src[i][j] + c) : detail::load_first<vec>(src[i][j] + c, n);
-      input_1d(col, out);
-      for (int i = 0; i < A; ++i) t[i][j] = out[i];
-    }
-    constexpr std::size_t plane = std::size_t{Tmax} * Cp;
-    for (int i = 0; i < A; ++i) {  // (B^T d) B (along the columns)
-      vec out[A];
-      input_1d(t[i], out);
-      float* o = dst + std::size_t(A * i) * plane + c;
-      for (int j = 0; j < A; ++j) out[j].store_unaligned(o + j * plane);
-    }
-  }
-
-  // M[xi][k][0..FB) = sum_c V[xi][k][c] * U[xi][c][0..FB) for the block's T tiles and one f-block of U.
-  static void gemms(const float* u, const float* vbuf, float* mbuf, int T) {
-    const int groups = (T + R - 1) / R;
-    for (int xi = 0; xi < P; ++xi) {
-      const float* ux = u + std::size_t(xi) * C * FB;
-      const float* vx = vbuf + std::size_t(xi) * Tmax * Cp;
-      float* mx = mbuf + std::size_t(xi) * Tmax * FB;
-      for (int g = 0; g < groups; ++g) {
-        const int k0 = T * g / groups, rows = T * (g + 1) / groups - k0;
-        winograd_detail::with_count<R>(
-            rows, [&]<int RR>() { micro<RR>(ux, vx + std::size_t(k0) * Cp, mx + std::size_t(k0) * FB); });
-      }
-    }
-  }
-
-  template <int RR>
-  static void micro(const float* u, const float* v, float* m) {
-    vec acc[RR][NB];
-    winograd_detail::unroll<RR>([&](auto r) { winograd_detail::unroll<NB>([&](auto b) { acc[r][b] = vec(0.0f); }); });
-    for (int c = 0; c < C; ++c) {
-      vec w[NB];
-      winograd_detail::unroll<NB>([&](auto b) { w[b] = vec::load_unaligned(u + std::size_t(c) * FB + b * lanes); });
-      winograd_detail::unroll<RR>([&](auto r) {
-        const vec x(v[r * Cp + c]);
-        winograd_detail::unroll<NB>([&](auto b) { acc[r][b] = xsimd::fma(x, w[b], acc[r][b]); });
-      });
-    }
-    winograd_detail::unroll<RR>([&](auto r) {
-      winograd_detail::unroll<NB>([&](auto b) { acc[r][b].store_unaligned(m + r * FB + b * lanes); });
-    });
-  }
-
-  // y = A^T m for one column of A values.
-  //   F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]
-  //   F(4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
-  TYPENET_WINO_INLINE static void output_1d(const vec (&m)[A], vec (&y)[M]) {
-    if constexpr (M == 2) {
-      y[0] = m[0] + m[1] + m[2];
-      y[1] = m[1] - m[2] - m[3];
-    } else {
-      const vec p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], s = m[3] - m[4];
-      y[0] = m[0] + p + r;
-      y[1] = xsimd::fma(vec(2.0f), s, q);
-      y[2] = xsimd::fma(vec(4.0f), r, p);
-      y[3] = xsimd::fma(vec(8.0f), s, q) + m[5];
-    }
-  }
-
-  // Y = A^T M A + bias for the block's tiles and f-block fb, clipped to H x W.
-  template <class Epilogue, bool Add>
-  static void output_transform(const float* mbuf, const float* bias, float* out, std::int64_t t0, int T, int fb,
-                               const float* residual) {
-    constexpr std::size_t plane = std::size_t{Tmax} * FB;
-    vec bv[NB];
-    int valid[NB];
-    for (int b = 0; b < NB; ++b) {
-      const int f = fb * FB + b * lanes;
-      valid[b] = std::clamp(F - f, 0, lanes);
-      bv[b] = (bias != nullptr && valid[b] > 0) ? detail::load_first<vec>(bias + f, valid[b]) : vec(0.0f);
-    }
-    for (int k = 0; k < T; ++k) {
-      const tile_pos p = position(t0 + k);
-      const int rows = std::min(M, H - p.y0), cols = std::min(M, W - p.x0);
-      const std::size_t at = ((std::size_t(p.n) * H + p.y0) * W + p.x0) * F + std::size_t(fb) * FB;
-      for (int b = 0; b < NB; ++b) {
-        if (valid[b] <= 0) break;
-        const float* mk = mbuf + std::size_t(k) * FB + b * lanes;
-        vec s[M][A];
-        for (int j = 0; j < A; ++j) {  // A^T M (along the rows)
-          vec col[A], y[M];
-          for (int i = 0; i < A; ++i) col[i] = vec::load_unaligned(mk + (A * i + j) * plane);
-          output_1d(col, y);
-          for (int i = 0; i < M; ++i) s[i][j] = y[i];
-        }
-        const int n = valid[b];
-        const int off = b * lanes;
-        for (int i = 0; i < rows; ++i) {  // (A^T M) A (along the columns)
-          vec y[M];
-          output_1d(s[i], y);
-          for (int j = 0; j < cols; ++j) {
-            // bias + result [+ residual at the same place], then the epilogue, stored.
-            const std::size_t o = at + (std::size_t(i) * W + j) * F + off;
-            vec v = bv[b] + y[j];
-            if constexpr (Add) v = v + detail::load_first<vec>(residual + o, n);
-            detail::store_first(detail::apply_epilogue<Epilogue>(v), out + o, n);
-          }
-        }
-      }
-    }
-  }
+ public:
+  /// This layer's shape, as engine::run_tiles takes it (what a caller that threads several layers' kernels
+  /// through one function passes along with &engine::run_tiles<Epilogue, Add>).
+  static constexpr winograd_detail::shape shape{C, H, W, F, Cp, TW, tiles_per_image, Tmax, zeros_};
 };
 
 }  // namespace typenet::kernels::simd
