@@ -1,6 +1,7 @@
 // params<Net>: the buffer, the tensor names and shapes (PyTorch / torchvision naming) and their offsets.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -120,4 +121,32 @@ TEST_CASE("params: init_he is deterministic and bounded by sqrt(6 / fan_in)") {
   CHECK(largest <= 0.2f);
   CHECK(largest > 0.15f);  // 2,400 uniform draws come close to the bound
   for (float x : a.bias<3>()) CHECK(std::abs(x) <= 0.01f);
+}
+
+TEST_CASE("params: init_he with batch norm: weight 1 and running statistics 0 and 1, one seed per drawn tensor") {
+  // Recomputed here from the state_dict view (tensors(): names and shapes), which init_he does not use. A
+  // batch norm's bias is drawn like every bias (+-0.01).
+  tn::params<resnet18> p;
+  tn::init_he(p, 3);
+  std::uint64_t seed = 3;
+  int bn = 0, drawn = 0;
+  for (const tn::param_tensor& t : p.tensors()) {
+    INFO(t.name);
+    const bool batch_norm = t.buffer || (t.shape.size() == 1 && t.name.ends_with(".weight"));
+    std::vector<float> want(t.data.size());
+    if (batch_norm) {
+      ++bn;
+      const float v = t.name.ends_with(".weight") || t.name.ends_with(".running_var") ? 1.f : 0.f;
+      want.assign(want.size(), v);
+    } else {
+      ++drawn;
+      std::int64_t fan_in = 1;
+      for (std::size_t d = 1; d < t.shape.size(); ++d) fan_in *= t.shape[d];
+      const float bound = t.shape.size() == 1 ? 0.01f : static_cast<float>(std::sqrt(6.0 / double(fan_in)));
+      tn::fill_uniform(want, seed++ * 0x2545f4914f6cdd1dull + 17, -bound, bound);
+    }
+    CHECK(std::vector<float>(t.data.begin(), t.data.end()) == want);
+  }
+  CHECK(bn == 20 * 3);          // 20 batch norms: weight, running_mean, running_var
+  CHECK(drawn == 20 + 20 + 2);  // 20 convolution weights (no bias), 20 batch-norm biases, the classifier's two
 }

@@ -21,8 +21,7 @@ struct leaf_info {
   int depth;             ///< 1 for a top-level layer, more inside blocks
   bool positional_head;  ///< the key starts with the entry's position, which Net::param_prefix may rename
   std::string_view key;  ///< "3", "layer2.0.downsample.0", "features.3.squeeze"
-  std::string (*layer_name)();
-  int rank;  ///< of the output shape
+  int rank;              ///< of the output shape
   std::array<int, 3> output_dims;
   std::int64_t params, macs;
   std::int64_t offset;  ///< of the layer's first tensor in the parameter buffer
@@ -54,7 +53,6 @@ constexpr leaf_info info_of() {
           static_cast<int>(L::path::size),
           head_is_position<typename L::key>::value,
           key_text<typename L::key>::view(),
-          &L::layer::name,
           L::output::rank,
           dims3<typename L::output>(),
           L::params,
@@ -69,13 +67,22 @@ struct leaf_table_of;
 template <class... L>
 struct leaf_table_of<type_list<L...>> {
   static constexpr std::array<leaf_info, sizeof...(L)> rows{info_of<L>()...};
+  // Apart from rows: taking the address of every layer's name() compiles it (and the text formatting it
+  // calls), which a translation unit that only loads or initialises weights does not need (about 0.15 s of
+  // the ResNet-50 budget file, docs/compile-time.md).
+  static constexpr std::array<std::string (*)(), sizeof...(L)> names{&L::layer::name...};
 };
+template <class Net>
+using leaf_table_for = leaf_table_of<typename leaves_of<typename Net::layers, false>::type>;
 }  // namespace detail
 
 /// Every layer of Net in declaration order, blocks opened.
 template <Network Net>
-inline constexpr const auto& leaf_table =
-    detail::leaf_table_of<typename detail::leaves_of<typename Net::layers, false>::type>::rows;
+inline constexpr const auto& leaf_table = detail::leaf_table_for<Net>::rows;
+
+/// The name function of every layer of Net ("conv2d 64, kernel 7x7, stride 2, pad 3"), in leaf_table's order.
+template <Network Net>
+inline constexpr const auto& layer_name_table = detail::leaf_table_for<Net>::names;
 
 /// The state_dict key of a layer: its key, with the first component replaced by Net::param_prefix(index)
 /// when that component is the entry's position ("3" -> "features.3" for torchvision's AlexNet).

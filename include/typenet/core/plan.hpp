@@ -21,6 +21,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -208,26 +209,65 @@ struct lifetimes {
   /// Offsets (floats per image) of the values for which placed(v) holds, -1 for the others: greedy in
   /// value order (values are numbered in definition order), each at the lowest offset that overlaps no
   /// already placed value alive at the same time.
+  ///
+  /// Evaluated by the compiler for every network (twice for exec::simd: the plain and the fused list), so it
+  /// is written for g++'s constant evaluator: built-in arrays rather than std::array's operator[] (a call per
+  /// access there), and only the placed values that can still overlap a later one are scanned (a value whose
+  /// life ends before every later value is defined is dropped from that list), instead of all earlier values.
   template <class Placed>
   constexpr std::array<std::int64_t, Values> place(const std::array<std::int64_t, Values>& size, Placed placed) const {
-    std::array<std::int64_t, Values> off{};
-    for (auto& o : off) o = -1;
-    std::array<std::pair<std::int64_t, std::int64_t>, Values> busy{};  // [begin, end) of placed live values
-    for (int v = 0; v < static_cast<int>(Values); ++v) {
-      if (!placed(v)) continue;
-      std::size_t k = 0;
-      for (int u = 0; u < v; ++u) {
-        const std::int64_t uo = off[static_cast<std::size_t>(u)];
-        if (uo >= 0 && overlap(u, v)) busy[k++] = {uo, uo + size[static_cast<std::size_t>(u)]};
+    constexpr int n = static_cast<int>(Values);
+    std::int64_t off[Values] = {}, len[Values] = {};
+    int first[Values] = {}, last[Values] = {}, later[Values + 1] = {};
+    bool take[Values] = {};
+    for (int v = 0; v < n; ++v) {
+      const auto i = static_cast<std::size_t>(v);
+      off[i] = -1;
+      len[i] = size[i];
+      first[i] = defined[i];
+      last[i] = std::max(defined[i], last_use[i]);
+      take[i] = placed(v);
+    }
+    // later[v]: the earliest definition among the placed values from v on.
+    later[Values] = std::numeric_limits<int>::max();
+    for (int v = n - 1; v >= 0; --v) {
+      const auto i = static_cast<std::size_t>(v);
+      later[i] = take[i] ? std::min(later[i + 1], first[i]) : later[i + 1];
+    }
+    int live[Values] = {};                              // placed values that may overlap value v or a later one
+    std::int64_t begin[Values] = {}, end[Values] = {};  // busy ranges, sorted
+    int live_count = 0;
+    for (int v = 0; v < n; ++v) {
+      const auto i = static_cast<std::size_t>(v);
+      if (!take[i]) continue;
+      int kept = 0, busy = 0;
+      for (int j = 0; j < live_count; ++j) {
+        const int u = live[j];
+        const auto k = static_cast<std::size_t>(u);
+        if (last[k] < later[i]) continue;  // overlaps no value from v on
+        live[kept++] = u;
+        if (first[k] <= last[i] && first[i] <= last[k]) {  // overlap(u, v)
+          // Insertion into the sorted busy ranges (ordered by begin, then end).
+          int at = busy++;
+          for (; at > 0 && (begin[at - 1] > off[k] || (begin[at - 1] == off[k] && end[at - 1] > off[k] + len[k]));
+               --at) {
+            begin[at] = begin[at - 1];
+            end[at] = end[at - 1];
+          }
+          begin[at] = off[k];
+          end[at] = off[k] + len[k];
+        }
       }
-      std::sort(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(k));
+      live_count = kept;
       // The lowest gap between the busy ranges that holds the value.
       std::int64_t at = 0;
-      for (std::size_t i = 0; i < k && busy[i].first < at + size[static_cast<std::size_t>(v)]; ++i)
-        at = std::max(at, busy[i].second);
-      off[static_cast<std::size_t>(v)] = at;
+      for (int b = 0; b < busy && begin[b] < at + len[i]; ++b) at = std::max(at, end[b]);
+      off[i] = at;
+      live[live_count++] = v;
     }
-    return off;
+    std::array<std::int64_t, Values> out{};
+    for (std::size_t v = 0; v < Values; ++v) out[v] = off[v];
+    return out;
   }
 };
 

@@ -30,10 +30,12 @@ std::vector<layer_row> layer_table() {
   std::array<int, Net::layers::size> stage{};
   stage.fill(-1);
   if constexpr (fusion::fused_kernels_cover<Net>) stage = fusion::stage_of_layers<Net>();
-  for (const leaf_info& leaf : leaf_table<Net>)
-    rows.push_back({leaf.index, std::string(leaf.key), leaf.layer_name(),
+  for (std::size_t i = 0; i < leaf_table<Net>.size(); ++i) {
+    const leaf_info& leaf = leaf_table<Net>[i];
+    rows.push_back({leaf.index, std::string(leaf.key), layer_name_table<Net>[i](),
                     shape_text(leaf.output_dims.data(), leaf.rank), leaf.params, leaf.macs,
                     leaf.depth == 1 ? stage[static_cast<std::size_t>(leaf.index)] : -1});
+  }
   return rows;
 }
 
