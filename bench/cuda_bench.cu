@@ -1,5 +1,5 @@
 // bench/cuda_bench.cu: exec::cuda on the seed AlexNet: each fused stage and the whole network, in fp32,
-// tf32x3 and tf32, with both convolution algorithms (conv=winograd: the policy's default, Winograd for the
+// tf32x3, tf32, fp16 and bf16, with both convolution algorithms (conv=winograd: the policy's default, Winograd for the
 // stride-1 3x3 / 5x5 convolutions from winograd_min_columns on and the direct GEMM below; conv=direct:
 // the direct implicit GEMM for every convolution, exec::cuda{.winograd = false}), timed
 // with CUDA events (median of the timed runs, after warm-up runs). Device in, device out (run_device): the
@@ -20,7 +20,7 @@
 //     --warmup N           untimed runs before them (default 3)
 //     --batches LIST       whole-network batches (default 1,64,256)
 //     --stage-batches LIST per-stage batches (default 1,64,256; --quick: 64,256)
-//     --maths LIST         of fp32, tf32x3, tf32 (default all three)
+//     --maths LIST         of fp32, tf32x3, tf32, fp16, bf16 (default all five)
 //     --conv LIST          of winograd, direct (default both)
 //     --dump DIR           after the checks, write DIR/params.npy (the weights, flat, PyTorch order),
 //                          DIR/input.npy (--dump-batch images), DIR/probs_<math>.npy (exec::cuda's softmax
@@ -64,13 +64,13 @@ namespace {
 struct options {
   int iters = 20, warmup = 3;
   std::vector<int> batches{1, 64, 256}, stage_batches{1, 64, 256};
-  std::vector<cuda_math> maths{cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32};
+  std::vector<cuda_math> maths{cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32, cuda_math::fp16, cuda_math::bf16};
   std::vector<bool> convs{true, false};  // winograd, direct
   std::string dump;
   int dump_batch = 256;
 };
 
-const char* math_name(cuda_math m) { return m == cuda_math::fp32 ? "fp32" : m == cuda_math::tf32 ? "tf32" : "tf32x3"; }
+const char* math_name(cuda_math m) { return tn::exec::cuda_math_name(m).data(); }
 const char* conv_name(bool winograd) { return winograd ? "winograd" : "direct"; }
 
 std::vector<std::string> split(const char* list) {
@@ -82,10 +82,11 @@ std::vector<std::string> split(const char* list) {
 }
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "cuda_bench: %s\nusage: cuda_bench [--iters N] [--warmup N] [--batches LIST] [--stage-batches LIST] "
-               "[--quick] [--maths fp32,tf32x3,tf32] [--conv winograd,direct] [--dump DIR] [--dump-batch N]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "cuda_bench: %s\nusage: cuda_bench [--iters N] [--warmup N] [--batches LIST] [--stage-batches LIST] "
+      "[--quick] [--maths fp32,tf32x3,tf32,fp16,bf16] [--conv winograd,direct] [--dump DIR] [--dump-batch N]\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -125,14 +126,9 @@ options parse(int argc, char** argv) {
     } else if (a == "--maths") {
       o.maths.clear();
       for (const std::string& s : split(v)) {
-        if (s == "fp32")
-          o.maths.push_back(cuda_math::fp32);
-        else if (s == "tf32x3")
-          o.maths.push_back(cuda_math::tf32x3);
-        else if (s == "tf32")
-          o.maths.push_back(cuda_math::tf32);
-        else
-          usage("unknown math '" + s + "'");
+        cuda_math m;
+        if (!tn::exec::parse_cuda_math(s, m)) usage("unknown math '" + s + "'");
+        o.maths.push_back(m);
       }
     } else if (a == "--conv") {
       o.convs.clear();
@@ -187,9 +183,9 @@ std::string stage_name() {
 }
 
 /// Before timing: the first two images through exec::reference and through exec::cuda in each math and
-/// each convolution algorithm, compared (fp32 and tf32x3 within atol 1e-4 + rtol 1e-3, tf32 within 1e-2 of
-/// the largest output), so that a build with other tuning knobs is checked in the same run. Returns false
-/// on a mismatch.
+/// each convolution algorithm, compared (fp32 and tf32x3 within atol 1e-4 + rtol 1e-3, tf32, fp16 and bf16
+/// within cuda_math_relative_bound of the largest output), so that a build with other tuning knobs is checked in the
+/// same run. Returns false on a mismatch.
 bool check(const tn::params<net>& p, const std::vector<float>& in, std::vector<float>& want) {
   constexpr int b = 2;
   want.assign(b * net::output_shape::size, 0.f);
@@ -197,7 +193,7 @@ bool check(const tn::params<net>& p, const std::vector<float>& in, std::vector<f
   tn::model<net, tn::exec::reference_t> ref(p, b);
   ref.forward(in.data(), want.data(), b);
   bool ok = true;
-  for (cuda_math math : {cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32}) {
+  for (cuda_math math : {cuda_math::fp32, cuda_math::tf32x3, cuda_math::tf32, cuda_math::fp16, cuda_math::bf16}) {
     for (bool winograd : {true, false}) {
       tn::model<net, tn::exec::cuda> gpu(p, b,
                                          tn::exec::cuda{.math = math, .winograd = winograd, .winograd_min_columns = 0});
@@ -211,7 +207,8 @@ bool check(const tn::params<net>& p, const std::vector<float>& in, std::vector<f
         biggest = std::max(biggest, std::abs(double(want[i])));
         excess = std::max(excess, d - (1e-4 + 1e-3 * std::abs(double(want[i]))));
       }
-      const bool pass = math == cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
+      const double share = tn::exec::cuda_math_relative_bound(math);
+      const bool pass = share > 0 ? worst <= share * biggest : excess <= 0;
       std::printf("check math=%s conv=%s max_abs_diff=%.3g max_abs_ref=%.3g %s\n", math_name(math), conv_name(winograd),
                   worst, biggest, pass ? "ok" : "FAILED");
       std::fflush(stdout);
@@ -224,7 +221,7 @@ bool check(const tn::params<net>& p, const std::vector<float>& in, std::vector<f
 /// The large-batch check: with the policies that are timed (Winograd from winograd_min_columns; direct),
 /// batch `b` at once against the same images in chunks of at most 64 (every image), and images 0-1
 /// against exec::reference (`want`, from check()). fp32 and tf32x3 element-wise within atol 1e-4 + rtol
-/// 1e-3, tf32 within 1e-2 of the largest output. Returns false on a mismatch.
+/// 1e-3, tf32, fp16 and bf16 within cuda_math_relative_bound of the largest output. Returns false on a mismatch.
 bool check_large(const tn::params<net>& p, const std::vector<float>& in, const std::vector<float>& want, int b,
                  const options& o) {
   constexpr auto out_size = net::output_shape::size;
@@ -248,7 +245,8 @@ bool check_large(const tn::params<net>& p, const std::vector<float>& in, const s
           biggest = std::max(biggest, std::abs(double(ref[i])));
           excess = std::max(excess, d - (1e-4 + 1e-3 * std::abs(double(ref[i]))));
         }
-        const bool pass = math == cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
+        const double share = tn::exec::cuda_math_relative_bound(math);
+        const bool pass = share > 0 ? worst <= share * biggest : excess <= 0;
         return std::tuple{worst, biggest, pass};
       };
       const auto [d_chunk, big_chunk, ok_chunk] = compare(whole.data(), parts.data(), whole.size());

@@ -6,7 +6,7 @@
 // compare the outputs:
 //
 //   cuda_graph_bench NET --weights W.safetensors --input X.npy --output PREFIX
-//                    [--batches 1,64,256] [--maths fp32,tf32x3,tf32] [--iters N] [--warmup N]
+//                    [--batches 1,64,256] [--maths fp32,tf32x3,tf32,fp16,bf16] [--iters N] [--warmup N]
 //
 // Writes PREFIX_<math>.npy: the logits of every image of X ([N, 1000], the policy's default: Winograd from
 // winograd_min_columns, CUDA graphs), run in batches of the largest of --batches. Output lines:
@@ -45,12 +45,12 @@ struct options {
   std::fprintf(stderr,
                "cuda_graph_bench: %s\nusage: cuda_graph_bench resnet18|resnet50|mobilenet_v2|squeezenet1_1 "
                "--weights W.safetensors --input X.npy --output PREFIX [--batches 1,64,256] "
-               "[--maths fp32,tf32x3,tf32] [--iters N] [--warmup N]\n",
+               "[--maths fp32,tf32x3,tf32,fp16,bf16] [--iters N] [--warmup N]\n",
                why.c_str());
   std::exit(2);
 }
 
-const char* math_name(cuda_math m) { return m == cuda_math::fp32 ? "fp32" : m == cuda_math::tf32 ? "tf32" : "tf32x3"; }
+const char* math_name(cuda_math m) { return tn::exec::cuda_math_name(m).data(); }
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> parts;
@@ -90,14 +90,9 @@ options parse(int argc, char** argv) {
     } else if (a == "--maths") {
       o.maths.clear();
       for (const std::string& s : split(v)) {
-        if (s == "fp32")
-          o.maths.push_back(cuda_math::fp32);
-        else if (s == "tf32x3")
-          o.maths.push_back(cuda_math::tf32x3);
-        else if (s == "tf32")
-          o.maths.push_back(cuda_math::tf32);
-        else
-          usage("unknown math '" + s + "'");
+        cuda_math m;
+        if (!tn::exec::parse_cuda_math(s, m)) usage("unknown math '" + s + "'");
+        o.maths.push_back(m);
       }
     } else {
       usage("unknown option " + a);

@@ -8,10 +8,10 @@
 # (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN + torchvision for the
 # comparisons. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
 # that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
-# fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, three
+# fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, five
 # maths; before timing it checks batch 2 against exec::reference and batches 131 and 256 against chunked
 # runs and the reference, and writes typenet's weights, 256 images and its outputs to $OUT/dump) and the
-# PyTorch + cuDNN comparison (whole network and per stage; typenet's dumped outputs against PyTorch on the
+# PyTorch + cuDNN comparison (whole network and per stage, fp32, tf32, fp16 and bf16; typenet's dumped outputs against PyTorch on the
 # same weights; cuDNN fp32 re-timed in other configurations, each in a fresh process, to find the fastest
 # one for the conv2 stage and the whole network; a CUDA-graph-captured PyTorch at batch 1), and, before that
 # comparison, the graph networks' one (bench/torch_cuda_graph_compare.py: cuda_graph_bench on resnet50,

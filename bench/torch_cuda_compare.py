@@ -6,7 +6,9 @@ cuda_bench's output and prints, per math, batch and typenet convolution algorith
 both times and the speed ratio cuDNN time / typenet time (above 1: typenet is faster).
 
 typenet's fp32 and tf32x3 maths (both fp32-accurate) are compared with cuDNN in fp32 (allow_tf32 off for
-cuDNN and for matmul), typenet's tf32 with cuDNN in TF32 (allow_tf32 on).
+cuDNN and for matmul), typenet's tf32 with cuDNN in TF32 (allow_tf32 on), typenet's fp16 and bf16 (tensor
+cores with 16-bit operands, fp32 activations) with cuDNN on a copy of the model cast to float16 / bfloat16
+(weights, activations and input in that type, channels_last, autocast off).
 
     python3 bench/torch_cuda_compare.py --typenet bench.txt [--iters 20] [--warmup 5] [--markdown out.md]
         [--batches 1,64,256] [--stage-batches 64,256] [--device cuda]
@@ -30,8 +32,8 @@ Besides the headline comparison (cuDNN as configured above: cudnn.benchmark, cha
     typenet's softmax output per math), loads typenet's weights into the PyTorch model, runs the same input
     and compares: log(typenet's probabilities) against PyTorch's log_softmax of its logits, i.e. the logits up
     to a per-row constant; bound 2e-4 x max |logit| for fp32 and tf32x3 (1e-4 on the logits, as on the CPU,
-    times 2 because log_softmax adds the mean shift of the logits' error), 2e-2 x max |logit| for tf32 (the
-    gpu tests' 1e-2). A failure is printed as CHECK FAILED and the exit status is 1 (the timings still run:
+    times 2 because log_softmax adds the mean shift of the logits' error), 2e-2 x max |logit| for tf32 and
+    fp16 (the gpu tests' 1e-2), 8e-2 for bf16 (their 4e-2). A failure is printed as CHECK FAILED and the exit status is 1 (the timings still run:
     a lent GPU cannot be had again at will).
 
     python3 bench/torch_cuda_compare.py --device cpu --typenet bench.txt --batches 1,2 --stage-batches 2 \
@@ -49,7 +51,11 @@ import time
 import torch
 import torch.nn as nn
 
-MATHS = ("fp32", "tf32x3", "tf32")
+MATHS = ("fp32", "tf32x3", "tf32", "fp16", "bf16")
+CUDNN_MATHS = ("fp32", "tf32", "fp16", "bf16")  # how cuDNN runs: the dtype and the TF32 switch
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Bound on typenet's log-probabilities against PyTorch's, as a share of the largest logit (see above).
+CHECK_SHARE = {"tf32": 2e-2, "fp16": 2e-2, "bf16": 8e-2}
 CONVS = ("winograd", "direct")
 
 
@@ -147,7 +153,7 @@ def set_tf32(on):
 
 def baseline(math):
     """The cuDNN math a typenet math is compared with."""
-    return "tf32" if math == "tf32" else "fp32"
+    return "fp32" if math == "tf32x3" else math
 
 
 def cell(t):
@@ -325,7 +331,7 @@ def check_against_typenet(args, dev):
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     ok_all = True
     for math, p in probs.items():
-        rel = 2e-2 if math == "tf32" else 2e-4
+        rel = CHECK_SHARE.get(math, 2e-4)
         mask = ref_logp > -80.0  # probabilities that fp32 can hold
         got = np.log(np.maximum(p.astype(np.float64), 1e-300))
         diff = float(np.max(np.abs(got - ref_logp)[mask]))
@@ -374,22 +380,33 @@ def main():
     name = torch.cuda.get_device_name(0) if cuda else "cpu (dry run)"
     print(f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {name}", flush=True)
 
-    def make_input(batch, shape):
-        x = torch.rand(batch, *shape, device=dev)
+    def make_input(batch, shape, dtype=torch.float32):
+        x = torch.rand(batch, *shape, device=dev).to(dtype)
         return x.to(memory_format=torch.channels_last) if len(shape) == 3 else x
 
+    # The model per cuDNN math: fp32 and tf32 share it; fp16 and bf16 run a cast copy (on the CPU of a dry run,
+    # where some half-precision kernels are missing, they are skipped).
+    cast = {"fp32": (model, stages), "tf32": (model, stages)}
+    for math in ("fp16", "bf16"):
+        if cuda:
+            m = seed_alexnet().to(dev).eval().to(memory_format=torch.channels_last)
+            m.load_state_dict(model.state_dict())
+            m = m.to(DTYPES[math])
+            cast[math] = (m, stage_modules(m))
+
     cudnn_net, cudnn_stage = {}, {}
-    for math in ("fp32", "tf32"):
+    for math in [m for m in CUDNN_MATHS if m in cast]:
         set_tf32(math == "tf32")
+        net_m, stages_m = cast[math]
         for batch in batches:
-            x = make_input(batch, (3, 227, 227))
+            x = make_input(batch, (3, 227, 227), DTYPES[math])
             with torch.inference_mode():
-                t = time_ms(lambda: model(x), args.iters, args.warmup, cuda)
+                t = time_ms(lambda: net_m(x), args.iters, args.warmup, cuda)
             cudnn_net[(math, batch)] = t
             print(f"cudnn net=seed_alexnet math={math} batch={batch} ms_median={t:.4f}", flush=True)
         for batch in stage_batches:
-            for i, ((sname, _, _, shape), mod) in enumerate(zip(STAGES, stages)):
-                x = make_input(batch, shape)
+            for i, ((sname, _, _, shape), mod) in enumerate(zip(STAGES, stages_m)):
+                x = make_input(batch, shape, DTYPES[math])
                 with torch.inference_mode():
                     t = time_ms(lambda: mod(x), args.iters, args.warmup, cuda)
                 cudnn_stage[(i, math, batch)] = t
@@ -422,14 +439,15 @@ def main():
 
     # Whole network, headline: typenet's faster convolution algorithm per math.
     head = ["| batch | cuDNN fp32 ms | typenet fp32 ms | ratio | typenet tf32x3 ms | ratio vs cuDNN fp32 "
-            "| cuDNN tf32 ms | typenet tf32 ms | ratio |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "| cuDNN tf32 ms | typenet tf32 ms | ratio | cuDNN fp16 ms | typenet fp16 ms | ratio "
+            "| cuDNN bf16 ms | typenet bf16 ms | ratio |",
+            "| ---: |" + " ---: |" * 14]
     for batch in batches:
         row = [str(batch)]
         for math in MATHS:
-            base = cudnn_net[(baseline(math), batch)]
+            base = cudnn_net.get((baseline(math), batch))
             if math != "tf32x3":
-                row.append(f"{base:.3f}")
+                row.append(cell(base))
             t, conv = best(math, batch)
             row += [f"{cell(t)} ({conv})" if t else "n/a", ratio(base, t)]
         head.append("| " + " | ".join(row) + " |")
@@ -440,9 +458,9 @@ def main():
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for batch in batches:
         for math in MATHS:
-            base = cudnn_net[(baseline(math), batch)]
+            base = cudnn_net.get((baseline(math), batch))
             tw, td = tn_net.get((math, "winograd", batch)), tn_net.get((math, "direct", batch))
-            both.append(f"| {batch} | {math} | {base:.3f} ({baseline(math)}) | {cell(tw)} | {ratio(base, tw)} "
+            both.append(f"| {batch} | {math} | {cell(base)} ({baseline(math)}) | {cell(tw)} | {ratio(base, tw)} "
                         f"| {cell(td)} | {ratio(base, td)} | {ratio(td, tw)} |")
             for conv, t in (("winograd", tw), ("direct", td)):
                 print(f"compare net=seed_alexnet math={math} conv={conv} batch={batch} cudnn={baseline(math)} "
@@ -455,10 +473,10 @@ def main():
     for batch in stage_batches:
         for i, (sname, _, _, _) in enumerate(STAGES):
             for math in MATHS:
-                base = cudnn_stage[(i, baseline(math), batch)]
+                base = cudnn_stage.get((i, baseline(math), batch))
                 tw, td = tn_stage.get((i, math, "winograd", batch)), tn_stage.get((i, math, "direct", batch))
                 per_stage.append(f"| {batch} | {i} {sname} | {tn_layers.get(i, '?')} | {math} "
-                                 f"| {base:.3f} ({baseline(math)}) | {cell(tw)} | {ratio(base, tw)} "
+                                 f"| {cell(base)} ({baseline(math)}) | {cell(tw)} | {ratio(base, tw)} "
                                  f"| {cell(td)} | {ratio(base, td)} |")
                 for conv, t in (("winograd", tw), ("direct", td)):
                     print(f"compare stage={i} name={sname} math={math} conv={conv} batch={batch} "
@@ -468,9 +486,9 @@ def main():
             return None if None in times else sum(times)
 
         for math in MATHS:  # the stages one after another, each timed alone
-            base = total([cudnn_stage[(i, baseline(math), batch)] for i in range(len(STAGES))])
+            base = total([cudnn_stage.get((i, baseline(math), batch)) for i in range(len(STAGES))])
             tw, td = (total([tn_stage.get((i, math, c, batch)) for i in range(len(STAGES))]) for c in CONVS)
-            per_stage.append(f"| {batch} | sum | | {math} | {base:.3f} ({baseline(math)}) | {cell(tw)} "
+            per_stage.append(f"| {batch} | sum | | {math} | {cell(base)} ({baseline(math)}) | {cell(tw)} "
                              f"| {ratio(base, tw)} | {cell(td)} | {ratio(base, td)} |")
 
     # Against the fastest cuDNN fp32 configuration found, and the CUDA graph baseline.
@@ -501,7 +519,8 @@ def main():
         probe_table.append(f"| {config} ({what}) | " + " | ".join(cells) + " |")
 
     text = ("Ratio: cuDNN time / typenet time (above 1: typenet is faster); typenet fp32 and tf32x3 against "
-            "cuDNN fp32 (allow_tf32 off), typenet tf32 against cuDNN tf32 (allow_tf32 on). Median ms per batch, "
+            "cuDNN fp32 (allow_tf32 off), typenet tf32 against cuDNN tf32 (allow_tf32 on), typenet fp16 and bf16 "
+            "against cuDNN on the model cast to float16 / bfloat16 (channels_last). Median ms per batch, "
             "device in, device out.\n\n"
             "### Whole network (typenet: the faster convolution algorithm, named)\n\n" + "\n".join(head) + "\n\n"
             "### Whole network, both convolution algorithms\n\n" + "\n".join(both) + "\n\n"

@@ -1,6 +1,6 @@
 // examples/cuda_alexnet.cu: the seed AlexNet on the GPU with exec::cuda (docs/cuda.md, "Use").
 //
-//   typenet-cuda-alexnet [--batch N] [--math fp32|tf32x3|tf32]
+//   typenet-cuda-alexnet [--batch N] [--math fp32|tf32x3|tf32|fp16|bf16]
 //
 // Builds the model for max_batch N (default 64), runs one batch of random images from host memory, checks
 // the first image against exec::reference on the CPU, prints its top-5 classes, then times the batch with
@@ -31,18 +31,12 @@ int main(int argc, char** argv) {
       batch = std::atoi(argv[++i]);
     } else if (a == "--math" && i + 1 < argc) {
       const std::string m = argv[++i];
-      if (m == "fp32") {
-        math = tn::exec::cuda_math::fp32;
-      } else if (m == "tf32x3") {
-        math = tn::exec::cuda_math::tf32x3;
-      } else if (m == "tf32") {
-        math = tn::exec::cuda_math::tf32;
-      } else {
-        std::fprintf(stderr, "typenet-cuda-alexnet: unknown math '%s' (fp32, tf32x3, tf32)\n", m.c_str());
+      if (!tn::exec::parse_cuda_math(m, math)) {
+        std::fprintf(stderr, "typenet-cuda-alexnet: unknown math '%s' (fp32, tf32x3, tf32, fp16, bf16)\n", m.c_str());
         return 1;
       }
     } else {
-      std::fprintf(stderr, "usage: typenet-cuda-alexnet [--batch N] [--math fp32|tf32x3|tf32]\n");
+      std::fprintf(stderr, "usage: typenet-cuda-alexnet [--batch N] [--math fp32|tf32x3|tf32|fp16|bf16]\n");
       return 1;
     }
   }
@@ -97,8 +91,10 @@ int main(int argc, char** argv) {
                 batch * 1000.0 / ms);
     cudaFree(d_in);
     cudaFree(d_out);
-    // The tolerances of the parity tests: element-wise for fp32 and tf32x3, 1e-2 of the largest for tf32.
-    const bool ok = math == tn::exec::cuda_math::tf32 ? worst <= 1e-2 * biggest : excess <= 0;
+    // The tolerances of the parity tests: element-wise for fp32 and tf32x3, a share of the largest output for
+    // the rounded maths (tf32, fp16, bf16: cuda_math_relative_bound).
+    const double share = tn::exec::cuda_math_relative_bound(math);
+    const bool ok = share > 0 ? worst <= share * biggest : excess <= 0;
     if (!ok) {
       std::fprintf(stderr, "typenet-cuda-alexnet: the GPU result disagrees with exec::reference\n");
       return 1;

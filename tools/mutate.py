@@ -173,6 +173,14 @@ MUTANTS = [
     dict(name="simd-bn-fold-no-mean", kernel="batch-norm folding (simd, cuda)", bug="running_mean left out of the bias",
          file=FGRAPH, old="(double{b_out[std::size_t(f)]} - mean[f]) * s + beta[f]",
          new="(double{b_out[std::size_t(f)]} - 0.0 * mean[f]) * s + beta[f]", **simd("graph_test")),
+    # --- kernels/mma_layout.hpp: exec::cuda's fp16/bf16 tensor-core fragments, checked on the host
+    dict(name="mma-k16-a-upper-k-by-row", kernel="cuda fp16/bf16 GEMM fragments",
+         bug="A registers 1, 3 take the upper k half instead of 2, 3",
+         file="include/typenet/kernels/mma_layout.hpp", old="(lane % 4) * 2 + half + (r >> 1) * 8;",
+         new="(lane % 4) * 2 + half + (r & 1) * 8;", **unit("mma_layout")),
+    dict(name="mma-k16-b-halves-swapped", kernel="cuda fp16/bf16 GEMM fragments", bug="B's two halves swapped",
+         file="include/typenet/kernels/mma_layout.hpp", old="return (lane % 4) * 2 + half + r * 8;",
+         new="return (lane % 4) * 2 + (1 - half) + r * 8;", **unit("mma_layout")),
     # --- core: the activation plan's placement (core/plan.hpp) and init_he (core/params.hpp)
     dict(name="plan-place-drops-live-value", kernel="activation plan (placement by liveness)",
          bug="a value read by the op that defines the next one counted as dead", file="include/typenet/core/plan.hpp",

@@ -35,7 +35,8 @@ using typenet_cuda_test::tolerances;
 
 namespace {
 
-const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
+const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16,
+                                        cuda_math::bf16};
 
 /// Net through exec::cuda in each math and convolution algorithm, every pattern (Winograd: the
 /// single-value ones), against the reference. `spread`: extra non-finite outputs of image 0 allowed per

@@ -1,8 +1,9 @@
 // tests/cuda/parity_graph.cu: exec::cuda's graph program (networks with blocks: residual joins, concat,
 // batch norm folded into the convolutions, depthwise convolutions, relu6) against exec::reference, in fp32,
-// tf32 and tf32x3, with Winograd and with direct convolutions, at batch 1 and an odd batch of 3. The small
-// networks of tests/graph_nets.hpp reach each path on its own; the zoo networks (ResNet-18/50, MobileNetV2,
-// SqueezeNet 1.1) check them together at full size. Batch-norm statistics are random and far from (0, 1).
+// tf32, tf32x3, fp16 and bf16 (ResNet-50: fp32 and tf32x3), with Winograd and with direct convolutions, at batch 1 and
+// an odd batch of 3. The small networks of tests/graph_nets.hpp reach each path on its own; the zoo networks
+// (ResNet-18/50, MobileNetV2, SqueezeNet 1.1) check them together at full size. Batch-norm statistics are random and
+// far from (0, 1).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <limits>
 #include <memory>
@@ -21,7 +22,8 @@ using typenet::exec::cuda_math;
 using typenet_cuda_test::check_parity;
 using typenet_cuda_test::conv_algo;
 using typenet_cuda_test::forward;
-const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
+const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16,
+                                       cuda_math::bf16};
 
 template <class Net>
 using cuda_program = typename tn::model<Net, tn::exec::cuda>::program_type;

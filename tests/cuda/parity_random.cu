@@ -86,8 +86,9 @@ void run_one() {
   std::mt19937_64 g(1000 + I);
   std::uniform_int_distribution<int> batch(2, 9);
   const std::string name = "random_" + std::to_string(I);
-  check_parity<typename R::type>(name.c_str(), 100 + I, {1, batch(g), batch(g)},
-                                 {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3});
+  check_parity<typename R::type>(
+      name.c_str(), 100 + I, {1, batch(g), batch(g)},
+      {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16, cuda_math::bf16});
 }
 
 template <std::size_t... I>

@@ -75,7 +75,8 @@ std::vector<int> random_batches(std::uint64_t seed) {
 template <class Net>
 void both(const char* name, std::uint64_t seed) {
   const std::vector<int> batches = random_batches(seed);
-  check_parity<Net>(name, seed, batches, {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3});
+  check_parity<Net>(name, seed, batches,
+                    {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16, cuda_math::bf16});
 }
 
 }  // namespace
@@ -92,14 +93,16 @@ TEST_CASE("cuda parity: the policy's default switches from direct to Winograd wi
   // at batch 1 and 9 all four run direct, at 40 the first three take Winograd (360 columns) and the last
   // does not (160), at 64 all four do (tf32: the 3x3 layers with F(2,3) tiles, 5x5 direct). What this
   // checks is parity under the default policy at each of those mixes; cuda_bench shows the timings.
-  check_parity<net_g>("net_g", 28, {1, 9, 40, 64}, {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3},
+  check_parity<net_g>("net_g", 28, {1, 9, 40, 64},
+                      {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16, cuda_math::bf16},
                       {conv_algo::automatic});
 }
 
 // Batches around exec::cuda's 128-image dense column tiles: just below (127), exactly one tile (128), a tile
 // and a partial one (131), two tiles (256).
 const std::vector<int> large_batches{127, 128, 131, 256};
-const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
+const std::vector<cuda_math> every_math{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16,
+                                        cuda_math::bf16};
 
 TEST_CASE("cuda parity, large batches: dense layers in 128-image column tiles (row, k and column edges)") {
   check_parity<net_h>("net_h", 29, large_batches, every_math, {conv_algo::direct});

@@ -1,6 +1,7 @@
 // tests/cuda/parity_zoo.cu: exec::cuda against exec::reference on every zoo network, batch 1 and an odd
-// batch of 3, in fp32 and tf32x3 (atol 1e-4 + rtol 1e-3) and TF32 (1e-2 relative to the output's largest
-// value), each with Winograd convolutions (exec::cuda's default) and with direct ones (.winograd = false).
+// batch of 3, in fp32 and tf32x3 (atol 1e-4 + rtol 1e-3), TF32 and fp16 (1e-2 relative to the output's
+// largest value) and bf16 (4e-2 of it), each with Winograd convolutions (exec::cuda's default) and with
+// direct ones (.winograd = false).
 // lenet5 also runs at batches 128, 131 and 256, where the dense layers take 128-image column tiles (the
 // AlexNets' reference passes at such batches would take minutes; parity_shapes covers larger dense layers).
 // Also one NaN pixel through each AlexNet (the layer-by-layer non-finite tests are in nonfinite.cu; this one
@@ -22,7 +23,8 @@ using typenet_cuda_test::check_parity;
 using typenet_cuda_test::conv_algo;
 using typenet_cuda_test::forward;
 using typenet_cuda_test::tolerances;
-const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3};
+const std::vector<cuda_math> all_maths{cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16,
+                                       cuda_math::bf16};
 
 TEST_CASE("cuda parity: lenet5") { check_parity<zoo::lenet5>("lenet5", 11, {1, 3, 5}, all_maths); }
 TEST_CASE("cuda parity: lenet5 at batches 128, 131, 256 (128-image dense column tiles)") {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -45,8 +46,42 @@ namespace typenet::exec {
 /// products on the tensor cores with 10-bit mantissas (inputs rounded to TF32, fp32 accumulation): fastest,
 /// about 1e-3 relative error. tf32x3 also runs on the tensor cores but splits every operand into a TF32 head
 /// and tail and adds three products: about 21 bits per product, 10-50x fp32's error on ResNet-sized
-/// networks and 36-160x less than tf32's (measured on an H200, docs/cuda.md).
-enum class cuda_math { fp32, tf32, tf32x3 };
+/// networks and 36-160x less than tf32's (measured on an H200, docs/cuda.md). fp16 and bf16 run the
+/// products on the tensor cores with 16-bit operands (mma.sync m16n8k16, twice TF32's rate): fp16 rounds
+/// like TF32 (10-bit mantissa) but overflows above 65504, bf16 keeps fp32's range with a 7-bit mantissa
+/// (about 4x TF32's error). Every math keeps activations in fp32 between layers and accumulates in fp32.
+enum class cuda_math { fp32, tf32, tf32x3, fp16, bf16 };
+
+/// A math's name as the command lines spell it: "fp32", "tf32", "tf32x3", "fp16", "bf16".
+constexpr std::string_view cuda_math_name(cuda_math m) {
+  switch (m) {
+    case cuda_math::tf32:
+      return "tf32";
+    case cuda_math::tf32x3:
+      return "tf32x3";
+    case cuda_math::fp16:
+      return "fp16";
+    case cuda_math::bf16:
+      return "bf16";
+    default:
+      return "fp32";
+  }
+}
+/// The math of a name (cuda_math_name's), or false when there is none.
+constexpr bool parse_cuda_math(std::string_view name, cuda_math& m) {
+  for (cuda_math c : {cuda_math::fp32, cuda_math::tf32, cuda_math::tf32x3, cuda_math::fp16, cuda_math::bf16})
+    if (cuda_math_name(c) == name) {
+      m = c;
+      return true;
+    }
+  return false;
+}
+/// The accuracy typenet's GPU tests and checks hold a math to against exec::reference, as a share of the
+/// largest output: 1e-2 with operands rounded to TF32 or fp16 (11-bit significands), 4e-2 with bf16 (8
+/// bits); 0 for fp32 and tf32x3, which are held element-wise instead (1e-4 + 1e-3 |reference|, docs/cuda.md).
+constexpr double cuda_math_relative_bound(cuda_math m) {
+  return m == cuda_math::tf32 || m == cuda_math::fp16 ? 1e-2 : m == cuda_math::bf16 ? 4e-2 : 0.0;
+}
 
 /// The CUDA policy: which stream the program runs on, on which device, with which arithmetic.
 struct cuda {
@@ -176,13 +211,16 @@ inline constexpr bool winograd_stage = is_gemm_stage<Stage>&& winograd_of<typena
 /// transformed weights or V/M workspace are held for nothing). With TF32 operands the transforms amplify
 /// TF32's rounding over a direct convolution's: F(4x4, 3x3) 14x, F(2x2, 5x5) 10x, F(4x4, 5x5) 13x,
 /// F(2x2, 3x3) 1.2x (host emulation, tests/unit/winograd_transforms.cpp): tf32 takes F(2x2, 3x3) for 3x3
-/// kernels and the direct GEMM for 5x5.
+/// kernels and the direct GEMM for 5x5, and so do fp16 and bf16, whose operands are rounded as coarsely or
+/// more.
 template <class Stage>
 int winograd_tile(const cuda& policy, int max_batch) {
   if constexpr (winograd_stage<Stage>) {
     using W = winograd_of<typename Stage::first>;
     if (!policy.winograd) return 0;
-    const int tile = policy.math != cuda_math::tf32 ? W::type::m : W::type::r == 3 ? 2 : 0;
+    const bool rounded =
+        policy.math == cuda_math::tf32 || policy.math == cuda_math::fp16 || policy.math == cuda_math::bf16;
+    const int tile = !rounded ? W::type::m : W::type::r == 3 ? 2 : 0;
     const int tiles = tile == W::type::m ? W::type::tiles : W::small::tiles;
     if (tile == 0 || std::int64_t{max_batch} * tiles < policy.winograd_min_columns) return 0;
     return tile;
@@ -286,6 +324,10 @@ decltype(auto) with_math(cuda_math math, F&& f) {
       return f(std::integral_constant<math_mode, math_mode::tf32>{});
     case cuda_math::tf32x3:
       return f(std::integral_constant<math_mode, math_mode::tf32x3>{});
+    case cuda_math::fp16:
+      return f(std::integral_constant<math_mode, math_mode::fp16>{});
+    case cuda_math::bf16:
+      return f(std::integral_constant<math_mode, math_mode::bf16>{});
     default:
       return f(std::integral_constant<math_mode, math_mode::fp32>{});
   }

@@ -14,18 +14,23 @@
 // Tiles (BM x BN, depth BK = 32) are constants chosen from the shape; each thread owns 8 x 8 outputs.
 // Three shared-memory stages filled by cp.async (the gather of B zero-fills padding and edges), so two
 // tiles are in flight while one is multiplied.
-// Math: fp32 (FFMA, the default), tf32 (tensor cores, mma.sync m16n8k8, opt-in) or tf32x3 (tensor cores
-// with split operands, about fp32 accuracy, opt-in).
+// Math: fp32 (FFMA, the default), tf32 (tensor cores, mma.sync m16n8k8, opt-in), tf32x3 (tensor cores
+// with split operands, about fp32 accuracy, opt-in), fp16 or bf16 (tensor cores, mma.sync m16n8k16: each
+// operand rounded to 16 bits as it leaves shared memory, fp32 accumulation, opt-in). Storage stays fp32
+// in every mode: operands are rounded in registers, outputs written in fp32.
 // When the grid would not fill the GPU (small batch, few output channels) the k range is split over
 // blockIdx.z; each split writes a partial sum to a workspace and gemm_finish adds them, the bias, the
 // residual and the activation.
 // The epilogue stages the C tile through shared memory so that the global writes are coalesced.
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "../../config.hpp"
+#include "../mma_layout.hpp"
 #include "../nchw_ops.hpp"
 
 // Tuning knobs (define before including <typenet/cuda.hpp>): the k depth of a tile (8, 16 or 32) and the
@@ -48,8 +53,13 @@ namespace typenet::kernels::cuda {
 
 /// fp32: FFMA. tf32: tensor cores, operands rounded to TF32. tf32x3: tensor cores, each operand split into
 /// a TF32 head and a TF32 tail and three products summed (head*head + head*tail + tail*head), which gives
-/// about fp32 accuracy.
-enum class math_mode { fp32, tf32, tf32x3 };
+/// about fp32 accuracy. fp16, bf16: tensor cores, operands rounded to IEEE half (10-bit mantissa, 5-bit
+/// exponent: magnitudes above 65504 become infinite) or to bfloat16 (7-bit mantissa, fp32's exponent),
+/// k steps of 16.
+enum class math_mode { fp32, tf32, tf32x3, fp16, bf16 };
+
+/// Whether a math mode runs 16-bit operands (mma.sync m16n8k16).
+TYPENET_HOST_DEVICE constexpr bool is_16bit(math_mode m) { return m == math_mode::fp16 || m == math_mode::bf16; }
 
 TYPENET_HOST_DEVICE constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -131,6 +141,9 @@ struct kernel_tiles : gemm_tiles<Geo> {
   static_assert(!rows96 || threads == 16 * (base::bn / 8));
   static_assert(m_tiles * bm <= base::mpad, "a row tile would read past the packed weights");
   static_assert((base::bk * bm) % (4 * threads) == 0 && threads % base::bn == 0 && (Geo::is_conv || threads % bm == 0));
+  static_assert(
+      !is_16bit(Math) || base::bk % 16 == 0,
+      "typenet: exec::cuda: the fp16 and bf16 maths take k steps of 16: TYPENET_CUDA_GEMM_BK must be 16 or 32");
 };
 
 __device__ __forceinline__ void cp_async16(float* smem, const float* src) {
@@ -152,6 +165,17 @@ __device__ __forceinline__ std::uint32_t to_tf32(float x) {
   std::uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+}
+
+/// Two floats rounded (to nearest even) to fp16 or bf16 and packed for mma.sync: lo in the low half.
+template <math_mode Math>
+__device__ __forceinline__ std::uint32_t pack_16bit(float lo, float hi) {
+  if constexpr (Math == math_mode::fp16)
+    return std::uint32_t{__half_as_ushort(__float2half_rn(lo))} |
+           (std::uint32_t{__half_as_ushort(__float2half_rn(hi))} << 16);
+  else
+    return std::uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(lo))} |
+           (std::uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(hi))} << 16);
 }
 
 /// max(v, 0) that keeps NaN, as exec::reference's v < 0 ? 0 : v (fmaxf(NaN, 0) is 0: it drops NaN).
@@ -239,7 +263,7 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
   // fp32: thread (ty, tx) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3} (96-row tiles: 64 + ty*2 + {0,1}),
   // and columns tx*4 + {0..3} and BN/2 + tx*4 + {0..3}.
   const int tx = tid % (BN / 8), ty = tid / (BN / 8);
-  // tf32: warp (wm, wn) owns a 64 x 32 block: 4 x 4 mma tiles of 16 x 8.
+  // tensor cores (tf32, tf32x3, fp16, bf16): warp (wm, wn) owns a 64 x 32 block: 4 x 4 mma tiles of 16 x 8.
   const int lane = tid % 32, warp = tid / 32;
   const int wm = warp / (BN / 32), wn = warp % (BN / 32);
   const int gid = lane / 4, tig = lane % 4;
@@ -280,6 +304,52 @@ __global__ void __launch_bounds__(kernel_tiles<Geo, Math>::threads, TYPENET_CUDA
         for (int i = 0; i < TM; ++i)
 #pragma unroll
           for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
+    } else if constexpr (is_16bit(Math)) {
+      namespace L = mma_k16;
+#pragma unroll
+      for (int k16 = 0; k16 < BK; k16 += 16) {
+        // One k step of 16: A fragments for 4 row tiles, B fragments for 4 column tiles (mma_layout.hpp).
+        std::uint32_t af[4][4], bf[4][2];
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi) {
+          const int r0 = wm * 64 + mi * 16;
+#pragma unroll
+          for (int q = 0; q < 4; ++q) {
+            const int row = r0 + L::a_row(lane, q);
+            af[mi][q] = pack_16bit<Math>(a_s[(k16 + L::a_k(lane, q, 0)) * AS + row],
+                                         a_s[(k16 + L::a_k(lane, q, 1)) * AS + row]);
+          }
+        }
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) {
+          const int c = wn * 32 + ni * 8 + L::b_col(lane);
+#pragma unroll
+          for (int q = 0; q < 2; ++q)
+            bf[ni][q] =
+                pack_16bit<Math>(b_s[(k16 + L::b_k(lane, q, 0)) * BS + c], b_s[(k16 + L::b_k(lane, q, 1)) * BS + c]);
+        }
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+          for (int ni = 0; ni < 4; ++ni) {
+            float* d = &acc[mi * 2][ni * 2];      // accumulators 0, 1 (row gid); see the epilogue
+            float* e = &acc[mi * 2 + 1][ni * 2];  // accumulators 2, 3 (row gid + 8)
+            const std::uint32_t* a = af[mi];
+            const std::uint32_t* b = bf[ni];
+            if constexpr (Math == math_mode::fp16)
+              asm volatile(
+                  "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                  "{%0,%1,%2,%3};\n"
+                  : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+            else
+              asm volatile(
+                  "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                  "{%0,%1,%2,%3};\n"
+                  : "+f"(d[0]), "+f"(d[1]), "+f"(e[0]), "+f"(e[1])
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+          }
       }
     } else {
       constexpr bool split = Math == math_mode::tf32x3;
