@@ -4,7 +4,7 @@
 #   OUT=<folder> bench/gpu_check.sh [BUILD_DIR]      (BUILD_DIR defaults to build-cuda)
 #
 # Needs, in BUILD_DIR/bin: typenet_cuda_errors, typenet_cuda_parity_shapes, typenet_cuda_parity_random,
-# typenet_cuda_parity_zoo, typenet_cuda_parity_graph, typenet_cuda_nonfinite, cuda_bench, cuda_graph_bench
+# typenet_cuda_parity_zoo, typenet_cuda_parity_graph, typenet_cuda_nonfinite, typenet_cuda_train_parity, cuda_bench, cuda_graph_bench
 # (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN + torchvision for the
 # comparisons. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
 # that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
@@ -79,9 +79,9 @@ clocks() {
 } > "$out/device.txt"
 
 : > "$out/tests.log"
-tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo typenet_cuda_parity_graph typenet_cuda_nonfinite"
+tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo typenet_cuda_parity_graph typenet_cuda_nonfinite typenet_cuda_train_parity"
 declare -A result
-declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100 [typenet_cuda_parity_graph]=180 [typenet_cuda_nonfinite]=60)
+declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100 [typenet_cuda_parity_graph]=180 [typenet_cuda_nonfinite]=60 [typenet_cuda_train_parity]=120)
 for t in $tests; do
   echo "=== $t" >> "$out/tests.log"
   if [[ ! -x $bin/$t ]]; then

@@ -49,9 +49,12 @@ REFERENCE = {"targets": ["typenet_reference_tests", "typenet_reference_layer_har
              "tests": "^(reference\\.tests|parity\\.reference_layers)$"}
 SIMD_ALLOC = {"targets": ["typenet_simd_alloc_check"], "tests": "^simd\\.no_allocation$"}
 REF_ALLOC = {"targets": ["typenet_reference_alloc_tests"], "tests": "^reference\\.no_allocation$"}
+TRAIN_ELEMENTWISE = {"targets": ["typenet_train_elementwise_tests"], "tests": "^reference\\.train_elementwise$"}
 CUDA_NONFINITE = {"targets": ["typenet_cuda_nonfinite"], "tests": "^cuda\\.nonfinite$", "gpu": True}
 
 POOL = "include/typenet/kernels/simd/pool.hpp"
+TOPS = "include/typenet/kernels/train_ops.hpp"
+TELEM = "include/typenet/train/elementwise.hpp"
 NORM = "include/typenet/kernels/simd/norm.hpp"
 ACT = "include/typenet/kernels/simd/activation.hpp"
 COMMON = "include/typenet/kernels/simd/common.hpp"
@@ -123,6 +126,44 @@ MUTANTS = [
     dict(name="simd-gemm-edge-column", kernel="simd gemm", bug="edge tile: last column not stored",
          file=GEMM, old="                for (int j = 0; j < w; ++j)", new="                for (int j = 0; j + 1 < w; ++j)",
          **simd("train_test")),
+    # --- training: the element-wise program (exec::cuda's; train/elementwise.hpp, kernels/train_ops.hpp),
+    # checked on the host executor
+    dict(name="train-ops-conv-dx-stride", kernel="element-wise conv2d backward", bug="dx: stride test dropped",
+         file=TOPS, old="if (ty < 0 || ty % g.stride_h != 0 || ty / g.stride_h >= g.out_h) continue;",
+         new="if (ty < 0 || ty / g.stride_h >= g.out_h) continue;", **TRAIN_ELEMENTWISE),
+    dict(name="train-ops-conv-dw-group", kernel="element-wise conv2d backward", bug="dw: channel ignores the group",
+         file=TOPS, old="const int c = f / (g.out_c / g.groups) * cg + local;", new="const int c = local;",
+         **TRAIN_ELEMENTWISE),
+    dict(name="train-ops-covering-last", kernel="element-wise pooling backward",
+         bug="the last window over an input position is skipped",
+         file=TOPS, old="return {first, last < outputs - 1 ? last : outputs - 1};",
+         new="return {first, last < outputs - 1 ? last - 1 : outputs - 1};", **TRAIN_ELEMENTWISE),
+    dict(name="train-ops-maxpool-last-tie", kernel="element-wise max_pool", bug="ties go to the last maximum",
+         file=TOPS, old="if (v > best.value) best = {v, iy * g.in_w + ix};",
+         new="if (v >= best.value) best = {v, iy * g.in_w + ix};", **TRAIN_ELEMENTWISE),
+    dict(name="train-ops-dropout-counter", kernel="element-wise dropout", bug="mask i drawn from output i, not i + 1",
+         file=TOPS, old="std::uint64_t z = stream + static_cast<std::uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull;",
+         new="std::uint64_t z = stream + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ull;",
+         **TRAIN_ELEMENTWISE),
+    dict(name="train-ops-lrn-window", kernel="element-wise lrn backward", bug="dx: the window loses its first channel",
+         file=TOPS, old="const int c0 = j - (l.size - 1) / 2 < 0 ? 0 : j - (l.size - 1) / 2;",
+         new="const int c0 = j - (l.size - 1) / 2 < 0 ? 0 : j - (l.size - 1) / 2 + 1;",
+         **TRAIN_ELEMENTWISE),
+    dict(name="train-elementwise-bn-running-not-downloaded", kernel="element-wise batch_norm",
+         bug="running statistics left on the device",
+         file=TELEM, old="exec_.to_host(p.data() + running, params_.get() + running, 2 * c);",
+         new="(void)running;", **TRAIN_ELEMENTWISE),
+    dict(name="train-elementwise-bn-variance-biased", kernel="element-wise batch_norm",
+         bug="running var biased", file=TELEM, old="momentum * squares / (m - 1));", new="momentum * squares / m);",
+         **TRAIN_ELEMENTWISE),
+    dict(name="train-elementwise-concat-slice-offset", kernel="element-wise concat backward",
+         bug="a branch's share read from the image's start", file=TELEM,
+         old="const std::int64_t j = o / floats * joined + at + o % floats;",
+         new="const std::int64_t j = o / floats * joined + (Into ? at : 0) + o % floats;", **TRAIN_ELEMENTWISE),
+    dict(name="train-elementwise-dense-bias-grad", kernel="element-wise dense backward",
+         bug="bias gradient of the first image only", file=TOPS,
+         old="for (int n = 0; n < batch; ++n) sum += dy[std::int64_t{n} * units + u];",
+         new="for (int n = 0; n < 1; ++n) sum += dy[std::int64_t{n} * units + u];", **TRAIN_ELEMENTWISE),
     # --- simd pooling (kernels/simd/pool.hpp)
     dict(name="simd-maxpool-nan-ordered-neq", kernel="simd max_pool", bug="NaN: x != x (ordered on AVX/AVX-512)",
          file=POOL, old="acc = xsimd::select((v > acc) | is_nan(v), v, acc);",

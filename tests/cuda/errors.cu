@@ -1,7 +1,8 @@
 // tests/cuda/errors.cu: the error paths of exec::cuda, runnable with or without a GPU.
 // Without a usable GPU, building a program throws typenet::cuda_error naming the problem (never a hang or
 // a crash). With one, a max_batch too large for the device's memory throws a cuda_error naming the
-// allocation, and bad batches throw std::invalid_argument; nothing is left half-built.
+// allocation, and bad batches throw std::invalid_argument; nothing is left half-built. The trainer
+// (train/cuda.hpp) refuses a reduced-precision math and, without a GPU, throws the same cuda_error.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <typenet/cuda.hpp>
+#include <typenet/train/cuda.hpp>
 #include <typenet/zoo/lenet.hpp>
 
 #include "doc_cuda.cu"  // docs/cuda.md's example (its function is compiled here, not called)
@@ -58,6 +60,25 @@ TEST_CASE("exec::cuda without a GPU: building a program throws a clear cuda_erro
   CHECK(contains(what, "cudaGetDeviceCount"));
   // A second attempt fails the same way (no sticky state, no hang).
   CHECK_THROWS_AS((tn::model<lenet5, tn::exec::cuda>(p, 1)), tn::cuda_error);
+}
+
+TEST_CASE("exec::cuda training: a math other than fp32 is refused; without a GPU, a clear cuda_error") {
+  tn::params<lenet5> p;
+  tn::exec::cuda tf32;
+  tf32.math = tn::exec::cuda_math::tf32;
+  try {
+    tn::train::trainer<lenet5, tn::exec::cuda> t(p, 4, {}, tf32);
+    FAIL("a tf32 trainer was built");
+  } catch (const std::invalid_argument& e) {
+    CHECK(contains(e.what(), "typenet: training with exec::cuda computes in fp32; policy.math is tf32"));
+  }
+  if (gpu_present()) return;
+  try {
+    tn::train::trainer<lenet5, tn::exec::cuda> t(p, 4);
+    FAIL("building exec::cuda's trainer without a GPU did not throw");
+  } catch (const tn::cuda_error& e) {
+    CHECK(contains(e.what(), "typenet: exec::cuda: no usable CUDA device"));
+  }
 }
 
 TEST_CASE("exec::cuda: max_batch and batch are checked before any device work") {

@@ -54,8 +54,82 @@ inline std::uint64_t mask_stream(std::uint64_t seed, std::int64_t step, std::int
          static_cast<std::uint64_t>(place) * 0x8cb92ba72f3d8dd7ull;
 }
 
+/// The operations of a training step besides the layers' own kernels, on memory the CPU reads directly
+/// (the CPU policies' kernels derive from it). A policy whose values live elsewhere (exec::cuda,
+/// train/elementwise.hpp) provides the same members: memory, the step's entry and exit (parameters and
+/// input in, gradients and batch norm's running statistics out), the joins, dropout, batch norm, the loss.
+struct host_step_ops {
+  using buffer = typenet::detail::aligned_floats;
+  static buffer allocate(std::int64_t floats) { return typenet::detail::make_aligned_floats(floats); }
+
+  /// The step's input as the layers read it; the parameters and gradients as the layers read and write them.
+  const float* begin_step(const float* in, int) { return in; }
+  template <class P>
+  static float* weights(P& p) noexcept {
+    return p.data();
+  }
+  template <class P>
+  static float* gradients(P& g) noexcept {
+    return g.data();
+  }
+  /// Brings the gradients and batch norm's running statistics back into the caller's params: here they are
+  /// there already.
+  template <class P>
+  void end_step(P&, P&) {}
+  /// n floats of a value as the CPU reads them (slot: which copy, when a policy has to make one).
+  const float* host_view(const float* p, std::int64_t, int) const { return p; }
+
+  static void zero(float* p, std::int64_t n) { std::fill(p, p + n, 0.f); }
+  static void copy(const float* x, float* y, std::int64_t n) { std::copy(x, x + n, y); }
+  static void add(std::int64_t n, const float* a, const float* b, float* out) {
+    kernels::reference::add_plain(n, a, b, out);
+  }
+  /// `floats` per image of `in` into place `at` of a joined value of `joined` floats per image, and back.
+  static void concat_part(const float* in, std::int64_t floats, float* joined_out, std::int64_t at, std::int64_t joined,
+                          int batch) {
+    kernels::reference::concat_part(in, floats, joined_out, at, joined, batch);
+  }
+  static void concat_slice(const float* joined_in, std::int64_t joined, std::int64_t at, std::int64_t floats,
+                           float* out, int batch) {
+    for (int n = 0; n < batch; ++n)
+      std::copy(joined_in + n * joined + at, joined_in + n * joined + at + floats, out + n * floats);
+  }
+  /// y = x * mask with a fresh mask from generator state `stream` (detail::mask_stream), or the identity
+  /// with a mask of ones when dropout is off.
+  static void dropout_forward(const float* x, float* y, float* mask, std::int64_t count, int percent,
+                              std::uint64_t stream, bool active) {
+    if (!active) {
+      std::fill(mask, mask + count, 1.f);
+      std::copy(x, x + count, y);
+      return;
+    }
+    typenet::detail::splitmix64 g{stream};
+    const double p = percent / 100.0;
+    const float keep = static_cast<float>(1.0 / (1.0 - p));
+    for (std::int64_t i = 0; i < count; ++i) {
+      const double u = static_cast<double>(g.next() >> 11) * 0x1.0p-53;
+      mask[i] = u < p ? 0.f : keep;
+      y[i] = x[i] * mask[i];
+    }
+  }
+  static void dropout_backward(const float* dy, const float* mask, float* dx, std::int64_t count) {
+    for (std::int64_t i = 0; i < count; ++i) dx[i] = dy[i] * mask[i];
+  }
+  static void batch_norm_forward(int channels, std::int64_t plane, const float* x, float* y, int batch, float* tensors,
+                                 double momentum, float* stats) {
+    kernels::reference::batch_norm_train_forward(channels, plane, x, y, batch, tensors, momentum, stats);
+  }
+  static void batch_norm_backward(int channels, std::int64_t plane, const float* stats, const float* tensors,
+                                  const kernels::reference::backward_args& a, float* dtensors) {
+    kernels::reference::batch_norm_train_backward(channels, plane, stats, tensors, a, dtensors);
+  }
+  static double loss(const float* logits, const std::int64_t* labels, int batch, int classes, float* dlogits) {
+    return softmax_cross_entropy(logits, labels, batch, classes, dlogits);
+  }
+};
+
 /// The kernels of exec::reference's training program: its loop nests, forward and backward.
-struct reference_kernels {
+struct reference_kernels : host_step_ops {
   static constexpr const char* name = "reference";
   template <class L>
   void forward(const float* x, float* y, int batch, const float* params) {
@@ -69,7 +143,9 @@ struct reference_kernels {
 
 /// A training step over the network's tree (train/plan.hpp's memory): batch norm, dropout, identity and
 /// flatten, the blocks and the loss here; every other layer through Kernels::forward<L> and
-/// Kernels::backward<L>, which is what distinguishes the policies.
+/// Kernels::backward<L>, which is what distinguishes the policies. Memory, the joins, dropout, batch norm
+/// and the loss are Kernels' members too (host_step_ops on the CPU), so the same walk runs where the
+/// values are not in the CPU's memory.
 template <Network Net, class Kernels>
 class training_program {
   using nodes = trained_nodes<Net>;
@@ -85,8 +161,8 @@ class training_program {
       : params_(&p),
         max_batch_(checked(p, max_batch)),
         options_(o),
-        arena_(typenet::detail::make_aligned_floats(floats_per_image<Net> * max_batch_)),
-        kernels_(std::move(kernels)) {}
+        kernels_(std::move(kernels)),
+        arena_(kernels_.allocate(floats_per_image<Net> * max_batch_)) {}
 
   /// One forward and backward pass of `batch` images (NCHW floats) with integer labels: returns the mean
   /// cross-entropy and leaves d(loss)/d(parameter) in grads() (zero for batch norm's running statistics,
@@ -98,12 +174,16 @@ class training_program {
                                   std::to_string(max_batch_) + " (the trainer's max_batch)");
     check_labels(labels, batch, classes);
     check_batch_norm(batch);
-    std::fill(grads_.data(), grads_.data() + params<Net>::count, 0.f);
+    const float* x = kernels_.begin_step(in, batch);
+    weights_ = kernels_.weights(*params_);
+    dgrads_ = kernels_.gradients(grads_);
+    kernels_.zero(dgrads_, params<Net>::count);
     place_ = 0;
-    const float* z = forward_list(nodes{}, 0, in, batch);
+    const float* z = forward_list(nodes{}, 0, x, batch);
     float* dz = gradient(last_value(), classes);
-    const double loss = softmax_cross_entropy(z, labels, batch, classes, dz);
-    backward_list(nodes{}, 0, in, dz, value(input_gradient_at), batch);
+    const double loss = kernels_.loss(z, labels, batch, classes, dz);
+    backward_list(nodes{}, 0, x, dz, value(input_gradient_at), batch);
+    kernels_.end_step(*params_, grads_);
     ++steps_;
     return loss;
   }
@@ -112,11 +192,13 @@ class training_program {
   const params<Net>& grads() const noexcept { return grads_; }
   /// The logits of the last step: batch x classes floats.
   std::span<const float> logits_of_last_step(int batch) const {
-    return {value(last_value()), static_cast<std::size_t>(batch) * classes};
+    const std::int64_t n = std::int64_t{batch} * classes;
+    return {kernels_.host_view(value(last_value()), n, 0), static_cast<std::size_t>(n)};
   }
   /// d(loss)/d(input) of the last step: batch x input floats.
   std::span<const float> input_gradient(int batch) const {
-    return {value(input_gradient_at), static_cast<std::size_t>(batch * Net::input_shape::size)};
+    const std::int64_t n = std::int64_t{batch} * Net::input_shape::size;
+    return {kernels_.host_view(value(input_gradient_at), n, 1), static_cast<std::size_t>(n)};
   }
   /// Steps taken: each draws new dropout masks. A resumed run sets it back to where it stopped.
   std::int64_t steps() const noexcept { return steps_; }
@@ -180,29 +262,16 @@ class training_program {
     const std::int64_t count = std::int64_t{batch} * L::output::size;
     const std::int64_t place = place_++;
     if constexpr (kind == layer_kind::dropout) {
-      float* mask = value(at + 2 * L::output::size);
-      if (options_.dropout) {
-        typenet::detail::splitmix64 g{detail::mask_stream(options_.seed, steps_, place)};
-        const double p = layer::percent / 100.0;
-        const float keep = static_cast<float>(1.0 / (1.0 - p));
-        for (std::int64_t i = 0; i < count; ++i) {
-          const double u = static_cast<double>(g.next() >> 11) * 0x1.0p-53;
-          mask[i] = u < p ? 0.f : keep;
-          y[i] = x[i] * mask[i];
-        }
-      } else {
-        std::fill(mask, mask + count, 1.f);
-        std::copy(x, x + count, y);
-      }
+      kernels_.dropout_forward(x, y, value(at + 2 * L::output::size), count, layer::percent,
+                               detail::mask_stream(options_.seed, steps_, place), options_.dropout);
     } else if constexpr (kind == layer_kind::batch_norm) {
       constexpr int c = L::output::dims[0];
-      kernels::reference::batch_norm_train_forward(c, L::output::size / c, x, y, batch,
-                                                   params_->data() + L::weight_offset, options_.batch_norm_momentum,
-                                                   value(at + 2 * L::output::size));
+      kernels_.batch_norm_forward(c, L::output::size / c, x, y, batch, weights_ + L::weight_offset,
+                                  options_.batch_norm_momentum, value(at + 2 * L::output::size));
     } else if constexpr (kind == layer_kind::identity || kind == layer_kind::flatten) {
-      std::copy(x, x + count, y);
+      kernels_.copy(x, y, count);
     } else {
-      kernels_.template forward<L>(x, y, batch, params_->data());
+      kernels_.template forward<L>(x, y, batch, weights_);
     }
     return y;
   }
@@ -218,7 +287,7 @@ class training_program {
     const float* a = forward<Body>(at, x, batch);
     const float* b = forward<Short>(at + node_plan<Body>::floats, x, batch);
     float* sum = value(plan::sum_at(at));
-    kernels::reference::add_plain(std::int64_t{batch} * Body::output::size, a, b, sum);
+    kernels_.add(std::int64_t{batch} * Body::output::size, a, b, sum);
     return forward<After>(at + plan::children, sum, batch);
   }
   template <class Path, class I, class O, class... C>
@@ -226,7 +295,7 @@ class training_program {
     using plan = node_plan<bound_concat<Path, I, O, C...>>;
     float* joined = value(plan::value(at));
     std::int64_t within = 0, place = at;
-    ((kernels::reference::concat_part(forward<C>(place, x, batch), C::output::size, joined, within, O::size, batch),
+    ((kernels_.concat_part(forward<C>(place, x, batch), C::output::size, joined, within, O::size, batch),
       within += C::output::size, place += node_plan<C>::floats),
      ...);
     return joined;
@@ -234,7 +303,7 @@ class training_program {
 
   // ---- backward ----
   // backward<Node>(at, x, dy, dx): the node started at `at` and read x; dy is the gradient of its output;
-  // dx receives the gradient of x (overwritten). Parameter gradients are added to grads_.
+  // dx receives the gradient of x (overwritten). Parameter gradients are added to dgrads_.
 
   template <class N0, class... N>
   void backward_list(typenet::type_list<N0, N...>, std::int64_t at, const float* x, const float* dy, float* dx,
@@ -263,16 +332,14 @@ class training_program {
     using layer = typename L::layer;
     constexpr layer_kind kind = layer_kind_of<layer>;
     const std::int64_t count = std::int64_t{batch} * L::output::size;
-    float* grads = grads_.data();
-    const float* weights = params_->data();
+    float* grads = dgrads_;
+    const float* weights = weights_;
     if constexpr (kind == layer_kind::dropout) {
-      const float* mask = value(at + 2 * L::output::size);
-      for (std::int64_t i = 0; i < count; ++i) dx[i] = dy[i] * mask[i];
+      kernels_.dropout_backward(dy, value(at + 2 * L::output::size), dx, count);
     } else if constexpr (kind == layer_kind::batch_norm) {
       constexpr int c = L::output::dims[0];
-      kernels::reference::batch_norm_train_backward(
-          c, L::output::size / c, value(at + 2 * L::output::size), weights + L::weight_offset,
-          {x, value(at), dy, dx, batch, nullptr, nullptr, nullptr}, grads + L::weight_offset);
+      kernels_.batch_norm_backward(c, L::output::size / c, value(at + 2 * L::output::size), weights + L::weight_offset,
+                                   {x, value(at), dy, dx, batch, nullptr, nullptr, nullptr}, grads + L::weight_offset);
     } else {
       kernels_.template backward<L>({x, value(at), dy, dx, batch, weights + L::weight_offset,
                                      L::weights > 0 ? grads + L::weight_offset : nullptr,
@@ -295,7 +362,7 @@ class training_program {
     backward<After>(at + plan::children, sum, dy, dsum, batch);
     backward<Body>(at, x, dsum, dx, batch);
     backward<Short>(at + node_plan<Body>::floats, x, dsum, scratch, batch);
-    kernels::reference::add_plain(std::int64_t{batch} * I::size, dx, scratch, dx);
+    kernels_.add(std::int64_t{batch} * I::size, dx, scratch, dx);
   }
   template <class Path, class I, class O, class... C>
   void backward_block(bound_concat<Path, I, O, C...>*, std::int64_t at, const float* x, const float* dy, float* dx,
@@ -309,11 +376,9 @@ class training_program {
     (
         [&] {
           float* branch_dy = gradient(node_plan<C>::value(place), C::output::size);
-          for (int n = 0; n < batch; ++n)
-            std::copy(dy + n * O::size + within, dy + n * O::size + within + C::output::size,
-                      branch_dy + n * C::output::size);
+          kernels_.concat_slice(dy, O::size, within, C::output::size, branch_dy, batch);
           backward<C>(place, x, branch_dy, first ? dx : scratch, batch);
-          if (!first) kernels::reference::add_plain(std::int64_t{batch} * I::size, dx, scratch, dx);
+          if (!first) kernels_.add(std::int64_t{batch} * I::size, dx, scratch, dx);
           first = false;
           within += C::output::size;
           place += node_plan<C>::floats;
@@ -324,11 +389,13 @@ class training_program {
   params<Net>* params_;
   int max_batch_;
   options options_;
-  typenet::detail::aligned_floats arena_;
+  Kernels kernels_;
+  typename Kernels::buffer arena_;
   params<Net> grads_;
+  float* weights_ = nullptr;  // the parameters and their gradients as the kernels address them, this step
+  float* dgrads_ = nullptr;
   std::int64_t steps_ = 0;
   std::int64_t place_ = 0;  // the running number of the layer being run, for its dropout mask
-  Kernels kernels_;
 };
 
 }  // namespace detail

@@ -59,7 +59,7 @@ struct simd_training_sizes {
 };
 
 template <Network Net, class Arch>
-class simd_kernels {
+class simd_kernels : public host_step_ops {
   using sizes = simd_training_sizes<Net>;
   using view = kernels::simd::matrix_view;
 
