@@ -152,7 +152,7 @@ MUTANTS = [
     dict(name="train-elementwise-bn-running-not-downloaded", kernel="element-wise batch_norm",
          bug="running statistics left on the device",
          file=TELEM, old="exec_.to_host(p.data() + running, params_.get() + running, 2 * c);",
-         new="(void)running;", **TRAIN_ELEMENTWISE),
+         new="(void)running, (void)p;", **TRAIN_ELEMENTWISE),
     dict(name="train-elementwise-bn-variance-biased", kernel="element-wise batch_norm",
          bug="running var biased", file=TELEM, old="momentum * squares / (m - 1));", new="momentum * squares / m);",
          **TRAIN_ELEMENTWISE),
@@ -163,7 +163,7 @@ MUTANTS = [
     dict(name="train-elementwise-dense-bias-grad", kernel="element-wise dense backward",
          bug="bias gradient of the first image only", file=TOPS,
          old="for (int n = 0; n < batch; ++n) sum += dy[std::int64_t{n} * units + u];",
-         new="for (int n = 0; n < 1; ++n) sum += dy[std::int64_t{n} * units + u];", **TRAIN_ELEMENTWISE),
+         new="for (int n = 0; n < (batch > 0); ++n) sum += dy[std::int64_t{n} * units + u];", **TRAIN_ELEMENTWISE),
     # --- simd pooling (kernels/simd/pool.hpp)
     dict(name="simd-maxpool-nan-ordered-neq", kernel="simd max_pool", bug="NaN: x != x (ordered on AVX/AVX-512)",
          file=POOL, old="acc = xsimd::select((v > acc) | is_nan(v), v, acc);",

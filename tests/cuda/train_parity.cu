@@ -28,10 +28,13 @@ namespace tn = typenet;
 namespace {
 
 template <class Net>
-void compare(int batch, std::uint64_t seed) {
-  train_compare::compare<Net>(batch, seed, [](tn::params<Net>& q, int max_batch, const tn::train::options& o) {
-    return tn::train::trainer<Net, tn::exec::cuda>(q, max_batch, o);
-  });
+void compare(int batch, std::uint64_t seed, int input_levels = 0) {
+  train_compare::compare<Net>(
+      batch, seed,
+      [](tn::params<Net>& q, int max_batch, const tn::train::options& o) {
+        return tn::train::trainer<Net, tn::exec::cuda>(q, max_batch, o);
+      },
+      2e-5, input_levels);
 }
 
 template <class Net>
@@ -60,6 +63,10 @@ TEST_CASE("cuda training matches the reference: residual, batch norm, concat, po
 TEST_CASE("cuda training matches the reference: average and adaptive pools, identity, inner softmax") {
   compare<train_compare::pool_net>(3, 7);
   compare<train_compare::pool_net>(4, 8);
+}
+
+TEST_CASE("cuda training matches the reference: max-pool ties go to the first maximum") {
+  compare<train_compare::tie_net>(3, 9, 2);
 }
 
 TEST_CASE("cuda training matches the reference: lenet5") { compare<tn::zoo::lenet5>(4, 6); }
