@@ -151,7 +151,7 @@ MUTANTS = [
          **TRAIN_ELEMENTWISE),
     dict(name="train-elementwise-bn-running-not-downloaded", kernel="element-wise batch_norm",
          bug="running statistics left on the device",
-         file=TELEM, old="exec_.to_host(p.data() + running, params_.get() + running, 2 * c);",
+         file=TELEM, old="exec_.to_host_later(p.data() + running, params_.get() + running, 2 * c);",
          new="(void)running, (void)p;", **TRAIN_ELEMENTWISE),
     dict(name="train-elementwise-bn-variance-biased", kernel="element-wise batch_norm",
          bug="running var biased", file=TELEM, old="momentum * squares / (m - 1));", new="momentum * squares / m);",

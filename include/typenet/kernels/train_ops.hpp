@@ -162,7 +162,7 @@ TYPENET_HOST_DEVICE inline double dense_dw_at(int in, int units, std::int64_t j,
                                               int batch) {
   const std::int64_t u = j / in, k = j % in;
   double sum = 0;
-  for (int n = 0; n < batch; ++n) sum += double{dy[n * units + u]} * double{x[n * in + k]};
+  for (std::int64_t n = 0; n < batch; ++n) sum += double{dy[n * units + u]} * double{x[n * in + k]};
   return sum;
 }
 

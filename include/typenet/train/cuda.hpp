@@ -50,8 +50,9 @@ struct device_delete {
   void operator()(T* p) const noexcept { cudaFree(p); }
 };
 
-/// Runs train/elementwise.hpp's loops as CUDA kernels on the policy's stream and device. Acc: the type of
-/// the window sums (float; the gpu tests also run double, which repeats the reference's arithmetic).
+/// Runs train/elementwise.hpp's loops as CUDA kernels on the policy's stream and device (made current by
+/// every call, so trainers on several GPUs can share a thread). Acc: the type of the window sums (float;
+/// the gpu tests also run double, which repeats the reference's arithmetic).
 template <class Acc = float>
 class cuda_executor {
  public:
@@ -79,27 +80,36 @@ class cuda_executor {
     TYPENET_CUDA_CHECK(cudaSetDevice(device_));
     TYPENET_CUDA_CHECK(cudaMalloc(&p, bytes));
     buffer<T> owned(p);
-    TYPENET_CUDA_CHECK(cudaMemset(p, 0, bytes));
+    TYPENET_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_));  // ordered before the steps on the stream
     return owned;
   }
   template <class F>
   void for_each(std::int64_t n, const F& f) const {
     if (n <= 0) return;
+    TYPENET_CUDA_CHECK(cudaSetDevice(device_));
     const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((n + threads - 1) / threads, max_blocks_));
     elementwise_kernel<<<blocks, threads, 0, stream_>>>(f, n);
     TYPENET_CUDA_CHECK_LAUNCH("elementwise_kernel");
   }
-  /// Host to device: returns once `host` may be reused (pageable memory is staged before the call returns).
+  /// Host to device, queued on the stream. From pageable memory (the trainer's callers' vectors) the call
+  /// returns once `host` may be reused; from pinned memory the copy may still be running, which is safe
+  /// here because every step ends by waiting for the stream (to_host).
   void to_device(float* device, const float* host, std::int64_t n) const {
     TYPENET_CUDA_CHECK(cudaSetDevice(device_));
     TYPENET_CUDA_CHECK(
         cudaMemcpyAsync(device, host, sizeof(float) * static_cast<std::size_t>(n), cudaMemcpyHostToDevice, stream_));
   }
-  /// Device to host, after everything queued before it.
-  void to_host(float* host, const float* device, std::int64_t n) const {
+  /// Device to host, queued after everything before it; `host` holds the values after wait().
+  void to_host_later(float* host, const float* device, std::int64_t n) const {
+    TYPENET_CUDA_CHECK(cudaSetDevice(device_));
     TYPENET_CUDA_CHECK(
         cudaMemcpyAsync(host, device, sizeof(float) * static_cast<std::size_t>(n), cudaMemcpyDeviceToHost, stream_));
-    TYPENET_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void wait() const { TYPENET_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  /// Device to host, after everything queued before it.
+  void to_host(float* host, const float* device, std::int64_t n) const {
+    to_host_later(host, device, n);
+    wait();
   }
 
  private:

@@ -27,12 +27,14 @@ namespace detail {
 
 namespace ops = kernels::train_ops;
 
-/// Runs the loops on the CPU (see the file comment). One reduction slice per channel: batch norm's sums in
-/// the reference's order. Acc: the type of a convolution's or dense layer's window sums (train_ops.hpp).
-template <class Acc = float>
+/// Runs the loops on the CPU (see the file comment). Acc: the type of a convolution's or dense layer's
+/// window sums (train_ops.hpp). Parts: batch norm's reduction slices per channel; 1 sums in the reference's
+/// order, the tests also run the CUDA executor's 64 and an odd count (empty slices where a channel has fewer
+/// values than slices).
+template <class Acc = float, int Parts = 1>
 struct host_executor {
   static constexpr const char* name = "elementwise (host)";
-  static constexpr int reduction_parts = 1;
+  static constexpr int reduction_parts = Parts;
   using accumulator = Acc;
   template <class T>
   using buffer = std::unique_ptr<T[]>;
@@ -46,6 +48,8 @@ struct host_executor {
   }
   static void to_device(float* device, const float* host, std::int64_t n) { std::copy(host, host + n, device); }
   static void to_host(float* host, const float* device, std::int64_t n) { std::copy(device, device + n, host); }
+  static void to_host_later(float* host, const float* device, std::int64_t n) { to_host(host, device, n); }
+  static void wait() {}
 };
 
 // ---- one element of each loop (functors, so that nvcc needs no extended lambdas) --------------------------
@@ -369,13 +373,14 @@ class elementwise_kernels {
   }
   float* gradients(params<Net>&) { return grads_.get(); }
   void end_step(params<Net>& p, params<Net>& g) {
-    exec_.to_host(g.data(), grads_.get(), params<Net>::count);
+    exec_.to_host_later(g.data(), grads_.get(), params<Net>::count);
     for_each_leaf(trained_nodes<Net>{}, [&]<class L>() {
       if constexpr (layer_kind_of<typename L::layer> == layer_kind::batch_norm) {
         constexpr std::int64_t c = L::output::dims[0], running = L::weight_offset + 2 * c;
-        exec_.to_host(p.data() + running, params_.get() + running, 2 * c);
+        exec_.to_host_later(p.data() + running, params_.get() + running, 2 * c);
       }
     });
+    exec_.wait();  // one wait for all the copies
   }
   const float* host_view(const float* p, std::int64_t n, int slot) const {
     std::vector<float>& mirror = mirrors_[slot];
