@@ -7,8 +7,10 @@
 #include <new>
 
 #include <typenet/train.hpp>
+#include <typenet/train/elementwise.hpp>
 #include <typenet/zoo/networks.hpp>
 
+#include "../train_compare.hpp"
 #include "reference_util.hpp"
 
 namespace {
@@ -96,11 +98,13 @@ TEST_CASE("exec::reference: forward allocates nothing (every layer kind)") {
 }
 
 // A training step (forward, loss, backward) and an SGD update allocate nothing after construction.
-template <class Net>
+// Trainer: exec::reference's, or the element-wise program (exec::cuda's) on the host executor, whose
+// step copies parameters, input, gradients and logits to and from buffers it made when it was built.
+template <class Net, class Trainer = tn::train::trainer<Net, tn::exec::reference_t>>
 void check_no_allocation_in_training(int max_batch) {
   tn::params<Net> p;
   tn::init_he(p, 11);
-  tn::train::trainer<Net, tn::exec::reference_t> t(p, max_batch, {.dropout = true, .seed = 3});
+  Trainer t(p, max_batch, {.dropout = true, .seed = 3});
   tn::train::sgd<Net> opt;
   std::vector<float> in(static_cast<std::size_t>(max_batch * Net::input_shape::size));
   tn::fill_uniform(in, 5);
@@ -119,6 +123,13 @@ TEST_CASE("training with exec::reference allocates nothing per step (every layer
 }
 TEST_CASE("training with exec::reference allocates nothing per step (graph networks: squeezenet1_1)") {
   check_no_allocation_in_training<tn::zoo::squeezenet1_1>(2);
+}
+template <class Net>
+using elementwise_on_host = tn::train::detail::elementwise_program<Net, tn::train::detail::host_executor<>>;
+
+TEST_CASE("the element-wise training program (exec::cuda's) allocates nothing per step (every layer kind, blocks)") {
+  check_no_allocation_in_training<every_kind, elementwise_on_host<every_kind>>(3);
+  check_no_allocation_in_training<train_compare::mixed_net, elementwise_on_host<train_compare::mixed_net>>(3);
 }
 
 TEST_CASE("exec::reference with .borrow = true: no copy of the weights, and it reads the caller's") {
