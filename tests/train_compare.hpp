@@ -65,18 +65,24 @@ struct step_result {
   std::vector<float> input_gradient, logits;
 };
 
-/// One step of `make(params, batch, options)`'s trainer on random parameters (nonzero biases, batch-norm
-/// scales away from 1), input and labels drawn from `seed`, dropout on. With input_levels > 0 the input is
-/// rounded to multiples of 1 / input_levels, so that pooling windows hold ties.
-template <class Net, class Make>
-step_result<Net> step(int batch, std::uint64_t seed, Make make, int input_levels = 0) {
-  tn::params<Net> p;
+/// He weights, and biases and batch-norm scales drawn away from 0 and 1, so that their gradients matter.
+template <class Net>
+void randomise(tn::params<Net>& p, std::uint64_t seed) {
   tn::init_he(p, seed);
   for (tn::param_tensor& t : p.tensors()) {
     if (t.buffer || t.shape.size() != 1) continue;
     const bool scale = t.name.ends_with(".weight");  // batch norm's
     tn::fill_uniform(t.data, seed + 99, scale ? 0.5f : -0.2f, scale ? 1.5f : 0.2f);
   }
+}
+
+/// One step of `make(params, batch, options)`'s trainer on random parameters (nonzero biases, batch-norm
+/// scales away from 1), input and labels drawn from `seed`, dropout on. With input_levels > 0 the input is
+/// rounded to multiples of 1 / input_levels, so that pooling windows hold ties.
+template <class Net, class Make>
+step_result<Net> step(int batch, std::uint64_t seed, Make make, int input_levels = 0) {
+  tn::params<Net> p;
+  randomise(p, seed);
   std::vector<float> x(static_cast<std::size_t>(batch * Net::input_shape::size));
   tn::fill_uniform(x, seed + 1);
   if (input_levels > 0)

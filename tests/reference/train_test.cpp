@@ -15,6 +15,8 @@
 #include <typenet/train/data.hpp>
 #include <typenet/zoo/lenet.hpp>
 
+#include "../train_compare.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -35,13 +37,7 @@ struct probe {
 template <class Net>
 probe directional(bool along_input, std::uint64_t seed, int batch, double h, tn::train::options o = {}) {
   tn::params<Net> p;
-  tn::init_he(p, seed);
-  // Nonzero biases and batch-norm scales away from 1, so that their gradients matter.
-  for (tn::param_tensor& t : p.tensors()) {
-    if (t.buffer || t.shape.size() != 1) continue;
-    const bool scale = t.name.ends_with(".weight");  // batch norm's
-    tn::fill_uniform(t.data, seed + 99, scale ? 0.5f : -0.2f, scale ? 1.5f : 0.2f);
-  }
+  train_compare::randomise(p, seed);  // nonzero biases, batch-norm scales away from 1
   std::vector<float> x(static_cast<std::size_t>(batch * Net::input_shape::size));
   tn::fill_uniform(x, seed + 1);
   constexpr int classes = tn::train::trainer<Net, tn::exec::reference_t>::classes;
