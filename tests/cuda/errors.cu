@@ -13,6 +13,7 @@
 #include <typenet/train/cuda.hpp>
 #include <typenet/zoo/lenet.hpp>
 
+#include "../halve_layer.hpp"
 #include "doc_cuda.cu"  // docs/cuda.md's example (its function is compiled here, not called)
 
 namespace tn = typenet;
@@ -115,4 +116,19 @@ TEST_CASE("exec::cuda with a GPU: out of device memory is a clear cuda_error; ba
   m.forward(in, out, 2);
   CHECK(out[0] == out[10]);  // two equal images give equal outputs
   CHECK_THROWS_AS(m.forward(in.data(), out.data(), 3), std::invalid_argument);
+}
+
+TEST_CASE("exec::cuda: a layer of one's own runs on its reference kernel (found in its own namespace)") {
+  using custom = tn::network<tn::input<8>, tn::dense<8>, mine::halve, tn::dense<3>>;
+  tn::params<custom> p;
+  tn::init_he(p, 5);
+  if (!gpu_present()) {
+    CHECK_THROWS_AS((tn::model<custom, tn::exec::cuda>(p, 2)), tn::cuda_error);
+    return;
+  }
+  std::vector<float> in(2 * 8), got(2 * 3), want(2 * 3);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i % 5) - 2.f;
+  tn::model<custom, tn::exec::cuda>(p, 2).forward(in, got, 2);
+  tn::model<custom, tn::exec::reference_t>(p, 2).forward(in, want, 2);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5).scale(1e-6));
 }

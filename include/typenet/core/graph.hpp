@@ -450,6 +450,9 @@ template <class First, class S, class... Rest>
 struct first_mismatch<First, S, Rest...>
     : std::conditional_t<joins<First, S>(), first_mismatch<First, Rest...>, std::type_identity<S>> {};
 
+/// The most branches one concat joins (the lowered op's fixed input list, core/plan.hpp).
+inline constexpr int max_concat_branches = 8;
+
 template <class Block, int Top, class Path, class Nodes>
 struct concat_check;
 template <class Block, int Top, class Path, class First, class... N>
@@ -457,8 +460,11 @@ struct concat_check<Block, Top, Path, type_list<First, N...>> {
   using first = typename First::output;
   // The first branch whose output does not join the first branch's, or void.
   using bad = typename first_mismatch<first, typename N::output...>::type;
-  using error = std::conditional_t<std::is_void_v<bad>, void,
-                                   relocate_t<diag::concat_size_mismatch<Top, Block, first, bad>, Path>>;
+  using error =
+      std::conditional_t<(sizeof...(N) + 1 > max_concat_branches),
+                         relocate_t<diag::too_many_concat_branches<Top, Block>, Path>,
+                         std::conditional_t<std::is_void_v<bad>, void,
+                                            relocate_t<diag::concat_size_mismatch<Top, Block, first, bad>, Path>>>;
   static constexpr int channels = (0 + ... + concat_shape<typename N::output>::channels);
   template <class F = first>
   static auto joined() {

@@ -35,8 +35,8 @@ struct op_desc {
   enum kind_t { layer, add, concat } kind = layer;
   int output = 0;
   int input_count = 0;
-  std::array<int, 8> inputs{};  ///< a concat joins at most 8 branches
-  int leaf = -1;                ///< a layer op: its index in lowered_leaves_t (the layers that define a value)
+  std::array<int, detail::max_concat_branches> inputs{};  ///< a concat's branches
+  int leaf = -1;  ///< a layer op: its index in lowered_leaves_t (the layers that define a value)
 };
 
 /// The shape of a value as C x H x W when it has three dimensions (c == 0 otherwise).
@@ -112,7 +112,7 @@ struct lowering<bound_residual<Path, I, O, Body, Short, After>> {
 
 template <class Path, class I, class O, class... C>
 struct lowering<bound_concat<Path, I, O, C...>> {
-  static_assert(sizeof...(C) <= 8, "typenet: concat joins at most 8 branches");
+  static_assert(sizeof...(C) <= max_concat_branches);  // diag::too_many_concat_branches stops it earlier
   static constexpr int values = (0 + ... + value_count<C>)+1;
   static constexpr int output(int, int first) { return first + values - 1; }
   template <class Rec>

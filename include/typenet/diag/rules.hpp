@@ -65,6 +65,9 @@ TYPENET_DIAG_RULE(residual_shape_mismatch, TYPENET_P(int Index, class Block, cla
 TYPENET_DIAG_RULE(concat_size_mismatch, TYPENET_P(int Index, class Block, class FirstOutput, class OtherOutput),
   "typenet: concat_size_mismatch: concat joins its branches along channels, so every branch must give the same "
   "spatial size (H x W), or every branch a flat vector")
+TYPENET_DIAG_RULE(too_many_concat_branches, TYPENET_P(int Index, class Block),
+  "typenet: too_many_concat_branches: a concat joins at most 8 branches; nest concats (a concat of concats "
+  "joins the same channels in the same order)")
 TYPENET_DIAG_RULE(duplicate_parameter_name, TYPENET_P(int Index, class Layer, class FirstLayer),
   "typenet: duplicate_parameter_name: two parameter tensors get the same key; give one of the layers another "
   "tn::named<\"...\"> key (the two layers are the template arguments below)")
@@ -78,6 +81,15 @@ TYPENET_DIAG_RULE(nothing_to_train, class Net,
 TYPENET_DIAG_RULE(no_training_program, TYPENET_P(class Net, class Policy),
   "typenet: no_training_program: this execution policy (second argument below) has no training program; "
   "train with tn::exec::reference_t")
+TYPENET_DIAG_RULE(no_reference_kernel, TYPENET_P(class Layer, class Input),
+  "typenet: no_reference_kernel: this layer (first argument below) has no exec::reference kernel; every layer "
+  "needs one: a forward(Layer, In, Out, in, out, batch, weight, bias) overload (docs/contributing.md)")
+TYPENET_DIAG_RULE(no_backward_pass, TYPENET_P(class Layer, class Input),
+  "typenet: no_backward_pass: training needs this layer's (first argument below) backward pass: a "
+  "backward(Layer, In, Out, backward_args) overload beside its reference kernel (docs/contributing.md)")
+TYPENET_DIAG_RULE(no_elementwise_kernel, TYPENET_P(class Layer, class Input),
+  "typenet: no_elementwise_kernel: exec::cuda's trainer runs every layer as functions of one element, and this "
+  "layer (first argument below) has none; train it with exec::reference_t or exec::simd (docs/contributing.md)")
 TYPENET_DIAG_RULE(precision_not_implemented, class Precision,
   "typenet: precision_not_implemented: exec::simd computes in tn::precision::f32, tn::precision::bf16 or "
   "tn::precision::int8; the precision below has no kernels")

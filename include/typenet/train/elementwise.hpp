@@ -464,8 +464,7 @@ class elementwise_kernels {
     } else if constexpr (kind == layer_kind::softmax) {
       exec_.for_each(batch, softmax_op{L::output::size, x, y});
     } else {
-      static_assert(typenet::detail::always_false<layer>::value,
-                    "typenet: training: this layer kind has no element-wise kernel (see the template argument L)");
+      static_assert(sizeof(diag::no_elementwise_kernel<layer, typename L::input>) > 0);
     }
   }
 
@@ -501,9 +500,7 @@ class elementwise_kernels {
     } else if constexpr (kind == layer_kind::softmax) {
       exec_.for_each(a.batch, softmax_dx_op{L::output::size, a.y, a.dy, a.dx});
     } else {
-      static_assert(typenet::detail::always_false<layer>::value,
-                    "typenet: training: this layer kind has no element-wise backward pass (see the template "
-                    "argument L)");
+      static_assert(sizeof(diag::no_elementwise_kernel<layer, typename L::input>) > 0);
     }
   }
 

@@ -137,7 +137,7 @@ struct reference_kernels : host_step_ops {
   }
   template <class L>
   void backward(const kernels::reference::backward_args& a) {
-    kernels::reference::backward(typename L::layer{}, typename L::input{}, typename L::output{}, a);
+    kernels::reference::backward_layer<L>(a);
   }
 };
 

@@ -332,8 +332,8 @@ struct fallback_exec : no_extras {
     TYPENET_CUDA_CHECK(cudaMemcpyAsync(in.data(), fr.at(Op.inputs[0]), sizeof(float) * in_size * fr.batch,
                                        cudaMemcpyDeviceToHost, st));
     TYPENET_CUDA_CHECK(cudaStreamSynchronize(st));
-    kernels::reference::forward(typename B::layer{}, typename B::input{}, typename B::output{}, in.data(), out.data(),
-                                fr.batch, tensors.data(), B::biases > 0 ? tensors.data() + B::weights : nullptr);
+    kernels::reference::forward_kernel<typename B::layer, typename B::input, typename B::output>(
+        in.data(), out.data(), fr.batch, tensors.data(), B::biases > 0 ? tensors.data() + B::weights : nullptr);
     TYPENET_CUDA_CHECK(
         cudaMemcpyAsync(fr.at(Op.output), out.data(), sizeof(float) * out_size * fr.batch, cudaMemcpyHostToDevice, st));
     TYPENET_CUDA_CHECK(cudaStreamSynchronize(st));  // the host buffer is reused by the next run

@@ -420,8 +420,8 @@ struct fallback_exec : no_extras {
       in = a;
     }
     float* out = out_dims.c > 0 ? b : fr.at(Op.output);
-    kernels::reference::forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, fr.batch,
-                                tensors.get(), B::biases > 0 ? tensors.get() + B::weights : nullptr);
+    kernels::reference::forward_kernel<typename B::layer, typename B::input, typename B::output>(
+        in, out, fr.batch, tensors.get(), B::biases > 0 ? tensors.get() + B::weights : nullptr);
     if constexpr (out_dims.c > 0)
       ks::nchw_to_nhwc<out_dims.c, out_dims.h, out_dims.w>(b, fr.at(Op.output), 0, fr.batch);
   }

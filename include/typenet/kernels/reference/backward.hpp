@@ -22,6 +22,7 @@
 
 #include "../../core/shape.hpp"
 #include "../../detail/type_list.hpp"
+#include "../../diag/rules.hpp"
 #include "../../layers/activation.hpp"
 #include "../../layers/batch_norm.hpp"
 #include "../../layers/conv2d.hpp"
@@ -307,8 +308,14 @@ void backward(adaptive_avg_pool<OH, OW>, shape<C, H, W>, shape<C, OH, OW>, const
 /// Chosen only when no layer-specific overload matches.
 template <class Layer, class In, class Out>
 void backward(Layer, In, Out, const backward_args&) {
-  static_assert(typenet::detail::always_false<Layer>::value,
-                "typenet: training: this layer kind has no backward pass (see the template argument Layer)");
+  static_assert(sizeof(diag::no_backward_pass<Layer, In>) > 0);
+}
+
+/// Runs the backward pass of bound layer B. The call is unqualified, so the overload of a layer defined
+/// outside typenet is found in the layer's own namespace, as its forward kernel is (forward_layer).
+template <class B>
+void backward_layer(const backward_args& a) {
+  backward(typename B::layer{}, typename B::input{}, typename B::output{}, a);
 }
 
 // ---- batch norm in training mode -------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#include "../../detail/type_list.hpp"
+#include "../../diag/rules.hpp"
 #include "activation.hpp"
 #include "batch_norm.hpp"
 #include "conv2d.hpp"
@@ -21,8 +21,14 @@ namespace typenet::kernels::reference {
 /// Chosen only when no layer-specific overload matches.
 template <class Layer, class In, class Out>
 void forward(Layer, In, Out, const float*, float*, int, const float*, const float*) {
-  static_assert(typenet::detail::always_false<Layer>::value,
-                "typenet: exec::reference has no kernel for this layer kind (see the template argument Layer)");
+  static_assert(sizeof(diag::no_reference_kernel<Layer, In>) > 0);
+}
+
+/// Runs Layer's kernel. The call is unqualified, so the kernel of a layer defined outside typenet is found
+/// in the layer's own namespace (argument-dependent lookup); policies call this, not forward() itself.
+template <class Layer, class In, class Out>
+void forward_kernel(const float* in, float* out, int batch, const float* weight, const float* bias) {
+  forward(Layer{}, In{}, Out{}, in, out, batch, weight, bias);
 }
 
 /// Runs bound layer B on `batch` images: `in` holds batch x B::input, `out` receives batch x B::output,
@@ -30,8 +36,8 @@ void forward(Layer, In, Out, const float*, float*, int, const float*, const floa
 /// (no_bias) gets a null bias pointer.
 template <class B>
 void forward_layer(const float* in, float* out, int batch, const float* params) {
-  forward(typename B::layer{}, typename B::input{}, typename B::output{}, in, out, batch, params + B::weight_offset,
-          B::biases > 0 ? params + B::bias_offset : nullptr);
+  forward_kernel<typename B::layer, typename B::input, typename B::output>(
+      in, out, batch, params + B::weight_offset, B::biases > 0 ? params + B::bias_offset : nullptr);
 }
 
 }  // namespace typenet::kernels::reference
