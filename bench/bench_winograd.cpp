@@ -1,6 +1,6 @@
 // bench_typenet_winograd: kernels/simd/winograd.hpp against the direct kernel (kernels/simd/conv2d.hpp) on the
-// seed AlexNet's 3x3 layers (13 x 13 maps, pad 1) and two of ResNet-50's (layer3: 256 channels on 14 x 14,
-// layer2: 128 on 28 x 28), all with the ReLU epilogue and the same inputs.
+// seed AlexNet's 3x3 layers (13 x 13 maps, pad 1) and three of ResNet-50's (layer4: 512 channels on 7 x 7,
+// layer3: 256 on 14 x 14, layer2: 128 on 28 x 28), all with the ReLU epilogue and the same inputs.
 //
 //   BM_wino<layer>/batch:B/threads:T     Winograd F(2x2, 3x3) (layer names ending _f2) or F(4x4, 3x3) (_f4),
 //                                        tiles split into T parts
@@ -144,6 +144,7 @@ using resnet_layer3_f2 = layer<256, 256, 2, 14>;
 using resnet_layer3_f4 = layer<256, 256, 4, 14>;
 using resnet_layer2_f2 = layer<128, 128, 2, 28>;
 using resnet_layer2_f4 = layer<128, 128, 4, 28>;
+using resnet_layer4_f2 = layer<512, 512, 2, 7>;
 
 template <class L>
 void BM_wino(benchmark::State& state) {
@@ -209,6 +210,8 @@ BENCHMARK_TEMPLATE(BM_direct, resnet_layer3_f2)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f2)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f4)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_direct, resnet_layer2_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer4_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_direct, resnet_layer4_f2)->Apply(configure);
 
 }  // namespace
 
