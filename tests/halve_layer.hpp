@@ -1,8 +1,9 @@
-// A layer written outside the library, as docs/contributing.md describes: its semantics, its exec::reference
-// kernel and its backward pass, all in its own namespace and found by argument-dependent lookup. It
-// multiplies by one half and keeps the shape. Used by the compile-fail tests of the rules about missing
-// kernels (which leave a part out with HALVE_WITHOUT_FORWARD / HALVE_WITHOUT_BACKWARD) and by
-// tests/reference/custom_layer_test.cpp, which runs and trains it.
+// Layers written outside the library, as docs/contributing.md describes: their semantics, exec::reference
+// kernels and backward passes, all in their own namespace and found by argument-dependent lookup.
+// `halve` multiplies by one half and keeps the shape; the compile-fail tests of the rules about missing
+// kernels leave a part of it out (HALVE_WITHOUT_FORWARD / HALVE_WITHOUT_BACKWARD). `channel_ramp` multiplies
+// channel c of a C x H x W map by c + 1, so a policy that hands it a map in another layout (exec::simd keeps
+// NHWC) gets a wrong result unless it converts. tests/reference/custom_layer_test.cpp runs and trains both.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,5 +34,27 @@ void backward(halve, S, S, const typenet::kernels::reference::backward_args& a) 
   for (std::int64_t i = 0; i < std::int64_t{a.batch} * S::size; ++i) a.dx[i] = 0.5f * a.dy[i];
 }
 #endif
+
+struct channel_ramp : typenet::layer_base {
+  static std::string name() { return "channel_ramp"; }
+  template <int Index, class In>
+  struct at : typenet::detail::no_params {
+    using output = In;
+  };
+};
+
+template <int C, int H, int W>
+void forward(channel_ramp, typenet::shape<C, H, W>, typenet::shape<C, H, W>, const float* in, float* out, int batch,
+             const float*, const float*) {
+  for (std::int64_t i = 0; i < std::int64_t{batch} * C * H * W; ++i)
+    out[i] = static_cast<float>(i / (H * W) % C + 1) * in[i];
+}
+
+template <int C, int H, int W>
+void backward(channel_ramp, typenet::shape<C, H, W>, typenet::shape<C, H, W>,
+              const typenet::kernels::reference::backward_args& a) {
+  for (std::int64_t i = 0; i < std::int64_t{a.batch} * C * H * W; ++i)
+    a.dx[i] = static_cast<float>(i / (H * W) % C + 1) * a.dy[i];
+}
 
 }  // namespace mine

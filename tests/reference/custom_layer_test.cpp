@@ -1,16 +1,22 @@
-// A layer defined outside the library (tests/halve_layer.hpp: y = x / 2, its reference kernel and backward
-// pass found by argument-dependent lookup) runs and trains. Checked against a network without it whose
-// next dense layer has half the weights: the same logits, and gradients derived by hand from that
+// Layers defined outside the library (tests/halve_layer.hpp: its reference kernels and backward passes found
+// by argument-dependent lookup) run and train. `halve` (y = x / 2) is checked against a network without it
+// whose next dense layer has half the weights: the same logits, and gradients derived by hand from that
 // identity (the first layer's equal, the second layer's weight gradient half the other network's, its bias
-// gradient equal).
+// gradient equal). `channel_ramp` (channel c times c + 1, after a convolution and before a ReLU) likewise
+// against the convolution's weights and bias scaled by c + 1 (the convolution's gradients then c + 1 times
+// the other network's, the dense layer's equal). exec::simd, which stores maps as NHWC and runs these
+// layers on their reference kernels, infers and trains both networks as the reference does.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <typenet/exec/simd.hpp>
 #include <typenet/train.hpp>
+#include <typenet/train/simd.hpp>
 
 #include "../halve_layer.hpp"
 #include "../train_compare.hpp"
@@ -21,6 +27,42 @@ namespace {
 
 struct with_halve : tn::network<tn::input<8>, tn::dense<8>, mine::halve, tn::dense<3>> {};
 struct folded : tn::network<tn::input<8>, tn::dense<8>, tn::dense<3>> {};
+using conv3 = tn::conv2d<4, tn::kernel<3>, tn::pad<1>>;
+struct with_ramp : tn::network<tn::input<3, 6, 6>, conv3, mine::channel_ramp, tn::relu, tn::flatten, tn::dense<3>> {};
+struct ramp_folded : tn::network<tn::input<3, 6, 6>, conv3, tn::relu, tn::flatten, tn::dense<3>> {};
+constexpr int conv_weights = 4 * 3 * 3 * 3, conv_params = conv_weights + 4;
+
+template <class Net>
+std::vector<float> inputs(int batch, int mul, int mod) {
+  std::vector<float> x(std::size_t(batch) * Net::input_shape::size);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i * mul % mod) / (mod / 2.f) - 1.f;
+  return x;
+}
+
+/// exec::simd's forward pass and trainer on Net against exec::reference's, on the same parameters.
+template <class Net>
+void simd_matches_reference(std::uint64_t seed) {
+  tn::params<Net> p;
+  train_compare::randomise(p, seed);
+  constexpr int batch = 3, classes = 3;
+  const std::vector<float> x = inputs<Net>(batch, 29, 13);
+  const std::vector<std::int64_t> labels{2, 0, 1};
+  std::vector<float> yr(batch * classes), ys(batch * classes);
+  tn::model<Net, tn::exec::reference_t>(p, batch).forward(x.data(), yr.data(), batch);
+  tn::model<Net, tn::exec::simd<>>(p, batch).forward(x.data(), ys.data(), batch);
+  for (int i = 0; i < batch * classes; ++i) CHECK(ys[i] == doctest::Approx(yr[i]).epsilon(1e-5).scale(1e-6));
+
+  tn::train::trainer<Net, tn::exec::reference_t> tr(p, batch);
+  tn::train::trainer<Net, tn::exec::simd<>> ts(p, batch);
+  CHECK(ts.forward_backward(x.data(), labels.data(), batch) ==
+        doctest::Approx(tr.forward_backward(x.data(), labels.data(), batch)).epsilon(1e-5));
+  const float* gr = tr.grads().data();
+  const float* gs = ts.grads().data();
+  float scale = 0;
+  for (std::int64_t i = 0; i < p.size(); ++i) scale = std::max(scale, std::abs(gr[i]));
+  REQUIRE(scale > 0);
+  for (std::int64_t i = 0; i < p.size(); ++i) CHECK(std::abs(gs[i] - gr[i]) <= 2e-5f * scale);
+}
 
 }  // namespace
 
@@ -56,6 +98,43 @@ TEST_CASE("a layer of one's own: runs and trains on exec::reference through its 
   for (int i = 0; i < w2_count; ++i) CHECK(ga[w2 + i] == doctest::Approx(0.5 * gb[w2 + i]).epsilon(1e-5).scale(1e-6));
   for (int i = w2 + w2_count; i < static_cast<int>(a.size()); ++i)
     CHECK(ga[i] == doctest::Approx(gb[i]).epsilon(1e-5).scale(1e-6));
+}
+
+TEST_CASE("a layer of one's own on a map: runs and trains on exec::reference, channel by channel") {
+  tn::params<with_ramp> a;
+  train_compare::randomise(a, 21);
+  tn::params<ramp_folded> b;
+  static_assert(tn::param_count<with_ramp> == tn::param_count<ramp_folded>);
+  std::copy(a.data(), a.data() + a.size(), b.data());
+  const auto ramp = [](int c) { return static_cast<float>(c + 1); };
+  for (int i = 0; i < conv_weights; ++i) b.data()[i] *= ramp(i / 27);  // weight [4][3][3][3]
+  for (int c = 0; c < 4; ++c) b.data()[conv_weights + c] *= ramp(c);   // bias [4]
+
+  constexpr int batch = 2;
+  const std::vector<float> x = inputs<with_ramp>(batch, 37, 17);
+  const std::vector<std::int64_t> labels{1, 2};
+  std::vector<float> ya(batch * 3), yb(batch * 3);
+  tn::model<with_ramp, tn::exec::reference_t>(a, batch).forward(x.data(), ya.data(), batch);
+  tn::model<ramp_folded, tn::exec::reference_t>(b, batch).forward(x.data(), yb.data(), batch);
+  for (int i = 0; i < batch * 3; ++i) CHECK(ya[i] == doctest::Approx(yb[i]).epsilon(1e-5).scale(1e-6));
+
+  tn::train::trainer<with_ramp, tn::exec::reference_t> ta(a, batch);
+  tn::train::trainer<ramp_folded, tn::exec::reference_t> tb(b, batch);
+  CHECK(ta.forward_backward(x.data(), labels.data(), batch) ==
+        doctest::Approx(tb.forward_backward(x.data(), labels.data(), batch)).epsilon(1e-6));
+  const float* ga = ta.grads().data();
+  const float* gb = tb.grads().data();
+  for (int i = 0; i < conv_weights; ++i)
+    CHECK(ga[i] == doctest::Approx(ramp(i / 27) * gb[i]).epsilon(1e-4).scale(1e-6));
+  for (int c = 0; c < 4; ++c)
+    CHECK(ga[conv_weights + c] == doctest::Approx(ramp(c) * gb[conv_weights + c]).epsilon(1e-4).scale(1e-6));
+  for (int i = conv_params; i < static_cast<int>(a.size()); ++i)
+    CHECK(ga[i] == doctest::Approx(gb[i]).epsilon(1e-4).scale(1e-6));
+}
+
+TEST_CASE("a layer of one's own: exec::simd infers and trains as exec::reference does") {
+  simd_matches_reference<with_halve>(31);
+  simd_matches_reference<with_ramp>(32);
 }
 
 TEST_CASE("a layer of one's own: exec::simd runs it on its reference kernel and names it") {

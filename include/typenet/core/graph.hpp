@@ -428,8 +428,9 @@ struct bind_branches {
 };
 template <bool Ok, int Top, class Path, class Key, class In, std::int64_t Offset, int K, class Done, class X,
           class... Rest>
-struct bind_branches_next {
+struct bind_branches_next {  // branch X broke a rule: its error, and stand-ins so that nothing else reports
   using error = typename bind<X, Top, path_push_t<Path, K>, Key, In, Offset>::error;
+  using output = invalid_shape;
   using nodes = Done;
   static constexpr std::int64_t end = Offset;
 };
@@ -450,8 +451,10 @@ template <class First, class S, class... Rest>
 struct first_mismatch<First, S, Rest...>
     : std::conditional_t<joins<First, S>(), first_mismatch<First, Rest...>, std::type_identity<S>> {};
 
-/// The most branches one concat joins (the lowered op's fixed input list, core/plan.hpp).
+/// The most branches one concat joins (the lowered ops' fixed input lists: op_desc, fused_op, the concat
+/// executors). diag::too_many_concat_branches states the number in its message.
 inline constexpr int max_concat_branches = 8;
+static_assert(max_concat_branches == 8, "typenet: update diag::too_many_concat_branches's message too");
 
 template <class Block, int Top, class Path, class Nodes>
 struct concat_check;

@@ -69,7 +69,7 @@ struct fused_op {
   int residual = -1;  ///< a value added before the epilogue (a residual join done in a convolution)
   int output = 0;
   int input_count = 0;
-  std::array<int, 8> inputs{};
+  std::array<int, ::typenet::detail::max_concat_branches> inputs{};
 };
 
 template <class List>

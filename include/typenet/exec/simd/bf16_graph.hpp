@@ -164,10 +164,11 @@ struct conv_exec : no_extras {
 template <class Low, fused_op Op, class Arch>
 struct concat_exec : no_extras {
   using out_v = stored_value<Low, Op.output>;
-  static constexpr std::array<int, 8> channels = simd_graph::concat_exec<Low, Op, Arch>::channels;
+  static constexpr std::array<int, ::typenet::detail::max_concat_branches> channels =
+      simd_graph::concat_exec<Low, Op, Arch>::channels;
   explicit concat_exec(const float*) {}
   void run(const frame& fr) const {
-    std::array<const bf16_t*, 8> in{};
+    std::array<const bf16_t*, ::typenet::detail::max_concat_branches> in{};
     for (int k = 0; k < Op.input_count; ++k) in[std::size_t(k)] = fr.at(Op.inputs[std::size_t(k)]);
     bf16_t* out = fr.at(Op.output);
     simd_graph::split_run(*fr.pool, out_v::pixels * fr.batch, [&](std::int64_t b, std::int64_t e) {

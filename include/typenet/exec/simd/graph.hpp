@@ -443,8 +443,8 @@ struct add_exec : no_extras {
 template <class Low, fused_op Op, class Arch>
 struct concat_exec : no_extras {
   using px = pixels_of<Low, Op.output>;
-  static constexpr std::array<int, 8> channels = [] {
-    std::array<int, 8> c{};
+  static constexpr std::array<int, ::typenet::detail::max_concat_branches> channels = [] {
+    std::array<int, ::typenet::detail::max_concat_branches> c{};
     for (int k = 0; k < Op.input_count; ++k) {
       const auto v = static_cast<std::size_t>(Op.inputs[std::size_t(k)]);
       c[std::size_t(k)] = Low::plan::dims[v].c > 0 ? Low::plan::dims[v].c : static_cast<int>(Low::plan::size[v]);
@@ -453,7 +453,7 @@ struct concat_exec : no_extras {
   }();
   explicit concat_exec(const float*) {}
   void run(const frame& fr) const {
-    std::array<const float*, 8> in{};
+    std::array<const float*, ::typenet::detail::max_concat_branches> in{};
     for (int k = 0; k < Op.input_count; ++k) in[std::size_t(k)] = fr.at(Op.inputs[std::size_t(k)]);
     split_run(*fr.pool, px::per_image * fr.batch, [&](std::int64_t b, std::int64_t e) {
       ks::concat_pixels(in.data(), channels.data(), Op.input_count, px::channels, fr.at(Op.output), b, e);

@@ -1,8 +1,9 @@
 // typenet/kernels/reference/layer.hpp: runs one bound layer of a network with the reference kernels.
 //
 // Each layer kind has one overload of reference::forward(Layer, In, Out, in, out, batch, weight, bias) in the
-// file named like its layers/ header; overload resolution on the layer type picks it. A layer kind without
-// a reference kernel is a compile error naming the layer.
+// file named like its layers/ header; overload resolution on the layer type picks it. A layer defined
+// outside typenet declares its overload in its own namespace: forward_kernel calls forward() unqualified, so
+// argument-dependent lookup finds it. A layer without one is the rule diag::no_reference_kernel.
 #pragma once
 #include <cstdint>
 
