@@ -344,7 +344,7 @@ class elementwise_kernels {
  public:
   static constexpr const char* name = Exec::name;
   using buffer = typename Exec::template buffer<float>;
-  static constexpr int classes = static_cast<int>(logits_shape<Net>::size);
+  static constexpr int classes = static_cast<int>(trained_logits<Net>::size);
   static constexpr int parts = Exec::reduction_parts;
   using acc = typename Exec::accumulator;
 

@@ -76,11 +76,25 @@ template <int N>
 inline constexpr bool is_flat<shape<N>> = true;
 }  // namespace detail
 
-/// The first training rule the network breaks (diag::nothing_to_train, diag::logits_not_flat), or void.
+namespace detail {
+/// Stands for a network that broke one of its own rules: that rule has reported already (the network type
+/// fires it), so training adds no error of its own, but still runs on stand-ins.
+struct network_rule_reported {};
+}  // namespace detail
+
+/// The first training rule the network breaks (diag::nothing_to_train, diag::logits_not_flat), or void;
+/// detail::network_rule_reported when the network itself is invalid.
 template <Network Net>
-using training_error = std::conditional_t<
-    trained_nodes<Net>::size == 0, diag::nothing_to_train<Net>,
-    std::conditional_t<detail::is_flat<logits_shape<Net>>, void, diag::logits_not_flat<Net, logits_shape<Net>>>>;
+using training_error =
+    std::conditional_t<!Net::is_valid, detail::network_rule_reported,
+                       std::conditional_t<trained_nodes<Net>::size == 0, diag::nothing_to_train<Net>,
+                                          std::conditional_t<detail::is_flat<logits_shape<Net>>, void,
+                                                             diag::logits_not_flat<Net, logits_shape<Net>>>>>;
+
+/// The logits' shape, with a stand-in (shape<1>) once a rule has fired, so that the training programs
+/// compile on without adding errors of their own.
+template <Network Net>
+using trained_logits = std::conditional_t<std::is_void_v<training_error<Net>>, logits_shape<Net>, shape<1>>;
 
 /// True when the network's last layer is a softmax (training folds it into the loss).
 template <Network Net>

@@ -150,8 +150,9 @@ template <Network Net, class Kernels>
 class training_program {
   using nodes = trained_nodes<Net>;
   static_assert(typenet::detail::report<training_error<Net>>::value);
-  // Stand-ins once a rule has fired, so that nothing else reports.
-  using logits = std::conditional_t<std::is_void_v<training_error<Net>>, logits_shape<Net>, shape<1>>;
+  // Stand-ins once a rule has fired (the network's own or training's), so that nothing else reports.
+  static constexpr bool runs = std::is_void_v<training_error<Net>>;
+  using logits = trained_logits<Net>;
 
  public:
   static constexpr int classes = static_cast<int>(logits::size);
@@ -174,18 +175,22 @@ class training_program {
                                   std::to_string(max_batch_) + " (the trainer's max_batch)");
     check_labels(labels, batch, classes);
     check_batch_norm(batch);
-    const float* x = kernels_.begin_step(in, batch);
-    weights_ = kernels_.weights(*params_);
-    dgrads_ = kernels_.gradients(grads_);
-    kernels_.zero(dgrads_, params<Net>::count);
-    place_ = 0;
-    const float* z = forward_list(nodes{}, 0, x, batch);
-    float* dz = gradient(last_value(), classes);
-    const double loss = kernels_.loss(z, labels, batch, classes, dz);
-    backward_list(nodes{}, 0, x, dz, value(input_gradient_at), batch);
-    kernels_.end_step(*params_, grads_);
-    ++steps_;
-    return loss;
+    if constexpr (!runs) {
+      return 0.0;  // a rule has fired: the program does not compile
+    } else {
+      const float* x = kernels_.begin_step(in, batch);
+      weights_ = kernels_.weights(*params_);
+      dgrads_ = kernels_.gradients(grads_);
+      kernels_.zero(dgrads_, params<Net>::count);
+      place_ = 0;
+      const float* z = forward_list(nodes{}, 0, x, batch);
+      float* dz = gradient(last_value(), classes);
+      const double loss = kernels_.loss(z, labels, batch, classes, dz);
+      backward_list(nodes{}, 0, x, dz, value(input_gradient_at), batch);
+      kernels_.end_step(*params_, grads_);
+      ++steps_;
+      return loss;
+    }
   }
 
   /// The gradients of the last step, in the layout of params<Net> (keyed like the weights).
@@ -230,8 +235,12 @@ class training_program {
 
   // Where the logits are: the last trained node's value.
   static constexpr std::int64_t last_value() {
-    using last = typenet::detail::at_t<nodes::size - 1, nodes>;
-    return node_plan<last>::value(list_plan<nodes>::floats - node_plan<last>::floats);
+    if constexpr (nodes::size == 0) {
+      return 0;  // a rule has fired (nothing_to_train, or the network's own)
+    } else {
+      using last = typenet::detail::at_t<nodes::size - 1, nodes>;
+      return node_plan<last>::value(list_plan<nodes>::floats - node_plan<last>::floats);
+    }
   }
 
   // The arena: a node's per-image offset times max_batch. A value's gradient follows the value.
