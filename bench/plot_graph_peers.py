@@ -10,6 +10,8 @@ typenet's slowest, and the other way round). Bottom panel: the machine's limit b
 multiply-adds per second (the network's direct-convolution count, from `typenet-zoo summary`, times two,
 over the median time) as a fraction of threads x one core's FP32 FMA peak (`bench_machine`'s
 BM_peak_fma_f32_zmm). Winograd does fewer multiplies than it is credited with, so this can exceed 1.
+Prints each point's ratios and fraction as it goes (tests/reference/CMakeLists.txt checks them against the
+ratios graph_peers.py printed for a recorded run).
 """
 import argparse
 import json
@@ -21,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-PEERS = (("onednn", "oneDNN (best algorithm)"), ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO"))
+PEERS = (("onednn", "oneDNN"), ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO"))
 
 
 def multiply_adds(zoo, net):
@@ -69,6 +71,8 @@ def main():
                 spans[peer].append((r - low, high - r))
             flops = 2.0 * macs * batch / (ours["median_ms"] * 1e-3)
             fractions.append(flops / (threads * args.peak * 1e9))
+            shown = [f"{name} {ratios[peer][-1]:.3f}x" for peer, name in PEERS if peer in engines]
+            print(f"{net} {batch} / {threads}: {', '.join(shown)}; typenet {fractions[-1]:.2f} of the FMA peak")
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 7.5), height_ratios=(3, 2), sharex=True)
     width = 0.26
@@ -76,7 +80,8 @@ def main():
     for k, (peer, name) in enumerate(PEERS):
         pos = [x + (k - 1) * width for x in xs]
         err = list(zip(*spans[peer])) if spans[peer] else None
-        top.bar(pos, ratios[peer], width, label=name, yerr=err, capsize=2)
+        top.bar(pos, ratios[peer], width, label=name + (" (best algorithm)" if peer == "onednn" else ""), yerr=err,
+                capsize=2)
     top.axhline(1.0, color="black", linewidth=1)
     top.set_ylabel("peer time / typenet time\n(above 1: typenet faster)")
     top.legend(loc="upper left", ncol=3, fontsize=9)
