@@ -164,6 +164,13 @@ MUTANTS = [
          bug="bias gradient of the first image only", file=TOPS,
          old="for (int n = 0; n < batch; ++n) sum += dy[std::int64_t{n} * units + u];",
          new="for (int n = 0; n < (batch > 0); ++n) sum += dy[std::int64_t{n} * units + u];", **TRAIN_ELEMENTWISE),
+    dict(name="train-elementwise-host-dweight-kept", kernel="element-wise program: a layer on the host",
+         bug="its weight gradient not copied back", file=TELEM,
+         old="if constexpr (L::weights > 0) exec_.to_device(a.dweight, hdw, L::weights);", new="",
+         **REFERENCE),
+    dict(name="train-elementwise-host-dy-missing", kernel="element-wise program: a layer on the host",
+         bug="its output gradient not copied to the host", file=TELEM,
+         old="exec_.to_host_later(hdy, a.dy, outputs);", new="", **REFERENCE),
     # --- simd pooling (kernels/simd/pool.hpp)
     dict(name="simd-maxpool-nan-ordered-neq", kernel="simd max_pool", bug="NaN: x != x (ordered on AVX/AVX-512)",
          file=POOL, old="acc = xsimd::select((v > acc) | is_nan(v), v, acc);",

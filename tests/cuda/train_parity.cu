@@ -5,6 +5,7 @@
 //     within 2e-5 of each tensor's largest gradient, as exec::simd's trainer is held;
 //   - the zoo networks through the same program with double window sums (cuda_executor<double>), which
 //     repeat the reference's arithmetic, within 1e-5; AlexNet and SqueezeNet also with float sums;
+//   - layers written outside typenet (tests/halve_layer.hpp), which run on the host between the kernels;
 //   - several SGD steps in a row (parameters uploaded, gradients and running statistics downloaded each
 //     step) against the same steps with the reference trainer.
 // The same element functions and program run on the host in tests/reference/train_elementwise_test.cpp.
@@ -20,6 +21,7 @@
 #include <typenet/zoo/resnet.hpp>
 #include <typenet/zoo/squeezenet.hpp>
 
+#include "../halve_layer.hpp"
 #include "../train_compare.hpp"
 #include "cuda_test_util.hpp"
 
@@ -70,6 +72,14 @@ TEST_CASE("cuda training matches the reference: max-pool ties go to the first ma
 }
 
 TEST_CASE("cuda training matches the reference: lenet5") { compare<tn::zoo::lenet5>(4, 6); }
+
+TEST_CASE("cuda training matches the reference: layers of one's own, on the host between the GPU's kernels") {
+  using halved = tn::network<tn::input<8>, tn::dense<8>, mine::halve, tn::dense<3>>;
+  using scaled = tn::network<tn::input<3, 6, 6>, tn::conv2d<4, tn::kernel<3>, tn::pad<1>>, mine::channel_scale,
+                             mine::channel_ramp, tn::relu, tn::flatten, tn::dense<3>>;
+  compare<halved>(3, 21);
+  compare<scaled>(2, 22);
+}
 
 TEST_CASE("cuda training matches the reference: the zoo") {
   compare<tn::zoo::seed_alexnet>(2, 11);

@@ -4,14 +4,18 @@
 // identity (the first layer's equal, the second layer's weight gradient half the other network's, its bias
 // gradient equal). `channel_ramp` (channel c times c + 1, after a convolution and before a ReLU) likewise
 // against the convolution's weights and bias scaled by c + 1 (the convolution's gradients then c + 1 times
-// the other network's, the dense layer's equal). exec::simd, which stores maps as NHWC and runs these
-// layers on their reference kernels, infers and trains both networks as the reference does.
+// the other network's, the dense layer's equal). `channel_scale` (channel c times s[c] plus t[c], parameters
+// of its own) against the convolution with s folded into its weights and bias, gradients by the chain rule
+// through that identity. exec::simd, which stores maps as NHWC and runs these layers on their reference
+// kernels, infers and trains the networks as the reference does, and so does exec::cuda's training program
+// (on its host executor), which runs them on the host between its element-wise kernels.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <typenet/exec/simd.hpp>
@@ -20,6 +24,7 @@
 
 #include "../halve_layer.hpp"
 #include "../train_compare.hpp"
+#include "train_elementwise.hpp"
 
 namespace tn = typenet;
 
@@ -30,6 +35,7 @@ struct folded : tn::network<tn::input<8>, tn::dense<8>, tn::dense<3>> {};
 using conv3 = tn::conv2d<4, tn::kernel<3>, tn::pad<1>>;
 struct with_ramp : tn::network<tn::input<3, 6, 6>, conv3, mine::channel_ramp, tn::relu, tn::flatten, tn::dense<3>> {};
 struct ramp_folded : tn::network<tn::input<3, 6, 6>, conv3, tn::relu, tn::flatten, tn::dense<3>> {};
+struct with_scale : tn::network<tn::input<3, 6, 6>, conv3, mine::channel_scale, tn::relu, tn::flatten, tn::dense<3>> {};
 constexpr int conv_weights = 4 * 3 * 3 * 3, conv_params = conv_weights + 4;
 
 template <class Net>
@@ -62,6 +68,26 @@ void simd_matches_reference(std::uint64_t seed) {
   for (std::int64_t i = 0; i < p.size(); ++i) scale = std::max(scale, std::abs(gr[i]));
   REQUIRE(scale > 0);
   for (std::int64_t i = 0; i < p.size(); ++i) CHECK(std::abs(gs[i] - gr[i]) <= 2e-5f * scale);
+}
+
+/// Net A with a layer of one's own and its twin B (the layer folded into B's parameters) on exec::reference:
+/// the same logits and loss on `batch` inputs; returns both trainers' gradients.
+template <class A, class B>
+std::pair<std::vector<float>, std::vector<float>> twin_gradients(const tn::params<A>& a, const tn::params<B>& b,
+                                                                 int batch, const std::vector<std::int64_t>& labels) {
+  const std::vector<float> x = inputs<A>(batch, 37, 17);
+  std::vector<float> ya(std::size_t(batch) * 3), yb(ya.size());
+  tn::model<A, tn::exec::reference_t>(a, batch).forward(x.data(), ya.data(), batch);
+  tn::model<B, tn::exec::reference_t>(b, batch).forward(x.data(), yb.data(), batch);
+  for (std::size_t i = 0; i < ya.size(); ++i) CHECK(ya[i] == doctest::Approx(yb[i]).epsilon(1e-5).scale(1e-6));
+  tn::params<A> pa = a;
+  tn::params<B> pb = b;
+  tn::train::trainer<A, tn::exec::reference_t> ta(pa, batch);
+  tn::train::trainer<B, tn::exec::reference_t> tb(pb, batch);
+  CHECK(ta.forward_backward(x.data(), labels.data(), batch) ==
+        doctest::Approx(tb.forward_backward(x.data(), labels.data(), batch)).epsilon(1e-6));
+  return {std::vector<float>(ta.grads().data(), ta.grads().data() + pa.size()),
+          std::vector<float>(tb.grads().data(), tb.grads().data() + pb.size())};
 }
 
 }  // namespace
@@ -110,20 +136,7 @@ TEST_CASE("a layer of one's own on a map: runs and trains on exec::reference, ch
   for (int i = 0; i < conv_weights; ++i) b.data()[i] *= ramp(i / 27);  // weight [4][3][3][3]
   for (int c = 0; c < 4; ++c) b.data()[conv_weights + c] *= ramp(c);   // bias [4]
 
-  constexpr int batch = 2;
-  const std::vector<float> x = inputs<with_ramp>(batch, 37, 17);
-  const std::vector<std::int64_t> labels{1, 2};
-  std::vector<float> ya(batch * 3), yb(batch * 3);
-  tn::model<with_ramp, tn::exec::reference_t>(a, batch).forward(x.data(), ya.data(), batch);
-  tn::model<ramp_folded, tn::exec::reference_t>(b, batch).forward(x.data(), yb.data(), batch);
-  for (int i = 0; i < batch * 3; ++i) CHECK(ya[i] == doctest::Approx(yb[i]).epsilon(1e-5).scale(1e-6));
-
-  tn::train::trainer<with_ramp, tn::exec::reference_t> ta(a, batch);
-  tn::train::trainer<ramp_folded, tn::exec::reference_t> tb(b, batch);
-  CHECK(ta.forward_backward(x.data(), labels.data(), batch) ==
-        doctest::Approx(tb.forward_backward(x.data(), labels.data(), batch)).epsilon(1e-6));
-  const float* ga = ta.grads().data();
-  const float* gb = tb.grads().data();
+  const auto [ga, gb] = twin_gradients(a, b, 2, {1, 2});
   for (int i = 0; i < conv_weights; ++i)
     CHECK(ga[i] == doctest::Approx(ramp(i / 27) * gb[i]).epsilon(1e-4).scale(1e-6));
   for (int c = 0; c < 4; ++c)
@@ -151,4 +164,53 @@ TEST_CASE("a layer of one's own: exec::simd runs it on its reference kernel and 
   for (int i = 0; i < batch * 3; ++i) CHECK(ys[i] == doctest::Approx(yr[i]).epsilon(1e-5).scale(1e-6));
   const std::string text = tn::describe<with_halve, tn::exec::simd<>>();
   CHECK(text.find("exec::reference's kernel for 1 layer(s): 1 (halve)") != std::string::npos);
+}
+
+TEST_CASE("a layer with parameters of its own: runs and trains on exec::reference") {
+  tn::params<with_scale> a;
+  train_compare::randomise(a, 23);
+  tn::params<ramp_folded> b;
+  static_assert(tn::param_count<with_scale> == tn::param_count<ramp_folded> + 8);
+  const float* s = a.data() + conv_params;  // the layer's weight [4], then its bias [4]
+  for (int i = 0; i < conv_weights; ++i) b.data()[i] = s[i / 27] * a.data()[i];
+  for (int c = 0; c < 4; ++c) b.data()[conv_weights + c] = s[c] * a.data()[conv_weights + c] + s[4 + c];
+  std::copy(a.data() + conv_params + 8, a.data() + a.size(), b.data() + conv_params);
+
+  const auto [ga, gb] = twin_gradients(a, b, 3, {2, 1, 0});
+  // The folded network's weight and bias gradients dW', db' give the others: dW = s dW', db = s db',
+  // ds[c] = sum over c's weights of dW' W + db' b (the convolution's output before the scale), dt = db'.
+  for (int i = 0; i < conv_weights; ++i) CHECK(ga[i] == doctest::Approx(s[i / 27] * gb[i]).epsilon(1e-4).scale(1e-6));
+  for (int c = 0; c < 4; ++c) {
+    const float db = gb[conv_weights + c];
+    CHECK(ga[conv_weights + c] == doctest::Approx(s[c] * db).epsilon(1e-4).scale(1e-6));
+    double ds = double{db} * a.data()[conv_weights + c];
+    for (int k = 0; k < 27; ++k) ds += double{gb[c * 27 + k]} * a.data()[c * 27 + k];
+    CHECK(ga[conv_params + c] == doctest::Approx(ds).epsilon(1e-4).scale(1e-6));
+    CHECK(ga[conv_params + 4 + c] == doctest::Approx(db).epsilon(1e-4).scale(1e-6));
+  }
+  // The dense layer's: equal, up to float rounding of the two forward passes (within 1e-5 of its largest;
+  // element by element, the smallest gradients differ by 3e-4 of themselves).
+  float largest = 0;
+  for (int i = conv_params; i < static_cast<int>(b.size()); ++i) largest = std::max(largest, std::abs(gb[i]));
+  REQUIRE(largest > 0);
+  for (int i = conv_params; i < static_cast<int>(b.size()); ++i) CHECK(std::abs(ga[i + 8] - gb[i]) <= 1e-5f * largest);
+}
+
+TEST_CASE("a layer of one's own: exec::simd infers and trains it with parameters as exec::reference does") {
+  simd_matches_reference<with_scale>(33);
+}
+
+TEST_CASE("a layer of one's own: exec::cuda's training program runs it on the host (checked on the host executor)") {
+  // The element-wise program with its layers' values in the executor's memory: here the host executor's own
+  // copies, so every copy to the host and back that the GPU makes is made, and the step must match the
+  // reference trainer's in loss, logits, every gradient and the input's gradient.
+  train_elementwise::compare<with_halve>(3, 41);
+  train_elementwise::compare<with_ramp>(2, 42);
+  train_elementwise::compare<with_scale>(3, 43);
+  train_elementwise::compare<with_scale, double>(1, 44, 1e-6);
+  using kernels = tn::train::detail::elementwise_kernels<with_scale, tn::train::detail::host_executor<>>;
+  CHECK(kernels::host_layers() == std::vector<std::string>{"1 (channel_scale)"});
+  CHECK(tn::train::detail::elementwise_kernels<with_halve, tn::train::detail::host_executor<>>::host_layers() ==
+        std::vector<std::string>{"1 (halve)"});
+  CHECK(tn::train::detail::elementwise_kernels<ramp_folded, tn::train::detail::host_executor<>>::host_layers().empty());
 }

@@ -87,9 +87,6 @@ TYPENET_DIAG_RULE(no_reference_kernel, TYPENET_P(class Layer, class Input),
 TYPENET_DIAG_RULE(no_backward_pass, TYPENET_P(class Layer, class Input),
   "typenet: no_backward_pass: training needs this layer's (first argument below) backward pass: a "
   "backward(Layer, In, Out, backward_args) overload beside its reference kernel (docs/contributing.md)")
-TYPENET_DIAG_RULE(no_elementwise_kernel, TYPENET_P(class Layer, class Input),
-  "typenet: no_elementwise_kernel: exec::cuda's trainer runs every layer as functions of one element, and this "
-  "layer (first argument below) has none; train it with exec::reference_t or exec::simd (docs/contributing.md)")
 TYPENET_DIAG_RULE(precision_not_implemented, class Precision,
   "typenet: precision_not_implemented: exec::simd computes in tn::precision::f32, tn::precision::bf16 or "
   "tn::precision::int8; the precision below has no kernels")

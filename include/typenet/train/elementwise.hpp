@@ -7,6 +7,10 @@
 //     parameters and input as if they were on a device. The tests hold that run to exec::reference's
 //     trainer on networks of every layer kind and block (tests/reference/train_elementwise_test.cpp), so
 //     the program the GPU runs is checked, but for the launches themselves, on any machine.
+// A layer without element functions (layer_kind::other: a layer written outside typenet, with its reference
+// kernel and backward pass) runs those on the host, as exec::cuda's inference runs it: its input (and, going
+// back, its output, output gradient and parameter gradients) copied to host memory, the results copied back;
+// host_layers() names such layers.
 // The step is exec::reference's walk (train/reference.hpp: same memory plan, loss, dropout masks). A step
 // uploads the parameters and the input, and downloads the gradients, batch norm's running statistics and
 // the logits (the loss and its gradient are computed on the host, in double, like the other policies'):
@@ -15,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../core/graph.hpp"
@@ -338,6 +343,29 @@ inline constexpr int widest_batch_norm = [] {
   return c;
 }();
 
+/// Whether the element-wise program runs trained leaf L on the host: a layer without element functions
+/// (layer_kind::other, e.g. a layer written outside typenet) runs its exec::reference kernel and backward pass
+/// there, its values copied from the executor's memory and back.
+template <class L>
+inline constexpr bool runs_on_host = layer_kind_of<typename L::layer> == layer_kind::other;
+
+/// The host floats such layers need: per image, a backward pass's x, y, dy and dx (the forward pass uses
+/// the first two), and the largest one's parameter gradients.
+struct host_staging {
+  std::int64_t per_image = 0, gradients = 0;
+};
+template <Network Net>
+inline constexpr host_staging host_staging_of = [] {
+  host_staging s;
+  for_each_leaf(trained_nodes<Net>{}, [&]<class L>() {
+    if constexpr (runs_on_host<L>) {
+      s.per_image = std::max<std::int64_t>(s.per_image, 2 * (L::input::size + L::output::size));
+      s.gradients = std::max<std::int64_t>(s.gradients, L::weights + L::biases);
+    }
+  });
+  return s;
+}();
+
 /// The Kernels of training_program (train/reference.hpp) for an executor: see the file comment.
 template <Network Net, class Exec>
 class elementwise_kernels {
@@ -357,7 +385,19 @@ class elementwise_kernels {
         logits_(static_cast<std::size_t>(max_batch) * classes),
         dlogits_(logits_.size()),
         mirrors_{std::vector<float>(logits_.size()),
-                 std::vector<float>(static_cast<std::size_t>(max_batch) * Net::input_shape::size)} {}
+                 std::vector<float>(static_cast<std::size_t>(max_batch) * Net::input_shape::size)},
+        host_(static_cast<std::size_t>(max_batch * host_staging_of<Net>.per_image + host_staging_of<Net>.gradients)) {}
+
+  /// The keys of the layers this program runs on the host (runs_on_host), e.g. "2 (halve)".
+  static std::vector<std::string> host_layers() {
+    std::vector<std::string> names;
+    for_each_leaf(trained_nodes<Net>{}, [&]<class L>() {
+      if constexpr (runs_on_host<L>)
+        names.push_back(std::string(typenet::detail::key_text<typename L::key>::view()) + " (" + L::layer::name() +
+                        ")");
+    });
+    return names;
+  }
 
   Exec& executor() noexcept { return exec_; }
   buffer allocate(std::int64_t floats) { return exec_.template allocate<float>(floats); }
@@ -368,6 +408,7 @@ class elementwise_kernels {
     return input_.get();
   }
   float* weights(params<Net>& p) {
+    host_params_ = p.data();  // what the layers run on the host read: the values just uploaded
     exec_.to_device(params_.get(), p.data(), params<Net>::count);
     return params_.get();
   }
@@ -464,7 +505,12 @@ class elementwise_kernels {
     } else if constexpr (kind == layer_kind::softmax) {
       exec_.for_each(batch, softmax_op{L::output::size, x, y});
     } else {
-      static_assert(sizeof(diag::no_elementwise_kernel<layer, typename L::input>) > 0);
+      static_assert(runs_on_host<L>);
+      const std::int64_t inputs = std::int64_t{batch} * L::input::size;
+      float *hx = host_.data(), *hy = hx + inputs;
+      exec_.to_host(hx, x, inputs);
+      kernels::reference::forward_layer<L>(hx, hy, batch, host_params_);
+      exec_.to_device(y, hy, count);
     }
   }
 
@@ -500,11 +546,33 @@ class elementwise_kernels {
     } else if constexpr (kind == layer_kind::softmax) {
       exec_.for_each(a.batch, softmax_dx_op{L::output::size, a.y, a.dy, a.dx});
     } else {
-      static_assert(sizeof(diag::no_elementwise_kernel<layer, typename L::input>) > 0);
+      static_assert(runs_on_host<L>);
+      backward_on_host<L>(a);
     }
   }
 
  private:
+  // Layer L's backward pass on the host (runs_on_host): x, y, dy and its parameter gradients so far copied
+  // from the executor's memory, dx and the gradients (exec::reference's backward pass adds to them) back.
+  template <class L>
+  void backward_on_host(const kernels::reference::backward_args& a) {
+    const std::int64_t inputs = std::int64_t{a.batch} * L::input::size,
+                       outputs = std::int64_t{a.batch} * L::output::size;
+    float *hx = host_.data(), *hy = hx + inputs, *hdy = hy + outputs, *hdx = hdy + outputs, *hdw = hdx + inputs,
+          *hdb = hdw + L::weights;
+    exec_.to_host_later(hx, a.x, inputs);
+    exec_.to_host_later(hy, a.y, outputs);
+    exec_.to_host_later(hdy, a.dy, outputs);
+    if constexpr (L::weights > 0) exec_.to_host_later(hdw, a.dweight, L::weights);
+    if constexpr (L::biases > 0) exec_.to_host_later(hdb, a.dbias, L::biases);
+    exec_.wait();
+    kernels::reference::backward_layer<L>({hx, hy, hdy, hdx, a.batch, host_params_ + L::weight_offset,
+                                           L::weights > 0 ? hdw : nullptr, L::biases > 0 ? hdb : nullptr});
+    exec_.to_device(a.dx, hdx, inputs);
+    if constexpr (L::weights > 0) exec_.to_device(a.dweight, hdw, L::weights);
+    if constexpr (L::biases > 0) exec_.to_device(a.dbias, hdb, L::biases);
+  }
+
   template <class L>
   static consteval window_geometry geometry() {
     return window_of_shapes<typename L::layer, typename L::input, typename L::output>();
@@ -522,6 +590,8 @@ class elementwise_kernels {
   typename Exec::template buffer<double> moments_;
   std::vector<float> logits_, dlogits_;
   mutable std::vector<float> mirrors_[2];  // host_view's copies: the logits, the input gradient
+  std::vector<float> host_;                // the layers run on the host: their values (host_staging_of)
+  const float* host_params_ = nullptr;     // the caller's params during a step
 };
 
 /// The element-wise training program on an executor (exec::cuda's trainer is this on the GPU's).
