@@ -6,8 +6,10 @@
 # Needs, in BUILD_DIR/bin: typenet_cuda_errors, typenet_cuda_parity_shapes, typenet_cuda_parity_random,
 # typenet_cuda_parity_zoo, typenet_cuda_parity_graph, typenet_cuda_nonfinite, typenet_cuda_train_parity, cuda_bench, cuda_graph_bench
 # (prebuilt; they link the CUDA runtime statically), and python3 with PyTorch + cuDNN + torchvision for the
-# comparisons. Runs the gpu tests (binaries directly, not ctest: the build folder's paths need not exist on
-# that machine; every math, Winograd and direct convolutions), cuda_bench --quick (seed AlexNet: every
+# comparisons (tools/gpu_pack.sh builds, strips and packs the binaries on a machine without a GPU). Runs, in
+# this order: the AlexNet-level gpu tests (errors, parity_shapes, parity_random, parity_zoo; binaries
+# directly, not ctest: the build folder's paths need not exist on that machine; every math, Winograd and
+# direct convolutions), cuda_bench --quick (seed AlexNet: every
 # fused stage at batch 64 and 256, the whole network at 1, 64, 256; both convolution algorithms, five
 # maths; before timing it checks batch 2 against exec::reference and batches 131 and 256 against chunked
 # runs and the reference, and writes typenet's weights, 256 images and its outputs to $OUT/dump) and the
@@ -16,14 +18,15 @@
 # one for the conv2 stage and the whole network; a CUDA-graph-captured PyTorch at batch 1), and, before that
 # comparison, the graph networks' one (bench/torch_cuda_graph_compare.py: cuda_graph_bench on resnet50,
 # mobilenet_v2 and squeezenet1_1 at batch 1, 64, 256, CUDA graphs on and off, against PyTorch + cuDNN fp32
-# and tf32 on the same weights, outputs checked first), and writes under $OUT:
+# and tf32 on the same weights, outputs checked first), and then, with what is left of the budget, the
+# other gpu tests (parity_graph, nonfinite, train_parity); and writes under $OUT:
 #   results.md   the summary: device, tests, parity lines, cuda_bench's checks, the comparison tables, the
 #                typenet per-stage and whole-network tables (Winograd and direct side by side), step times
 #   device.txt   nvidia-smi: name, driver, memory, clocks; `nvidia-smi -q -d CLOCK` before and after the
 #                benchmarks
 #   tests.log    the test binaries' output     bench.txt    cuda_bench's output
 #   compare.log  torch_cuda_compare.py's output     graph_compare.log  torch_cuda_graph_compare.py's
-# Every step runs under a timeout (30 + 70 + 50 + 100 + 180 + 60 s for the tests, 120 s cuda_bench, 200 s
+# Every step runs under a timeout (30 + 70 + 50 + 100 s for the first tests, 180 + 60 + 120 s for the others, 120 s cuda_bench, 200 s
 # the graph networks' comparison (PyTorch timing stops after 160 s of it), 260 s the AlexNet comparison, of
 # which at most 45 s per cuDNN configuration and no new one after 170 s of them) and the whole script under
 # a budget (GPU_CHECK_BUDGET seconds, default 600): a step gets at most what is left of it. PYTHON picks the interpreter (default python3); COMPARE_ARGS adds arguments to
@@ -80,27 +83,38 @@ clocks() {
 
 : > "$out/tests.log"
 tests="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo typenet_cuda_parity_graph typenet_cuda_nonfinite typenet_cuda_train_parity"
+# The tests that gate the benchmarks run first (the seed AlexNet's kernels in every math); the graph
+# networks', the non-finite and the training tests run after the three benchmarks, with what is left of the
+# budget, so that a device loan too short for everything still yields the comparisons (which check their
+# own outputs first: cuda_bench against exec::reference, the graph networks against PyTorch).
+tests_first="typenet_cuda_errors typenet_cuda_parity_shapes typenet_cuda_parity_random typenet_cuda_parity_zoo"
+tests_after="typenet_cuda_parity_graph typenet_cuda_nonfinite typenet_cuda_train_parity"
 declare -A result
 declare -A limit_of=([typenet_cuda_errors]=30 [typenet_cuda_parity_shapes]=70 [typenet_cuda_parity_random]=50 [typenet_cuda_parity_zoo]=100 [typenet_cuda_parity_graph]=180 [typenet_cuda_nonfinite]=60 [typenet_cuda_train_parity]=120)
-for t in $tests; do
-  echo "=== $t" >> "$out/tests.log"
-  if [[ ! -x $bin/$t ]]; then
-    result[$t]="MISSING ($bin/$t)"
-    status=1
-    echo "=== $t: missing" >> "$out/tests.log"
-    continue
-  fi
-  run_step "$t" "${limit_of[$t]}" "$out/tests.log" "$bin/$t"
-  rc=$?
-  case $rc in
-    0) result[$t]="passed" ;;
-    77) result[$t]="SKIPPED"; status=1 ;;
-    124 | 137) result[$t]="TIMED OUT"; status=1 ;;
-    *) result[$t]="FAILED (exit $rc)"; status=1 ;;
-  esac
-  result[$t]="${result[$t]} in ${took[$t]}"
-  echo "=== $t: ${result[$t]}" >> "$out/tests.log"
-done
+run_tests() {
+  local t rc
+  for t in "$@"; do
+    echo "=== $t" >> "$out/tests.log"
+    if [[ ! -x $bin/$t ]]; then
+      result[$t]="MISSING ($bin/$t)"
+      status=1
+      echo "=== $t: missing" >> "$out/tests.log"
+      continue
+    fi
+    run_step "$t" "${limit_of[$t]}" "$out/tests.log" "$bin/$t"
+    rc=$?
+    case $rc in
+      0) result[$t]="passed" ;;
+      77) result[$t]="SKIPPED"; status=1 ;;
+      124 | 137) result[$t]="TIMED OUT"; status=1 ;;
+      *) result[$t]="FAILED (exit $rc)"; status=1 ;;
+    esac
+    result[$t]="${result[$t]} in ${took[$t]}"
+    echo "=== $t: ${result[$t]}" >> "$out/tests.log"
+  done
+}
+# shellcheck disable=SC2086  # word lists
+run_tests $tests_first
 
 : > "$out/bench.txt"
 bench_result="ran"
@@ -131,6 +145,9 @@ run_step compare 260 "$out/compare.log" env PYTHONUNBUFFERED=1 "$python" "$here/
   --probe-batches 64,256 --probe-timeout 45 --probe-budget 170 --graph-batches 1,64 "${dump_args[@]}" ${COMPARE_ARGS:-}
 rc=$?
 ((rc != 0)) && { status=1; compare_result="FAILED (exit $rc)"; }
+
+# shellcheck disable=SC2086  # word lists
+run_tests $tests_after
 
 # typenet's own tables from bench.txt: Winograd and direct side by side.
 pivot_stages() {
@@ -228,9 +245,9 @@ pivot_net() {
   echo
   pivot_net
   echo
-  echo "## Step times"
+  echo "## Step times (in run order)"
   echo
-  for s in $tests cuda_bench graph_compare compare; do echo "- $s: ${took[$s]:-not run}"; done
+  for s in $tests_first cuda_bench graph_compare compare $tests_after; do echo "- $s: ${took[$s]:-not run}"; done
   echo "- whole script: $SECONDS s (budget $budget s)"
 } > "$out/results.md"
 rm -f "$out/compare.md" "$out/graph_compare.md"
