@@ -388,7 +388,7 @@ class elementwise_kernels {
                  std::vector<float>(static_cast<std::size_t>(max_batch) * Net::input_shape::size)},
         host_(static_cast<std::size_t>(max_batch * host_staging_of<Net>.per_image + host_staging_of<Net>.gradients)) {}
 
-  /// The keys of the layers this program runs on the host (runs_on_host), e.g. "2 (halve)".
+  /// The keys of the layers this program runs on the host (runs_on_host), e.g. "1 (halve)".
   static std::vector<std::string> host_layers() {
     std::vector<std::string> names;
     for_each_leaf(trained_nodes<Net>{}, [&]<class L>() {
