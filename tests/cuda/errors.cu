@@ -6,8 +6,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -135,7 +133,9 @@ TEST_CASE("exec::cuda: a layer of one's own runs on its reference kernel (found 
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5).scale(1e-6));
 }
 
-TEST_CASE("exec::cuda: a layer of one's own trains (its kernel and backward pass on the host)") {
+TEST_CASE("exec::cuda: the trainer of a network with a layer of one's own builds, or fails cleanly") {
+  // It compiles (the layer runs on the host between the GPU's kernels); cuda.train_parity checks its steps
+  // against the reference trainer on a GPU.
   using custom = tn::network<tn::input<8>, tn::dense<8>, mine::halve, tn::dense<3>>;
   tn::params<custom> p;
   tn::init_he(p, 6);
@@ -143,16 +143,6 @@ TEST_CASE("exec::cuda: a layer of one's own trains (its kernel and backward pass
     CHECK_THROWS_AS((tn::train::trainer<custom, tn::exec::cuda>(p, 2)), tn::cuda_error);
     return;
   }
-  std::vector<float> in(2 * 8);
-  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i % 7) / 3.f - 1.f;
-  const std::int64_t labels[2] = {2, 0};
-  tn::train::trainer<custom, tn::exec::cuda> gpu(p, 2);
-  tn::train::trainer<custom, tn::exec::reference_t> ref(p, 2);
-  CHECK(gpu.forward_backward(in.data(), labels, 2) ==
-        doctest::Approx(ref.forward_backward(in.data(), labels, 2)).epsilon(1e-5));
-  float largest = 0;
-  for (std::int64_t i = 0; i < p.size(); ++i) largest = std::max(largest, std::abs(ref.grads().data()[i]));
-  REQUIRE(largest > 0);
-  for (std::int64_t i = 0; i < p.size(); ++i)
-    CHECK(std::abs(gpu.grads().data()[i] - ref.grads().data()[i]) <= 2e-5f * largest);
+  tn::train::trainer<custom, tn::exec::cuda> t(p, 2);
+  CHECK(t.kernels().host_layers() == std::vector<std::string>{"1 (halve)"});
 }
