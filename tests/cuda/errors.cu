@@ -144,5 +144,5 @@ TEST_CASE("exec::cuda: the trainer of a network with a layer of one's own builds
     return;
   }
   tn::train::trainer<custom, tn::exec::cuda> t(p, 2);
-  CHECK(t.kernels().host_layers() == std::vector<std::string>{"1 (halve)"});
+  CHECK(t.kernels().fallback_layers() == std::vector<std::string>{"1 (halve)"});
 }

@@ -209,8 +209,9 @@ TEST_CASE("a layer of one's own: exec::cuda's training program runs it on the ho
   train_elementwise::compare<with_scale>(3, 43);
   train_elementwise::compare<with_scale, double>(1, 44, 1e-6);
   using kernels = tn::train::detail::elementwise_kernels<with_scale, tn::train::detail::host_executor<>>;
-  CHECK(kernels::host_layers() == std::vector<std::string>{"1 (channel_scale)"});
-  CHECK(tn::train::detail::elementwise_kernels<with_halve, tn::train::detail::host_executor<>>::host_layers() ==
+  CHECK(kernels::fallback_layers() == std::vector<std::string>{"1 (channel_scale)"});
+  CHECK(tn::train::detail::elementwise_kernels<with_halve, tn::train::detail::host_executor<>>::fallback_layers() ==
         std::vector<std::string>{"1 (halve)"});
-  CHECK(tn::train::detail::elementwise_kernels<ramp_folded, tn::train::detail::host_executor<>>::host_layers().empty());
+  CHECK(tn::train::detail::elementwise_kernels<ramp_folded, tn::train::detail::host_executor<>>::fallback_layers()
+            .empty());
 }

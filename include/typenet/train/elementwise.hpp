@@ -10,7 +10,7 @@
 // A layer without element functions (layer_kind::other: a layer written outside typenet, with its reference
 // kernel and backward pass) runs those on the host, as exec::cuda's inference runs it: its input (and, going
 // back, its output, output gradient and parameter gradients) copied to host memory, the results copied back;
-// host_layers() names such layers.
+// fallback_layers() names such layers.
 // The step is exec::reference's walk (train/reference.hpp: same memory plan, loss, dropout masks). A step
 // uploads the parameters and the input, and downloads the gradients, batch norm's running statistics and
 // the logits (the loss and its gradient are computed on the host, in double, like the other policies'):
@@ -388,8 +388,9 @@ class elementwise_kernels {
                  std::vector<float>(static_cast<std::size_t>(max_batch) * Net::input_shape::size)},
         host_(static_cast<std::size_t>(max_batch * host_staging_of<Net>.per_image + host_staging_of<Net>.gradients)) {}
 
-  /// The keys of the layers this program runs on the host (runs_on_host), e.g. "1 (halve)".
-  static std::vector<std::string> host_layers() {
+  /// The keys of the layers this program runs on the host (runs_on_host), e.g. "1 (halve)", spelled as an
+  /// inference program's fallback_layers().
+  static std::vector<std::string> fallback_layers() {
     std::vector<std::string> names;
     for_each_leaf(trained_nodes<Net>{}, [&]<class L>() {
       if constexpr (runs_on_host<L>)
