@@ -109,4 +109,18 @@ using tail_net =
                 tn::flatten, tn::dense<16>, tn::relu, tn::residual<tn::seq<tn::dense<16>>, tn::identity, tn::relu>,
                 tn::dense<6>, tn::batch_norm, tn::softmax>;
 
+// Row bands (exec::simd's band pairs): three convolutions whose 2^18-float outputs only the depthwise layer
+// after each reads, so that the two run in row bands: a 3x3 stride-2 stem before a stride-2 depthwise layer, a
+// 1x1 expansion before a stride-1 one, and a 1x1 convolution with a residual join (+ relu6) in its epilogue
+// before a stride-2 one; then a 1x1 convolution, a pool and a dense layer.
+using band_net = tn::network<
+    tn::input<3, 256, 256>, tn::conv2d<16, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::no_bias, tn::floor_mode>,
+    tn::batch_norm, tn::relu6,
+    tn::conv2d<16, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::groups<16>, tn::no_bias, tn::floor_mode>,
+    tn::batch_norm, tn::relu6, tn::conv2d<64, tn::kernel<1>, tn::no_bias>, tn::batch_norm, tn::relu6,
+    tn::conv2d<64, tn::kernel<3>, tn::pad<1>, tn::groups<64>, tn::no_bias>, tn::batch_norm, tn::relu6,
+    tn::residual<tn::seq<tn::conv2d<64, tn::kernel<1>, tn::no_bias>, tn::batch_norm>, tn::identity, tn::relu6>,
+    tn::conv2d<64, tn::kernel<3>, tn::stride<2>, tn::pad<1>, tn::groups<64>, tn::floor_mode>, tn::relu,
+    tn::conv2d<8, tn::kernel<1>>, tn::max_pool<tn::kernel<4>, tn::stride<4>>, tn::flatten, tn::dense<5>>;
+
 }  // namespace typenet::test::graph_nets

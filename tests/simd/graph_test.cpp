@@ -97,6 +97,32 @@ TEST_CASE("simd graph: depthwise convolutions and an inverted residual") {
   check_against_reference<depthwise_net>("depthwise_net, large inputs", 15, 30.f);
 }
 
+TEST_CASE("simd graph: a convolution and the depthwise layer after it run in row bands") {
+  using low = tn::exec::simd_graph::lowered<band_net>;
+  using arch = xsimd::default_arch;
+  namespace sg = tn::exec::simd_graph;
+  // Ops: stem, depthwise, expansion, depthwise, 1x1 + join + relu6, depthwise, 1x1, pool, dense.
+  REQUIRE(simd_program<band_net>::fused_ops == 9);
+  CHECK(sg::band_pair_at<low, 0, arch>());
+  CHECK(!sg::band_pair_at<low, 1, arch>());
+  CHECK(sg::band_pair_at<low, 2, arch>());
+  CHECK(sg::band_pair_at<low, 4, arch>());
+  CHECK(!sg::band_pair_at<low, 6, arch>());  // 8 x 32 x 32 floats: below the threshold, and no depthwise after
+  // depthwise_net's expansions write at most 48 x 5 x 5 floats: unpaired.
+  using dlow = sg::lowered<depthwise_net>;
+  CHECK(!sg::band_pair_at<dlow, 2, arch>());
+  // Every share boundary: 1, 2 and 3 threads over 1 and 3 images (the shares split images and rows).
+  const auto p = random_params<band_net>(41);
+  for (int batch : {1, 3}) {
+    std::vector<float> in(std::size_t(batch) * band_net::input_shape::size);
+    tn::fill_uniform(in, 42 + std::uint64_t(batch));
+    const auto want = run_policy<band_net, tn::exec::reference_t>(p, in, batch);
+    for (int threads : {1, 2, 3})
+      expect_close(run_simd<band_net>(p, in, batch, threads), want,
+                   "band_net batch " + std::to_string(batch) + ", " + std::to_string(threads) + " thread(s)");
+  }
+}
+
 TEST_CASE("simd graph: concat, stand-alone batch norm, relu6 and join") {
   check_against_reference<concat_net>("concat_net", 13);
 }

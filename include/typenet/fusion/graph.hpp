@@ -210,13 +210,42 @@ struct lowered {
     for (std::size_t i = 0; i < op_count; ++i) a[i] = fused.ops[i];
     return a;
   }();
-  // Inputs for the lifetimes: the residual counts as an input.
+  /// Floats per image from which exec::simd runs a convolution and the depthwise layer that reads its output
+  /// as a pair in row bands (exec/simd/graph.hpp's band_pair_exec): more than one core's L2 keeps (1 MB).
+  static constexpr std::int64_t band_min_floats = std::int64_t{1} << 18;
+  /// Whether ops i and i + 1 may run as such a pair: op i a convolution that is not depthwise, op i + 1 a
+  /// depthwise convolution without a residual that reads op i's output, which nothing else reads and which
+  /// holds at least band_min_floats per image. In a pair both ops run at once, so the lifetimes below keep
+  /// op i's inputs alive through op i + 1: the depthwise layer's output never shares memory with them.
+  static constexpr bool band_candidate(std::size_t i) {
+    if (i + 1 >= op_count) return false;
+    const fused_op &p = ops[i], &d = ops[i + 1];
+    if (!kind_is(p, leaf_kind::conv) || !kind_is(d, leaf_kind::depthwise) || d.residual >= 0 ||
+        d.inputs[0] != p.output || p.output == output ||
+        plan::size[static_cast<std::size_t>(p.output)] < band_min_floats)
+      return false;
+    for (std::size_t k = 0; k < op_count; ++k) {
+      if (k == i + 1) continue;
+      if (ops[k].residual == p.output) return false;
+      for (int j = 0; j < ops[k].input_count; ++j)
+        if (ops[k].inputs[static_cast<std::size_t>(j)] == p.output) return false;
+    }
+    return true;
+  }
+  // Inputs for the lifetimes: the residual counts as an input, and the second op of a band pair reads the
+  // first one's inputs too.
   static constexpr std::array<op_desc, op_count> deps = [] {
     std::array<op_desc, op_count> a{};
     for (std::size_t i = 0; i < op_count; ++i) {
       const fused_op& o = ops[i];
       a[i] = op_desc{o.kind, o.output, o.input_count, o.inputs, o.leaf};
       if (o.residual >= 0) a[i].inputs[static_cast<std::size_t>(a[i].input_count++)] = o.residual;
+      if (i > 0 && band_candidate(i - 1)) {
+        const fused_op& p = ops[i - 1];
+        for (int k = 0; k < p.input_count; ++k)
+          a[i].inputs[static_cast<std::size_t>(a[i].input_count++)] = p.inputs[static_cast<std::size_t>(k)];
+        if (p.residual >= 0) a[i].inputs[static_cast<std::size_t>(a[i].input_count++)] = p.residual;
+      }
     }
     return a;
   }();

@@ -746,7 +746,7 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
   using base = simd_graph::chunked_program<program<Net>, low>;
   friend base;
   template <std::size_t I>
-  using exec_at = typename simd_graph::exec_for<low, I, Arch>::type;
+  using exec_at = typename simd_graph::banded_exec_for<low, I, Arch>::type;
   template <std::size_t... I>
   static auto exec_types(std::index_sequence<I...>) -> boost::hana::basic_tuple<exec_at<I>...>;
   using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
