@@ -241,8 +241,8 @@ struct conv_runner : packed_conv {
       run_winograd(fr, &wino::engine::template run_tiles<epilogue, Add>, wino::shape, wino::tiles(fr.batch),
                    workspace_floats, packed.get(), bias.get(), in, out, res);
     } else {
-      run_direct_conv(fr, &direct::template run<epilogue, Add>, geo::oh, std::int64_t{geo::g} * direct::blocks,
-                      packed.get(), bias.get(), in, out, res);
+      run_direct_conv(fr, &direct::template run<epilogue, Add>, direct::rows_per_image,
+                      std::int64_t{geo::g} * direct::blocks, packed.get(), bias.get(), in, out, res);
     }
   }
 };
@@ -523,6 +523,8 @@ struct band_pair_exec {
   static constexpr std::size_t zero_floats = std::max(first::zero_floats, second::zero_floats);
   static constexpr std::size_t workspace_floats = std::max(first::workspace_floats, second::workspace_floats);
   static_assert(dg::h == pg::oh && dg::w == pg::ow && dg::c == pg::f);
+  // The producer's rows of work are its output rows (a row merge would break the band windows).
+  static_assert(first::direct::rows_per_image == pg::oh);
   /// Depthwise output rows per band: the producer rows they need take about 1 MB (MobileNetV2 at batch 1 /
   /// 1 thread, the pairs' ops: 256 KB bands 0.75 - 0.79 ms, 64 KB 0.76 - 0.78, 1 MB 0.74 - 0.75).
   static constexpr std::int64_t band =

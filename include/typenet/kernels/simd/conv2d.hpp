@@ -74,19 +74,27 @@ inline void pack_direct_conv(const float* w, const float* bias, float* packed, f
       }
 }
 
-/// Output-channel vectors per block for a layer of F output channels (per group): 3 when that divides F or
-/// F is large, 2 when that divides, else as few as cover F.
+/// Output-channel vectors per block for a layer of F output channels (per group). With AVX-512's 32 registers:
+/// 3 when that divides F or F is large, 2 when that divides, else as few as cover F. With AVX2's 16: 2 when
+/// that divides F or F is large (more than 3 vectors, so that a half-empty last block wastes at most a fifth),
+/// else as few as cover F: on Zen 3 the 6-pixel x 2-vector tile ran 1x1 layers of 96 - 960 channels and
+/// AlexNet's conv1 1.3 - 1.4x faster than the 4 x 3 tile of the same 12 accumulators (docs/performance.md,
+/// 2026-12-06). 24 channels stay 4 x 3: as three one-vector blocks they ran 0.7 - 1.2x in different builds
+/// (the 1.2 MB input of MobileNetV2's 56 x 56 layer is then read three times), so no change there.
 template <class Arch>
 constexpr int channel_vectors(int f) {
   constexpr int V = static_cast<int>(xsimd::batch<float, Arch>::size);
+  if constexpr (vector_registers<Arch> == 16) return (f % (2 * V) == 0 || f > 3 * V) ? 2 : ceil_div(f, V);
   return (f % (3 * V) == 0) ? 3 : (f % (2 * V) == 0) ? 2 : (f >= 3 * V) ? 3 : ceil_div(f, V);
 }
 
-/// Pixels per register tile for NB channel vectors: S * NB accumulators plus NB weight vectors and a
-/// broadcast fit the register file (8, 12, 16 with AVX-512's 32 registers; 4, 6, 14 with AVX2's 16).
+/// Pixels per register tile for NB channel vectors: S * NB accumulators plus NB weight vectors, a broadcast
+/// and the epilogue's constant (6 for ReLU6: g++ keeps it in a register across the tile) fit the register
+/// file (8, 12, 16 with AVX-512's 32 registers; 4, 6, 13 with AVX2's 16: with 14 one-vector accumulators and
+/// ReLU6, objdump showed g++ keeping one of them on the stack inside the loop).
 template <class Arch>
 constexpr int tile_pixels(int nb) {
-  return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (vector_registers<Arch> - nb - 1) / nb;
+  return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (vector_registers<Arch> - nb - 2) / nb;
 }
 
 namespace conv_detail {
@@ -252,16 +260,49 @@ struct tiles {
 
 }  // namespace conv_detail
 
+namespace conv_detail {
+
+/// The rows a pointwise convolution (1x1, stride 1, no padding) works in with AVX2's 16 registers: `k` output
+/// rows of a short map as one row of k * OW pixels (input and output pixels are contiguous in NHWC, so the
+/// tiles do not care where a row ends), k the smallest divisor of OH that makes the row at least three tiles
+/// long. A 7 x 7 map is then one row of 49 pixels in 9 tiles of 5 - 6 instead of 7 rows of a 4- and a 3-pixel
+/// tile (Zen 3, 960 -> 320 channels: 1.45x). Other layers and AVX-512 keep their rows (measured there with
+/// them; the merge is not).
+template <class Geo, class Arch>
+constexpr int merged_rows() {
+  const bool pointwise = Geo::kh == 1 && Geo::kw == 1 && Geo::sh == 1 && Geo::sw == 1 && Geo::ph == 0 && Geo::pw == 0 &&
+                         Geo::h == Geo::oh && Geo::w == Geo::ow;
+  if (vector_registers<Arch> != 16 || !pointwise) return 1;
+  const int want = 3 * tile_pixels<Arch>(channel_vectors<Arch>(Geo::fg));
+  for (int k = 1; k < Geo::oh; ++k)
+    if (Geo::oh % k == 0 && k * Geo::ow >= want) return k;
+  return Geo::oh;
+}
+
+template <class Geo, int K>
+using rows_of = conv_geometry<Geo::c, Geo::h / K, Geo::w * K, Geo::f, Geo::oh / K, Geo::ow * K, Geo::kh, Geo::kw,
+                              Geo::sh, Geo::sw, Geo::ph, Geo::pw, Geo::g>;
+
+}  // namespace conv_detail
+
 template <class Geo, class Arch>
 struct conv_kernel {
   using batch = xsimd::batch<float, Arch>;
   static constexpr int V = static_cast<int>(batch::size);
-  static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
+  /// Output rows of the layer that one row of work covers (conv_detail::merged_rows; 1 for most layers).
+  static constexpr int row_merge = conv_detail::merged_rows<Geo, Arch>();
+  /// The geometry the kernel works in: the layer's, with row_merge rows as one.
+  using rows_geo = conv_detail::rows_of<Geo, row_merge>;
+  static constexpr int C = Geo::c, H = rows_geo::h, W = rows_geo::w, F = Geo::f, OH = rows_geo::oh, OW = rows_geo::ow;
   static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
   static constexpr int G = Geo::g, Cg = Geo::cg, Fg = Geo::fg;
+  /// Rows of work per image (the layer's output rows unless row_merge > 1).
+  static constexpr int rows_per_image = OH;
 
-  /// Vectors of output channels per block, and pixels per register tile (the output row is cut into
-  /// tiles of nearly equal size).
+  /// Vectors of output channels per block, and pixels per register tile. A row of OW pixels is cut into
+  /// `tiles` tiles: with AVX2, big_tiles of `tile` pixels and then tiles of small_tile = tile - 1 (as even as
+  /// can be: 56 = 6 x 6 + 4 x 5, not 9 x 6 + 2, whose 4 accumulators leave the FMA pipes half idle); with
+  /// AVX-512 (measured with it), tiles - 1 of `tile` pixels and a last of small_tile.
   static constexpr int NB = channel_vectors<Arch>(Fg);
   static constexpr int B = NB * V;
   static constexpr int blocks = ceil_div(Fg, B);  ///< blocks per group
@@ -269,7 +310,10 @@ struct conv_kernel {
   static constexpr int max_tile = tile_pixels<Arch>(NB);
   static constexpr int tiles = ceil_div(OW, max_tile);
   static constexpr int tile = ceil_div(OW, tiles);
-  static constexpr int last_tile = OW - (tiles - 1) * tile;
+  static constexpr bool balanced = vector_registers<Arch> == 16;
+  static constexpr int big_tiles = balanced ? OW - tiles * (tile - 1) : tiles - 1;
+  static constexpr int small_tile = balanced ? tile - 1 : OW - (tiles - 1) * tile;
+  static_assert(big_tiles * tile + (tiles - big_tiles) * small_tile == OW);
   /// Whether this layer's tiles are compiled for its shape (strides as immediates, the reduction's length
   /// a constant) rather than shared with every layer of the same register tile: for short reductions (64
   /// floats or fewer per kernel row: a tile is a few hundred FMAs, and the call and run-time strides cost
@@ -317,17 +361,18 @@ struct conv_kernel {
       a.kh0 = std::max(0, -a.ih0), a.kh1 = std::min(KH, H - a.ih0);
       a.valid = std::min(B, Fg - ob * B);
       for (int t = 0; t < tiles; ++t) {
-        const int ow0 = t * tile;
-        if (t + 1 < tiles) {
+        if (t < big_tiles) {
+          const int ow0 = t * tile;
           if (all_interior || interior(ow0, tile))
             tile_at<tile, true, Epilogue, Add>(a, ow0);
           else if constexpr (!all_interior)
             tile_at<tile, false, Epilogue, Add>(a, ow0);
-        } else {
-          if (all_interior || interior(ow0, last_tile))
-            tile_at<last_tile, true, Epilogue, Add>(a, ow0);
+        } else if constexpr (big_tiles < tiles) {
+          const int ow0 = big_tiles * tile + (t - big_tiles) * small_tile;
+          if (all_interior || interior(ow0, small_tile))
+            tile_at<small_tile, true, Epilogue, Add>(a, ow0);
           else if constexpr (!all_interior)
-            tile_at<last_tile, false, Epilogue, Add>(a, ow0);
+            tile_at<small_tile, false, Epilogue, Add>(a, ow0);
         }
       }
     }
@@ -345,7 +390,7 @@ struct conv_kernel {
     using T = conv_detail::tiles<Arch, NB>;
     constexpr bool run = Interior && G == 1;  // padding tiles ignore it: one shared copy for both
     if constexpr (specialised)
-      T::template tile<S, Interior, run, full_blocks, Epilogue, Add, conv_detail::fixed_geometry<Geo>>(a, ow0);
+      T::template tile<S, Interior, run, full_blocks, Epilogue, Add, conv_detail::fixed_geometry<rows_geo>>(a, ow0);
     else
       T::template shared_tile<S, Interior, run, full_blocks, Epilogue, Add>(a, ow0);
   }
