@@ -88,13 +88,13 @@ constexpr int channel_vectors(int f) {
   return (f % (3 * V) == 0) ? 3 : (f % (2 * V) == 0) ? 2 : (f >= 3 * V) ? 3 : ceil_div(f, V);
 }
 
-/// Pixels per register tile for NB channel vectors: S * NB accumulators plus NB weight vectors, a broadcast
-/// and the epilogue's constant (6 for ReLU6: g++ keeps it in a register across the tile) fit the register
-/// file (8, 12, 16 with AVX-512's 32 registers; 4, 6, 13 with AVX2's 16: with 14 one-vector accumulators and
-/// ReLU6, objdump showed g++ keeping one of them on the stack inside the loop).
+/// Pixels per register tile for NB channel vectors: S * NB accumulators plus NB weight vectors and a broadcast
+/// fit the register file (8, 12, 16 with AVX-512's 32 registers; 4, 6, 13 with AVX2's 16: with 14 one-vector
+/// accumulators and ReLU6, objdump showed g++ keeping one of them on the stack inside the loop, the constant 6
+/// taking the last register).
 template <class Arch>
 constexpr int tile_pixels(int nb) {
-  return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (vector_registers<Arch> - nb - 2) / nb;
+  return vector_registers<Arch> == 32 ? (nb == 3 ? 8 : nb == 2 ? 12 : 16) : (nb == 3 ? 4 : nb == 2 ? 6 : 13);
 }
 
 namespace conv_detail {
