@@ -111,6 +111,17 @@ TEST_CASE("simd graph: a convolution and the depthwise layer after it run in row
   // depthwise_net's expansions write at most 48 x 5 x 5 floats: unpaired.
   using dlow = sg::lowered<depthwise_net>;
   CHECK(!sg::band_pair_at<dlow, 2, arch>());
+  // A 1x1 expansion on 7 x 7 writes more than the threshold too, but with AVX2 it works in merged rows (one
+  // row of 49 pixels), which the bands cannot follow: unpaired there, paired with AVX-512; right either way.
+  using wide = tn::network<tn::input<8, 7, 7>, tn::conv2d<5376, tn::kernel<1>>, tn::relu6,
+                           tn::conv2d<5376, tn::kernel<3>, tn::pad<1>, tn::groups<5376>>, tn::relu6,
+                           tn::adaptive_avg_pool<1>, tn::flatten, tn::dense<3>>;
+  using wlow = sg::lowered<wide>;
+  using wide_kernel =
+      tn::kernels::simd::conv_kernel<tn::kernels::simd::conv_geometry<8, 7, 7, 5376, 7, 7, 1, 1, 1, 1, 0, 0, 1>, arch>;
+  CHECK(wlow::band_candidate(0));
+  CHECK(sg::band_pair_at<wlow, 0, arch>() == (wide_kernel::row_merge == 1));
+  check_against_reference<wide>("wide 1x1 on 7 x 7, then depthwise", 17);
   // Every share boundary: 1, 2 and 3 threads over 1 and 3 images (the shares split images and rows).
   const auto p = random_params<band_net>(41);
   for (int batch : {1, 3}) {

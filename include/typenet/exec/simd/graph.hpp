@@ -511,7 +511,7 @@ inline constexpr bool is_conv_exec<conv_exec<Low, Op, Arch>> = true;
 
 /// Whether ops I and I + 1 run as a band pair: a pair the lowering allows (lowered::band_candidate: a
 /// convolution whose output of at least band_min_floats per image only the depthwise layer after it reads)
-/// whose first op runs the direct kernel (not Winograd).
+/// whose first op runs the direct kernel (not Winograd) in the layer's own output rows (no merged rows).
 template <class Low, std::size_t I, class Arch>
 consteval bool band_pair_at() {
   if constexpr (!Low::band_candidate(I)) {
@@ -522,7 +522,7 @@ consteval bool band_pair_at() {
     if constexpr (!is_conv_exec<P> || !is_conv_exec<D>)
       return false;
     else
-      return !P::depthwise && !P::winograd && D::depthwise;
+      return !P::depthwise && !P::winograd && D::depthwise && P::direct::rows_per_image == P::geo::oh;
   }
 }
 
