@@ -258,10 +258,6 @@ struct tiles {
   }
 };
 
-}  // namespace conv_detail
-
-namespace conv_detail {
-
 /// The rows a pointwise convolution (1x1, stride 1, no padding) works in with AVX2's 16 registers: `k` output
 /// rows of a short map as one row of k * OW pixels (input and output pixels are contiguous in NHWC, so the
 /// tiles do not care where a row ends), k the smallest divisor of OH that makes the row at least three tiles
