@@ -1,7 +1,8 @@
 // kernels/simd/depthwise.hpp against a double-precision sum computed here, on rows wide enough for the
-// strip path (up to 8 output pixels with the window's weights in registers) in several cuts, the edge
-// columns in the padding, strides 1 and 2, no padding, a partial last channel vector, a 5x5 window (the
-// per-pixel path only), each epilogue and the residual add. Items are split unevenly, as threads split them.
+// strip path (up to 8 output pixels with AVX-512, 6 with AVX2, the window's weights in registers) in several
+// cuts, the edge columns in the padding, strides 1 and 2, no padding, a partial last channel vector, a 5x5
+// window (the per-pixel path only), each epilogue and the residual add. Items are split unevenly, as threads
+// split them.
 //
 // Tolerance from the arithmetic: a float sum of KH * KW products plus the bias and the residual is within
 // (KH * KW + 3) * u * sum |terms| of the exact sum (u = 2^-24; test::conv_case).
@@ -54,8 +55,8 @@ void check_epilogues(std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("depthwise_kernel: strips, edges and tails against a double sum") {
-  check_epilogues<dw_geo<32, 5, 21, 3, 1, 1>>(10);  // 19 interior columns: strips of 7, 7 and 5
-  check_epilogues<dw_geo<16, 4, 18, 3, 1, 1>>(15);  // 16 interior columns: 2 full strips of 8
+  check_epilogues<dw_geo<32, 5, 21, 3, 1, 1>>(10);  // 19 interior columns: strips of 7, 7, 5 (AVX2: 5, 5, 5, 4)
+  check_epilogues<dw_geo<16, 4, 18, 3, 1, 1>>(15);  // 16 interior columns: 2 full strips of 8 (AVX2: 6, 6, 4)
   check_epilogues<dw_geo<16, 4, 12, 3, 1, 0>>(20);  // no padding: every column interior (2 strips of 5)
   check_epilogues<dw_geo<20, 6, 19, 3, 2, 1>>(30);  // stride 2, a partial channel vector (4 of 16)
   check_epilogues<dw_geo<48, 3, 40, 3, 2, 0>>(40);  // stride 2, no padding: 19 columns

@@ -77,4 +77,19 @@ constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
 template <class Arch>
 inline constexpr int vector_registers = xsimd::batch<float, Arch>::size >= 16 ? 32 : 16;
 
+/// Holds v in a vector register from here on. A value loaded once and used by several FMAs is otherwise
+/// often folded by g++ into each of them as a memory operand: with AVX2's 16 registers the 4-pixel x
+/// 3-vector conv tile then did 12 weight loads and 4 broadcasts per 12 FMAs, and Zen 3 does two vector loads
+/// a cycle, so the loads (8 cycles) and not the FMAs (6) set its pace (docs/performance.md, 2026-12-07).
+/// The empty asm statement says the register is read and written, which the compiler cannot see through.
+template <class Batch>
+TYPENET_ALWAYS_INLINE void pin_register(Batch& v) noexcept {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  static_assert(sizeof(v.data) <= 32, "typenet: pin_register: the \"x\" constraint names xmm / ymm registers only");
+  asm("" : "+x"(v.data));
+#else
+  (void)v;
+#endif
+}
+
 }  // namespace typenet::kernels::simd

@@ -247,7 +247,11 @@ struct tiles {
     for (int r = 0; r < len; ++r) {
       batch wv[NB];
       TYPENET_UNROLL
-      for (int b = 0; b < NB; ++b) wv[b] = batch::load_aligned(w + r * B + b * V);
+      for (int b = 0; b < NB; ++b) {
+        wv[b] = batch::load_aligned(w + r * B + b * V);
+        // With 16 registers g++ reloaded each weight vector in every FMA that used it (pin_register).
+        if constexpr (vector_registers<Arch> == 16) pin_register(wv[b]);
+      }
       TYPENET_UNROLL
       for (int p = 0; p < S; ++p) {
         const batch xv(in(p, r));

@@ -8,16 +8,15 @@
 // would fill one lane in 8 or 16. Here the vectors run along the channels of one pixel instead.
 //
 // Inside the row (output pixels whose window lies in the input columns) the kernel works on strips of up to
-// T = 8 output pixels (the interior cut into strips of nearly equal size) per channel vector: the window's
-// KH * KW weight vectors stay in registers, each input vector of the strip's (N - 1) * SW + KW columns is
-// loaded once per kernel row and feeds every output of the strip that covers it (3 for a 3x3 stride-1
-// window). That is 3 * (T + 2) input loads for 9 * T multiply-adds, where one load per multiply-add of both
-// operands made the loads, not the FMAs, the limit. The strip's input columns for every channel (3 x 10
-// pixels of C floats) stay in L1 while the channel vectors go by. Columns at the left and right edge
-// (windows in the padding) take the per-pixel path: U channel vectors at a time, padding taps skipped by
-// clipping the window, as do windows larger than 3x3 (their weights do not fit the register file next to
-// the strip) and a last partial channel vector.
-// Then the bias, the optional residual and the epilogue are applied.
+// T output pixels (8 with AVX-512, 6 with AVX2; the interior cut into strips of nearly equal size) per
+// channel vector: the window's KH * KW weight vectors stay in registers, each input vector of the strip's
+// (N - 1) * SW + KW columns is loaded once per kernel row and feeds every output of the strip that covers it
+// (3 for a 3x3 stride-1 window). That is 3 * (T + 2) input loads for 9 * T multiply-adds, where one load per
+// multiply-add of both operands made the loads, not the FMAs, the limit. The strip's input columns for every
+// channel (3 x (T + 2) pixels of C floats) stay in L1 while the channel vectors go by. Columns at the left and right
+// edge (windows in the padding) take the per-pixel path: U channel vectors at a time, padding taps skipped by clipping
+// the window, as do windows larger than 3x3 (their weights do not fit the register file next to the strip) and a last
+// partial channel vector. Then the bias, the optional residual and the epilogue are applied.
 //
 // Layouts: packed weights [KH][KW][Cp], packed bias [Cp] (Cp = C rounded up to the vector width, zero past
 // C). Work items: (image, output row).
@@ -80,7 +79,10 @@ struct depthwise_kernel {
 
   /// Output pixels per strip, and the output columns every one of whose windows lies in the input
   /// ([ow_lo, ow_hi)); strips run there for windows up to 3x3 and whole channel vectors.
-  static constexpr int T = 8;
+  /// 9 weight vectors, T accumulators and an input vector fill AVX2's 16 registers at T = 6; with T = 8 g++
+  /// kept weights in memory, and on Zen 3 the strips ran 1.3 - 1.7x slower (MobileNetV2's stride-2 layer on
+  /// 112 x 112 x 96: 0.24 against 0.14 ms; docs/performance.md, 2026-12-07).
+  static constexpr int T = vector_registers<Arch> == 16 ? 6 : 8;
   static constexpr bool strips = KH * KW <= 9;
   static constexpr int ow_lo = std::min(OW, ceil_div(PW, SW));
   static constexpr int ow_hi = std::max(ow_lo, std::min(OW, W - KW + PW >= 0 ? (W - KW + PW) / SW + 1 : 0));
