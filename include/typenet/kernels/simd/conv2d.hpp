@@ -79,8 +79,10 @@ inline void pack_direct_conv(const float* w, const float* bias, float* packed, f
 /// that divides F or F is large (more than 3 vectors, so that a half-empty last block wastes at most a fifth),
 /// else as few as cover F: on Zen 3 the 6-pixel x 2-vector tile ran 1x1 layers of 96 - 960 channels and
 /// AlexNet's conv1 1.3 - 1.4x faster than the 4 x 3 tile of the same 12 accumulators (docs/performance.md,
-/// 2026-12-06). 24 channels stay 4 x 3: as three one-vector blocks they ran 0.7 - 1.2x in different builds
-/// (the 1.2 MB input of MobileNetV2's 56 x 56 layer is then read three times), so no change there.
+/// 2026-12-06), whose weight loads g++ then folded into every FMA; with them held in registers
+/// (pin_register) the two tiles are level on those layers (2026-12-07), so 6 x 2 stays. 24 channels stay
+/// 4 x 3: as three one-vector blocks they ran 0.7 - 1.2x in different builds (the 1.2 MB input of
+/// MobileNetV2's 56 x 56 layer is then read three times).
 template <class Arch>
 constexpr int channel_vectors(int f) {
   constexpr int V = static_cast<int>(xsimd::batch<float, Arch>::size);
