@@ -95,6 +95,7 @@ using rows_1x1_7 = geo<40, 7, 7, 40, 1, 1, 0>;     // 7 x 7: one row of 49 pixel
 using rows_1x1_14 = geo<24, 14, 14, 32, 1, 1, 0>;  // 14 x 14: 7 rows of 28
 using rows_3x3 = geo<16, 6, 17, 32, 3, 1, 1>;      // padded 3x3: rows stay, 17 = 6 + 6 + 5
 using rows_1x1_s2 = geo<16, 14, 14, 32, 1, 2, 0>;  // strided 1x1: rows stay
+using stem_3x3 = geo<3, 15, 21, 32, 3, 2, 1>;      // 3x3 stem over RGB, 9 floats per kernel row: shared tiles
 template <class Geo>
 using on16 = ks::conv_kernel<Geo, xsimd::fma3<xsimd::avx2>>;
 #if XSIMD_WITH_FMA3_AVX2
@@ -106,6 +107,7 @@ static_assert(on16<rows_1x1_14>::row_merge == 2 && on16<rows_1x1_14>::rows_per_i
 static_assert(on16<rows_3x3>::row_merge == 1 && on16<rows_3x3>::big_tiles == 2 && on16<rows_3x3>::small_tile == 5);
 static_assert(on16<rows_1x1_s2>::row_merge == 1 && on16<rows_1x1_s2>::rows_per_image == 7);
 static_assert(on16<geo<8, 4, 56, 24, 1, 1, 0>>::NB == 3 && on16<geo<8, 4, 56, 8, 1, 1, 0>>::tile == 12);
+static_assert(!on16<stem_3x3>::specialised && on16<fixed_stem>::specialised);  // a 7x7 stem (21) keeps its own
 #endif
 
 }  // namespace
@@ -125,6 +127,7 @@ TEST_CASE("conv_kernel: tiles compiled for the layer's shape against a double su
 }
 
 TEST_CASE("conv_kernel: merged rows, even tiles and partial blocks against a double sum") {
+  check_epilogues<stem_3x3>(85);
   check_epilogues<rows_1x1_7>(90);
   check_epilogues<rows_1x1_14>(110);
   check_epilogues<rows_3x3>(130);

@@ -320,8 +320,13 @@ struct conv_kernel {
   /// a constant) rather than shared with every layer of the same register tile: for short reductions (64
   /// floats or fewer per kernel row: a tile is a few hundred FMAs, and the call and run-time strides cost
   /// 3 - 9 % on SqueezeNet's Fire modules) and one-vector blocks (a load per FMA). ResNet-50 shares all its
-  /// tiles but the stem's and layer1's (docs/compile-time.md). Only interior tiles: see tile_at.
-  static constexpr bool specialised = NB == 1 || (G == 1 ? KW * C : Cg) <= 64;
+  /// tiles but the stem's and layer1's (docs/compile-time.md). Only interior tiles: see tile_at. Not with
+  /// AVX2 where a kernel row is 9 floats or fewer (a 3x3 stem over RGB): g++ unrolled those steps, hoisted
+  /// their broadcasts and spilled them, and the shared tile ran MobileNetV2's and SqueezeNet's stems 12 -
+  /// 15 % faster on Zen 3 (ResNet-50's 7x7 and AlexNet's 11x11 stems, 21 and 33 floats, 2 - 4 % slower
+  /// shared, so they stay; docs/performance.md, 2026-12-07).
+  static constexpr bool specialised =
+      NB == 1 || ((G == 1 ? KW * C : Cg) <= 64 && !(vector_registers<Arch> == 16 && G == 1 && KW * C <= 9));
 
   static constexpr std::size_t block_floats = std::size_t{KH} * KW * Cg * B;
   static constexpr std::size_t packed_floats = std::size_t{G} * blocks * block_floats;
