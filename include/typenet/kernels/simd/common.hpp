@@ -64,10 +64,12 @@ TYPENET_ALWAYS_INLINE auto is_nan(const Batch& x) {
   return !(x == x);
 }
 
-/// max(0, x) that keeps NaN: a select on x < 0 (false for NaN).
+/// max(0, x) that keeps NaN: x86's maxps returns its second operand when either is NaN, so x goes second
+/// (max(x, 0) would turn a NaN into 0). One instruction; a select on x < 0 took two, and ReLU6 as two selects
+/// five on AVX2 (docs/performance.md, 2026-12-07). The stand-alone ReLU and every kernel's epilogue use it.
 template <class Batch>
 TYPENET_ALWAYS_INLINE Batch relu_keep_nan(const Batch& x) {
-  return xsimd::select(x < Batch(0.f), Batch(0.f), x);
+  return xsimd::max(Batch(0.f), x);
 }
 
 constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -82,11 +84,11 @@ inline constexpr int vector_registers = xsimd::batch<float, Arch>::size >= 16 ? 
 /// 3-vector conv tile then did 12 weight loads and 4 broadcasts per 12 FMAs, and Zen 3 does two vector loads
 /// a cycle, so the loads (8 cycles) and not the FMAs (6) set its pace (docs/performance.md, 2026-12-07).
 /// The empty asm statement says the register is read and written, which the compiler cannot see through.
+/// For xmm and ymm registers (the "x" constraint); a wider batch is left as it is.
 template <class Batch>
 TYPENET_ALWAYS_INLINE void pin_register(Batch& v) noexcept {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  static_assert(sizeof(v.data) <= 32, "typenet: pin_register: the \"x\" constraint names xmm / ymm registers only");
-  asm("" : "+x"(v.data));
+  if constexpr (sizeof(v.data) <= 32) asm("" : "+x"(v.data));
 #else
   (void)v;
 #endif

@@ -101,16 +101,16 @@ struct dense_geometry {
   static constexpr int prefetch_floats = 0;
 };
 
-/// An epilogue's activation. max(0, v) and min(6, v) in this operand order keep a NaN: x86's maxps and minps
-/// return their second operand when either is NaN (max(v, 0) would turn a NaN into 0). One instruction per
-/// clip; the selects on v < 0 and v > 6 they replace took five on AVX2, which cost MobileNetV2's 16 -> 96
-/// expansion (16 multiply-adds per output) about a tenth of its time (docs/performance.md, 2026-12-07).
+/// An epilogue's activation: relu_keep_nan, and for ReLU6 then min(6, v), v second for the same reason (x86's
+/// minps returns its second operand when either is NaN). The selects on v < 0 and v > 6 these replace took
+/// five instructions on AVX2, about a tenth of MobileNetV2's 16 -> 96 expansion (16 multiply-adds per output;
+/// docs/performance.md, 2026-12-07).
 template <class Epilogue, class V>
 TYPENET_SIMD_ALWAYS_INLINE V apply_epilogue(V v) noexcept {
   if constexpr (std::is_same_v<Epilogue, epilogue_relu>) {
-    return xsimd::max(V(0.0f), v);
+    return relu_keep_nan(v);
   } else if constexpr (std::is_same_v<Epilogue, epilogue_relu6>) {
-    return xsimd::min(V(6.0f), xsimd::max(V(0.0f), v));
+    return xsimd::min(V(6.0f), relu_keep_nan(v));
   } else {
     static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: simd kernel: unknown epilogue");
     return v;
