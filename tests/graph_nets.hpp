@@ -100,14 +100,24 @@ using odd_net = tn::network<
     tn::conv2d<9, tn::kernel<1>, tn::groups<3>>, tn::relu6, tn::conv2d<8, tn::kernel<3>, tn::stride<2>>, tn::flatten,
     tn::dense<4>>;
 
-// A classifier that exec::simd runs once per batch (simd_graph::batch_tail): the 4 x 512 x 512 input (2^20 floats)
-// leaves room for 2 images per chunk, so batch 3 runs chunks of 2 and 1 and the tail gathers the pooled vectors of
-// both. The tail: dense + relu, dense, the join + relu of a residual over vectors, dense, batch norm on the
-// flat vector, softmax.
+// A classifier that exec::simd runs once per batch (the last of simd_graph::staging's stages): the 4 x 512 x 512
+// input (2^20 floats) leaves room for 2 images per chunk, so batch 3 runs chunks of 2 and 1, each writing its pooled
+// vectors into the next stages' arena. After the pool: dense + relu, dense, the join + relu of a residual over
+// vectors, dense, batch norm on the flat vector, softmax.
 using tail_net =
     tn::network<tn::input<4, 512, 512>, tn::conv2d<8, tn::kernel<4>, tn::stride<4>>, tn::relu, tn::adaptive_avg_pool<1>,
                 tn::flatten, tn::dense<16>, tn::relu, tn::residual<tn::seq<tn::dense<16>>, tn::identity, tn::relu>,
                 tn::dense<6>, tn::batch_norm, tn::softmax>;
+
+// Three stages of exec::simd's program (simd_graph::staging, at a step of 4): the 8 x 240 x 240 input (460800
+// floats) allows 4 images per 2^21-float chunk; the residual block over the 8 x 120 x 120 map after the first
+// convolution and the convolution after it 18 (not a multiple of 4); the dense layer, reading 16 x 30 x 30
+// floats, 145. The block's input is written by the first stage and read by the second's join.
+using staged_net = tn::network<
+    tn::input<8, 240, 240>, tn::conv2d<8, tn::kernel<2>, tn::stride<2>>,
+    tn::residual<tn::seq<tn::conv2d<8, tn::kernel<3>, tn::pad<1>>, tn::relu, tn::conv2d<8, tn::kernel<3>, tn::pad<1>>>,
+                 tn::identity, tn::relu>,
+    tn::conv2d<16, tn::kernel<4>, tn::stride<4>>, tn::flatten, tn::dense<10>>;
 
 // Row bands (exec::simd's band pairs): three convolutions whose 2^18-float outputs only the depthwise layer
 // after each reads, so that the two run in row bands: a 3x3 stride-2 stem before a stride-2 depthwise layer, a

@@ -63,28 +63,86 @@ TEST_CASE("simd graph: the fused op list") {
         std::string::npos);
 }
 
-TEST_CASE("simd graph: the ops after the last spatial one run once over the batch") {
-  // The batch tail: the ops at the end that read and write only per-image vectors.
-  CHECK(simd_program<tail_net>::chunk_images == 2);
-  CHECK(simd_program<tail_net>::fused_ops == 8);
-  CHECK(simd_program<tail_net>::batch_tail_ops == 6);
-  CHECK(simd_program<residual_net>::batch_tail_ops == 1);   // the dense layer after the pool
-  CHECK(simd_program<depthwise_net>::batch_tail_ops == 1);  // not the dense layer (it reads a 20 x 5 x 5 map)
-  CHECK(simd_program<concat_net>::batch_tail_ops == 0);     // the dense layer reads a 12 x 5 x 5 map
-  CHECK(simd_program<fallback_net>::batch_tail_ops == 0);   // the softmax runs the reference's kernel
-  check_against_reference<tail_net>("tail_net", 19);
-  // time_ops runs the same chunks and tail.
-  const auto p = random_params<tail_net>(33);
-  constexpr int batch = 5;
-  std::vector<float> in(std::size_t(batch) * tail_net::input_shape::size);
-  tn::fill_uniform(in, 34);
-  tn::model<tail_net, tn::exec::simd<>> m(p, batch);
-  std::vector<float> want(std::size_t(batch) * tail_net::output_shape::size), got(want.size());
+// staged_net reaches three stages at a step of 4 (the default, 16, would need a 128 MB batch to).
+namespace typenet::exec::simd_graph {
+template <>
+inline constexpr std::int64_t stage_step<lowered<test::graph_nets::staged_net>> = 4;
+}  // namespace typenet::exec::simd_graph
+
+namespace {
+
+/// The stages of Net's program: where each begins and the images a chunk of it may hold.
+template <class Net>
+void check_stages(const std::vector<std::size_t>& begin, const std::vector<std::int64_t>& limit) {
+  constexpr auto place = simd_program<Net>::stages::place;
+  REQUIRE(place.count == static_cast<int>(begin.size()));
+  for (std::size_t s = 0; s < begin.size(); ++s) {
+    CHECK(place.begin[s] == begin[s]);
+    CHECK(place.limit[s] == limit[s]);
+  }
+  CHECK(place.begin[begin.size()] == simd_program<Net>::fused_ops);
+}
+
+/// Net's program built for max_batch, run at `batch`, against exec::reference (and time_ops's pass against
+/// run's).
+template <class Net>
+void check_batches(const std::string& name, std::uint64_t seed, int max_batch, int batch) {
+  const auto p = random_params<Net>(seed);
+  std::vector<float> in(std::size_t(batch) * Net::input_shape::size);
+  tn::fill_uniform(in, seed + 1);
+  tn::model<Net, tn::exec::simd<>> m(p, max_batch);
+  std::vector<float> want(std::size_t(batch) * Net::output_shape::size), got(want.size());
   m.forward(in.data(), want.data(), batch);
-  expect_close(want, run_policy<tail_net, tn::exec::reference_t>(p, in, batch), "tail_net batch 5");
+  expect_close(want, run_policy<Net, tn::exec::reference_t>(p, in, batch),
+               name + " batch " + std::to_string(batch) + " of " + std::to_string(max_batch));
   const auto t = m.program().time_ops(in.data(), got.data(), batch, 2);
   CHECK(got == want);
-  CHECK(t.size() == simd_program<tail_net>::fused_ops);
+  CHECK(t.size() == simd_program<Net>::fused_ops);
+}
+
+}  // namespace
+
+TEST_CASE("simd graph: stages run chunks of images sized to their values") {
+  // tail_net: the 4 x 512 x 512 input (2^20 floats) allows 2 images per 2^21-float chunk, the pool (reading the
+  // 8 x 128 x 128 map) 16: less than 16 times 2, so no stage of its own; the vector ops after it 2^21 / 16.
+  CHECK(simd_program<tail_net>::chunk_images == 2);
+  CHECK(simd_program<tail_net>::fused_ops == 8);
+  check_stages<tail_net>({0, 2}, {2, 131072});
+  {
+    tn::model<tail_net, tn::exec::simd<>> m(random_params<tail_net>(1), 5);
+    REQUIRE(m.program().stage_count() == 2);
+    CHECK(m.program().stage_images(0) == 2);
+    CHECK(m.program().stage_images(1) == 5);  // the whole batch: need not be a multiple of 2
+  }
+  // Batch 5 in chunks of 2, 2, 1, then the vector ops once over all 5.
+  check_batches<tail_net>("tail_net", 33, 5, 5);
+  check_batches<tail_net>("tail_net", 34, 5, 3);
+  // staged_net (stage_step 4 above): the 8 x 240 x 240 input: 4 images; the residual block over 8 x 120 x 120
+  // and the convolution after it: 18; the dense layer (reads 16 x 30 x 30 floats): 145.
+  check_stages<staged_net>({0, 1, 4}, {4, 18, 145});
+  tn::model<staged_net, tn::exec::simd<>> m(random_params<staged_net>(2), 21);
+  REQUIRE(m.program().stage_count() == 3);
+  CHECK(m.program().stage_images(0) == 4);
+  CHECK(m.program().stage_images(1) == 16);  // 18 allowed: a multiple of 4, so no chunk of 4 straddles two
+  CHECK(m.program().stage_images(2) == 21);
+  // Batch 21: stage 0 over [0, 4) ... [12, 16), stage 1 over [0, 16) (the block's input, written by stage 0
+  // into stage 1's arena at each chunk's image), stage 0 over [16, 20) and [20, 21), stage 1 over [16, 21),
+  // stage 2 over [0, 21). Batches 18 and 1: partial chunks.
+  check_batches<staged_net>("staged_net", 35, 21, 21);
+  check_batches<staged_net>("staged_net", 36, 21, 18);
+  check_batches<staged_net>("staged_net", 37, 21, 1);
+  // max_batch 14: stage 1's chunk is the whole batch, which need not be a multiple of 4 (one chunk: [0, 14)).
+  tn::model<staged_net, tn::exec::simd<>> m14(random_params<staged_net>(4), 14);
+  CHECK(m14.program().stage_images(0) == 4);
+  CHECK(m14.program().stage_images(1) == 14);
+  CHECK(m14.program().stage_images(2) == 14);
+  check_batches<staged_net>("staged_net", 40, 14, 14);
+  // A max_batch the first stage's chunk holds: every op in one stage over one arena (staging's `whole`).
+  tn::model<staged_net, tn::exec::simd<>> small(random_params<staged_net>(3), 4);
+  REQUIRE(small.program().stage_count() == 1);
+  CHECK(small.program().stage_images(0) == 4);
+  check_batches<staged_net>("staged_net", 38, 4, 4);
+  check_batches<staged_net>("staged_net", 39, 4, 3);
 }
 
 TEST_CASE("simd graph: residual blocks (Winograd and direct, identity and projection shortcuts)") {

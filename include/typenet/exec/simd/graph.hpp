@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -69,18 +70,18 @@ using fusion::graph::lowered;
 // Each: a constructor from the canonical parameter buffer; run(const frame&); static constexpr zero_floats
 // and workspace_floats (per thread); static constexpr bool fallback.
 
-/// Where the values are during one run.
+/// Where the values are during one run of a stage (chunked_program): value v's images [0, batch) at
+/// arena + offset[v], one after another.
 struct frame {
   float* arena;
-  const std::int64_t* offset;
-  int max_batch;
+  const std::int64_t* offset;  ///< per value of the plan, in floats from arena (set for the stage's values)
   int batch;
   thread_pool* pool;
   const float* zeros;
   float* workspace;
   float* scratch;  ///< two buffers of scratch_floats each (reference fallbacks only)
   std::int64_t scratch_floats;
-  float* at(int v) const { return arena + offset[static_cast<std::size_t>(v)] * max_batch; }
+  float* at(int v) const { return arena + offset[static_cast<std::size_t>(v)]; }
 };
 
 template <int Act>
@@ -636,6 +637,13 @@ struct banded_exec_for {
                                   std::conditional_t<tail, paired_exec, typename exec_for<Low, I, Arch>::type>>;
 };
 
+/// banded_exec_for's executors as a template of the op's index (the fp32 program's ExecAt for staging).
+template <class Low, class Arch>
+struct banded_execs {
+  template <std::size_t I>
+  using at = typename banded_exec_for<Low, I, Arch>::type;
+};
+
 /// "layer3.0.conv1 (conv2d) +bn +relu", "add +relu", "concat": the name of fused op I.
 template <class Low, std::size_t I>
 std::string op_name() {
@@ -679,28 +687,22 @@ struct op_time {
   double ms;
 };
 
-/// time_ops of a graph program: run_chunk(first, images, after_op) runs the chunk of `images` images from
-/// image `first` and run_tail(after_op) the ops run once per batch (batch_tail), each calling after_op(op)
-/// after each fused op; every op's time is summed over the batch's chunks, and the median over `passes`
-/// forward passes is reported with the op's name.
-template <class Low, class RunChunk, class RunTail>
-std::vector<op_time> time_ops(RunChunk&& run_chunk, RunTail&& run_tail, int batch, int chunk, int passes) {
+/// time_ops of a graph program: run_pass(start, after_op) runs one forward pass, calling start() before each
+/// run of a stage and after_op(op) after each fused op; every op's time is summed over the pass's chunks, and
+/// the median over `passes` forward passes is reported with the op's name.
+template <class Low, class RunPass>
+std::vector<op_time> time_ops(RunPass&& run_pass, int passes) {
   if (passes < 1) throw std::invalid_argument("typenet: time_ops: passes must be at least 1");
   using clock = std::chrono::steady_clock;
   std::vector<std::vector<double>> ms(Low::op_count, std::vector<double>(static_cast<std::size_t>(passes), 0.0));
   for (int pass = 0; pass < passes; ++pass) {
     auto last = clock::now();
-    auto after_op = [&](std::size_t op) {
-      const auto now = clock::now();
-      ms[op][static_cast<std::size_t>(pass)] += std::chrono::duration<double, std::milli>(now - last).count();
-      last = now;
-    };
-    for (int i = 0; i < batch; i += chunk) {
-      last = clock::now();
-      run_chunk(i, std::min(chunk, batch - i), after_op);
-    }
-    last = clock::now();
-    run_tail(after_op);
+    run_pass([&] { last = clock::now(); },
+             [&](std::size_t op) {
+               const auto now = clock::now();
+               ms[op][static_cast<std::size_t>(pass)] += std::chrono::duration<double, std::milli>(now - last).count();
+               last = now;
+             });
   }
   const auto names = [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::vector<std::string>{op_name<Low, I>()...};
@@ -715,100 +717,102 @@ std::vector<op_time> time_ops(RunChunk&& run_chunk, RunTail&& run_tail, int batc
   return r;
 }
 
-/// Images per pass through a graph program's op list: as many as keep the network's largest value within
-/// 2^21 floats (8 MB), so that the op after it reads it from cache rather than DRAM (exec::simd's program).
-template <class Low>
-inline constexpr int chunk_images = static_cast<int>(std::max<std::int64_t>(
-    1, (std::int64_t{1} << 21) / *std::max_element(Low::plan::size.begin(), Low::plan::size.end())));
+/// Floats that a chunk of images may keep in the largest value an op touches: 2^21 (8 MB), so that the op
+/// after it reads the value from cache rather than DRAM (ResNet-50's 64 x 112 x 112 maps: 2 images).
+inline constexpr std::int64_t chunk_budget_floats = std::int64_t{1} << 21;
 
-/// Whether value v of Low holds one vector per image: flat, or C x 1 x 1 (NHWC and NCHW orders agree).
+/// The factor by which the images a chunk may hold must grow for staging to start a new stage. 16: each
+/// stage's arena is cold when the stage starts (its first ops ran 10 - 30 % slower on Zen 3), which only
+/// pays where the chunk grows a lot. With 4, MobileNetV2's 56 x 56 layers ran 4 images at a time and lost
+/// 3.6 ms of its 125 at batch 32 / 2 threads; with 16, only its 14 x 14 and 7 x 7 layers form a stage
+/// (docs/performance.md). A variable template, so that a test can reach several stages with a small network.
 template <class Low>
-constexpr bool per_image_vector(int v) {
-  const value_dims d = Low::plan::dims[static_cast<std::size_t>(v)];
-  return d.c == 0 || (d.h == 1 && d.w == 1);
-}
+inline constexpr std::int64_t stage_step = 16;
 
-/// Where a graph program's batch tail begins: the longest run of ops at the end of the list that read and
-/// write only per-image vectors and whose executors (ExecAt<I>) run no reference fallback, if it writes the
-/// network's output; op_count (no tail) otherwise. Op 0 always runs per chunk.
+/// How a graph program runs a batch: its fused op list cut into stages, each run over chunks of as many images
+/// as keep the values its ops touch within chunk_budget_floats. The early layers of an ImageNet network run one
+/// or two images at a time; the late ones, whose maps are small, run many at once, so that a 1x1 layer
+/// streams its weights once per chunk instead of once per image and the pool's threads meet once per op per
+/// chunk (the classifier runs over the whole batch: a GEMM, not a GEMV per image). A stage runs when the
+/// stage before it has filled its chunk (chunk sizes are multiples of the one before).
+///
+/// Each value lives in the arena of the stage that reads it last (its home), with room for that stage's
+/// chunk: an earlier stage writes it in place, at the image it has reached, so nothing is copied between
+/// stages. Every stage's arena is placed by liveness over the stage's own ops (lifetimes::place), a value
+/// written by an earlier stage alive from the stage's start; everything in it is dead once the stage has run.
+///
+/// A new stage starts at op i when every op from i on allows at least stage_step<Low> times the images of the
+/// current stage's chunk (never between the two ops of a band pair); at most max_stages. A program whose max_batch
+/// fits the first stage's chunk runs `whole`, one stage of every op over one arena: split into stages, each
+/// stage's arena would be memory the others do not warm (MobileNetV2 at batch 1: 3 - 5 % slower that way).
 template <class Low, template <std::size_t> class ExecAt>
-consteval std::size_t tail_begin() {
-  constexpr auto fallback = []<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<bool, sizeof...(I)>{ExecAt<I>::fallback...};
-  }
-  (std::make_index_sequence<Low::op_count>{});
-  std::size_t b = Low::op_count;
-  for (; b > 1; --b) {
-    const fused_op& o = Low::ops[b - 1];
-    bool vectors =
-        !fallback[b - 1] && per_image_vector<Low>(o.output) && (o.residual < 0 || per_image_vector<Low>(o.residual));
-    for (int k = 0; k < o.input_count; ++k)
-      vectors = vectors && per_image_vector<Low>(o.inputs[static_cast<std::size_t>(k)]);
-    if (!vectors) break;
-  }
-  for (std::size_t i = b; i < Low::op_count; ++i)
-    if (Low::ops[i].output == Low::output) return b;
-  return Low::op_count;
-}
-
-/// The ops from Begin on, run once over the whole batch after its chunks (tail_begin chooses Begin). Chunks
-/// keep a large spatial value in cache; the tail's values are small, and a dense layer run once over the batch
-/// streams its weights once (a GEMM) instead of once per chunk (MobileNetV2 runs one image per chunk: a GEMV
-/// over its 5.1 MB classifier per image). The tail's values live in an arena of their own, one after another,
-/// sized for the largest batch; the values it reads from ops before it are copied there after each chunk
-/// (gather).
-template <class Low, std::size_t Begin>
-struct batch_tail {
-  static constexpr std::size_t begin = Begin;
-  static constexpr bool empty = Begin == Low::op_count;
+struct staging {
+  static constexpr std::size_t values = Low::plan::size.size();
+  static constexpr int max_stages = 8;
+  static constexpr std::int64_t step = stage_step<Low>;
   struct layout {
-    std::array<std::int64_t, Low::plan::size.size()> offset{};  ///< -1: not a value of the tail
-    std::array<bool, Low::plan::size.size()> gathered{};        ///< read by the tail, written before it
-    std::int64_t floats_per_image = 0;
+    int count = 0;
+    std::array<std::size_t, max_stages + 1> begin{};  ///< stage s: ops [begin[s], begin[s + 1])
+    std::array<std::int64_t, max_stages> limit{};     ///< images a chunk of stage s may hold
+    std::array<std::int64_t, max_stages> floats_per_image{};
+    std::array<bool, max_stages> fallback{};    ///< whether an op of the stage runs a reference fallback
+    std::array<int, values> home{};             ///< the stage whose arena holds value v (-1: no op uses it)
+    std::array<std::int64_t, values> offset{};  ///< v's offset in floats per image in its home's arena
   };
-  static constexpr layout place = [] {
+
+  static constexpr layout plan(bool split) {
+    constexpr std::size_t n = Low::op_count;
+    constexpr auto fallback = []<std::size_t... I>(std::index_sequence<I...>) {
+      return std::array<bool, sizeof...(I)>{ExecAt<I>::fallback...};
+    }
+    (std::make_index_sequence<n>{});
+    const auto& size = Low::plan::size;
     layout l;
-    for (auto& o : l.offset) o = -1;
-    std::array<bool, Low::plan::size.size()> written{};
-    auto take = [&](int v, bool read) {
-      const auto i = static_cast<std::size_t>(v);
-      if (read && !written[i]) l.gathered[i] = true;
-      if (l.offset[i] >= 0) return;
-      l.offset[i] = l.floats_per_image;
-      l.floats_per_image += (Low::plan::size[i] + 15) / 16 * 16;
-    };
-    for (std::size_t op = Begin; op < Low::op_count; ++op) {
-      const fused_op& o = Low::ops[op];
-      for (int k = 0; k < o.input_count; ++k) take(o.inputs[static_cast<std::size_t>(k)], true);
-      if (o.residual >= 0) take(o.residual, true);
-      take(o.output, false);
-      written[static_cast<std::size_t>(o.output)] = true;
+    // allows[i]: the images every op from i on allows.
+    std::array<std::int64_t, n + 1> allows{};
+    allows[n] = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t i = n; i-- > 0;) {
+      const op_desc& o = Low::deps[i];
+      std::int64_t touched = size[static_cast<std::size_t>(o.output)];
+      for (int k = 0; k < o.input_count; ++k)
+        touched = std::max(touched, size[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])]);
+      allows[i] = std::min(allows[i + 1], std::max<std::int64_t>(1, chunk_budget_floats / touched));
+    }
+    l.count = 1;
+    l.limit[0] = allows[0];
+    for (std::size_t i = 1; i < n; ++i)
+      if (split && l.count < max_stages && allows[i] >= step * l.limit[static_cast<std::size_t>(l.count - 1)] &&
+          !Low::band_candidate(i - 1)) {
+        l.begin[static_cast<std::size_t>(l.count)] = i;
+        l.limit[static_cast<std::size_t>(l.count++)] = allows[i];
+      }
+    l.begin[static_cast<std::size_t>(l.count)] = n;
+    for (auto& h : l.home) h = -1;
+    for (int s = 0; s < l.count; ++s)
+      for (std::size_t i = l.begin[static_cast<std::size_t>(s)]; i < l.begin[static_cast<std::size_t>(s) + 1]; ++i) {
+        const op_desc& o = Low::deps[i];
+        l.home[static_cast<std::size_t>(o.output)] = s;  // values are defined once, in op order
+        for (int k = 0; k < o.input_count; ++k)
+          l.home[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])] = s;
+        l.fallback[static_cast<std::size_t>(s)] = l.fallback[static_cast<std::size_t>(s)] || fallback[i];
+      }
+    for (int s = 0; s < l.count; ++s) {
+      const std::size_t b = l.begin[static_cast<std::size_t>(s)], e = l.begin[static_cast<std::size_t>(s) + 1];
+      std::array<op_desc, n> ops{};
+      for (std::size_t i = b; i < e; ++i) ops[i - b] = Low::deps[i];
+      // Values of earlier stages are defined before the stage's first op (lifetimes: -2, or -1 for the input).
+      const typenet::detail::lifetimes<values> life{ops, e - b, Low::output, s + 1 == l.count};
+      const auto off = life.place(size, [&](int v) { return l.home[static_cast<std::size_t>(v)] == s; });
+      for (std::size_t v = 0; v < values; ++v)
+        if (l.home[v] == s) {
+          l.offset[v] = off[v];
+          l.floats_per_image[static_cast<std::size_t>(s)] =
+              std::max(l.floats_per_image[static_cast<std::size_t>(s)], off[v] + size[v]);
+        }
     }
     return l;
-  }();
-
-  /// The tail's frame (simd_graph::frame, or a reduced program's) over chunk's: its arena, room for max_batch
-  /// images, `batch` of them.
-  template <class Frame, class Elem>
-  static Frame over(const Frame& chunk, Elem* arena, int max_batch, int batch) {
-    Frame f = chunk;
-    f.arena = arena;
-    f.offset = place.offset.data();
-    f.max_batch = max_batch;
-    f.batch = batch;
-    return f;
   }
-  /// Copies the values the tail reads from the chunk's frame (its chunk.batch images) to the tail's frame at
-  /// image `first`; elems(v): the elements value v holds per image.
-  template <class Frame, class Elems>
-  static void gather(const Frame& chunk, const Frame& tail, int first, Elems&& elems) {
-    for (std::size_t v = 0; v < place.gathered.size(); ++v)
-      if (place.gathered[v]) {
-        const std::int64_t n = elems(v);
-        std::memcpy(tail.at(static_cast<int>(v)) + first * n, chunk.at(static_cast<int>(v)),
-                    sizeof(*chunk.arena) * static_cast<std::size_t>(n * chunk.batch));
-      }
-  }
+  static constexpr layout place = plan(true), whole = plan(false);
 };
 
 /// Runs the executors [begin, end) of a program's tuple on fr, calling after_op(op) after each.
@@ -838,28 +842,27 @@ void store_output(thread_pool& pool, const float* last, float* out, int batch) {
   });
 }
 
-/// What every graph program (fp32, bf16, int8) shares: a forward pass runs the batch in chunks of at most
-/// chunk_images images through Derived::run_chunk(in, out, first, images, after_op) (in and out: the whole
-/// batch's), then Derived::run_tail(out, batch, after_op) (the batch_tail, if Derived has one); both call
-/// after_op(op) after each fused op, and time_ops times those same passes. Derived passes its checked
-/// max_batch.
-template <class Derived, class Low>
+/// What every graph program (fp32, bf16, int8) shares: a forward pass runs the batch through the stages of
+/// staging<Low, ExecAt>, each over chunks of cap(s) images (its limit, at most max_batch, a multiple of the
+/// chunk before it), through Derived::run_stage(s, in, out, first, images, after_op) (in and out: the whole
+/// batch's; stage 0 loads its images from in, the last stores them to out; after_op(op) after each fused
+/// op); time_ops times those same passes. Derived passes its checked max_batch and allocates
+/// arena_floats() floats of arena; value_offsets() says where a stage's values are.
+template <class Derived, class Low, template <std::size_t> class ExecAt>
 class chunked_program {
  public:
-  /// Images per pass through the op list: a batch runs in chunks of this many, so that a chunk's largest
-  /// value (ResNet-50: 64 x 112 x 112 floats, 3.2 MB per image) stays within about 8 MB and the op after
-  /// it reads it from cache rather than DRAM. The arena holds one chunk. Measured on ResNet-50,
-  /// MobileNetV2 and SqueezeNet at batch 32 (docs/performance.md): 1 - 2 images per chunk beat one pass
-  /// over the whole batch by 25 - 40 %.
-  static constexpr int chunk_images = simd_graph::chunk_images<Low>;
+  using stages = staging<Low, ExecAt>;
+  /// Images per chunk of the first stage (ResNet-50's 64 x 112 x 112 maps, 3.2 MB per image: 2). Measured on
+  /// ResNet-50, MobileNetV2 and SqueezeNet at batch 32 (docs/performance.md): 1 - 2 images per chunk beat one
+  /// pass over the whole batch by 25 - 40 %.
+  static constexpr int chunk_images = static_cast<int>(std::min<std::int64_t>(stages::place.limit[0], 1 << 30));
   /// Operations one forward pass runs, after fusion.
   static constexpr std::size_t fused_ops = Low::op_count;
 
   void run(const float* in, float* out, int batch) {
     simd_detail::check_batch(batch, max_batch_);
-    const auto none = [](std::size_t) {};
-    for (int i = 0; i < batch; i += chunk_) self().run_chunk(in, out, i, std::min(chunk_, batch - i), none);
-    self().run_tail(out, batch, none);
+    run_pass(
+        in, out, batch, [] {}, [](std::size_t) {});
   }
 
   /// Where a forward pass spends its time: per fused op (in run order), its name and the median over
@@ -868,22 +871,82 @@ class chunked_program {
   /// work on; allocates the result, so it is not for the timed path itself.
   std::vector<op_time> time_ops(const float* in, float* out, int batch, int passes) {
     simd_detail::check_batch(batch, max_batch_);
-    return simd_graph::time_ops<Low>(
-        [&](int first, int n, auto&& after_op) { self().run_chunk(in, out, first, n, after_op); },
-        [&](auto&& after_op) { self().run_tail(out, batch, after_op); }, batch, chunk_, passes);
+    return simd_graph::time_ops<Low>([&](auto&& start, auto&& after_op) { run_pass(in, out, batch, start, after_op); },
+                                     passes);
   }
 
+  /// The stages this program runs (staging's `place`, or `whole` when max_batch fits the first one's chunk).
+  int stage_count() const { return plan_->count; }
+  /// Images per chunk of stage s for this program's max_batch.
+  int stage_images(int s) const { return cap_[static_cast<std::size_t>(s)]; }
+
  protected:
-  explicit chunked_program(int max_batch) : max_batch_(max_batch), chunk_(std::min(max_batch, chunk_images)) {}
-  /// No batch tail: run_chunk stored each chunk's output.
-  template <class AfterOp>
-  void run_tail(float*, int, AfterOp&&) {}
+  explicit chunked_program(int max_batch)
+      : max_batch_(max_batch), plan_(max_batch <= stages::place.limit[0] ? &stages::whole : &stages::place) {
+    std::int64_t at = 0;
+    for (int s = 0; s < plan_->count; ++s) {
+      const auto k = static_cast<std::size_t>(s);
+      // A multiple of the chunk before (a chunk of stage s - 1 never straddles two of stage s), unless it is
+      // the whole batch (one chunk).
+      std::int64_t c = std::min<std::int64_t>(plan_->limit[k], max_batch);
+      if (s > 0 && c < max_batch) c = std::max<std::int64_t>(cap_[k - 1], c / cap_[k - 1] * cap_[k - 1]);
+      cap_[k] = static_cast<int>(c);
+      base_[k] = at;
+      at += (plan_->floats_per_image[k] * c + 15) / 16 * 16;
+      if (plan_->fallback[k]) fallback_images_ = std::max(fallback_images_, cap_[k]);
+    }
+    arena_floats_ = at;
+  }
+
+  /// The arena's floats (the stages' arenas one after another).
+  std::int64_t arena_floats() const { return arena_floats_; }
+  /// The most images a stage with a reference fallback runs at once (its scratch holds that many).
+  int fallback_images() const { return fallback_images_; }
+  std::size_t stage_begin(int s) const { return plan_->begin[static_cast<std::size_t>(s)]; }
+  bool last_stage(int s) const { return s + 1 == plan_->count; }
+
+  /// Where the values stage s uses are for its chunk from image `first` (a multiple of its chunk): at[v], in
+  /// elements from the arena, for an arena of per_float elements per float of the plan and values of
+  /// elems[v] elements per image.
+  void value_offsets(int s, int first, std::int64_t per_float, const std::int64_t* elems, std::int64_t* at) const {
+    for (std::size_t v = 0; v < stages::values; ++v) {
+      const int h = plan_->home[v];
+      if (h < s) continue;  // not a value of this stage or a later one
+      const auto k = static_cast<std::size_t>(h);
+      at[v] = (base_[k] + plan_->offset[v] * cap_[k]) * per_float + std::int64_t{first % cap_[k]} * elems[v];
+    }
+  }
+
+  /// One forward pass: start() before each run of a stage, after_op(op) after each fused op.
+  template <class Start, class AfterOp>
+  void run_pass(const float* in, float* out, int batch, Start&& start, AfterOp&& after_op) {
+    for (int i = 0; i < batch; i += cap_[0])
+      run_from(0, in, out, i, std::min(cap_[0], batch - i), batch, start, after_op);
+  }
+  // Stage s over images [first, first + images), then the next stage if its chunk is now full (or the batch
+  // is done).
+  template <class Start, class AfterOp>
+  void run_from(int s, const float* in, float* out, int first, int images, int batch, Start& start, AfterOp& after_op) {
+    start();
+    self().run_stage(s, in, out, first, images, after_op);
+    if (last_stage(s)) return;
+    const int end = first + images, c = cap_[static_cast<std::size_t>(s) + 1];
+    if (end % c == 0 || end == batch) {
+      const int f = (end - 1) / c * c;
+      run_from(s + 1, in, out, f, end - f, batch, start, after_op);
+    }
+  }
 
   int max_batch_;
-  int chunk_;  ///< images per pass through the op list (the arena holds that many)
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
+
+  const typename stages::layout* plan_;
+  std::array<int, stages::max_stages> cap_{};
+  std::array<std::int64_t, stages::max_stages> base_{};
+  std::int64_t arena_floats_ = 0;
+  int fallback_images_ = 0;
 };
 
 }  // namespace typenet::exec::simd_graph

@@ -737,16 +737,17 @@ class simd<Arch, Precision>::program {
 };
 
 /// A network with blocks or the layers of the torchvision zoo: the fused op list of exec/simd/graph.hpp.
-/// run() and time_ops() (chunks of chunk_images images) come from simd_graph::chunked_program.
+/// run() and time_ops() (the stages of simd_graph::staging, in chunks) come from simd_graph::chunked_program.
 template <class Arch, class Precision>
 template <class Net>
 requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
-    : public simd_graph::chunked_program<program<Net>, simd_graph::lowered<Net>> {
+    : public simd_graph::chunked_program<program<Net>, simd_graph::lowered<Net>,
+                                         simd_graph::banded_execs<simd_graph::lowered<Net>, Arch>::template at> {
   using low = simd_graph::lowered<Net>;
-  using base = simd_graph::chunked_program<program<Net>, low>;
-  friend base;
   template <std::size_t I>
   using exec_at = typename simd_graph::banded_exec_for<low, I, Arch>::type;
+  using base = simd_graph::chunked_program<program<Net>, low, simd_graph::banded_execs<low, Arch>::template at>;
+  friend base;
   template <std::size_t... I>
   static auto exec_types(std::index_sequence<I...>) -> boost::hana::basic_tuple<exec_at<I>...>;
   using execs_tuple = decltype(exec_types(std::make_index_sequence<low::op_count>{}));
@@ -763,23 +764,20 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
       tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
   static constexpr value_dims in_dims = low::plan::dims[0];
   static constexpr std::int64_t in_size = Net::input_shape::size;
-  using tail = simd_graph::batch_tail<low, simd_graph::tail_begin<low, exec_at>()>;
 
  public:
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
-  /// The fused ops run once over the whole batch after its chunks (the classifier; simd_graph::batch_tail).
-  static constexpr std::size_t batch_tail_ops = low::op_count - tail::begin;
 
   program(const params<Net>& p, int max_batch, const simd& policy)
       : base(simd_detail::checked<Arch>(max_batch, policy.threads)),
         execs_(make_execs(p.data(), std::make_index_sequence<low::op_count>{})),
-        arena_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
+        arena_(detail::make_aligned_floats(this->arena_floats())),
         zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::zeros) + 64)),
         workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * policy.threads)),
-        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->chunk_)),
-        tail_arena_(detail::make_aligned_floats(tail::place.floats_per_image * this->max_batch_)),
-        pool_(policy.threads) {}
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->fallback_images())),
+        pool_(policy.threads),
+        at_(low::plan::size.size()) {}
 
   int threads() const noexcept { return pool_.size(); }
 
@@ -787,58 +785,42 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
   static std::vector<std::string> fallback_layers() { return simd_graph::fallback_layers<low, exec_at>(); }
 
   /// run(), calling observe(v, values, count) after each fused op with the value v it wrote (NHWC, or flat)
-  /// and its `count` floats for the images the op ran on (a chunk's, or the batch's in the tail)
-  /// (exec::calibrate).
+  /// and its `count` floats for the images the op ran on (a chunk's) (exec::calibrate).
   template <class Observe>
   void run_observed(const float* in, float* out, int batch, Observe&& observe) {
     simd_detail::check_batch(batch, this->max_batch_);
-    for (int i = 0; i < batch; i += this->chunk_) {
-      const int n = std::min(this->chunk_, batch - i);
-      run_chunk(in, out, i, n, [&](std::size_t op) {
-        const std::size_t v = static_cast<std::size_t>(low::ops[op].output);
-        observe(v, arena_.get() + low::offset[v] * this->chunk_, low::plan::size[v] * n);
-      });
-    }
-    run_tail(out, batch, [&](std::size_t op) {
-      const std::size_t v = static_cast<std::size_t>(low::ops[op].output);
-      observe(v, tail_arena_.get() + tail::place.offset[v] * this->max_batch_, low::plan::size[v] * batch);
-    });
+    this->run_pass(
+        in, out, batch, [] {},
+        [&](std::size_t op) {
+          const std::size_t v = static_cast<std::size_t>(low::ops[op].output);
+          observe(v, arena_.get() + at_[v], low::plan::size[v] * images_);
+        });
   }
 
  private:
-  simd_graph::frame chunk_frame(int batch) {
-    return {arena_.get(),   low::offset.data(),           this->chunk_, batch, &pool_, zeros_.get(), workspace_.get(),
-            scratch_.get(), scratch_floats * this->chunk_};
-  }
-  /// Images [first, first + batch) of in through the ops before the tail; the output stored to out, or the
-  /// values the tail reads gathered into its arena.
+  /// Stage s over images [first, first + images): stage 0 loads them from in, the last stage stores its
+  /// output to out.
   template <class AfterOp>
-  void run_chunk(const float* in, float* out, int first, int batch, AfterOp&& after_op) {
-    const simd_graph::frame fr = chunk_frame(batch);
-    in += std::int64_t{first} * in_size;
-    float* x = fr.at(0);
-    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
-      if constexpr (in_dims.c > 0)
-        kernels::simd::nchw_to_nhwc<in_dims.c, in_dims.h, in_dims.w>(in, x, b, e);
-      else
-        std::memcpy(x + b * in_size, in + b * in_size, sizeof(float) * std::size_t(e - b) * in_size);
-    });
-    simd_graph::run_ops(execs_, fr, 0, tail::begin, after_op);
-    if constexpr (tail::empty)
-      simd_graph::store_output<low>(pool_, fr.at(low::output), out + std::int64_t{first} * Net::output_shape::size,
-                                    batch);
-    else
-      tail::gather(fr, tail::over(fr, tail_arena_.get(), this->max_batch_, batch), first,
-                   [](std::size_t v) { return low::plan::size[v]; });
-  }
-  /// The batch tail's ops over the whole batch, and the output stored.
-  template <class AfterOp>
-  void run_tail(float* out, int batch, AfterOp&& after_op) {
-    if constexpr (!tail::empty) {
-      const simd_graph::frame fr = tail::over(chunk_frame(batch), tail_arena_.get(), this->max_batch_, batch);
-      simd_graph::run_ops(execs_, fr, tail::begin, low::op_count, after_op);
-      simd_graph::store_output<low>(pool_, fr.at(low::output), out, batch);
+  void run_stage(int s, const float* in, float* out, int first, int images, AfterOp&& after_op) {
+    this->value_offsets(s, first, 1, low::plan::size.data(), at_.data());
+    images_ = images;
+    const simd_graph::frame fr{
+        arena_.get(), at_.data(),       images,         &pool_,
+        zeros_.get(), workspace_.get(), scratch_.get(), scratch_floats * this->fallback_images()};
+    if (s == 0) {
+      in += std::int64_t{first} * in_size;
+      float* x = fr.at(0);
+      simd_graph::split_run(pool_, images, [&](std::int64_t b, std::int64_t e) {
+        if constexpr (in_dims.c > 0)
+          kernels::simd::nchw_to_nhwc<in_dims.c, in_dims.h, in_dims.w>(in, x, b, e);
+        else
+          std::memcpy(x + b * in_size, in + b * in_size, sizeof(float) * std::size_t(e - b) * in_size);
+      });
     }
+    simd_graph::run_ops(execs_, fr, this->stage_begin(s), this->stage_begin(s + 1), after_op);
+    if (this->last_stage(s))
+      simd_graph::store_output<low>(pool_, fr.at(low::output), out + std::int64_t{first} * Net::output_shape::size,
+                                    images);
   }
 
   template <std::size_t... I>
@@ -846,8 +828,10 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
     return boost::hana::make_basic_tuple(exec_at<I>(p)...);
   }
   execs_tuple execs_;
-  detail::aligned_floats arena_, zeros_, workspace_, scratch_, tail_arena_;
+  detail::aligned_floats arena_, zeros_, workspace_, scratch_;
   detail::thread_pool pool_;
+  std::vector<std::int64_t> at_;  ///< where the running stage's values are (value_offsets)
+  int images_ = 0;                ///< images of the running stage's chunk
 };
 
 }  // namespace typenet::exec

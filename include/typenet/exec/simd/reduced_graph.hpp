@@ -160,11 +160,19 @@ constexpr bool runs_stored_pool() {
 /// the shadow where the last op ran in fp32, else widened). run() and time_ops() (the latter with each
 /// shadow op's widening and storing passes) come from simd_graph::chunked_program. Everything is
 /// allocated by the constructor; a forward pass allocates nothing.
+/// ExecFor<Low, I, Arch>::type as a template of the op's index (the program's ExecAt for staging).
+template <template <class, std::size_t, class> class ExecFor, class Low, class Arch>
+struct execs_of {
+  template <std::size_t I>
+  using at = typename ExecFor<Low, I, Arch>::type;
+};
+
 template <class Format, class Net, class Arch, template <class, std::size_t, class> class ExecFor>
 class graph_program
-    : public simd_graph::chunked_program<graph_program<Format, Net, Arch, ExecFor>, simd_graph::lowered<Net>> {
+    : public simd_graph::chunked_program<graph_program<Format, Net, Arch, ExecFor>, simd_graph::lowered<Net>,
+                                         execs_of<ExecFor, simd_graph::lowered<Net>, Arch>::template at> {
   using low = simd_graph::lowered<Net>;
-  using base = simd_graph::chunked_program<graph_program, low>;
+  using base = simd_graph::chunked_program<graph_program, low, execs_of<ExecFor, low, Arch>::template at>;
   friend base;
   using T = typename Format::T;
   template <std::size_t I>
@@ -187,7 +195,6 @@ class graph_program
       tuple_info::fallback ? *std::max_element(low::plan::size.begin(), low::plan::size.end()) : 0;
   static constexpr value_dims in_dims = low::plan::dims[0];
   static constexpr std::int64_t in_size = Net::input_shape::size;
-  using tail = simd_graph::batch_tail<low, simd_graph::tail_begin<low, exec_at>()>;
   /// Elements per image of each value as stored.
   static constexpr auto stored_elems = []<int... V>(std::integer_sequence<int, V...>) {
     return std::array<std::int64_t, sizeof...(V)>{stored_value<Format, low, V>::pixels *
@@ -205,8 +212,6 @@ class graph_program
  public:
   /// Whether some layer runs exec::reference's kernel (fallback_layers() names them).
   static constexpr bool reference_fallback = tuple_info::fallback;
-  /// The fused ops run once over the whole batch after its chunks (the classifier; simd_graph::batch_tail).
-  static constexpr std::size_t batch_tail_ops = low::op_count - tail::begin;
 
   int threads() const noexcept { return pool_.size(); }
 
@@ -219,87 +224,49 @@ class graph_program
       : base(max_batch),
         quant_(std::move(quant)),
         execs_(make_execs(p.data(), quant_, std::make_index_sequence<low::op_count>{})),
-        arena_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
-        shadow_(detail::make_aligned_floats(low::floats_per_image * this->chunk_)),
+        arena_(detail::make_aligned_floats(this->arena_floats())),
+        shadow_(detail::make_aligned_floats(this->arena_floats())),
         zeros_(detail::make_aligned_floats(
             static_cast<std::int64_t>((tuple_info::zeros + Format::per_float - 1) / Format::per_float) + 64)),
         f32_zeros_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::f32_zeros) + 64)),
         workspace_(detail::make_aligned_floats(static_cast<std::int64_t>(tuple_info::workspace) * threads)),
-        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->chunk_)),
-        tail_arena_(detail::make_aligned_floats(tail::place.floats_per_image * this->max_batch_)),
-        tail_shadow_(detail::make_aligned_floats(tail::place.floats_per_image * this->max_batch_)),
-        pool_(threads) {}
+        scratch_(detail::make_aligned_floats(2 * scratch_floats * this->fallback_images())),
+        pool_(threads),
+        at_stored_(low::plan::size.size()),
+        at_f32_(low::plan::size.size()) {}
 
  private:
-  struct frames {
-    simd_graph::frame f32;
-    frame<Format> stored;
-  };
-  /// The chunk's frames: the stored values and their fp32 shadow (stored.f32 points to f32: frames are not
-  /// copied).
-  void chunk_frames(frames& f, int batch) {
-    f.f32 = {
-        shadow_.get(),  low::offset.data(),           this->chunk_, batch, &pool_, f32_zeros_.get(), workspace_.get(),
-        scratch_.get(), scratch_floats * this->chunk_};
-    f.stored = {reinterpret_cast<T*>(arena_.get()),
-                low::offset.data(),
-                this->chunk_,
-                batch,
-                &pool_,
-                reinterpret_cast<const T*>(zeros_.get()),
-                workspace_.get(),
-                &f.f32,
-                quant_.empty() ? nullptr : quant_.data()};
-  }
-  /// The tail's frames over the chunk's (batch_tail::over), for `batch` images.
-  void tail_frames(frames& t, const frames& chunk, int batch) {
-    t.f32 = tail::over(chunk.f32, tail_shadow_.get(), this->max_batch_, batch);
-    t.stored = tail::over(chunk.stored, reinterpret_cast<T*>(tail_arena_.get()), this->max_batch_, batch);
-    t.stored.f32 = &t.f32;
-  }
-  /// The network's output of fr's images (as fp32: from the shadow where the last op ran in fp32, else
-  /// widened) stored to out.
-  void store_output(const frames& f, float* out) {
-    if constexpr (!exec_at<out_op>::shadow) stored_value<Format, low, low::output>::widen_all(f.stored);
-    simd_graph::store_output<low>(pool_, f.f32.at(low::output), out, f.stored.batch);
-  }
-
-  /// Images [first, first + batch) of in through the ops before the tail; the output stored to out, or the
-  /// values the tail reads gathered into its arena.
+  /// Stage s over images [first, first + images) on the stored values and their fp32 shadow (f.stored.f32
+  /// points to f.f32): stage 0 loads them from in, the last stage stores its output to out.
   template <class AfterOp>
-  void run_chunk(const float* in, float* out, int first, int batch, AfterOp&& after_op) {
-    frames f;
-    chunk_frames(f, batch);
-    const frame<Format>& fr = f.stored;
-    in += std::int64_t{first} * in_size;
-    T* x = fr.at(0);
-    const ks::act_quant q0 = fr.quant_of(0);
-    simd_graph::split_run(pool_, batch, [&](std::int64_t b, std::int64_t e) {
-      if constexpr (in_dims.c > 0) {
-        Format::template from_nchw<in_dims.c, in_dims.h, in_dims.w>(in, x, b, e, q0);
-      } else {
-        using v0 = stored_value<Format, low, 0>;
-        Format::template from_f32<v0::channels>(in + b * in_size, x + b * v0::stored, e - b, q0);
-      }
-    });
-    simd_graph::run_ops(execs_, fr, 0, tail::begin, after_op);
-    if constexpr (tail::empty) {
-      store_output(f, out + std::int64_t{first} * Net::output_shape::size);
-    } else {
-      frames t;
-      tail_frames(t, f, batch);
-      tail::gather(fr, t.stored, first, [](std::size_t v) { return stored_elems[v]; });
+  void run_stage(int s, const float* in, float* out, int first, int images, AfterOp&& after_op) {
+    this->value_offsets(s, first, Format::per_float, stored_elems.data(), at_stored_.data());
+    this->value_offsets(s, first, 1, low::plan::size.data(), at_f32_.data());
+    const simd_graph::frame f32{
+        shadow_.get(),    at_f32_.data(),   images,         &pool_,
+        f32_zeros_.get(), workspace_.get(), scratch_.get(), scratch_floats * this->fallback_images()};
+    const frame<Format> fr{
+        reinterpret_cast<T*>(arena_.get()),       at_stored_.data(), images, &pool_,
+        reinterpret_cast<const T*>(zeros_.get()), workspace_.get(),  &f32,   quant_.empty() ? nullptr : quant_.data()};
+    if (s == 0) {
+      in += std::int64_t{first} * in_size;
+      T* x = fr.at(0);
+      const ks::act_quant q0 = fr.quant_of(0);
+      simd_graph::split_run(pool_, images, [&](std::int64_t b, std::int64_t e) {
+        if constexpr (in_dims.c > 0) {
+          Format::template from_nchw<in_dims.c, in_dims.h, in_dims.w>(in, x, b, e, q0);
+        } else {
+          using v0 = stored_value<Format, low, 0>;
+          Format::template from_f32<v0::channels>(in + b * in_size, x + b * v0::stored, e - b, q0);
+        }
+      });
     }
-  }
-  /// The batch tail's ops over the whole batch, and the output stored.
-  template <class AfterOp>
-  void run_tail(float* out, int batch, AfterOp&& after_op) {
-    if constexpr (!tail::empty) {
-      frames f, t;
-      chunk_frames(f, batch);
-      tail_frames(t, f, batch);
-      simd_graph::run_ops(execs_, t.stored, tail::begin, low::op_count, after_op);
-      store_output(t, out);
+    simd_graph::run_ops(execs_, fr, this->stage_begin(s), this->stage_begin(s + 1), after_op);
+    if (this->last_stage(s)) {
+      // The network's output as fp32: from the shadow where the last op ran in fp32, else widened.
+      if constexpr (!exec_at<out_op>::shadow) stored_value<Format, low, low::output>::widen_all(fr);
+      simd_graph::store_output<low>(pool_, f32.at(low::output), out + std::int64_t{first} * Net::output_shape::size,
+                                    images);
     }
   }
 
@@ -317,8 +284,9 @@ class graph_program
 
   std::vector<ks::act_quant> quant_;
   execs_tuple execs_;
-  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_, tail_arena_, tail_shadow_;
+  detail::aligned_floats arena_, shadow_, zeros_, f32_zeros_, workspace_, scratch_;
   detail::thread_pool pool_;
+  std::vector<std::int64_t> at_stored_, at_f32_;  ///< where the running stage's values are (value_offsets)
 };
 
 }  // namespace typenet::exec::simd_reduced_graph
