@@ -41,15 +41,14 @@ template <class Format>
 struct frame {
   using T = typename Format::T;
   T* arena;
-  const std::int64_t* offset;
-  int max_batch;
+  const std::int64_t* offset;  ///< per value of the plan, in elements from arena (simd_graph::frame's)
   int batch;
   thread_pool* pool;
   const T* zeros;
   float* workspace;              ///< per thread, for the native kernels that need one
   const simd_graph::frame* f32;  ///< the shadow arena (fp32, the plan's offsets)
   const ks::act_quant* quant;    ///< per value of the plan (int8), or nullptr
-  T* at(int v) const { return arena + offset[static_cast<std::size_t>(v)] * Format::per_float * max_batch; }
+  T* at(int v) const { return arena + offset[static_cast<std::size_t>(v)]; }
   ks::act_quant quant_of(int v) const { return quant ? quant[static_cast<std::size_t>(v)] : ks::act_quant{}; }
 };
 
