@@ -739,15 +739,17 @@ def main():
             return 2
 
     run_gpu = args.gpu
+    active = [m for m in mutants if run_gpu or not m.get("gpu")]
+    # The examples (typenet-zoo and its parity tests) only when a mutant is judged by them.
+    examples = any("typenet-zoo" in m["targets"] for m in active)
     cfg = ["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-           "-DTYPENET_BUILD_BENCHMARKS=OFF", "-DTYPENET_BUILD_EXAMPLES=OFF",
+           "-DTYPENET_BUILD_BENCHMARKS=OFF", f"-DTYPENET_BUILD_EXAMPLES={'ON' if examples else 'OFF'}",
            f"-DTYPENET_ENABLE_CUDA={'ON' if run_gpu else 'OFF'}"]
     print(f"mutate.py: scratch copy in {src}, build in {build}, log {log}", flush=True)
     if run(cfg, log=log).returncode != 0:
         print("mutate.py: cmake failed (see the log)", file=sys.stderr)
         return 1
 
-    active = [m for m in mutants if run_gpu or not m.get("gpu")]
     targets = sorted({t for m in active for t in m["targets"]})
     t0 = time.time()
     if run(["ninja", "-C", build, f"-j{args.jobs}"] + targets, log=log).returncode != 0:
