@@ -722,7 +722,7 @@ std::vector<op_time> time_ops(RunPass&& run_pass, int passes) {
 inline constexpr std::int64_t chunk_budget_floats = std::int64_t{1} << 21;
 
 /// The factor by which the images a chunk may hold must grow for staging to start a new stage. 16: each
-/// stage's arena is cold when the stage starts (its first ops ran 10 - 30 % slower on Zen 3), which only
+/// stage's arena is cold when the stage starts (its first ops ran 15 - 70 % slower on Zen 3), which only
 /// pays where the chunk grows a lot. With 4, MobileNetV2's 56 x 56 layers ran 4 images at a time and lost
 /// 3.6 ms of its 125 at batch 32 / 2 threads; with 16, only its 14 x 14 and 7 x 7 layers form a stage
 /// (docs/performance.md). A variable template, so that a test can reach several stages with a small network.
@@ -744,7 +744,7 @@ inline constexpr std::int64_t stage_step = 16;
 /// A new stage starts at op i when every op from i on allows at least stage_step<Low> times the images of the
 /// current stage's chunk (never between the two ops of a band pair); at most max_stages. A program whose max_batch
 /// fits the first stage's chunk runs `whole`, one stage of every op over one arena: split into stages, each
-/// stage's arena would be memory the others do not warm (MobileNetV2 at batch 1: 3 - 5 % slower that way).
+/// stage's arena would be memory the others do not warm (MobileNetV2 at batch 1: 5 - 6 % slower that way).
 template <class Low, template <std::size_t> class ExecAt>
 struct staging {
   static constexpr std::size_t values = Low::plan::size.size();
