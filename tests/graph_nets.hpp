@@ -119,6 +119,18 @@ using staged_net = tn::network<
                  tn::identity, tn::relu>,
     tn::conv2d<16, tn::kernel<4>, tn::stride<4>>, tn::flatten, tn::dense<10>>;
 
+// A residual block whose input is read again after the join: the concat's second branch reads it after the
+// first branch's block has run, so the join may not write its output in the input's place (exec::simd's
+// in-place residuals). Then a convolution whose residual is its own input (x -> conv(x) + x), which may not
+// either: it reads each input pixel for every block of output channels.
+using reread_net = tn::network<tn::input<8, 7, 6>,
+                               tn::concat<tn::residual<tn::seq<tn::named<"a", tn::conv2d<8, tn::kernel<3>, tn::pad<1>>>,
+                                                               tn::relu, tn::named<"b", tn::conv2d<8, tn::kernel<1>>>>,
+                                                       tn::identity, tn::relu>,
+                                          tn::seq<tn::named<"c", tn::conv2d<4, tn::kernel<1>>>, tn::relu>>,
+                               tn::residual<tn::seq<tn::conv2d<12, tn::kernel<1>>>, tn::identity, tn::relu>,
+                               tn::flatten, tn::dense<5>>;
+
 // Row bands (exec::simd's band pairs): three convolutions whose 2^18-float outputs only the depthwise layer
 // after each reads, so that the two run in row bands: a 3x3 stride-2 stem before a stride-2 depthwise layer, a
 // 1x1 expansion before a stride-1 one, and a 1x1 convolution with a residual join (+ relu6) in its epilogue

@@ -641,6 +641,14 @@ MUTANTS = [
          bug="a stage's last, partial chunk of the batch never run", file=SGRAPH,
          old="if (end % c == 0 || end == batch) {", new="if (end % c == 0) {",
          **simd("graph_test", "bf16_graph_test", "int8_graph_test")),
+    dict(name="simd-in-place-residual-still-read", kernel="graph programs' in-place residuals",
+         bug="a join writes in its residual's place though a later op reads the residual", file=SGRAPH,
+         old="l.home[r] == s && life.last_use[r] == static_cast<int>(I - b) &&",
+         new="l.home[r] == s && life.last_use[r] >= static_cast<int>(I - b) &&", **simd("graph_test")),
+    dict(name="simd-in-place-residual-is-input", kernel="graph programs' in-place residuals",
+         bug="a convolution writes in the place of its residual that is also its input", file=SGRAPH,
+         old="for (int k = 0; k < op.input_count; ++k) ok = ok && op.inputs[static_cast<std::size_t>(k)] != op.residual;",
+         new="", **simd("graph_test")),
 ]
 
 PER_FILE_CMAKE = """

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <typenet/zoo/networks.hpp>
+
 #include "../graph_nets.hpp"
 #include "simd_util.hpp"
 
@@ -143,6 +145,49 @@ TEST_CASE("simd graph: stages run chunks of images sized to their values") {
   CHECK(small.program().stage_images(0) == 4);
   check_batches<staged_net>("staged_net", 38, 4, 4);
   check_batches<staged_net>("staged_net", 39, 4, 3);
+}
+
+namespace {
+
+/// The fused ops of Net's program (staged for a large batch) whose output takes its residual's place.
+template <class Net>
+int in_place_joins() {
+  using low = tn::exec::simd_graph::lowered<Net>;
+  constexpr auto place = simd_program<Net>::stages::place;
+  int n = 0;
+  for (std::size_t i = 0; i < low::op_count; ++i) {
+    const int r = low::ops[i].residual;
+    const auto v = static_cast<std::size_t>(low::ops[i].output);
+    if (place.in_place[v] < 0) continue;
+    CHECK(place.in_place[v] == r);
+    CHECK(place.home[v] == place.home[static_cast<std::size_t>(r)]);
+    CHECK(place.offset[v] == place.offset[static_cast<std::size_t>(r)]);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("simd graph: a convolution's residual join writes in the residual's place where the residual dies") {
+  // residual_net: both blocks (conv2's shortcut is the block's input, read by conv1 before; the strided block's
+  // is the projection's output).
+  CHECK(in_place_joins<residual_net>() == 2);
+  // depthwise_net: the inverted residual's projection; not the depthwise layer whose residual is its input.
+  CHECK(in_place_joins<depthwise_net>() == 1);
+  // band_net: its one join is the 1x1 convolution over its own input (and a band pair's producer).
+  CHECK(in_place_joins<band_net>() == 0);
+  CHECK(in_place_joins<staged_net>() == 1);
+  // reread_net: the first block's input is read by the concat's second branch after the join; the second
+  // block's residual is its convolution's input.
+  CHECK(in_place_joins<reread_net>() == 0);
+  check_against_reference<reread_net>("reread_net", 19);
+  // The zoo: every bottleneck (16) or basic block (8) of ResNet-50 and -18, MobileNetV2's 10 inverted residuals
+  // with a shortcut; SqueezeNet has none.
+  CHECK(in_place_joins<tn::zoo::resnet50>() == 16);
+  CHECK(in_place_joins<tn::zoo::resnet18>() == 8);
+  CHECK(in_place_joins<tn::zoo::mobilenet_v2>() == 10);
+  CHECK(in_place_joins<tn::zoo::squeezenet1_1>() == 0);
 }
 
 TEST_CASE("simd graph: residual blocks (Winograd and direct, identity and projection shortcuts)") {

@@ -208,14 +208,18 @@ struct lifetimes {
   }
   /// Offsets (floats per image) of the values for which placed(v) holds, -1 for the others: greedy in
   /// value order (values are numbered in definition order), each at the lowest offset that overlaps no
-  /// already placed value alive at the same time.
+  /// already placed value alive at the same time. alias(v), when it names a placed value u (else -1), puts v
+  /// at u's offset instead: the caller's promise that u dies in the op that defines v, which writes each
+  /// element of v only after reading u's element at the same place (a residual join done in place). Every
+  /// other value alive with u was kept out of u's range, and later ones are kept out of v's.
   ///
   /// Evaluated by the compiler for every network (twice for exec::simd: the plain and the fused list), so it
   /// is written for g++'s constant evaluator: built-in arrays rather than std::array's operator[] (a call per
   /// access there), and only the placed values that can still overlap a later one are scanned (a value whose
   /// life ends before every later value is defined is dropped from that list), instead of all earlier values.
-  template <class Placed>
-  constexpr std::array<std::int64_t, Values> place(const std::array<std::int64_t, Values>& size, Placed placed) const {
+  template <class Placed, class Alias = int (*)(int)>
+  constexpr std::array<std::int64_t, Values> place(
+      const std::array<std::int64_t, Values>& size, Placed placed, Alias alias = [](int) { return -1; }) const {
     constexpr int n = static_cast<int>(Values);
     std::int64_t off[Values] = {}, len[Values] = {};
     int first[Values] = {}, last[Values] = {}, later[Values + 1] = {};
@@ -262,6 +266,8 @@ struct lifetimes {
       // The lowest gap between the busy ranges that holds the value.
       std::int64_t at = 0;
       for (int b = 0; b < busy && begin[b] < at + len[i]; ++b) at = std::max(at, end[b]);
+      if (const int u = alias(v); u >= 0 && off[static_cast<std::size_t>(u)] >= 0)
+        at = off[static_cast<std::size_t>(u)];
       off[i] = at;
       live[live_count++] = v;
     }

@@ -275,6 +275,11 @@ template <class Low, fused_op Op, class Arch>
 struct conv_exec
     : conv_runner<ks::conv_geometry_of<typename Low::template leaf<Op.leaf>>, Op.act, (Op.residual >= 0), Arch> {
   static constexpr bool fallback = false;
+  /// Its kernels (direct, Winograd, depthwise) read each residual element right before they write the output
+  /// element at the same place, so the output may take the residual's place (staging::in_place_residual):
+  /// no second stream of lines to write (ResNet-50's 16 joins at batch 32 / 2 threads, Zen 3: 42 ms of about
+  /// 1,400; docs/performance.md).
+  static constexpr bool residual_in_place = true;
   using B = typename Low::template leaf<Op.leaf>;
   using runner = conv_runner<ks::conv_geometry_of<B>, Op.act, (Op.residual >= 0), Arch>;
   static const float* bn_tensors(const float* p) {
@@ -758,7 +763,28 @@ struct staging {
     std::array<bool, max_stages> fallback{};    ///< whether an op of the stage runs a reference fallback
     std::array<int, values> home{};             ///< the stage whose arena holds value v (-1: no op uses it)
     std::array<std::int64_t, values> offset{};  ///< v's offset in floats per image in its home's arena
+    /// The residual whose place value v takes (-1: none): see in_place_residual.
+    std::array<int, values> in_place{};
   };
+
+  /// The residual whose place op i's output may take (-1: none): where ExecAt<i> reads each residual element
+  /// right before it writes the output element at the same place (residual_in_place), the residual has the
+  /// output's size, no longer lives after op i within its stage s ([b, e)), and is not also an input of op i (a
+  /// convolution reads an input pixel for every block of output channels, and its neighbours).
+  template <std::size_t I>
+  static constexpr int in_place_residual(const typenet::detail::lifetimes<values>& life, const layout& l, int s,
+                                         std::size_t b) {
+    constexpr fused_op op = Low::ops[I];
+    if constexpr (op.residual < 0 || !requires { ExecAt<I>::residual_in_place; }) {
+      return -1;
+    } else {
+      const auto r = static_cast<std::size_t>(op.residual);
+      bool ok = ExecAt<I>::residual_in_place && l.home[r] == s && life.last_use[r] == static_cast<int>(I - b) &&
+                Low::plan::size[r] == Low::plan::size[static_cast<std::size_t>(op.output)];
+      for (int k = 0; k < op.input_count; ++k) ok = ok && op.inputs[static_cast<std::size_t>(k)] != op.residual;
+      return ok ? op.residual : -1;
+    }
+  }
 
   static constexpr layout plan(bool split) {
     constexpr std::size_t n = Low::op_count;
@@ -788,6 +814,7 @@ struct staging {
       }
     l.begin[static_cast<std::size_t>(l.count)] = n;
     for (auto& h : l.home) h = -1;
+    for (auto& a : l.in_place) a = -1;
     for (int s = 0; s < l.count; ++s)
       for (std::size_t i = l.begin[static_cast<std::size_t>(s)]; i < l.begin[static_cast<std::size_t>(s) + 1]; ++i) {
         const op_desc& o = Low::deps[i];
@@ -802,7 +829,16 @@ struct staging {
       for (std::size_t i = b; i < e; ++i) ops[i - b] = Low::deps[i];
       // Values of earlier stages are defined before the stage's first op (lifetimes: -2, or -1 for the input).
       const typenet::detail::lifetimes<values> life{ops, e - b, Low::output, s + 1 == l.count};
-      const auto off = life.place(size, [&](int v) { return l.home[static_cast<std::size_t>(v)] == s; });
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((I >= b && I < e
+              ? void(l.in_place[static_cast<std::size_t>(Low::ops[I].output)] = in_place_residual<I>(life, l, s, b))
+              : void()),
+         ...);
+      }
+      (std::make_index_sequence<n>{});
+      const auto off = life.place(
+          size, [&](int v) { return l.home[static_cast<std::size_t>(v)] == s; },
+          [&](int v) { return l.in_place[static_cast<std::size_t>(v)]; });
       for (std::size_t v = 0; v < values; ++v)
         if (l.home[v] == s) {
           l.offset[v] = off[v];
