@@ -139,6 +139,19 @@ TEST_CASE("simd graph: stages run chunks of images sized to their values") {
   CHECK(m14.program().stage_images(1) == 14);
   CHECK(m14.program().stage_images(2) == 14);
   check_batches<staged_net>("staged_net", 40, 14, 14);
+  // The zoo. ResNet-50: from layer4.0.conv3 (op 47) on, the ops touch at most 7 x 7 x 2048 floats per value:
+  // 2^21 / 100,352 = 20 images, not 16 x 2, but at least 8 x 2, and they are weight-bound: 12.0 M weight floats
+  // (with the classifier's) over a chunk of 2 is 6.0 M per image, at least 4 x the 1.13 M activation floats they
+  // touch, and layer4.0.conv3's own 1.05 M / 2 at least 2 x its 225,792; before op 47 the ops allow 10 at most.
+  // Then the classifier (op 55: 2^21 / 2,048). ResNet-18: from layer3.0.conv2 (op 13, 14 x 14 x 256 maps) on
+  // 2^21 / 50,176 = 41 images, at least 16 x 2; layer2.1.conv2 (op 10, 20 images allowed from there) would be
+  // weight-bound with what follows it, but not on its own (147,456 / 2 weight floats per image against 301,056).
+  // MobileNetV2: one image at 112 x 112 and 56 x 56, 18 from features.7's projection (op 20), the classifier.
+  // SqueezeNet: one stage.
+  check_stages<tn::zoo::resnet50>({0, 47, 55}, {2, 20, 1024});
+  check_stages<tn::zoo::resnet18>({0, 13, 22}, {2, 41, 2097});
+  check_stages<tn::zoo::mobilenet_v2>({0, 20, 53}, {1, 18, 1638});
+  check_stages<tn::zoo::squeezenet1_1>({0}, {2});
   // A max_batch the first stage's chunk holds: every op in one stage over one arena (staging's `whole`).
   tn::model<staged_net, tn::exec::simd<>> small(random_params<staged_net>(3), 4);
   REQUIRE(small.program().stage_count() == 1);

@@ -747,7 +747,10 @@ inline constexpr std::int64_t stage_step = 16;
 /// written by an earlier stage alive from the stage's start; everything in it is dead once the stage has run.
 ///
 /// A new stage starts at op i when every op from i on allows at least stage_step<Low> times the images of the
-/// current stage's chunk (never between the two ops of a band pair); at most max_stages. A program whose max_batch
+/// current stage's chunk, or at least weight_step times where the ops from i on are bound by their weights: at
+/// the current chunk they would stream weight_ratio times more weight floats per image than the activation
+/// floats they touch, and op i itself at least half that (ResNet-50's layer4 from layer4.0.conv3 on: 20 images,
+/// not 2; never between the two ops of a band pair); at most max_stages. A program whose max_batch
 /// fits the first stage's chunk runs `whole`, one stage of every op over one arena: split into stages, each
 /// stage's arena would be memory the others do not warm (MobileNetV2 at batch 1: 5 - 6 % slower that way).
 template <class Low, template <std::size_t> class ExecAt>
@@ -755,6 +758,11 @@ struct staging {
   static constexpr std::size_t values = Low::plan::size.size();
   static constexpr int max_stages = 8;
   static constexpr std::int64_t step = stage_step<Low>;
+  /// The weight-bound stages (above). ResNet-50 at batch 32 / 2 threads, Zen 3 (docs/performance.md): layer4
+  /// from layer4.0.conv3 on in chunks of 20 images ran 68 - 83 ms faster of about 1,500; from layer4.0.conv1 on
+  /// in chunks of 10 (a step of 4) 4 - 40 ms slower than that; ResNet-18 from layer2.1.conv2 on (a first op
+  /// whose weights are 0.24 times its activations) level to 3 % slower, so op i must be weight-bound too.
+  static constexpr std::int64_t weight_step = 8, weight_ratio = 4;
   struct layout {
     int count = 0;
     std::array<std::size_t, max_stages + 1> begin{};  ///< stage s: ops [begin[s], begin[s + 1])
@@ -804,10 +812,38 @@ struct staging {
         touched = std::max(touched, size[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])]);
       allows[i] = std::min(allows[i + 1], std::max<std::int64_t>(1, chunk_budget_floats / touched));
     }
+    // weights[i], touched[i]: the weight floats of op i and the activation floats it reads and writes per
+    // image; from[i]: their sums over the ops from i on.
+    std::array<std::int64_t, n> weights{}, touched{};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((weights[I] =
+            [] {
+              if constexpr (Low::ops[I].kind == op_desc::layer)
+                return std::int64_t{Low::template leaf<Low::ops[I].leaf>::weights};
+              else
+                return std::int64_t{0};
+            }()),
+       ...);
+    }
+    (std::make_index_sequence<n>{});
+    std::array<std::int64_t, n + 1> from_weights{}, from_touched{};
+    for (std::size_t i = n; i-- > 0;) {
+      const op_desc& o = Low::deps[i];
+      touched[i] = size[static_cast<std::size_t>(o.output)];
+      for (int k = 0; k < o.input_count; ++k)
+        touched[i] += size[static_cast<std::size_t>(o.inputs[static_cast<std::size_t>(k)])];
+      from_weights[i] = from_weights[i + 1] + weights[i];
+      from_touched[i] = from_touched[i + 1] + touched[i];
+    }
+    const auto weight_bound = [&](std::size_t i, std::int64_t chunk) {
+      return allows[i] >= weight_step * chunk && from_weights[i] >= weight_ratio * chunk * from_touched[i] &&
+             2 * weights[i] >= weight_ratio * chunk * touched[i];
+    };
     l.count = 1;
     l.limit[0] = allows[0];
     for (std::size_t i = 1; i < n; ++i)
-      if (split && l.count < max_stages && allows[i] >= step * l.limit[static_cast<std::size_t>(l.count - 1)] &&
+      if (const std::int64_t chunk = l.limit[static_cast<std::size_t>(l.count - 1)];
+          split && l.count < max_stages && (allows[i] >= step * chunk || weight_bound(i, chunk)) &&
           !Low::band_candidate(i - 1)) {
         l.begin[static_cast<std::size_t>(l.count)] = i;
         l.limit[static_cast<std::size_t>(l.count++)] = allows[i];
