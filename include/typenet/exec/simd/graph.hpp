@@ -759,8 +759,9 @@ struct staging {
   static constexpr int max_stages = 8;
   static constexpr std::int64_t step = stage_step<Low>;
   /// The weight-bound stages (above). ResNet-50 at batch 32 / 2 threads, Zen 3 (docs/performance.md): layer4
-  /// from layer4.0.conv3 on in chunks of 20 images ran 68 - 83 ms faster of about 1,500; from layer4.0.conv1 on
-  /// in chunks of 10 (a step of 4) 4 - 40 ms slower than that; ResNet-18 from layer2.1.conv2 on (a first op
+  /// from layer4.0.conv3 on in chunks of 20 images, its ops 0.4 - 33 ms faster in six A/B runs (median 17; the
+  /// whole pass of about 1,500 within the VM's noise); from layer4.0.conv1 on in chunks of 10 (a step of 4)
+  /// 4 - 40 ms slower than that; ResNet-18 from layer2.1.conv2 on (a first op
   /// whose weights are 0.24 times its activations) level to 3 % slower, so op i must be weight-bound too.
   static constexpr std::int64_t weight_step = 8, weight_ratio = 4;
   struct layout {
