@@ -64,12 +64,36 @@ TYPENET_ALWAYS_INLINE auto is_nan(const Batch& x) {
   return !(x == x);
 }
 
+/// max(a, b) and min(a, b) as x86's maxps / minps: b when either is NaN. xsimd::max spells the AVX-512
+/// form as _mm512_max_ps, whose masked-off source is _mm512_undefined_ps(); GCC 12 reports that as
+/// "'__Y' may be used uninitialized" (-Werror) once it is inlined deep into a kernel. The masked form with
+/// every lane set and b as the source compiles to the same single vmaxps / vminps without it.
+template <class Batch>
+TYPENET_ALWAYS_INLINE Batch max_nan_second(const Batch& a, const Batch& b) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(Batch) == 64 && std::is_same_v<typename Batch::value_type, float>)
+    return _mm512_mask_max_ps(b, __mmask16(0xFFFF), a, b);
+  else
+#endif
+    return xsimd::max(a, b);
+}
+
+template <class Batch>
+TYPENET_ALWAYS_INLINE Batch min_nan_second(const Batch& a, const Batch& b) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(Batch) == 64 && std::is_same_v<typename Batch::value_type, float>)
+    return _mm512_mask_min_ps(b, __mmask16(0xFFFF), a, b);
+  else
+#endif
+    return xsimd::min(a, b);
+}
+
 /// max(0, x) that keeps NaN: x86's maxps returns its second operand when either is NaN, so x goes second
 /// (max(x, 0) would turn a NaN into 0). One instruction; a select on x < 0 took two, and ReLU6 as two selects
 /// five on AVX2 (docs/performance.md, 2026-12-07). The stand-alone ReLU and every kernel's epilogue use it.
 template <class Batch>
 TYPENET_ALWAYS_INLINE Batch relu_keep_nan(const Batch& x) {
-  return xsimd::max(Batch(0.f), x);
+  return max_nan_second(Batch(0.f), x);
 }
 
 constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }

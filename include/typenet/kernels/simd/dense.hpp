@@ -110,7 +110,7 @@ TYPENET_SIMD_ALWAYS_INLINE V apply_epilogue(V v) noexcept {
   if constexpr (std::is_same_v<Epilogue, epilogue_relu>) {
     return relu_keep_nan(v);
   } else if constexpr (std::is_same_v<Epilogue, epilogue_relu6>) {
-    return xsimd::min(V(6.0f), relu_keep_nan(v));
+    return min_nan_second(V(6.0f), relu_keep_nan(v));
   } else {
     static_assert(std::is_same_v<Epilogue, epilogue_none>, "typenet: simd kernel: unknown epilogue");
     return v;
