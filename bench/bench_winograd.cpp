@@ -145,6 +145,7 @@ using resnet_layer3_f4 = layer<256, 256, 4, 14>;
 using resnet_layer2_f2 = layer<128, 128, 2, 28>;
 using resnet_layer2_f4 = layer<128, 128, 4, 28>;
 using resnet_layer4_f2 = layer<512, 512, 2, 7>;
+using resnet_layer4_f4 = layer<512, 512, 4, 7>;
 
 template <class L>
 void BM_wino(benchmark::State& state) {
@@ -186,6 +187,9 @@ void configure(benchmark::internal::Benchmark* b) {
       ->Args({1, 2})
       ->Args({64, 1})
       ->Args({64, 2})
+      ->Args({20, 2})
+      ->Args({4, 2})
+      ->Args({8, 2})
       ->UseRealTime()
       ->Unit(benchmark::kMicrosecond)
       ->MinTime(0.2)
@@ -211,6 +215,7 @@ BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f2)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_wino, resnet_layer2_f4)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_direct, resnet_layer2_f2)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_wino, resnet_layer4_f2)->Apply(configure);
+BENCHMARK_TEMPLATE(BM_wino, resnet_layer4_f4)->Apply(configure);
 BENCHMARK_TEMPLATE(BM_direct, resnet_layer4_f2)->Apply(configure);
 
 }  // namespace

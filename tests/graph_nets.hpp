@@ -131,6 +131,16 @@ using reread_net = tn::network<tn::input<8, 7, 6>,
                                tn::residual<tn::seq<tn::conv2d<12, tn::kernel<1>>>, tn::identity, tn::relu>,
                                tn::flatten, tn::dense<5>>;
 
+// A residual block of two 3x3 convolutions on a 7 x 7 map (ResNet's layer4 in small): exec::simd runs them
+// with the direct kernel below ks::winograd_batched_min images per run and as F(4x4) Winograd from there, the
+// second with the residual join in its epilogue, written in the residual's place.
+using small_map_net =
+    tn::network<tn::input<16, 7, 7>,
+                tn::residual<tn::seq<tn::conv2d<16, tn::kernel<3>, tn::pad<1>, tn::no_bias>, tn::batch_norm, tn::relu,
+                                     tn::conv2d<16, tn::kernel<3>, tn::pad<1>>, tn::batch_norm>,
+                             tn::identity, tn::relu>,
+                tn::adaptive_avg_pool<1>, tn::flatten, tn::dense<5>>;
+
 // Row bands (exec::simd's band pairs): three convolutions whose 2^18-float outputs only the depthwise layer
 // after each reads, so that the two run in row bands: a 3x3 stride-2 stem before a stride-2 depthwise layer, a
 // 1x1 expansion before a stride-1 one, and a 1x1 convolution with a residual join (+ relu6) in its epilogue

@@ -657,6 +657,12 @@ MUTANTS = [
          bug="a convolution writes in the place of its residual that is also its input", file=SGRAPH,
          old="for (int k = 0; k < op.input_count; ++k) ok = ok && op.inputs[static_cast<std::size_t>(k)] != op.residual;",
          new="", **simd("graph_test")),
+    dict(name="simd-batched-winograd-direct-weights", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
+         bug="the Winograd run reads the direct kernel's packing", file=SGRAPH,
+         old="packed.get() + batched_offset, bias.get()", new="packed.get(), bias.get()", **simd("graph_test")),
+    dict(name="simd-batched-winograd-not-packed", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
+         bug="the Winograd packing left zero (never packed)", file=SGRAPH,
+         old="if constexpr (batched) batched_wino::pack(w, to + batched_offset);", new="", **simd("graph_test")),
 ]
 
 PER_FILE_CMAKE = """

@@ -207,6 +207,31 @@ TEST_CASE("simd graph: residual blocks (Winograd and direct, identity and projec
   check_against_reference<residual_net>("residual_net", 11);
 }
 
+TEST_CASE("simd graph: 3x3 convolutions on a 7 x 7 map, direct for few images and Winograd for many") {
+  namespace ks = tn::kernels::simd;
+  using conv = tn::exec::simd_graph::conv_runner<ks::conv_geometry<16, 7, 7, 16, 7, 7, 3, 3, 1, 1, 1, 1, 1>, 1, true,
+                                                 xsimd::default_arch>;
+  static_assert(conv::batched && !conv::winograd, "the 7 x 7 layer switches kernels by images per run");
+  const auto p = random_params<small_map_net>(23);
+  for (int batch : {2, ks::winograd_batched_min - 1, ks::winograd_batched_min, 11}) {
+    std::vector<float> in(std::size_t(batch) * small_map_net::input_shape::size);
+    tn::fill_uniform(in, 24 + std::uint64_t(batch));
+    const auto want = run_policy<small_map_net, tn::exec::reference_t>(p, in, batch);
+    for (int threads : {1, 2})
+      expect_close(run_simd<small_map_net>(p, in, batch, threads), want,
+                   "small_map_net batch " + std::to_string(batch) + ", " + std::to_string(threads) + " thread(s)");
+  }
+  // One model built for 11 images (both packings) runs 3 (direct) and then 9 (Winograd).
+  tn::model<small_map_net, tn::exec::simd<>> m(p, 11);
+  for (int batch : {3, 9}) {
+    std::vector<float> in(std::size_t(batch) * small_map_net::input_shape::size), got(std::size_t(batch) * 5);
+    tn::fill_uniform(in, 40 + std::uint64_t(batch));
+    m.forward(in, got, batch);
+    expect_close(got, run_policy<small_map_net, tn::exec::reference_t>(p, in, batch),
+                 "small_map_net, a model for 11 images, batch " + std::to_string(batch));
+  }
+}
+
 TEST_CASE("simd graph: depthwise convolutions and an inverted residual") {
   check_against_reference<depthwise_net>("depthwise_net", 12);
   // Inputs 30x larger: most relu6 outputs saturate at 6, so the upper clip is checked too.

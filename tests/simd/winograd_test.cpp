@@ -206,10 +206,11 @@ TEST_CASE("winograd_3x3 F(4x4, 3x3): tiny and odd shapes (clipped tiles in both 
   check_shape<16, 9, 10, 16, 4>();
 }
 
-TEST_CASE("winograd_3x3 F(4x4, 3x3): AlexNet conv3, ResNet-50's layer2 3x3 (28 x 28), a 17 x 20 map") {
+TEST_CASE("winograd_3x3 F(4x4, 3x3): AlexNet conv3, ResNet-50's layer2 3x3 (28 x 28), 17 x 20 and 7 x 7 maps") {
   check_shape<256, 13, 13, 384, 4>();
   check_shape<128, 28, 28, 128, 4>();
   check_shape<24, 17, 20, 40, 4>();
+  check_shape<32, 7, 7, 48, 4>();  // ResNet's layer4 in small: 2 x 2 tiles, the last row and column clipped
 }
 
 TEST_CASE("winograd_3x3: zero batch and argument checks") {

@@ -213,20 +213,28 @@ struct conv_runner : packed_conv {
   using wino =
       std::conditional_t<winograd, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch, ks::winograd_tile<geo>>,
                          no_wino>;
+  /// Direct below ks::winograd_batched_min images per run, F(4x4) Winograd from there (ResNet's layer4 3x3
+  /// layers in the weight-bound stage's chunks of 20 or more images): where the program may run that many
+  /// images through the op, both packings, the Winograd one after the direct one at batched_offset (ResNet-50:
+  /// 37.7 MB more per layer), else the direct one alone.
+  static constexpr bool batched = ks::winograd_batched<geo>;
+  using batched_wino = std::conditional_t<batched, ks::winograd_3x3<geo::c, geo::h, geo::w, geo::f, Arch, 4>, no_wino>;
+  static constexpr std::size_t batched_offset = batched ? (direct::packed_floats + 15) / 16 * 16 : 0;
   static constexpr std::size_t zero_floats = (depthwise || winograd) ? 0 : direct::zero_floats;
-  static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
+  static constexpr std::size_t workspace_floats =
+      std::max(wino::workspace_floats_per_part, batched_wino::workspace_floats_per_part);
   /// The input floats a row of work reads (share_chunk). With AVX2 only: measured there (Zen 3), not with
   /// AVX-512, whose programs run block by block as before.
   static constexpr std::int64_t chunk_row_floats =
       ks::vector_registers<Arch> == 16 ? std::int64_t{direct::W} * geo::c * geo::sh : 0;
 
-  static std::size_t packed_size() {
+  static std::size_t packed_size(bool with_batched) {
     if constexpr (depthwise)
       return dw::packed_floats;
     else if constexpr (winograd)
       return wino::packed_floats;
     else
-      return direct::packed_floats;
+      return with_batched ? batched_offset + batched_wino::packed_floats : direct::packed_floats;
   }
   static std::size_t bias_size() {
     if constexpr (depthwise)
@@ -235,10 +243,13 @@ struct conv_runner : packed_conv {
       return std::max<std::size_t>(direct::packed_bias_floats, std::size_t(geo::f));
   }
 
-  /// w, b (may be null), bn (may be null): as fold_conv takes them.
-  conv_runner(const float* w, const float* b, const float* bn)
-      : packed_conv(fold_and_pack(w, b, bn, geo::f, std::size_t(geo::cg) * geo::kh * geo::kw, &pack, packed_size(),
-                                  bias_size())) {}
+  /// w, b (may be null), bn (may be null): as fold_conv takes them. images: the most images the program runs
+  /// through the op at once (its stage's chunk).
+  conv_runner(const float* w, const float* b, const float* bn, int images = 1)
+      : packed_conv(fold_and_pack(w, b, bn, geo::f, std::size_t(geo::cg) * geo::kh * geo::kw,
+                                  with_batched(images) ? &pack_both : &pack, packed_size(with_batched(images)),
+                                  bias_size())),
+        batched_packed(with_batched(images)) {}
 
  private:
   // The folded weights and bias (filters floats) into this runner's layout.
@@ -252,6 +263,12 @@ struct conv_runner : packed_conv {
       direct::pack(w, b, to, to_bias);
     }
   }
+  static void pack_both(const float* w, const float* b, float* to, float* to_bias) {
+    pack(w, b, to, to_bias);
+    if constexpr (batched) batched_wino::pack(w, to + batched_offset);
+  }
+  static bool with_batched(int images) { return batched && images >= ks::winograd_batched_min; }
+  bool batched_packed;
 
  public:
   void run(const frame& fr, const float* in, float* out, const float* res) const {
@@ -263,6 +280,15 @@ struct conv_runner : packed_conv {
       run_winograd(fr, &wino::engine::template run_tiles<epilogue, Add>, wino::shape, wino::tiles(fr.batch),
                    workspace_floats, packed.get(), bias.get(), in, out, res);
     } else {
+      if constexpr (batched) {
+        if (batched_packed &&
+            fr.batch >= ks::winograd_batched_min) {  // one group: the direct bias is the plain one, padded
+          run_winograd(fr, &batched_wino::engine::template run_tiles<epilogue, Add>, batched_wino::shape,
+                       batched_wino::tiles(fr.batch), workspace_floats, packed.get() + batched_offset, bias.get(), in,
+                       out, res);
+          return;
+        }
+      }
       run_direct_conv(fr, &direct::template run<epilogue, Add>, direct::rows_per_image,
                       std::int64_t{geo::g} * direct::blocks, chunk_row_floats, std::int64_t(direct::packed_floats),
                       packed.get(), bias.get(), in, out, res);
@@ -295,8 +321,10 @@ struct conv_exec
     fold_conv(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p), geo::f,
               std::size_t(geo::cg) * geo::kh * geo::kw, wf, bf);
   }
-  explicit conv_exec(const float* p)
-      : runner(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p)) {}
+  /// images: the most the program runs through this op at once (chunked_program::op_images).
+  explicit conv_exec(const float* p, int images = 1)
+      : runner(p + B::tensor_offset(0), B::layer::has_bias ? p + B::tensor_offset(1) : nullptr, bn_tensors(p), images) {
+  }
   void run(const frame& fr) const {
     runner::run(fr, fr.at(Op.inputs[0]), fr.at(Op.output), Op.residual >= 0 ? fr.at(Op.residual) : nullptr);
   }
@@ -952,6 +980,12 @@ class chunked_program {
   int stage_count() const { return plan_->count; }
   /// Images per chunk of stage s for this program's max_batch.
   int stage_images(int s) const { return cap_[static_cast<std::size_t>(s)]; }
+  /// The most images a run of fused op `op` holds: its stage's chunk.
+  int op_images(std::size_t op) const {
+    int s = 0;
+    while (!last_stage(s) && stage_begin(s + 1) <= op) ++s;
+    return stage_images(s);
+  }
 
  protected:
   explicit chunked_program(int max_batch)

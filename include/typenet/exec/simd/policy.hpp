@@ -824,8 +824,16 @@ requires(!simd_native<Net>) class simd<Arch, Precision>::program<Net>
   }
 
   template <std::size_t... I>
-  static execs_tuple make_execs(const float* p, std::index_sequence<I...>) {
-    return boost::hana::make_basic_tuple(exec_at<I>(p)...);
+  execs_tuple make_execs(const float* p, std::index_sequence<I...>) const {
+    return boost::hana::make_basic_tuple(make_exec<I>(p)...);
+  }
+  /// An op's executor; one that packs its weights by the images per run (conv_exec) is told its stage's chunk.
+  template <std::size_t I>
+  exec_at<I> make_exec(const float* p) const {
+    if constexpr (std::is_constructible_v<exec_at<I>, const float*, int>)
+      return exec_at<I>(p, this->op_images(I));
+    else
+      return exec_at<I>(p);
   }
   execs_tuple execs_;
   detail::aligned_floats arena_, zeros_, workspace_, scratch_;

@@ -107,9 +107,20 @@ inline void pack_u(const float* w, float* packed, int C, int F, int FB, int fblo
 /// on a 7 x 7 map (ResNet-50's layer4: 16 tiles) streaming them costs more than the multiplies saved
 /// (docs/performance.md, "Graph networks on an Intel Xeon").
 template <class Geo>
-inline constexpr bool winograd_suits = Geo::kh == 3 && Geo::kw == 3 && Geo::sh == 1 && Geo::sw == 1 && Geo::ph == 1 &&
-                                       Geo::pw == 1 && Geo::g == 1 && Geo::c >= 16 && Geo::f >= 16 &&
-                                       ((Geo::h + 1) / 2) * ((Geo::w + 1) / 2) >= 25;
+inline constexpr bool winograd_shape = Geo::kh == 3 && Geo::kw == 3 && Geo::sh == 1 && Geo::sw == 1 && Geo::ph == 1 &&
+                                       Geo::pw == 1 && Geo::g == 1 && Geo::c >= 16 && Geo::f >= 16;
+template <class Geo>
+inline constexpr bool winograd_suits = winograd_shape<Geo> && ((Geo::h + 1) / 2) * ((Geo::w + 1) / 2) >= 25;
+
+/// A convolution that Winograd suits only over several images at once (the graph program's conv_runner): the
+/// shape, but a map too small for winograd_suits (ResNet-50's and ResNet-18's layer4: 7 x 7). It keeps the
+/// direct kernel for runs of fewer than winograd_batched_min images and runs F(4x4, 3x3) for more, when the
+/// transformed weights (4x the direct kernel's: 37.7 MB for 512 -> 512) are streamed once for many tiles:
+/// measured on Zen 4 (bench_typenet_winograd, 512 -> 512 on 7 x 7, 2 threads) F(4x4) 4.4 ms against direct
+/// 7.5 ms at 8 images and 12.4 against 18.6 at 20, but 3.1 against 2.5 (F(2x2)) and 3.7 (direct) at 4.
+template <class Geo>
+inline constexpr bool winograd_batched = winograd_shape<Geo> && !winograd_suits<Geo>;
+inline constexpr int winograd_batched_min = 8;
 
 /// The output tile M of a convolution of geometry Geo that runs as Winograd: F(4x4, 3x3) when the map holds
 /// at least 25 of its 4 x 4 tiles (ResNet-50's 56 and 28 wide maps), else F(2x2, 3x3). F(4x4) needs 4x
