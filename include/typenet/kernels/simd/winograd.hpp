@@ -115,7 +115,8 @@ inline constexpr bool winograd_suits = winograd_shape<Geo> && ((Geo::h + 1) / 2)
 /// A convolution that Winograd suits only over several images at once (the graph program's conv_runner): the
 /// shape, but a map too small for winograd_suits (ResNet-50's and ResNet-18's layer4: 7 x 7). It keeps the
 /// direct kernel for runs of fewer than winograd_batched_min images and runs F(4x4, 3x3) for more, when the
-/// transformed weights (4x the direct kernel's: 37.7 MB for 512 -> 512) are streamed once for many tiles:
+/// transformed weights (4x the direct kernel's: 37.7 MB for 512 -> 512) are reused by many tiles (still
+/// streamed once per block of tiles per thread, which is what keeps it behind oneDNN's F(4x4) there):
 /// measured on Zen 4 (bench_typenet_winograd, 512 -> 512 on 7 x 7, 2 threads) F(4x4) 4.4 ms against direct
 /// 7.5 ms at 8 images and 12.4 against 18.6 at 20, but 3.1 against 2.5 (F(2x2)) and 3.7 (direct) at 4.
 template <class Geo>
