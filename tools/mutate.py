@@ -81,6 +81,7 @@ GEMM = "include/typenet/kernels/simd/gemm.hpp"
 BF16 = "include/typenet/kernels/simd/bf16.hpp"
 BF16P = "include/typenet/exec/simd/bf16.hpp"
 BF16G = "include/typenet/exec/simd/bf16_graph.hpp"
+AMX = "include/typenet/kernels/simd/amx.hpp"
 INT8 = "include/typenet/kernels/simd/int8.hpp"
 INT8G = "include/typenet/exec/simd/int8_graph.hpp"
 SGRAPH = "include/typenet/exec/simd/graph.hpp"
@@ -660,6 +661,27 @@ MUTANTS = [
     dict(name="simd-batched-winograd-direct-weights", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
          bug="the Winograd run reads the direct kernel's packing", file=SGRAPH,
          old="packed.get() + batched_offset, bias.get()", new="packed.get(), bias.get()", **simd("graph_test")),
+    # --- kernels/simd/amx.hpp: bf16 convolutions on AMX tiles (need a CPU with AMX; skipped elsewhere)
+    dict(name="amx-last-channel-block", kernel="bf16 conv2d on AMX tiles", bug="the last block of 32 channels skipped",
+         file=AMX, old="for (int c = 0; c < csteps; ++c, at += 32, wp += 16 * 64) {",
+         new="for (int c = 0; c + 1 < csteps; ++c, at += 32, wp += 16 * 64) {", **simd("bf16_test")),
+    dict(name="amx-second-pixel-tile", kernel="bf16 conv2d on AMX tiles", bug="pixels 16 - 31 read pixel 0's tile",
+         file=AMX, old="_tile_loadd(5, at + 16 * step, stride);", new="_tile_loadd(5, at, stride);",
+         **simd("bf16_test")),
+    dict(name="amx-padding-row", kernel="bf16 conv2d on AMX tiles", bug="the bottom padding row keeps stale data",
+         file=AMX, old="if (ih < 0 || ih >= H) {", new="if (ih < 0 || ih > H) {", **simd("bf16_test")),
+    dict(name="amx-last-row-copied", kernel="bf16 conv2d on AMX tiles", bug="the last input row a segment reads is not copied",
+         file=AMX, old="for (int r = r0; r <= r1; ++r) {", new="for (int r = r0; r < r1; ++r) {", **simd("bf16_test")),
+    dict(name="amx-dropped-pixels-kept", kernel="bf16 conv2d on AMX tiles",
+         bug="the grid's pixels past a row's end are stored too", file=AMX,
+         old="return ow < OW ? (n * OH + oh) * OW + ow : -1;", new="return (n * OH + oh) * OW + ow;",
+         **simd("bf16_test")),
+    dict(name="amx-rows-cross-images", kernel="bf16 conv2d on AMX tiles",
+         bug="a strided segment runs on into the next image", file=AMX,
+         old="flat && !copy ? end : (n + 1) * per_image", new="end", **simd("bf16_test")),
+    dict(name="amx-residual-ignored", kernel="bf16 conv2d on AMX tiles", bug="the residual is not added past 16 channels",
+         file=AMX, old="if constexpr (Add) v1 = _mm512_add_ps(v1,", new="if constexpr (false) v1 = _mm512_add_ps(v1,",
+         **simd("bf16_graph_test")),
     dict(name="simd-batched-winograd-not-packed", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
          bug="the Winograd packing left zero (never packed)", file=SGRAPH,
          old="if constexpr (batched) batched_wino::pack(w, to + batched_offset);", new="", **simd("graph_test")),

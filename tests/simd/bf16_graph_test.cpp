@@ -128,6 +128,40 @@ void check_conv_residual(const char* what) {
   CHECK(bad == 0);
 }
 
+#if TYPENET_HAS_AMX
+/// conv_amx_kernel with the residual against itself without it (fp32 output) plus the residual: bit for bit.
+/// Batch 2, the work units split in two ranges.
+template <class Geo, class Out, class Epilogue>
+void check_amx_residual(const char* what) {
+  using K = ks::conv_amx_kernel<Geo, Out>;
+  using Kf = ks::conv_amx_kernel<Geo, float>;
+  constexpr int batch = 2, F = Geo::f, Fs = K::Fs;
+  const std::size_t pixels = std::size_t(batch) * Geo::oh * Geo::ow;
+  const auto x = random_bf16(std::size_t(batch) * Geo::h * Geo::w * K::Cs, 41);
+  std::vector<float> w(static_cast<std::size_t>(F) * Geo::c * Geo::kh * Geo::kw), bias(F);
+  tn::fill_uniform(w, 42);
+  tn::fill_uniform(bias, 43);
+  auto packed = tn::detail::make_aligned_floats(std::int64_t(K::packed_elems / 2 + 1));
+  auto packed_bias = tn::detail::make_aligned_floats(std::int64_t(K::packed_bias_floats));
+  auto* pw = reinterpret_cast<ks::bf16_t*>(packed.get());
+  K::pack(w.data(), bias.data(), pw, packed_bias.get());  // the same packing for both outputs
+  auto ws = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats));
+  std::vector<float> plain(pixels * F);
+  Kf::template run<ks::epilogue_none>(pw, packed_bias.get(), x.data(), plain.data(), ws.get(), 0, Kf::units(batch), 0,
+                                      Kf::blocks);
+  const auto res = random_residual<Out>(pixels, F, Fs, 44);
+  std::vector<Out> y(pixels * Fs, Out(5));
+  const std::int64_t units = K::units(batch), mid = units / 3;
+  K::template run<Epilogue, true>(pw, packed_bias.get(), x.data(), y.data(), ws.get(), 0, mid, 0, K::blocks,
+                                  res.data());
+  K::template run<Epilogue, true>(pw, packed_bias.get(), x.data(), y.data(), ws.get(), mid, units, 0, K::blocks,
+                                  res.data());
+  const int bad = residual_mismatches<Out, Epilogue>(y, plain, res, pixels, F, Fs);
+  INFO(std::string(what) << ": " << bad << " outputs differ from conv + residual, epilogue, rounding");
+  CHECK(bad == 0);
+}
+#endif
+
 /// winograd_bf16 with the residual against itself without it (fp32 output) plus the residual.
 template <int C, int H, int W, int F, class Out, class Epilogue>
 void check_winograd_residual(const char* what) {
@@ -242,6 +276,14 @@ TEST_CASE("bf16 conv kernels: the residual join, bit for bit" * doctest::skip(no
   check_winograd_residual<24, 9, 9, 33, ks::bf16_t, ks::epilogue_none>("Winograd 24 -> 33 (odd F)");
   check_winograd_residual<16, 8, 10, 100, float, ks::epilogue_relu6>("Winograd fp32 out, partial f-block, relu6");
 }
+
+#if TYPENET_HAS_AMX
+TEST_CASE("bf16 AMX conv kernel: the residual join, bit for bit" * doctest::skip(!ks::amx_enable())) {
+  check_amx_residual<geo<64, 9, 11, 48, 1, 1, 0>, ks::bf16_t, ks::epilogue_relu>("1x1, bf16 out, relu");
+  check_amx_residual<geo<32, 13, 12, 33, 3, 2, 1>, ks::bf16_t, ks::epilogue_relu6>("3x3/2, F = 33 (odd), relu6");
+  check_amx_residual<geo<64, 7, 7, 100, 3, 1, 1>, float, ks::epilogue_none>("3x3/1 on 7 x 7, fp32 out, F = 100");
+}
+#endif
 
 TEST_CASE("bf16 depthwise kernel: the fp32 kernel's result rounded once" * doctest::skip(no_bf16)) {
   check_depthwise<geo<48, 11, 13, 48, 3, 1, 1, 48>, ks::epilogue_relu6, false>("3x3/1, 48 channels, relu6");

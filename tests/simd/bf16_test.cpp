@@ -52,12 +52,12 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale 
 
 /// Runs conv_bf16_kernel on one geometry (batch 2, every item) and compares it with double sums of the
 /// same bf16 values: |got - want| <= 8 * 2^-24 * sum |terms| (+ for a bf16 output, its rounding: 2^-8 |want|).
-template <class Geo, class Out, class Epilogue = ks::epilogue_none>
-void check_conv(const char* what) {
-  using K = ks::conv_bf16_kernel<Geo, Out>;
+/// A convolution kernel K (conv_bf16_kernel's or conv_amx_kernel's interface) on one geometry, `batch` images,
+/// against double sums of the same bf16 values; run(packed, bias, x, y) computes every output.
+template <class Geo, class Out, class Epilogue, class K, class Run>
+void check_conv_kernel(const char* what, int batch, Run&& run) {
   constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
   constexpr int Cg = Geo::cg, Fg = Geo::fg, KH = Geo::kh, KW = Geo::kw;
-  constexpr int batch = 2;
   const auto x = random_values(std::size_t(batch) * C * H * W, 11);  // NCHW
   const auto w = random_values(std::size_t(F) * Cg * KH * KW, 12, 0.5f);
   const auto bias = random_values(F, 13);
@@ -71,9 +71,9 @@ void check_conv(const char* what) {
   auto packed_bias = tn::detail::make_aligned_floats(std::int64_t(K::packed_bias_floats));
   auto* pw = reinterpret_cast<ks::bf16_t*>(packed.get());
   K::pack(w.data(), bias.data(), pw, packed_bias.get());
-  std::vector<ks::bf16_t> zeros(K::zero_elems + 32, 0);
   std::vector<Out> y(std::size_t(batch) * OH * OW * K::Fs);
-  K::template run<Epilogue>(pw, packed_bias.get(), xs.data(), y.data(), zeros.data(), batch, 0, K::items(batch));
+  run(static_cast<const ks::bf16_t*>(pw), static_cast<const float*>(packed_bias.get()),
+      static_cast<const ks::bf16_t*>(xs.data()), y.data());
   int bad = 0;
   double worst = 0;
   for (int n = 0; n < batch; ++n)
@@ -115,6 +115,17 @@ void check_conv(const char* what) {
   CHECK(bad == 0);
 }
 
+/// conv_bf16_kernel on one geometry, batch 2, every item.
+template <class Geo, class Out, class Epilogue = ks::epilogue_none>
+void check_conv(const char* what) {
+  using K = ks::conv_bf16_kernel<Geo, Out>;
+  std::vector<ks::bf16_t> zeros(K::zero_elems + 32, 0);
+  check_conv_kernel<Geo, Out, Epilogue, K>(what, 2,
+                                           [&](const ks::bf16_t* pw, const float* pb, const ks::bf16_t* x, Out* y) {
+                                             K::template run<Epilogue>(pw, pb, x, y, zeros.data(), 2, 0, K::items(2));
+                                           });
+}
+
 template <int C, int H, int W, int F, int K, int S, int P, int G = 1, int KW = K, int SW = S, int PW = P>
 using geo = ks::conv_geometry<C, H, W, F, (H + 2 * P - K) / S + 1, (W + 2 * PW - KW) / SW + 1, K, KW, S, SW, P, PW, G>;
 
@@ -135,6 +146,52 @@ TEST_CASE("bf16 conv kernel: against double sums of the same bf16 values" * doct
   check_conv<geo<6, 11, 11, 8, 1, 1, 0>, float, ks::epilogue_relu>("1x1, 6 -> 8, relu");
   check_conv<geo<64, 7, 7, 96, 1, 2, 0>, ks::bf16_t>("1x1 stride 2");
 }
+
+#if TYPENET_HAS_AMX
+
+namespace {
+
+/// conv_amx_kernel on one geometry, 3 images, split as exec::simd splits it: by work units into `parts`
+/// threads' shares, then (the same outputs again) by blocks of 32 output channels into 2 shares.
+template <class Geo, class Out, class Epilogue = ks::epilogue_none>
+void check_amx_conv(const char* what, int parts) {
+  using K = ks::conv_amx_kernel<Geo, Out>;
+  constexpr int batch = 3;
+  auto ws = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats) * std::max(parts, 2));
+  for (const bool by_blocks : {false, true})
+    check_conv_kernel<Geo, Out, Epilogue, K>(
+        what, batch, [&](const ks::bf16_t* pw, const float* pb, const ks::bf16_t* x, Out* y) {
+          const int n = by_blocks ? 2 : parts;
+          for (int t = 0; t < n; ++t) {
+            float* w = ws.get() + std::size_t(t) * K::workspace_floats;
+            if (by_blocks) {
+              const auto r = tn::detail::split(K::blocks, t, n);
+              K::template run<Epilogue>(pw, pb, x, y, w, 0, K::units(batch), int(r.begin), int(r.end));
+            } else {
+              const auto r = tn::detail::split(K::units(batch), t, n);
+              K::template run<Epilogue>(pw, pb, x, y, w, r.begin, r.end, 0, K::blocks);
+            }
+          }
+        });
+}
+
+}  // namespace
+
+TEST_CASE("bf16 AMX conv kernel: against double sums of the same bf16 values" * doctest::skip(!ks::amx_enable())) {
+  check_amx_conv<geo<64, 13, 13, 100, 3, 1, 1>, float>("3x3 pad 1, 13 x 13 (rows of 15 computed), F = 100", 2);
+  check_amx_conv<geo<64, 7, 7, 64, 3, 1, 1>, ks::bf16_t, ks::epilogue_relu>("3x3 pad 1, 7 x 7, bf16 out, relu", 3);
+  check_amx_conv<geo<32, 9, 11, 33, 5, 1, 2>, ks::bf16_t>("5x5 pad 2, 9 x 11, F = 33 (stored 34)", 2);
+  check_amx_conv<geo<96, 10, 10, 17, 3, 1, 0>, float>("3x3 without padding, F = 17", 2);
+  check_amx_conv<geo<32, 6, 40, 40, 1, 1, 0, 1, 5, 1, 2>, float>("1x5 kernel, pad 0x2", 2);
+  check_amx_conv<geo<64, 7, 7, 96, 1, 1, 0>, ks::bf16_t>("1x1: a thread's pixels across images", 2);
+  check_amx_conv<geo<1024, 10, 10, 40, 1, 1, 0>, float, ks::epilogue_relu>("1x1, C = 1024: segments of 128 pixels", 2);
+  check_amx_conv<geo<64, 15, 15, 64, 1, 2, 0>, ks::bf16_t>("1x1 stride 2", 2);
+  check_amx_conv<geo<128, 17, 17, 48, 3, 2, 1>, float>("3x3 stride 2 pad 1 (rows)", 3);
+  check_amx_conv<geo<1024, 9, 9, 32, 3, 2, 1>, float>("3x3 stride 2, C = 1024", 1);
+  check_amx_conv<geo<32, 70, 70, 32, 3, 2, 1>, ks::bf16_t>("3x3 stride 2, 35 pixels a row (32 + 3)", 2);
+}
+
+#endif  // TYPENET_HAS_AMX
 
 namespace {
 
@@ -332,4 +389,10 @@ TEST_CASE("bf16 program: a CPU without AVX512_BF16 is an error naming what is mi
   CHECK_THROWS_WITH_AS(tn::exec::simd_bf16_detail::check_cpu(false), doctest::Contains("has no AVX512_BF16"),
                        std::runtime_error);
   CHECK_NOTHROW(tn::exec::simd_bf16_detail::check_cpu(true));
+}
+
+TEST_CASE("bf16 program compiled with AMX: a CPU or OS without AMX is an error naming it") {
+  CHECK_THROWS_WITH_AS(tn::exec::simd_bf16_detail::check_amx(false), doctest::Contains("compiled with AMX"),
+                       std::runtime_error);
+  CHECK_NOTHROW(tn::exec::simd_bf16_detail::check_amx(true));
 }

@@ -19,6 +19,10 @@
 // Where it runs: the translation unit must be compiled with AVX512_BF16 (TYPENET_HAS_BF16, e.g.
 // -march=native on Zen 4 or Sapphire Rapids), or the program does not compile (a static_assert says so);
 // the constructor checks the running CPU and throws std::runtime_error if it lacks the instructions.
+// Compiled with AMX as well (TYPENET_HAS_AMX: AMX_TILE and AMX_BF16, e.g. -march=native on Sapphire Rapids or
+// later; -DTYPENET_NO_AMX leaves it out), the graph programs run their convolutions with one group on AMX tiles
+// (kernels/simd/amx.hpp), and the constructor also asks the OS for the tile state, with an error if the CPU
+// or the OS refuses it.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -30,6 +34,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../../kernels/simd/amx.hpp"
 #include "../../kernels/simd/bf16.hpp"
 #include "../../precision.hpp"
 #include "bf16_graph.hpp"
@@ -45,15 +50,20 @@ struct simd<Arch, precision::bf16> {
   template <class Net>
   class program;
   static std::string description() {
-    return std::string("exec::simd, bf16 (AVX512_BF16 dot products, fp32 sums), xsimd architecture ") + Arch::name() +
-           " (this CPU offers " + simd_arch::cpu_name() + (kernels::simd::cpu_has_bf16() ? ", with" : ", without") +
-           " AVX512_BF16)";
+    return std::string("exec::simd, bf16 (") + (TYPENET_HAS_AMX ? "AMX tiles and " : "") +
+           "AVX512_BF16 dot products, fp32 sums), xsimd architecture " + Arch::name() + " (this CPU offers " +
+           simd_arch::cpu_name() + (kernels::simd::cpu_has_bf16() ? ", with" : ", without") + " AVX512_BF16" +
+           (kernels::simd::cpu_has_amx_bf16() ? ", with AMX)" : ", without AMX)");
   }
 };
 
 /// Whether exec::simd<Arch, precision::bf16> can run here: compiled with AVX512_BF16 (TYPENET_HAS_BF16) and
-/// running on a CPU that has it. A program can choose its policy with it.
-inline bool bf16_available() noexcept { return TYPENET_HAS_BF16 != 0 && kernels::simd::cpu_has_bf16(); }
+/// running on a CPU that has it (and AMX, granted by the OS, where compiled with AMX). A program can choose its
+/// policy with it.
+inline bool bf16_available() noexcept {
+  return TYPENET_HAS_BF16 != 0 && kernels::simd::cpu_has_bf16() &&
+         (TYPENET_HAS_AMX == 0 || kernels::simd::amx_enable());
+}
 
 namespace simd_bf16_detail {
 
@@ -64,6 +74,18 @@ inline void check_cpu(bool has_bf16 = kernels::simd::cpu_has_bf16()) {
                              simd_arch::cpu_name() +
                              ") has no AVX512_BF16 instructions (vdpbf16ps); run the fp32 policy exec::simd<Arch> "
                              "on it");
+}
+
+/// The error a bf16 program compiled with AMX gives where the CPU lacks AMX or the OS does not grant its tile
+/// state (std::runtime_error), before any kernel runs; `granted`: kernels::simd::amx_enable().
+inline void check_amx(bool granted) {
+  if (!granted)
+    throw std::runtime_error(
+        std::string("typenet: exec::simd<Arch, precision::bf16>: compiled with AMX (AMX_TILE, "
+                    "AMX_BF16) but this CPU (best: ") +
+        simd_arch::cpu_name() +
+        (kernels::simd::cpu_has_amx_bf16() ? ") has AMX and the OS refused its tile state" : ") has no AMX") +
+        "; build for this CPU (-march=native) or with -DTYPENET_NO_AMX");
 }
 
 }  // namespace simd_bf16_detail
@@ -121,8 +143,9 @@ struct bf16_format {
 using frame = simd_reduced::frame<bf16_t>;
 using stage_io = simd_reduced::stage_io<bf16_format>;
 
-/// conv2d [+ relu] [+ LRN] [+ pool] on conv_bf16_kernel, or on winograd_bf16 where the fp32 program uses
-/// Winograd (ks::winograd_suits); LRN and pooling in fp32 on the stage's fp32 conv output (simd_reduced).
+/// conv2d [+ relu] [+ LRN] [+ pool] on conv_amx_kernel where ks::amx_suits (compiled with AMX), else on
+/// conv_bf16_kernel, or on winograd_bf16 where the fp32 program uses Winograd (ks::winograd_suits); LRN and
+/// pooling in fp32 on the stage's fp32 conv output (simd_reduced).
 template <class Stage, class InLayout, class Arch, bool Last>
 struct conv_stage
     : simd_reduced::conv_stage_base<conv_stage<Stage, InLayout, Arch, Last>, bf16_format, Stage, InLayout, Arch, Last> {
@@ -133,19 +156,36 @@ struct conv_stage
   using typename base::epilogue;
   using typename base::geo;
   using kernel = ks::conv_bf16_kernel<geo, conv_out_t>;
-  static constexpr std::size_t zero_elems = kernel::zero_elems;
-  static constexpr bool winograd = ks::winograd_suits<geo>;
+  static constexpr bool amx = ks::amx_suits<geo>;
+  static constexpr bool winograd = !amx && ks::winograd_suits<geo>;
   using wino = ks::winograd_bf16<geo::c, geo::h, geo::w, geo::f, conv_out_t>;
-  static constexpr std::size_t workspace_floats = winograd ? wino::workspace_floats_per_part : 0;
+  struct no_tiles {
+    static constexpr std::size_t workspace_floats = 0, packed_elems = 0, packed_bias_floats = 0;
+  };
+#if TYPENET_HAS_AMX
+  using tiles = std::conditional_t<amx, ks::conv_amx_kernel<geo, conv_out_t>, no_tiles>;
+#else
+  using tiles = no_tiles;
+#endif
+  static constexpr std::size_t zero_elems = amx || winograd ? 0 : kernel::zero_elems;
+  static constexpr std::size_t workspace_floats = winograd ? wino::workspace_floats_per_part
+                                                  : amx    ? tiles::workspace_floats
+                                                           : 0;
 
   detail::aligned_floats packed, packed_bias;
   stage_io io;
 
   conv_stage(const float* params, const stage_io& s)
-      : packed(simd_detail::copy_aligned(((winograd ? wino::packed_elems : kernel::packed_elems) + 1) / 2)),
-        packed_bias(simd_detail::copy_aligned(kernel::packed_bias_floats)),
+      : packed(simd_detail::copy_aligned(((amx        ? tiles::packed_elems
+                                           : winograd ? wino::packed_elems
+                                                      : kernel::packed_elems) +
+                                          1) /
+                                         2)),
+        packed_bias(simd_detail::copy_aligned(amx ? tiles::packed_bias_floats : kernel::packed_bias_floats)),
         io(s) {
-    if constexpr (winograd) {
+    if constexpr (amx) {
+      tiles::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, weights(), packed_bias.get());
+    } else if constexpr (winograd) {
       wino::pack(params + conv_b::weight_offset, weights());
       std::memcpy(packed_bias.get(), params + conv_b::bias_offset, sizeof(float) * geo::f);
     } else {
@@ -154,9 +194,11 @@ struct conv_stage
   }
 
   void conv_image(const bf16_t* x, conv_out_t* y, const frame& f, int t) const {
-    if constexpr (winograd)
-      wino::template run_tiles<epilogue>(weights(), packed_bias.get(), x, y,
-                                         f.workspace + std::size_t(t) * workspace_floats, 0, wino::tiles(1));
+    float* ws = f.workspace + std::size_t(t) * workspace_floats;
+    if constexpr (amx)
+      tiles::template run<epilogue>(weights(), packed_bias.get(), x, y, ws, 0, tiles::units(1), 0, tiles::blocks);
+    else if constexpr (winograd)
+      wino::template run_tiles<epilogue>(weights(), packed_bias.get(), x, y, ws, 0, wino::tiles(1));
     else
       kernel::template run<epilogue>(weights(), packed_bias.get(), x, y, f.zeros, 1, 0, kernel::items(1));
   }
@@ -165,10 +207,13 @@ struct conv_stage
     const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * f.pool->size()));
     std::atomic<std::int64_t> next{0};
     on_threads(*f.pool, [&]([[maybe_unused]] int t, [[maybe_unused]] int n) {
-      if constexpr (winograd) {
+      float* ws = f.workspace + std::size_t(t) * workspace_floats;
+      if constexpr (amx) {
+        const auto r = split(tiles::units(f.batch), t, n);
+        tiles::template run<epilogue>(weights(), packed_bias.get(), in, out, ws, r.begin, r.end, 0, tiles::blocks);
+      } else if constexpr (winograd) {
         const auto r = split(wino::tiles(f.batch), t, n);
-        wino::template run_tiles<epilogue>(weights(), packed_bias.get(), in, out,
-                                           f.workspace + std::size_t(t) * workspace_floats, r.begin, r.end);
+        wino::template run_tiles<epilogue>(weights(), packed_bias.get(), in, out, ws, r.begin, r.end);
       } else {
         for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
              b = next.fetch_add(chunk, std::memory_order_relaxed))
@@ -254,6 +299,7 @@ requires(simd_native<Net>) class simd<Arch, precision::bf16>::program<Net>
   static int check(int max_batch, const simd& policy) {
     const int checked = simd_detail::checked<Arch>(max_batch, policy.threads);
     simd_bf16_detail::check_cpu();
+    if constexpr (TYPENET_HAS_AMX != 0) simd_bf16_detail::check_amx(kernels::simd::amx_enable());
     return checked;
   }
 };
@@ -274,6 +320,7 @@ requires(!simd_native<Net>) class simd<Arch, precision::bf16>::program<Net>
   static int check(int max_batch, const simd<Arch, precision::bf16>& policy) {
     const int checked = simd_detail::checked<Arch>(max_batch, policy.threads);
     simd_bf16_detail::check_cpu();
+    if constexpr (TYPENET_HAS_AMX != 0) simd_bf16_detail::check_amx(kernels::simd::amx_enable());
     return checked;
   }
 };

@@ -6,10 +6,11 @@
 // residual joins and activations in their epilogues) over the same arena plan, with every value stored as
 // bf16 (NHWC, channels rounded up to even as in kernels/simd/bf16.hpp; flat values with their length
 // rounded up to even), run by simd_reduced_graph::graph_program (exec/simd/reduced_graph.hpp).
-//   * convolutions with one group, or grouped with an even number of channels per group: conv_bf16_kernel
-//     (direct) or winograd_bf16 where ks::winograd_suits (not ks::winograd_batched's 7 x 7 maps), weights folded
-//     with their batch norm in fp32 and then rounded to bf16; the residual (bf16) is added in fp32 before
-//     the epilogue, and the result is rounded once;
+//   * convolutions with one group, or grouped with an even number of channels per group: conv_amx_kernel on
+//     AMX tiles where ks::amx_suits (compiled with AMX: one group, input channels stored as blocks of 32),
+//     else conv_bf16_kernel (direct) or winograd_bf16 where ks::winograd_suits (not ks::winograd_batched's
+//     7 x 7 maps), weights folded with their batch norm in fp32 and then rounded to bf16; the residual (bf16)
+//     is added in fp32 before the epilogue, and the result is rounded once;
 //   * depthwise convolutions with an even channel count: depthwise.hpp's kernel on bf16 storage (fp32 weights
 //     and sums: it is memory-bound, so the bf16 win is the halved activation traffic);
 //   * concat along channels with even channel counts: a copy of the bf16 channels;
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../kernels/simd/amx.hpp"
 #include "../../kernels/simd/bf16.hpp"
 #include "../../kernels/simd/depthwise.hpp"
 #include "../../kernels/simd/pool.hpp"
@@ -79,21 +81,29 @@ struct conv_exec : no_extras {
   using epilogue = simd_graph::epilogue_t<Op.act>;
   static constexpr bool add = Op.residual >= 0;
   static constexpr bool depthwise = geo::g == geo::c && geo::f == geo::c && geo::c > 1;
-  static constexpr bool winograd = ks::winograd_suits<geo>;
+  static constexpr bool amx = !depthwise && ks::amx_suits<geo>;
+  static constexpr bool winograd = !amx && ks::winograd_suits<geo>;
   struct none {
-    static constexpr std::size_t zero_elems = 0, workspace_floats_per_part = 0;
+    static constexpr std::size_t zero_elems = 0, workspace_floats_per_part = 0, workspace_floats = 0;
   };
-  using direct = std::conditional_t<depthwise || winograd, none, ks::conv_bf16_kernel<geo, bf16_t>>;
+  using direct = std::conditional_t<depthwise || winograd || amx, none, ks::conv_bf16_kernel<geo, bf16_t>>;
   using wino = std::conditional_t<winograd, ks::winograd_bf16<geo::c, geo::h, geo::w, geo::f, bf16_t>, none>;
   using dw = std::conditional_t<depthwise, ks::depthwise_kernel<geo, Arch, bf16_t>, none>;
+#if TYPENET_HAS_AMX
+  using tiles = std::conditional_t<amx, ks::conv_amx_kernel<geo, bf16_t>, none>;
+#else
+  using tiles = none;
+#endif
   static constexpr std::size_t zero_elems = direct::zero_elems;
-  static constexpr std::size_t workspace_floats = wino::workspace_floats_per_part;
+  static constexpr std::size_t workspace_floats = std::max(wino::workspace_floats_per_part, tiles::workspace_floats);
 
   detail::aligned_floats packed, bias;
 
   static constexpr std::size_t packed_floats() {
     if constexpr (depthwise)
       return dw::packed_floats;
+    else if constexpr (amx)
+      return (tiles::packed_elems + 1) / 2;
     else if constexpr (winograd)
       return (wino::packed_elems + 1) / 2;
     else
@@ -102,6 +112,8 @@ struct conv_exec : no_extras {
   static constexpr std::size_t bias_floats() {
     if constexpr (depthwise)
       return dw::packed_bias_floats;
+    else if constexpr (amx)
+      return tiles::packed_bias_floats;
     else if constexpr (winograd)
       return std::size_t(geo::f);
     else
@@ -114,6 +126,8 @@ struct conv_exec : no_extras {
     simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
     if constexpr (depthwise) {
       dw::pack(wf.data(), bf.data(), packed.get(), bias.get());
+    } else if constexpr (amx) {
+      tiles::pack(wf.data(), bf.data(), weights(), bias.get());
     } else if constexpr (winograd) {
       wino::pack(wf.data(), weights());
       std::copy(bf.begin(), bf.end(), bias.get());
@@ -130,6 +144,24 @@ struct conv_exec : no_extras {
       simd_graph::split_run(*fr.pool, dw::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
         dw::template run<epilogue, add>(packed.get(), bias.get(), in, out, b, e, res);
       });
+    } else if constexpr (amx) {
+      // Output pixels split between the threads; where they are few (small maps at small batches), blocks of
+      // 32 output channels instead, so that each thread reads only its share of the weights.
+      const std::int64_t units = tiles::units(fr.batch);
+      const bool by_pixels = fr.pool->size() == 1 || units * (tiles::flat ? 1 : geo::ow) >= 128 * fr.pool->size() ||
+                             tiles::blocks < 2 * fr.pool->size();
+      auto part = [&](int t, int n) {
+        float* ws = fr.workspace + std::size_t(t) * workspace_floats;
+        if (by_pixels) {
+          const auto r = typenet::detail::split(units, t, n);
+          tiles::template run<epilogue, add>(weights(), bias.get(), in, out, ws, r.begin, r.end, 0, tiles::blocks, res);
+        } else {
+          const auto r = typenet::detail::split(tiles::blocks, t, n);
+          tiles::template run<epilogue, add>(weights(), bias.get(), in, out, ws, 0, units, int(r.begin), int(r.end),
+                                             res);
+        }
+      };
+      fr.pool->run(part);
     } else if constexpr (winograd) {
       auto part = [&](int t, int n) {
         const auto r = typenet::detail::split(wino::tiles(fr.batch), t, n);
