@@ -282,6 +282,7 @@ TEST_CASE("bf16 AMX conv kernel: the residual join, bit for bit" * doctest::skip
   check_amx_residual<geo<64, 9, 11, 48, 1, 1, 0>, ks::bf16_t, ks::epilogue_relu>("1x1, bf16 out, relu");
   check_amx_residual<geo<32, 13, 12, 33, 3, 2, 1>, ks::bf16_t, ks::epilogue_relu6>("3x3/2, F = 33 (odd), relu6");
   check_amx_residual<geo<64, 7, 7, 100, 3, 1, 1>, float, ks::epilogue_none>("3x3/1 on 7 x 7, fp32 out, F = 100");
+  check_amx_residual<geo<24, 9, 8, 40, 3, 1, 1>, ks::bf16_t, ks::epilogue_relu>("3x3/1, C = 24 (gathered), relu");
 }
 #endif
 

@@ -158,6 +158,8 @@ void check_amx_conv(const char* what, int parts) {
   using K = ks::conv_amx_kernel<Geo, Out>;
   constexpr int batch = 3;
   auto ws = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats) * std::max(parts, 2));
+  // NaN where the kernel must write before it reads (zero borders, the zeros that round windows up).
+  std::fill_n(ws.get(), K::workspace_floats * std::size_t(std::max(parts, 2)), std::nanf(""));
   for (const bool by_blocks : {false, true})
     check_conv_kernel<Geo, Out, Epilogue, K>(
         what, batch, [&](const ks::bf16_t* pw, const float* pb, const ks::bf16_t* x, Out* y) {
@@ -189,6 +191,13 @@ TEST_CASE("bf16 AMX conv kernel: against double sums of the same bf16 values" * 
   check_amx_conv<geo<128, 17, 17, 48, 3, 2, 1>, float>("3x3 stride 2 pad 1 (rows)", 3);
   check_amx_conv<geo<1024, 9, 9, 32, 3, 2, 1>, float>("3x3 stride 2, C = 1024", 1);
   check_amx_conv<geo<32, 70, 70, 32, 3, 2, 1>, ks::bf16_t>("3x3 stride 2, 35 pixels a row (32 + 3)", 2);
+  // Gathered windows where the channels are not whole blocks of 32.
+  check_amx_conv<geo<3, 35, 35, 24, 7, 2, 3>, ks::bf16_t, ks::epilogue_relu>("stem-like 7x7/2 pad 3, C = 3", 2);
+  check_amx_conv<geo<3, 35, 35, 24, 11, 4, 0>, float>("11x11/4, C = 3 (windows of 44 values)", 1);
+  check_amx_conv<geo<24, 9, 10, 40, 1, 1, 0>, ks::bf16_t>("1x1, C = 24", 2);
+  check_amx_conv<geo<5, 17, 19, 33, 3, 2, 1>, ks::bf16_t>("stride 2, C = 5, F = 33 (odd)", 3);
+  check_amx_conv<geo<48, 6, 70, 40, 1, 1, 0, 1, 5, 2, 2>, float>("1x5 kernel, stride 1x2, pad 0x2", 2);
+  check_amx_conv<geo<4, 12, 12, 33, 3, 1, 2>, float>("pad larger than the kernel half, C = 4", 2);
 }
 
 #endif  // TYPENET_HAS_AMX

@@ -7,21 +7,24 @@
 // adds the 16 x 16 products, summed over pairs in fp32, to the fp32 tile C: 8,192 multiply-adds in one
 // instruction, about 8 times what vdpbf16ps does in the same time on these cores.
 //
-// conv_amx_kernel: a convolution with one group, equal strides and a stored input channel count that is a
-// multiple of 32 (every layer of ResNet-50 but the stem), as sums over the taps (kh, kw) and blocks of 32
-// channels of tiles A read straight from the NHWC input: 16 consecutive output pixels read 16 input pixels
-// at a constant stride, so one tileloadd fetches them. Four accumulator tiles hold 32 pixels x 32 output
-// channels; the two A and two B tiles feed four tdpbf16ps per step. The epilogue (bias, residual, activation,
-// rounding to bf16) runs in AVX-512 on the accumulators stored to a 4 KB scratch.
-//   * Stride 1 ("flat"): the output pixels of an image are numbered over a grid as wide as the padded input
-//     (Wp = W + 2 PW), so that pixel q's tap (kh, kw) is padded input pixel q + kh Wp + kw, a constant stride
-//     whatever row q is in; the Wp - OW pixels past each row's end are computed and dropped (7 x 7 maps: 63
-//     computed for 49, against 7-pixel tiles row by row). A 1x1 convolution without padding needs no copy:
-//     its pixels are the input's, across images.
-//   * Larger strides: 32-pixel blocks within each output row, the input pixels at stride S Cs.
-//   * Padding: the rows a thread needs are copied into its workspace with their zero borders.
-// Work is split between threads by output pixels (rows with strides), or by blocks of 32 output channels
-// where a batch has few pixels; each thread loads its tile shapes (ldtilecfg) and releases them when done.
+// conv_amx_kernel: any convolution with one group, as sums of tiles A (rows: 16 output pixels, columns: 32
+// input values of their windows) times tiles B of packed weights. Four accumulator tiles hold 32 pixels x 32
+// output channels; two A and two B tiles feed four tdpbf16ps per step. The epilogue (bias, residual,
+// activation, rounding to bf16) runs in AVX-512 on the accumulators stored to a 4 KB scratch. The weights
+// are packed per kernel row as the input stores a window's row: (kw, channel), rounded up to 32 values.
+//   * Stride 1 with the stored channels a multiple of 32 ("flat": every ResNet-50 layer of stride 1 but the
+//     stem): tiles read straight from the NHWC input, one per tap (kh, kw) and block of 32 channels. The
+//     output pixels of an image are numbered over a grid as wide as the padded input (Wp = W + 2 PW), so
+//     that pixel q's tap (kh, kw) is padded input pixel q + kh Wp + kw: 16 consecutive pixels are 16 input
+//     pixels at a constant stride whatever row they are in, and one tileloadd fetches them. The Wp - OW
+//     pixels past each row's end are computed and dropped (7 x 7 maps: 63 computed for 49, against 7-pixel
+//     tiles row by row). The rows a thread reads are copied with their zero borders into its workspace; a
+//     1x1 convolution without padding reads its input in place, across images.
+//   * Otherwise (strides, the stem's 3 channels, MobileNetV2's 24): each output pixel's window is gathered
+//     into a row of the workspace, KH runs of KW Cs values each rounded up to 32 with zeros (a masked load
+//     and a store per 32 values), for a segment of pixels that every output block then reads from L2.
+// Work is split between threads by output pixels, or by blocks of 32 output channels where a batch has few
+// pixels; each thread loads its tile shapes (ldtilecfg) and releases them when done.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -75,11 +78,9 @@ inline bool amx_enable() noexcept {
 #endif
 }
 
-/// Whether conv_amx_kernel serves a convolution (Geo: conv_geometry): compiled with AMX, one group, equal
-/// strides, input channels stored as whole blocks of 32.
+/// Whether conv_amx_kernel serves a convolution (Geo: conv_geometry): compiled with AMX, one group.
 template <class Geo>
-inline constexpr bool amx_suits = TYPENET_HAS_AMX&& Geo::g == 1 &&
-                                  Geo::sh == Geo::sw&& stored_channels(Geo::c) % 32 == 0;
+inline constexpr bool amx_suits = TYPENET_HAS_AMX != 0 && Geo::g == 1;
 
 #if TYPENET_HAS_AMX
 
@@ -172,43 +173,54 @@ TYPENET_ALWAYS_INLINE void tile_sums(const bf16_t* a, std::size_t step, const st
 /// in: stored NHWC bf16 (stored_channels(C) per pixel); out: F floats or stored_channels(F) bf16 per pixel.
 template <class Geo, class Out>
 struct conv_amx_kernel {
-  static_assert(amx_suits<Geo>, "typenet: conv_amx_kernel: one group, equal strides, C stored as blocks of 32");
+  static_assert(amx_suits<Geo>, "typenet: conv_amx_kernel: a convolution with one group");
   static constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
-  static constexpr int KH = Geo::kh, KW = Geo::kw, S = Geo::sh, PH = Geo::ph, PW = Geo::pw;
+  static constexpr int KH = Geo::kh, KW = Geo::kw, SH = Geo::sh, SW = Geo::sw, PH = Geo::ph, PW = Geo::pw;
   static constexpr int Cs = stored_channels(C);
   static constexpr int Fs = std::is_same_v<Out, float> ? F : stored_channels(F);
   static constexpr int blocks = ceil_div(Fs, 32);  ///< blocks of 32 output channels (the last zero-padded)
-  static constexpr int taps = KH * KW, csteps = Cs / 32;
-  /// Whether the input is copied with its zero borders (every case but a 1x1 convolution without padding).
-  static constexpr bool copy = !(KH == 1 && KW == 1 && PH == 0 && PW == 0);
-  static constexpr int Hp = H + 2 * PH, Wp = W + 2 * PW;
-  /// Stride 1: pixels numbered over rows of Wp (the last Wp - OW of each row dropped); else row by row.
-  static constexpr bool flat = S == 1;
-  static constexpr std::int64_t per_image = flat ? std::int64_t{OH} * Wp : OH;  ///< work units per image
+  /// Stride 1 and whole blocks of 32 channels: tiles read from the input (or its padded copy) in place.
+  /// Otherwise each pixel's window is gathered into a row of the workspace first.
+  static constexpr bool flat = SH == 1 && SW == 1 && Cs % 32 == 0;
+  /// One kernel row's window (KW pixels of Cs channels), rounded up to whole blocks of 32 values.
+  static constexpr int Kw = ceil_div(KW * Cs, 32) * 32;
+  static constexpr int Kp = KH * Kw;  ///< a gathered row: KH windows
 
-  static constexpr std::size_t block_elems = std::size_t{taps} * Cs * 32;
+  // Flat: whether the input is copied with its zero borders (all but a 1x1 convolution without padding).
+  static constexpr bool copy = flat && !(KH == 1 && KW == 1 && PH == 0 && PW == 0);
+  static constexpr int Hp = H + 2 * PH, Wp = W + 2 * PW;
+  /// Work units per image: flat, pixels of the Wp-wide grid (the last Wp - OW of each row dropped);
+  /// gathered, output pixels.
+  static constexpr std::int64_t per_image = flat ? std::int64_t{OH} * Wp : std::int64_t{OH} * OW;
+
+  static constexpr std::size_t block_elems = std::size_t{Kp} * 32;
   static constexpr std::size_t packed_elems = std::size_t{blocks} * block_elems;
   static constexpr std::size_t packed_bias_floats = std::size_t{blocks} * 32;
-  /// The padded input copy: Hp rows of Wp pixels, then KW zero pixels that the last row's dropped pixels read.
-  static constexpr std::size_t pad_elems = copy ? (std::size_t{Hp} * Wp + KW) * Cs : 0;
+  /// Pixels per segment: a segment's input stays in L2 (about 256 KB) while every output block passes over it.
+  static constexpr std::int64_t cap = std::max<std::int64_t>(32, (std::int64_t{1} << 17) / (flat ? Cs : Kp) / 32 * 32);
+  /// Flat: the padded input copy, Hp rows of Wp pixels, then KW zero pixels that the last row's dropped
+  /// pixels read. Gathered: `cap` rows of Kp values.
+  static constexpr std::size_t input_elems = copy ? (std::size_t{Hp} * Wp + KW) * Cs : flat ? 0 : std::size_t(cap) * Kp;
   static constexpr std::size_t acc_floats = 32 * 32;
-  static constexpr std::size_t workspace_floats = acc_floats + (pad_elems / 2 + 15) / 16 * 16;
+  static constexpr std::size_t workspace_floats = acc_floats + (input_elems / 2 + 15) / 16 * 16;
 
-  /// Packs PyTorch weights [F][C][KH][KW] and bias [F] as [block][kh][kw][Cs / 2][32][2] (zero past C and F).
+  /// Packs PyTorch weights [F][C][KH][KW] and bias [F] as [block][kh][Kw / 2][32][2], the Kw values of a
+  /// kernel row ordered (kw, channel) as the input stores them, zero past C, KW Cs and F.
   TYPENET_NO_VECTORIZE static void pack(const float* w, const float* bias, bf16_t* packed, float* packed_bias) {
     for (int ob = 0; ob < blocks; ++ob)
       for (int j = 0; j < 32; ++j) {
         const int oc = ob * 32 + j;
-        for (int t = 0; t < taps; ++t)
-          for (int ic = 0; ic < Cs; ++ic) {
-            const float v = oc < F && ic < C ? w[(std::size_t(oc) * C + ic) * taps + t] : 0.f;
-            packed[((std::size_t(ob) * taps + t) * (Cs / 2) + ic / 2) * 64 + j * 2 + ic % 2] = bf16_round(v);
+        for (int kh = 0; kh < KH; ++kh)
+          for (int k = 0; k < Kw; ++k) {
+            const int kw = k / Cs, ic = k % Cs;
+            const float v = oc < F && kw < KW && ic < C ? w[((std::size_t(oc) * C + ic) * KH + kh) * KW + kw] : 0.f;
+            packed[((std::size_t(ob) * KH + kh) * (Kw / 2) + k / 2) * 64 + j * 2 + k % 2] = bf16_round(v);
           }
         packed_bias[oc] = oc < F ? bias[oc] : 0.f;
       }
   }
 
-  /// Work units of a batch: pixels of the Wp-wide grid (stride 1) or output rows.
+  /// Work units of a batch: pixels of the Wp-wide grid (flat) or output pixels.
   static constexpr std::int64_t units(int batch) noexcept { return std::int64_t{batch} * per_image; }
 
   /// out = Epilogue(conv(in) + bias [+ residual]) for units [begin, end) and output blocks [ob0, ob1) of a
@@ -219,28 +231,24 @@ struct conv_amx_kernel {
                   std::int64_t begin, std::int64_t end, int ob0, int ob1, const Out* residual = nullptr) {
     if (begin >= end || ob0 >= ob1) return;
     float* acc = workspace;
-    bf16_t* pad = reinterpret_cast<bf16_t*>(workspace + acc_floats);
-    if constexpr (copy) std::memset(pad + std::size_t{Hp} * Wp * Cs, 0, sizeof(bf16_t) * KW * Cs);
+    bf16_t* buf = reinterpret_cast<bf16_t*>(workspace + acc_floats);
+    if constexpr (copy) std::memset(buf + std::size_t{Hp} * Wp * Cs, 0, sizeof(bf16_t) * KW * Cs);
     amx_detail::tiles tiles;
-    // A segment: units [u, e) of one image (of consecutive images for a 1x1 convolution with stride 1 and no
-    // padding) whose input stays in L2 while every output block passes over it.
-    constexpr std::int64_t cap_pixels = std::max<std::int64_t>(64, (std::int64_t{1} << 17) / Cs / 32 * 32);
-    constexpr std::int64_t cap = flat ? cap_pixels : std::max<std::int64_t>(1, cap_pixels / OW);
     for (std::int64_t u = begin; u < end;) {
       const std::int64_t n = u / per_image, q0 = u % per_image;
-      const std::int64_t e = std::min({end, flat && !copy ? end : (n + 1) * per_image, u + cap});
-      const std::int64_t q1 = q0 + (e - u);
-      const bf16_t* src = in + std::size_t(n) * H * W * Cs;
-      if constexpr (copy) {
-        fill_rows(src, pad, first_row(q0), last_row(q1));
-        src = pad;
-      }
-      for (int ob = ob0; ob < ob1; ++ob) {
-        const bf16_t* w = packed + std::size_t(ob) * block_elems;
-        if constexpr (flat) {
+      // A segment: units [u, e), within one image where the input is copied.
+      const std::int64_t e = std::min({end, copy ? (n + 1) * per_image : end, u + cap});
+      if constexpr (flat) {
+        const std::int64_t q1 = q0 + (e - u);
+        const bf16_t* src = in + std::size_t(n) * H * W * Cs;
+        if constexpr (copy) {
+          fill_rows(src, buf, static_cast<int>(q0 / Wp), last_row(q1));
+          src = buf;
+        }
+        for (int ob = ob0; ob < ob1; ++ob)
           for (std::int64_t q = q0; q < q1; q += 32) {
             const int m = static_cast<int>(std::min<std::int64_t>(32, q1 - q));
-            block(tiles, src + std::size_t(q) * Cs, Cs, w, acc, m);
+            block(tiles, src + std::size_t(q) * Cs, Cs, tap_offsets.data(), KH * KW, Cs / 32, ob, packed, acc, m);
             epilogue<Epilogue, Add>(acc, bias, out, residual, ob, m, [&](int r) -> std::int64_t {
               const std::int64_t v = q + r;
               if constexpr (copy) {
@@ -251,39 +259,37 @@ struct conv_amx_kernel {
               }
             });
           }
-        } else {
-          for (std::int64_t oh = q0; oh < q1; ++oh)
-            for (int ow = 0; ow < OW; ow += 32) {
-              const int m = std::min(32, OW - ow);
-              const bf16_t* a = src + (std::size_t(oh) * S * Wp + std::size_t(ow) * S) * Cs;
-              block(tiles, a, std::size_t{S} * Cs, w, acc, m);
-              epilogue<Epilogue, Add>(acc, bias, out, residual, ob, m,
-                                      [&](int r) -> std::int64_t { return (n * OH + oh) * OW + ow + r; });
-            }
-        }
+      } else {
+        for (std::int64_t v = u; v < e; ++v) gather(in, buf + std::size_t(v - u) * Kp, v);
+        static constexpr std::size_t at_zero[1] = {0};
+        for (int ob = ob0; ob < ob1; ++ob)
+          for (std::int64_t v = u; v < e; v += 32) {
+            const int m = static_cast<int>(std::min<std::int64_t>(32, e - v));
+            block(tiles, buf + std::size_t(v - u) * Kp, Kp, at_zero, 1, Kp / 32, ob, packed, acc, m);
+            epilogue<Epilogue, Add>(acc, bias, out, residual, ob, m, [&](int r) -> std::int64_t { return v + r; });
+          }
       }
       u = e;
     }
   }
 
  private:
-  /// Tap (kh, kw)'s offset from the pixel's first tap, in elements.
-  static constexpr std::array<std::size_t, taps> tap_offsets = [] {
-    std::array<std::size_t, taps> o{};
+  /// Flat: tap (kh, kw)'s offset from the pixel's first tap in the (padded) input, in elements.
+  static constexpr std::array<std::size_t, std::size_t{KH}* KW> tap_offsets = [] {
+    std::array<std::size_t, std::size_t{KH} * KW> o{};
     for (int kh = 0; kh < KH; ++kh)
       for (int kw = 0; kw < KW; ++kw) o[std::size_t(kh * KW + kw)] = (std::size_t(kh) * Wp + kw) * Cs;
     return o;
   }();
 
-  /// The padded rows that units [q0, q1) of an image read: [first_row, last_row].
-  static constexpr int first_row(std::int64_t q0) noexcept { return static_cast<int>(flat ? q0 / Wp : q0 * S); }
+  /// Flat: the last padded row that grid pixels [.., q1) read.
   static constexpr int last_row(std::int64_t q1) noexcept {
-    const std::int64_t r = flat ? (q1 - 1 + std::int64_t{KH - 1} * Wp + KW - 1) / Wp : (q1 - 1) * S + KH - 1;
+    const std::int64_t r = (q1 - 1 + std::int64_t{KH - 1} * Wp + KW - 1) / Wp;
     return static_cast<int>(std::min<std::int64_t>(r, Hp - 1));
   }
 
-  /// Padded rows [r0, r1] of one image from its stored input x: zero rows above and below, zero columns
-  /// either side.
+  /// Flat: padded rows [r0, r1] of one image from its stored input x: zero rows above and below, zero
+  /// columns either side.
   static void fill_rows(const bf16_t* x, bf16_t* pad, int r0, int r1) noexcept {
     for (int r = r0; r <= r1; ++r) {
       bf16_t* row = pad + std::size_t(r) * Wp * Cs;
@@ -298,12 +304,45 @@ struct conv_amx_kernel {
     }
   }
 
-  static void block(amx_detail::tiles& tiles, const bf16_t* a, std::size_t step, const bf16_t* w, float* acc, int m) {
+  /// n (0 - 32) values from src to dst, then zeros up to 32 (one masked load and one store).
+  TYPENET_ALWAYS_INLINE static void copy32(const bf16_t* src, bf16_t* dst, int n) noexcept {
+    const __mmask32 m = n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+    _mm512_storeu_si512(dst, _mm512_maskz_loadu_epi16(m, src));
+  }
+
+  /// Gathered: output pixel v's row: for each kernel row, the KW input pixels of its window (zero where
+  /// they are padding), then zeros up to Kw.
+  static void gather(const bf16_t* in, bf16_t* row, std::int64_t v) noexcept {
+    const std::int64_t n = v / per_image;
+    const int p = static_cast<int>(v % per_image), oh = p / OW, ow = p % OW;
+    const bf16_t* img = in + std::size_t(n) * H * W * Cs;
+    const int iw0 = ow * SW - PW;
+    const bool inside = iw0 >= 0 && iw0 + KW <= W;
+    for (int kh = 0; kh < KH; ++kh, row += Kw) {
+      const int ih = oh * SH - PH + kh;
+      if (ih < 0 || ih >= H) {
+        std::memset(row, 0, sizeof(bf16_t) * Kw);
+      } else if (inside) {
+        const bf16_t* x = img + (std::size_t(ih) * W + iw0) * Cs;
+        for (int k = 0; k < Kw; k += 32) copy32(x + k, row + k, KW * Cs - k);
+      } else {
+        std::memset(row, 0, sizeof(bf16_t) * Kw);
+        for (int kw = 0; kw < KW; ++kw) {
+          const int iw = iw0 + kw;
+          if (iw >= 0 && iw < W) std::memcpy(row + kw * Cs, img + (std::size_t(ih) * W + iw) * Cs, sizeof(bf16_t) * Cs);
+        }
+      }
+    }
+  }
+
+  static void block(amx_detail::tiles& tiles, const bf16_t* a, std::size_t step, const std::size_t* taps, int tap_count,
+                    int csteps, int ob, const bf16_t* packed, float* acc, int m) {
     tiles.shape(m);
+    const bf16_t* w = packed + std::size_t(ob) * block_elems;
     if (m > 16)
-      amx_detail::tile_sums<true>(a, step, tap_offsets.data(), taps, csteps, w, acc);
+      amx_detail::tile_sums<true>(a, step, taps, tap_count, csteps, w, acc);
     else
-      amx_detail::tile_sums<false>(a, step, tap_offsets.data(), taps, csteps, w, acc);
+      amx_detail::tile_sums<false>(a, step, taps, tap_count, csteps, w, acc);
   }
 
   /// Rows [0, m) of acc to their output pixels (pixel(r), or -1 for a dropped one), through the epilogue.
