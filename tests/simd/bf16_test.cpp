@@ -198,6 +198,18 @@ TEST_CASE("bf16 AMX conv kernel: against double sums of the same bf16 values" * 
   check_amx_conv<geo<5, 17, 19, 33, 3, 2, 1>, ks::bf16_t>("stride 2, C = 5, F = 33 (odd)", 3);
   check_amx_conv<geo<48, 6, 70, 40, 1, 1, 0, 1, 5, 2, 2>, float>("1x5 kernel, stride 1x2, pad 0x2", 2);
   check_amx_conv<geo<4, 12, 12, 33, 3, 1, 2>, float>("pad larger than the kernel half, C = 4", 2);
+  // A dense layer as the bf16 chain program runs it: a 1x1 convolution on 1 x 1 over the batch's rows, the
+  // accumulators on the stack (no workspace), output blocks split in 3 parts.
+  using dense = geo<2048, 1, 1, 100, 1, 1, 0>;
+  using Kd = ks::conv_amx_kernel<dense, ks::bf16_t>;
+  for (const int rows : {1, 5, 40})
+    check_conv_kernel<dense, ks::bf16_t, ks::epilogue_relu, Kd>(
+        "dense 2048 -> 100", rows, [&](const ks::bf16_t* pw, const float* pb, const ks::bf16_t* x, ks::bf16_t* y) {
+          for (int part = 0; part < 3; ++part) {
+            const auto r = tn::detail::split(Kd::blocks, part, 3);
+            Kd::run<ks::epilogue_relu>(pw, pb, x, y, nullptr, 0, rows, int(r.begin), int(r.end));
+          }
+        });
 }
 
 #endif  // TYPENET_HAS_AMX

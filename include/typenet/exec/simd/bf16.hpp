@@ -227,7 +227,9 @@ struct conv_stage
   bf16_t* weights() const { return reinterpret_cast<bf16_t*>(packed.get()); }
 };
 
-/// dense [+ relu] [+ softmax] on dense_bf16_kernel (simd_reduced::dense_stage_base).
+/// dense [+ relu] [+ softmax] on dense_bf16_kernel, or on conv_amx_kernel as a 1x1 convolution over the
+/// batch's rows where compiled with AMX and the stored input is whole blocks of 32 values (read in place)
+/// (simd_reduced::dense_stage_base).
 template <class Stage, class InLayout, class Arch, bool Last>
 struct dense_stage
     : simd_reduced::dense_stage_base<dense_stage<Stage, InLayout, Arch, Last>, bf16_format, Stage, InLayout, Last> {
@@ -235,21 +237,41 @@ struct dense_stage
       simd_reduced::dense_stage_base<dense_stage<Stage, InLayout, Arch, Last>, bf16_format, Stage, InLayout, Last>;
   using typename base::k_out_t;
   using kernel = ks::dense_bf16_kernel<base::order::elems, base::out_size, k_out_t>;
-  static constexpr std::size_t panel_words(int max_batch) { return max_batch > 1 ? kernel::panel_pairs(max_batch) : 0; }
+  static constexpr bool amx = TYPENET_HAS_AMX != 0 && base::order::elems % 32 == 0;
+#if TYPENET_HAS_AMX
+  using tiles =
+      ks::conv_amx_kernel<ks::conv_geometry<base::order::elems, 1, 1, base::out_size, 1, 1, 1, 1, 1, 1, 0, 0, 1>,
+                          k_out_t>;
+  static_assert(!amx || tiles::workspace_floats == tiles::acc_floats, "read in place: no input buffer");
+#else
+  using tiles = kernel;
+#endif
+  static constexpr std::size_t panel_words(int max_batch) {
+    return max_batch > 1 && !amx ? kernel::panel_pairs(max_batch) : 0;
+  }
 
   detail::aligned_floats packed, bias;
   stage_io io;
 
   dense_stage(const float* params, const stage_io& s)
-      : packed(simd_detail::copy_aligned((kernel::packed_elems + 1) / 2)),
-        bias(simd_detail::copy_aligned(kernel::bias_floats)),
+      : packed(simd_detail::copy_aligned(((amx ? tiles::packed_elems : kernel::packed_elems) + 1) / 2)),
+        bias(simd_detail::copy_aligned(amx ? tiles::packed_bias_floats : kernel::bias_floats)),
         io(s) {
     const std::vector<float> w = base::stored_order_weights(params);
-    kernel::pack(w.data(), params + base::dense_b::bias_offset, weights(), bias.get());
+    if constexpr (amx)
+      tiles::pack(w.data(), params + base::dense_b::bias_offset, weights(), bias.get());
+    else
+      kernel::pack(w.data(), params + base::dense_b::bias_offset, weights(), bias.get());
   }
 
   void run_part(const bf16_t* in, const std::uint32_t* panel, k_out_t* out, int batch, int part, int parts) const {
-    kernel::template run<typename base::epilogue>(weights(), bias.get(), in, panel, out, batch, part, parts);
+    if constexpr (amx) {
+      const auto r = ::typenet::detail::split(tiles::blocks, part, parts);
+      tiles::template run<typename base::epilogue>(weights(), bias.get(), in, out, nullptr, 0, batch, int(r.begin),
+                                                   int(r.end));
+    } else {
+      kernel::template run<typename base::epilogue>(weights(), bias.get(), in, panel, out, batch, part, parts);
+    }
   }
 
  private:

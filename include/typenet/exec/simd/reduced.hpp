@@ -218,7 +218,7 @@ struct dense_stage_base<Derived, F, Stage, InLayout, Last, type_list<Bs...>> {
     using kernel = typename Derived::kernel;
     const int batch = f.batch;
     thread_pool& pool = *f.pool;
-    if (batch > 1)
+    if (batch > 1 && Derived::panel_words(batch) > 0)
       on_threads(pool, [&](int t, int n) {
         const auto r = split(ks::ceil_div(batch, kernel::tile_rows) * kernel::tile_rows, t, n);
         kernel::make_panel(in, f.panel, batch, int(r.begin), int(r.end));

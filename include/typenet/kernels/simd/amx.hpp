@@ -225,12 +225,14 @@ struct conv_amx_kernel {
 
   /// out = Epilogue(conv(in) + bias [+ residual]) for units [begin, end) and output blocks [ob0, ob1) of a
   /// batch (with Add, residual has out's layout and is added in fp32 before the epilogue). workspace: this
-  /// thread's workspace_floats, 64-byte aligned.
+  /// thread's workspace_floats, 64-byte aligned; or null where that is only the accumulators (acc_floats: a
+  /// 1x1 convolution without padding and with whole blocks of 32 channels), which then live on the stack.
   template <class Epilogue, bool Add = false>
   static void run(const bf16_t* packed, const float* bias, const bf16_t* in, Out* out, float* workspace,
                   std::int64_t begin, std::int64_t end, int ob0, int ob1, const Out* residual = nullptr) {
     if (begin >= end || ob0 >= ob1) return;
-    float* acc = workspace;
+    alignas(64) float own[input_elems == 0 ? acc_floats : 1];
+    float* acc = workspace != nullptr ? workspace : own;
     bf16_t* buf = reinterpret_cast<bf16_t*>(workspace + acc_floats);
     if constexpr (copy) std::memset(buf + std::size_t{Hp} * Wp * Cs, 0, sizeof(bf16_t) * KW * Cs);
     amx_detail::tiles tiles;
