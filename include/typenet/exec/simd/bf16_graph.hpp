@@ -7,9 +7,10 @@
 // bf16 (NHWC, channels rounded up to even as in kernels/simd/bf16.hpp; flat values with their length
 // rounded up to even), run by simd_reduced_graph::graph_program (exec/simd/reduced_graph.hpp).
 //   * convolutions with one group, or grouped with an even number of channels per group: conv_amx_kernel on
-//     AMX tiles where ks::amx_suits (compiled with AMX, one group), else conv_bf16_kernel (direct) or winograd_bf16 where ks::winograd_suits (not ks::winograd_batched's
-//     7 x 7 maps), weights folded with their batch norm in fp32 and then rounded to bf16; the residual (bf16)
-//     is added in fp32 before the epilogue, and the result is rounded once;
+//     AMX tiles where ks::amx_suits (compiled with AMX, one group), else conv_bf16_kernel (direct) or winograd_bf16
+//     where ks::winograd_suits (not ks::winograd_batched's 7 x 7 maps), weights folded with their batch norm in fp32
+//     and then rounded to bf16; the residual (bf16) is added in fp32 before the epilogue, and the result is rounded
+//     once;
 //   * depthwise convolutions with an even channel count: depthwise.hpp's kernel on bf16 storage (fp32 weights
 //     and sums: it is memory-bound, so the bf16 win is the halved activation traffic);
 //   * concat along channels with even channel counts: a copy of the bf16 channels;
