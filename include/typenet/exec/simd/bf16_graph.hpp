@@ -218,6 +218,51 @@ struct concat_exec : no_extras {
 
 using simd_reduced_graph::is_f32_concat;
 using simd_reduced_graph::is_f32_conv;
+template <class T>
+struct is_f32_dense : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_dense<simd_graph::dense_exec<L, O, A>> : std::true_type {};
+#if TYPENET_HAS_AMX
+/// A dense layer (the classifier) on AMX tiles: conv_amx_kernel as a 1x1 convolution over the batch's rows,
+/// reading the stored bf16 input in place (its length whole blocks of 32, no padding channel) and writing
+/// fp32 to the op's shadow value, as the fp32 executor would (so the network's logits are not rounded), then
+/// rounding that to the stored value for any op that reads it.
+template <class Low, fused_op Op, class Arch>
+struct dense_exec : no_extras {
+  static constexpr bool shadow = true;  // the fp32 result is in the shadow arena
+  using f32 = simd_graph::dense_exec<Low, Op, Arch>;
+  using tiles =
+      ks::conv_amx_kernel<ks::conv_geometry<f32::in_size, 1, 1, f32::out_size, 1, 1, 1, 1, 1, 1, 0, 0, 1>, float>;
+  static_assert(tiles::workspace_floats == tiles::acc_floats, "read in place: no input buffer");
+  detail::aligned_floats packed, bias;
+
+  explicit dense_exec(const float* p)
+      : packed(simd_graph::floats((tiles::packed_elems + 1) / 2)), bias(simd_graph::floats(tiles::packed_bias_floats)) {
+    using B = typename f32::B;
+    const float* w = p + B::tensor_offset(0);
+    std::vector<float> v(std::size_t(f32::in_size) * f32::out_size), b(std::size_t(f32::out_size));
+    constexpr auto d = f32::in_dims;
+    if constexpr (d.c > 0)
+      simd_graph::permute_to_hwc(w, v.data(), f32::out_size, d.c, d.h, d.w);
+    else
+      std::copy(w, w + v.size(), v.begin());
+    for (int o = 0; o < f32::out_size; ++o) b[std::size_t(o)] = B::layer::has_bias ? p[B::tensor_offset(1) + o] : 0.f;
+    tiles::pack(v.data(), b.data(), reinterpret_cast<bf16_t*>(packed.get()), bias.get());
+  }
+
+  void run(const frame& fr) const {
+    const bf16_t* in = fr.at(Op.inputs[0]);
+    float* out = fr.f32->at(Op.output);
+    auto part = [&](int t, int n) {
+      const auto r = typenet::detail::split(tiles::blocks, t, n);
+      tiles::template run<typename f32::epilogue>(reinterpret_cast<const bf16_t*>(packed.get()), bias.get(), in, out,
+                                                  nullptr, 0, fr.batch, int(r.begin), int(r.end));
+    };
+    fr.pool->run(part);
+    stored_value<Low, Op.output>::round_all(fr);
+  }
+};
+#endif
 
 /// Op I's bf16 executor: a bf16 kernel where one serves it, else the shadow executor.
 template <class Low, std::size_t I, class Arch>
@@ -247,11 +292,26 @@ struct exec_for {
     }
   }();
   static constexpr bool native_pool = simd_reduced_graph::runs_stored_pool<format, f32_exec, true>();
+  static constexpr bool native_dense = [] {
+    if constexpr (is_f32_dense<f32_exec>::value && TYPENET_HAS_AMX) {
+      using in_v = stored_value<Low, op.inputs[0]>;
+      return op.residual < 0 && op.input_count == 1 && in_v::stored == in_v::channels && f32_exec::in_size % 32 == 0;
+    } else {
+      return false;
+    }
+  }();
+#if TYPENET_HAS_AMX
+  using dense = std::conditional_t<native_dense, dense_exec<Low, op, Arch>, void>;
+#else
+  using dense = void;
+#endif
   using type = std::conditional_t<
-      native_conv, conv_exec<Low, op, Arch>,
-      std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
-                         std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
-                                            simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
+      native_dense, dense,
+      std::conditional_t<
+          native_conv, conv_exec<Low, op, Arch>,
+          std::conditional_t<native_concat, concat_exec<Low, op, Arch>,
+                             std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
+                                                simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>>;
 };
 
 }  // namespace typenet::exec::simd_bf16_graph
