@@ -244,7 +244,9 @@ struct dense_stage
                           k_out_t>;
   static_assert(!amx || tiles::workspace_floats == tiles::acc_floats, "read in place: no input buffer");
 #else
-  using tiles = kernel;
+  struct tiles {
+    static constexpr std::size_t packed_elems = 0, packed_bias_floats = 0;
+  };
 #endif
   static constexpr std::size_t panel_words(int max_batch) {
     return max_batch > 1 && !amx ? kernel::panel_pairs(max_batch) : 0;

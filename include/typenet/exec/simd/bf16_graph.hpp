@@ -240,7 +240,7 @@ struct dense_exec : no_extras {
       : packed(simd_graph::floats((tiles::packed_elems + 1) / 2)), bias(simd_graph::floats(tiles::packed_bias_floats)) {
     using B = typename f32::B;
     const float* w = p + B::tensor_offset(0);
-    std::vector<float> v(std::size_t(f32::in_size) * f32::out_size), b(std::size_t(f32::out_size));
+    std::vector<float> v(std::size_t(f32::in_size) * f32::out_size), b(static_cast<std::size_t>(f32::out_size));
     constexpr auto d = f32::in_dims;
     if constexpr (d.c > 0)
       simd_graph::permute_to_hwc(w, v.data(), f32::out_size, d.c, d.h, d.w);

@@ -44,7 +44,9 @@
 
 /// Whether this translation unit compiles the AMX kernels: AMX_TILE and AMX_BF16 (e.g. -march=native on a
 /// Sapphire Rapids or later Xeon) besides the bf16 ones; -DTYPENET_NO_AMX keeps them out.
-#if TYPENET_HAS_BF16 && defined(__AMX_TILE__) && defined(__AMX_BF16__) && !defined(TYPENET_NO_AMX)
+/// (GCC spells the macros __AMX_TILE__ and __AMX_BF16__, Clang __AMXTILE__ and __AMXBF16__.)
+#if TYPENET_HAS_BF16 && !defined(TYPENET_NO_AMX) && \
+    ((defined(__AMX_TILE__) && defined(__AMX_BF16__)) || (defined(__AMXTILE__) && defined(__AMXBF16__)))
 #define TYPENET_HAS_AMX 1
 #else
 #define TYPENET_HAS_AMX 0
