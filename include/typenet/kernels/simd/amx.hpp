@@ -235,7 +235,7 @@ struct conv_amx_kernel {
     if (begin >= end || ob0 >= ob1) return;
     alignas(64) float own[input_elems == 0 ? acc_floats : 1];
     float* acc = workspace != nullptr ? workspace : own;
-    bf16_t* buf = reinterpret_cast<bf16_t*>(workspace + acc_floats);
+    bf16_t* buf = reinterpret_cast<bf16_t*>(acc + acc_floats);  // one past own[] where there is no workspace
     if constexpr (copy) std::memset(buf + std::size_t{Hp} * Wp * Cs, 0, sizeof(bf16_t) * KW * Cs);
     amx_detail::tiles tiles;
     for (std::int64_t u = begin; u < end;) {
