@@ -20,9 +20,9 @@
 // -march=native on Zen 4 or Sapphire Rapids), or the program does not compile (a static_assert says so);
 // the constructor checks the running CPU and throws std::runtime_error if it lacks the instructions.
 // Compiled with AMX as well (TYPENET_HAS_AMX: AMX_TILE and AMX_BF16, e.g. -march=native on Sapphire Rapids or
-// later; -DTYPENET_NO_AMX leaves it out), the graph programs run their convolutions with one group on AMX tiles
-// (kernels/simd/amx.hpp), and the constructor also asks the OS for the tile state, with an error if the CPU
-// or the OS refuses it.
+// later; -DTYPENET_NO_AMX leaves it out), the chain and graph programs run their convolutions with one group,
+// and their dense layers whose stored input is whole blocks of 32, on AMX tiles (kernels/simd/amx.hpp), and
+// the constructor also asks the OS for the tile state, with an error if the CPU or the OS refuses it.
 #pragma once
 #include <algorithm>
 #include <atomic>
