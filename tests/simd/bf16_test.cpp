@@ -153,9 +153,9 @@ namespace {
 
 /// conv_amx_kernel on one geometry, 3 images, split as exec::simd splits it: by work units into `parts`
 /// threads' shares, then (the same outputs again) by blocks of 32 output channels into 2 shares.
-template <class Geo, class Out, class Epilogue = ks::epilogue_none>
+template <class Geo, class Out, class Epilogue = ks::epilogue_none, std::int64_t Segment = ks::amx_segment_bytes>
 void check_amx_conv(const char* what, int parts) {
-  using K = ks::conv_amx_kernel<Geo, Out>;
+  using K = ks::conv_amx_kernel<Geo, Out, Segment>;
   constexpr int batch = 3;
   auto ws = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats) * std::max(parts, 2));
   // NaN where the kernel must write before it reads (zero borders, the zeros that round windows up).
@@ -198,6 +198,12 @@ TEST_CASE("bf16 AMX conv kernel: against double sums of the same bf16 values" * 
   check_amx_conv<geo<5, 17, 19, 33, 3, 2, 1>, ks::bf16_t>("stride 2, C = 5, F = 33 (odd)", 3);
   check_amx_conv<geo<48, 6, 70, 40, 1, 1, 0, 1, 5, 2, 2>, float>("1x5 kernel, stride 1x2, pad 0x2", 2);
   check_amx_conv<geo<4, 12, 12, 33, 3, 1, 2>, float>("pad larger than the kernel half, C = 4", 2);
+  // Small segments: a padded image in parts of 32 grid pixels (4 KB, 12 KB), the gathered rows in many
+  // segments. (With the default, the 7 x 7 case above copies all 3 images into one segment.)
+  check_amx_conv<geo<64, 13, 13, 100, 3, 1, 1>, float, ks::epilogue_none, 4096>("3x3, segments of 4 KB", 2);
+  check_amx_conv<geo<64, 7, 7, 64, 3, 1, 1>, ks::bf16_t, ks::epilogue_relu, 12288>(
+      "3x3, segments of 32 pixels of one image", 2);
+  check_amx_conv<geo<3, 35, 35, 24, 7, 2, 3>, ks::bf16_t, ks::epilogue_none, 4096>("stem-like, segments of 4 KB", 3);
   // A dense layer as the bf16 chain program runs it: a 1x1 convolution on 1 x 1 over the batch's rows, the
   // accumulators on the stack (no workspace), output blocks split in 3 parts.
   using dense = geo<2048, 1, 1, 100, 1, 1, 0>;

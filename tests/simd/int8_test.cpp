@@ -154,51 +154,15 @@ void compare(Out got, Out model, double ref, double err_bound, int& bad_model, i
   }
 }
 
-/// conv_int8_kernel on one geometry (batch 2, every item, split in two ranges as two threads would) with
-/// an input quantised with zero point `zero` (nonzero: the padding correction matters). With Add, a random
-/// u8 residual (quantised as res_act, stored like a u8 output: its padding channels hold its zero point)
-/// is joined: the model adds fma(float(r - z), s, conv) before the activation, the fp32 reference s (r - z).
-template <class Geo, class Out, class Epilogue = ks::epilogue_none, bool Add = false>
-void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
-  using K = ks::conv_int8_kernel<Geo, Out>;
+/// check_conv's comparison of y (Fs stored outputs per pixel) with the scalar model of the quantised
+/// arithmetic (exactly) and with fp32 (within the quantisation bound).
+template <class Geo, class Out, class Epilogue, bool Add, int Fs>
+void verify_conv(const char* what, const std::vector<float>& x, const std::vector<float>& w,
+                 const std::vector<float>& bias, const std::vector<int>& xq, const quantised_weights& wq,
+                 const ks::act_quant& a, const std::vector<std::uint8_t>& res, const std::vector<Out>& y) {
   constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
   constexpr int Cg = Geo::cg, Fg = Geo::fg, KH = Geo::kh, KW = Geo::kw;
-  constexpr int batch = 2;
-  constexpr std::size_t per_output = std::size_t{Cg} * KH * KW;
-  const auto x = random_values(std::size_t(batch) * C * H * W, 41, (hi - lo) / 2, (hi + lo) / 2);  // NCHW
-  const auto w = random_values(std::size_t(F) * per_output, 42, 0.5f);
-  const auto bias = random_values(F, 43);
-  const ks::act_quant a = ks::act_quant_for_range(lo, hi);
-  const float inv = 1.0f / a.scale;
-  // Stored input: NHWC, K::Cs channels (the padding ones hold a value that must not matter).
-  std::vector<std::uint8_t> xs(std::size_t(batch) * H * W * K::Cs, 201);
-  std::vector<int> xq(x.size());
-  for (int n = 0; n < batch; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int p = 0; p < H * W; ++p) {
-        const std::size_t i = (std::size_t(n) * C + c) * H * W + p;
-        xq[i] = ks::quantize_u8(x[i], inv, a.zero);
-        xs[(std::size_t(n) * H * W + p) * K::Cs + c] = std::uint8_t(xq[i]);
-      }
-  const quantised_weights wq = quantise(w, F, per_output);
-  std::vector<std::int8_t> packed(K::packed_bytes + 64);
-  auto* pw =
-      reinterpret_cast<std::int8_t*>((reinterpret_cast<std::uintptr_t>(packed.data()) + 63) & ~std::uintptr_t{63});
-  std::vector<std::int32_t> sums(K::sum_ints);
-  std::vector<float> mul(K::channel_floats), pbias(K::channel_floats);
-  K::pack(w.data(), bias.data(), a.scale, pw, sums.data(), mul.data(), pbias.data());
-  const ks::int8_weights kw{pw, sums.data(), mul.data(), pbias.data()};
-  const std::vector<std::uint8_t> pad(K::pad_bytes, std::uint8_t(a.zero));
-  std::vector<Out> y(std::size_t(batch) * OH * OW * K::Fs, Out(3));
-  constexpr int Rs = ks::quad_channels(F);
-  std::vector<std::uint8_t> res(std::size_t(batch) * OH * OW * Rs);
-  for (std::size_t i = 0; i < res.size(); ++i)
-    res[i] = int(i % Rs) < F ? std::uint8_t((i * 2654435761u >> 7) % 256) : std::uint8_t(res_act.zero);
-  const ks::out_quant oq{1.0f / out_act.scale, out_act.zero};
-  const std::int64_t items = K::items(batch), mid = items / 3;
-  K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, 0, mid, res.data(), res_act);
-  K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, mid, items, res.data(),
-                                 res_act);
+  constexpr int batch = 2, Rs = ks::quad_channels(F);
   int bad_model = 0, bad_ref = 0;
   double worst = 0;
   for (int n = 0; n < batch; ++n)
@@ -226,18 +190,103 @@ void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
             ref += double(res_act.scale) * r;
           }
           const Out model = model_of<Out, Epilogue, Add>(acc, a.scale * wq.scale[f], bias[f], r, res_act.scale);
-          const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * K::Fs + f;
+          const std::size_t at = ((std::size_t(n) * OH + oh) * OW + ow) * Fs + f;
           compare(y[at], model, double(activation<Epilogue>(float(ref))), bound + 1e-5 * std::abs(ref), bad_model,
                   bad_ref, worst);
         }
   // The stored padding channels of a u8 output hold the output's zero point.
   if constexpr (!std::is_same_v<Out, float>)
     for (std::size_t p = 0; p < std::size_t(batch) * OH * OW; ++p)
-      for (int f = F; f < K::Fs; ++f) bad_model += y[p * K::Fs + f] != out_act.zero;
+      for (int f = F; f < Fs; ++f) bad_model += y[p * Fs + f] != out_act.zero;
   INFO(std::string(what) << ": " << bad_model << " outputs differ from the scalar model, " << bad_ref
                          << " outside the quantisation bound (worst |diff| / bound " << worst << ")");
   CHECK(bad_model == 0);
   CHECK(bad_ref == 0);
+}
+
+/// The int8 convolution kernel check_conv tests: conv_int8_kernel, or conv_amx_int8_kernel (Amx).
+template <class Geo, class Out, bool Amx, std::int64_t Segment>
+struct kernel_for {
+  using type = ks::conv_int8_kernel<Geo, Out>;
+};
+#if TYPENET_HAS_AMX_INT8
+template <class Geo, class Out, std::int64_t Segment>
+struct kernel_for<Geo, Out, true, Segment> {
+  using type = ks::conv_amx_int8_kernel<Geo, Out, Segment>;
+};
+#endif
+
+/// conv_int8_kernel (with Amx: conv_amx_int8_kernel) on one geometry (batch 2) with an input quantised with
+/// a nonzero zero point (the padding correction matters). conv_int8_kernel runs every item split in two ranges
+/// as two threads would; the AMX kernel is split as exec::simd splits it: by work units into 3 threads' shares,
+/// each over a workspace filled with NaN, then (the same outputs again) by blocks of 32 output channels into
+/// 2 shares. With Add, a random u8 residual (quantised as res_act, stored like a u8 output: its padding
+/// channels hold its zero point) is joined: the model adds fma(float(r - z), s, conv) before the activation,
+/// the fp32 reference s (r - z).
+template <class Geo, class Out, class Epilogue = ks::epilogue_none, bool Add = false, bool Amx = false,
+          std::int64_t Segment = ks::amx_segment_bytes>
+void check_conv(const char* what, float lo = -1.0f, float hi = 1.0f) {
+  using K = typename kernel_for<Geo, Out, Amx, Segment>::type;
+  constexpr int C = Geo::c, H = Geo::h, W = Geo::w, F = Geo::f, OH = Geo::oh, OW = Geo::ow;
+  constexpr int Cg = Geo::cg, KH = Geo::kh, KW = Geo::kw;
+  constexpr int batch = 2;
+  constexpr std::size_t per_output = std::size_t{Cg} * KH * KW;
+  const auto x = random_values(std::size_t(batch) * C * H * W, 41, (hi - lo) / 2, (hi + lo) / 2);  // NCHW
+  const auto w = random_values(std::size_t(F) * per_output, 42, 0.5f);
+  const auto bias = random_values(F, 43);
+  const ks::act_quant a = ks::act_quant_for_range(lo, hi);
+  const float inv = 1.0f / a.scale;
+  // Stored input: NHWC, K::Cs channels (the padding ones hold a value that must not matter).
+  std::vector<std::uint8_t> xs(std::size_t(batch) * H * W * K::Cs, 201);
+  std::vector<int> xq(x.size());
+  for (int n = 0; n < batch; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < H * W; ++p) {
+        const std::size_t i = (std::size_t(n) * C + c) * H * W + p;
+        xq[i] = ks::quantize_u8(x[i], inv, a.zero);
+        xs[(std::size_t(n) * H * W + p) * K::Cs + c] = std::uint8_t(xq[i]);
+      }
+  const quantised_weights wq = quantise(w, F, per_output);
+  std::vector<std::int8_t> packed(K::packed_bytes + 64);
+  auto* pw =
+      reinterpret_cast<std::int8_t*>((reinterpret_cast<std::uintptr_t>(packed.data()) + 63) & ~std::uintptr_t{63});
+  std::vector<std::int32_t> sums(K::sum_ints);
+  std::vector<float> mul(K::channel_floats), pbias(K::channel_floats);
+  K::pack(w.data(), bias.data(), a.scale, pw, sums.data(), mul.data(), pbias.data());
+  const ks::int8_weights kw{pw, sums.data(), mul.data(), pbias.data()};
+  constexpr int Rs = ks::quad_channels(F);
+  std::vector<std::uint8_t> res(std::size_t(batch) * OH * OW * Rs);
+  for (std::size_t i = 0; i < res.size(); ++i)
+    res[i] = int(i % Rs) < F ? std::uint8_t((i * 2654435761u >> 7) % 256) : std::uint8_t(res_act.zero);
+  const ks::out_quant oq{1.0f / out_act.scale, out_act.zero};
+  for (int split = 0; split < (Amx ? 2 : 1); ++split) {
+    std::vector<Out> y(std::size_t(batch) * OH * OW * K::Fs, Out(3));
+    if constexpr (Amx) {
+#if TYPENET_HAS_AMX_INT8
+      auto ws = tn::detail::make_aligned_floats(std::int64_t(K::workspace_floats) * 3);
+      std::fill_n(ws.get(), K::workspace_floats * 3, std::nanf(""));
+      const int n = split == 0 ? 3 : 2;
+      for (int t = 0; t < n; ++t) {
+        float* wt = ws.get() + std::size_t(t) * K::workspace_floats;
+        const auto u = tn::detail::split(split == 0 ? K::units(batch) : K::blocks, t, n);
+        if (split == 0)
+          K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, wt, u.begin, u.end, 0, K::blocks,
+                                         res.data(), res_act);
+        else
+          K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, wt, 0, K::units(batch), int(u.begin),
+                                         int(u.end), res.data(), res_act);
+      }
+#endif
+    } else {
+      const std::vector<std::uint8_t> pad(K::pad_bytes, std::uint8_t(a.zero));
+      const std::int64_t items = K::items(batch), mid = items / 3;
+      K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, 0, mid, res.data(),
+                                     res_act);
+      K::template run<Epilogue, Add>(kw, xs.data(), a.zero, y.data(), oq, pad.data(), batch, mid, items, res.data(),
+                                     res_act);
+    }
+    verify_conv<Geo, Out, Epilogue, Add, K::Fs>(what, x, w, bias, xq, wq, a, res, y);
+  }
 }
 
 template <int C, int H, int W, int F, int K, int S, int P, int G = 1, int KW = K, int SW = S, int PW = P>
@@ -266,6 +315,33 @@ TEST_CASE("int8 conv kernel: the exact integer sum and the epilogue, against a s
   check_conv<geo<12, 9, 8, 33, 3, 1, 1>, std::uint8_t, ks::epilogue_none, true>("3x3 + residual, F = 33");
   check_conv<geo<8, 10, 10, 100, 3, 2, 1>, float, ks::epilogue_relu6, true>("3x3/2 + residual, float out, relu6");
 }
+
+#if TYPENET_HAS_AMX_INT8
+TEST_CASE("int8 AMX conv kernel: the exact integer sum and the epilogue, against a scalar model and fp32" *
+          doctest::skip(no_vnni || !ks::cpu_has_amx_int8() || !ks::amx_enable())) {
+  // Flat (stride 1, channels whole steps of 64): padded copies of whole images per segment, 1x1 in place.
+  check_conv<geo<64, 13, 13, 100, 3, 1, 1>, float, ks::epilogue_none, false, true>("3x3 pad 1, F = 100");
+  check_conv<geo<64, 7, 7, 64, 3, 1, 1>, std::uint8_t, ks::epilogue_relu, false, true>("3x3 pad 1, 7 x 7, relu", -0.3f,
+                                                                                       2.0f);
+  check_conv<geo<128, 9, 11, 33, 5, 1, 2>, std::uint8_t, ks::epilogue_none, true, true>("5x5 pad 2 + residual");
+  check_conv<geo<64, 7, 9, 64, 1, 1, 0>, std::uint8_t, ks::epilogue_relu, true, true>("1x1 + residual, relu");
+  check_conv<geo<2048, 6, 6, 40, 1, 1, 0>, float, ks::epilogue_relu6, false, true>("1x1, C = 2048: segments");
+  check_conv<geo<64, 6, 40, 40, 1, 1, 0, 1, 5, 1, 2>, float, ks::epilogue_none, false, true>("1x5 kernel, pad 0x2");
+  // Small segments: a padded image in parts (8 KB: 32 grid pixels each), the gathered rows in many segments.
+  // (With the default, the 7 x 7 case above copies both images into one segment.)
+  check_conv<geo<64, 20, 20, 32, 3, 1, 1>, std::uint8_t, ks::epilogue_none, true, true, 8192>("3x3, 8 KB segments");
+  check_conv<geo<64, 7, 7, 64, 3, 1, 1>, float, ks::epilogue_relu, false, true, 6144>("3x3, segments of 32 pixels");
+  check_conv<geo<3, 35, 35, 24, 7, 2, 3>, std::uint8_t, ks::epilogue_none, false, true, 4096>("stem-like, 4 KB");
+  // Gathered windows: strides, channels that are not whole steps.
+  check_conv<geo<3, 35, 35, 24, 11, 4, 0>, float, ks::epilogue_relu, false, true>("conv1-like, C = 3 (stored 4)");
+  check_conv<geo<3, 35, 35, 24, 7, 2, 3>, std::uint8_t, ks::epilogue_relu, false, true>("stem-like 7x7/2 pad 3");
+  check_conv<geo<5, 17, 19, 33, 3, 2, 1>, std::uint8_t, ks::epilogue_none, false, true>("stride 2, C = 5, F = 33");
+  check_conv<geo<24, 9, 10, 40, 1, 1, 0>, std::uint8_t, ks::epilogue_none, false, true>("1x1, C = 24");
+  check_conv<geo<96, 15, 15, 64, 1, 2, 0>, float, ks::epilogue_none, false, true>("1x1 stride 2, C = 96");
+  check_conv<geo<8, 10, 10, 100, 3, 2, 1>, float, ks::epilogue_relu6, true, true>("3x3/2 + residual, relu6");
+  check_conv<geo<4, 12, 12, 33, 3, 1, 2>, float, ks::epilogue_none, false, true>("pad larger than the kernel half");
+}
+#endif
 
 namespace {
 

@@ -145,24 +145,10 @@ struct conv_exec : no_extras {
         dw::template run<epilogue, add>(packed.get(), bias.get(), in, out, b, e, res);
       });
     } else if constexpr (amx) {
-      // Output pixels split between the threads; where they are few (small maps at small batches), blocks of
-      // 32 output channels instead, so that each thread reads only its share of the weights.
-      const std::int64_t units = tiles::units(fr.batch);
-      // Gathered layers always by pixels: by blocks they were 0 - 5 % slower (ResNet-50 batch 1 / 2 threads).
-      const bool by_pixels =
-          !tiles::flat || fr.pool->size() == 1 || units >= 128 * fr.pool->size() || tiles::blocks < 2 * fr.pool->size();
-      auto part = [&](int t, int n) {
-        float* ws = fr.workspace + std::size_t(t) * workspace_floats;
-        if (by_pixels) {
-          const auto r = typenet::detail::split(units, t, n);
-          tiles::template run<epilogue, add>(weights(), bias.get(), in, out, ws, r.begin, r.end, 0, tiles::blocks, res);
-        } else {
-          const auto r = typenet::detail::split(tiles::blocks, t, n);
-          tiles::template run<epilogue, add>(weights(), bias.get(), in, out, ws, 0, units, int(r.begin), int(r.end),
-                                             res);
-        }
-      };
-      fr.pool->run(part);
+      ks::amx_parts<tiles>(
+          *fr.pool, fr.batch, fr.workspace, [&](float* ws, std::int64_t b, std::int64_t e, int ob0, int ob1) {
+            tiles::template run<epilogue, add>(weights(), bias.get(), in, out, ws, b, e, ob0, ob1, res);
+          });
     } else if constexpr (winograd) {
       auto part = [&](int t, int n) {
         const auto r = typenet::detail::split(wino::tiles(fr.batch), t, n);
@@ -219,10 +205,7 @@ struct concat_exec : no_extras {
 
 using simd_reduced_graph::is_f32_concat;
 using simd_reduced_graph::is_f32_conv;
-template <class T>
-struct is_f32_dense : std::false_type {};
-template <class L, fused_op O, class A>
-struct is_f32_dense<simd_graph::dense_exec<L, O, A>> : std::true_type {};
+using simd_reduced_graph::is_f32_dense;
 #if TYPENET_HAS_AMX
 /// A dense layer (the classifier) on AMX tiles: conv_amx_kernel as a 1x1 convolution over the batch's rows,
 /// reading the stored bf16 input in place (its length whole blocks of 32, no padding channel) and writing
@@ -239,15 +222,8 @@ struct dense_exec : no_extras {
 
   explicit dense_exec(const float* p)
       : packed(simd_graph::floats((tiles::packed_elems + 1) / 2)), bias(simd_graph::floats(tiles::packed_bias_floats)) {
-    using B = typename f32::B;
-    const float* w = p + B::tensor_offset(0);
-    std::vector<float> v(std::size_t(f32::in_size) * f32::out_size), b(static_cast<std::size_t>(f32::out_size));
-    constexpr auto d = f32::in_dims;
-    if constexpr (d.c > 0)
-      simd_graph::permute_to_hwc(w, v.data(), f32::out_size, d.c, d.h, d.w);
-    else
-      std::copy(w, w + v.size(), v.begin());
-    for (int o = 0; o < f32::out_size; ++o) b[std::size_t(o)] = B::layer::has_bias ? p[B::tensor_offset(1) + o] : 0.f;
+    std::vector<float> v, b;
+    simd_reduced_graph::dense_weights_hwc<f32>(p, v, b);
     tiles::pack(v.data(), b.data(), reinterpret_cast<bf16_t*>(packed.get()), bias.get());
   }
 

@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../../kernels/simd/amx.hpp"
 #include "../../kernels/simd/int8.hpp"
 #include "../../precision.hpp"
 #include "int8_graph.hpp"
@@ -56,15 +57,19 @@ struct simd<Arch, precision::int8> {
   template <class Net>
   class program;
   static std::string description() {
-    return std::string("exec::simd, int8 (AVX512_VNNI u8 x s8 dot products, int32 sums), xsimd architecture ") +
-           Arch::name() + " (this CPU offers " + simd_arch::cpu_name() +
-           (kernels::simd::cpu_has_vnni() ? ", with" : ", without") + " AVX512_VNNI)";
+    return std::string("exec::simd, int8 (") + (TYPENET_HAS_AMX_INT8 ? "AMX tiles and " : "") +
+           "AVX512_VNNI u8 x s8 dot products, int32 sums), xsimd architecture " + Arch::name() + " (this CPU offers " +
+           simd_arch::cpu_name() + (kernels::simd::cpu_has_vnni() ? ", with" : ", without") + " AVX512_VNNI" +
+           (kernels::simd::cpu_has_amx_int8() ? ", with AMX)" : ", without AMX)");
   }
 };
 
 /// Whether exec::simd<Arch, precision::int8> can run here: compiled with AVX512_VNNI (TYPENET_HAS_VNNI) and
 /// running on a CPU that has it.
-inline bool int8_available() noexcept { return TYPENET_HAS_VNNI != 0 && kernels::simd::cpu_has_vnni(); }
+inline bool int8_available() noexcept {
+  return TYPENET_HAS_VNNI != 0 && kernels::simd::cpu_has_vnni() &&
+         (TYPENET_HAS_AMX_INT8 == 0 || (kernels::simd::cpu_has_amx_int8() && kernels::simd::amx_enable()));
+}
 
 /// The number of tensors the int8 program quantises (the length exec::simd<Arch, precision::int8>::ranges
 /// must have): for a chain network its input and every fused stage's output; for a graph network every
@@ -134,11 +139,25 @@ inline void check_cpu(bool has_vnni = kernels::simd::cpu_has_vnni()) {
         ") has no AVX512_VNNI instructions (vpdpbusd); run the fp32 policy exec::simd<Arch> on it");
 }
 
-/// max_batch and threads checked as for every simd program, and the CPU (check_cpu).
+/// The error an int8 program compiled with AMX gives where the CPU lacks AMX_INT8 or the OS does not grant its
+/// tile state (std::runtime_error), before any kernel runs; `has`: kernels::simd::cpu_has_amx_int8(),
+/// `granted`: kernels::simd::amx_enable().
+inline void check_amx(bool has, bool granted) {
+  if (!has || !granted)
+    throw std::runtime_error(std::string("typenet: exec::simd<Arch, precision::int8>: compiled with AMX (AMX_TILE, "
+                                         "AMX_INT8) but this CPU (best: ") +
+                             simd_arch::cpu_name() +
+                             (has ? ") has AMX and the OS refused its tile state" : ") has no AMX_INT8") +
+                             "; build for this CPU (-march=native) or with -DTYPENET_NO_AMX");
+}
+
+/// max_batch and threads checked as for every simd program, and the CPU (check_cpu, check_amx).
 template <class Arch>
 int checked(int max_batch, int threads) {
   const int c = simd_detail::checked<Arch>(max_batch, threads);
   check_cpu();
+  if constexpr (TYPENET_HAS_AMX_INT8 != 0)
+    check_amx(kernels::simd::cpu_has_amx_int8(), kernels::simd::cpu_has_amx_int8() && kernels::simd::amx_enable());
   return c;
 }
 

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../kernels/simd/amx.hpp"
 #include "../../kernels/simd/depthwise.hpp"
 #include "../../kernels/simd/int8.hpp"
 #include "graph.hpp"
@@ -78,31 +79,47 @@ struct format {
 };
 using frame = simd_reduced_graph::frame<format>;
 
-/// A convolution on u8 values (conv_int8_kernel), with the batch norm folded and the residual and the
-/// activation in the epilogue. Items (blocks of output channels x output rows) claimed by the threads in
-/// chunks.
+/// A convolution on u8 values: conv_amx_int8_kernel on AMX tiles where ks::amx_int8_suits (compiled with
+/// AMX_INT8, one group), else conv_int8_kernel, with the batch norm folded and the residual and the activation
+/// in the epilogue. conv_int8_kernel's items (blocks of output channels x output rows) are claimed by the
+/// threads in chunks; the AMX kernel's pixels or blocks split as ks::amx_parts says.
 template <class Low, fused_op Op, class Arch>
 struct conv_exec : simd_reduced_graph::no_extras {
   using B = typename Low::template leaf<Op.leaf>;
   using geo = ks::conv_geometry_of<B>;
   using epilogue = simd_graph::epilogue_t<Op.act>;
   static constexpr bool add = Op.residual >= 0;
-  using kernel = ks::conv_int8_kernel<geo, u8>;
+  static constexpr bool amx = ks::amx_int8_suits<geo>;
+  struct none {
+    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0, pad_bytes = 0,
+                                 workspace_floats = 0;
+  };
+  using kernel = std::conditional_t<amx, none, ks::conv_int8_kernel<geo, u8>>;
+#if TYPENET_HAS_AMX_INT8
+  using tiles = std::conditional_t<amx, ks::conv_amx_int8_kernel<geo, u8>, none>;
+#else
+  using tiles = none;
+#endif
+  static constexpr std::size_t workspace_floats = tiles::workspace_floats;
 
   simd_int8_detail::packed_layer k;
-  std::vector<u8> pad;  ///< the padding row: the input's zero point
+  std::vector<u8> pad;  ///< conv_int8_kernel's padding row: the input's zero point
   ks::act_quant in_q, res_q;
   ks::out_quant out_q;
 
   conv_exec(const float* p, const std::vector<ks::act_quant>& q)
-      : k(kernel::packed_bytes, kernel::sum_ints, kernel::channel_floats),
-        pad(kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),
+      : k(amx ? tiles::packed_bytes : kernel::packed_bytes, amx ? tiles::sum_ints : kernel::sum_ints,
+          amx ? tiles::channel_floats : kernel::channel_floats),
+        pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),
         in_q(q[std::size_t(Op.inputs[0])]),
         res_q(add ? q[std::size_t(Op.residual)] : ks::act_quant{}),
         out_q(ks::out_quant_of(q[std::size_t(Op.output)])) {
     std::vector<float> wf, bf;
     simd_graph::conv_exec<Low, Op, Arch>::folded(p, wf, bf);
-    kernel::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
+    if constexpr (amx)
+      tiles::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
+    else
+      kernel::pack(wf.data(), bf.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
   }
 
   void run(const frame& fr) const {
@@ -110,11 +127,55 @@ struct conv_exec : simd_reduced_graph::no_extras {
     u8* out = fr.at(Op.output);
     const u8* res = add ? fr.at(Op.residual) : nullptr;
     const ks::int8_weights w = k.view();
-    simd_graph::claim_chunks(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
-      kernel::template run<epilogue, add>(w, in, in_q.zero, out, out_q, pad.data(), fr.batch, b, e, res, res_q);
-    });
+    if constexpr (amx) {
+      ks::amx_parts<tiles>(
+          *fr.pool, fr.batch, fr.workspace, [&](float* ws, std::int64_t b, std::int64_t e, int ob0, int ob1) {
+            tiles::template run<epilogue, add>(w, in, in_q.zero, out, out_q, ws, b, e, ob0, ob1, res, res_q);
+          });
+    } else {
+      simd_graph::claim_chunks(*fr.pool, kernel::items(fr.batch), [&](std::int64_t b, std::int64_t e) {
+        kernel::template run<epilogue, add>(w, in, in_q.zero, out, out_q, pad.data(), fr.batch, b, e, res, res_q);
+      });
+    }
   }
 };
+
+#if TYPENET_HAS_AMX_INT8
+/// A dense layer (the classifier) on AMX tiles: conv_amx_int8_kernel as a 1x1 convolution over the batch's
+/// rows, reading the stored u8 input in place (its length whole steps of 64, no padding channel) and writing
+/// fp32 to the op's shadow value, as the fp32 executor would (so the network's logits are not quantised),
+/// then quantising that to the stored value for any op that reads it.
+template <class Low, fused_op Op, class Arch>
+struct dense_exec : simd_reduced_graph::no_extras {
+  static constexpr bool shadow = true;  // the fp32 result is in the shadow arena
+  using f32 = simd_graph::dense_exec<Low, Op, Arch>;
+  using tiles =
+      ks::conv_amx_int8_kernel<ks::conv_geometry<f32::in_size, 1, 1, f32::out_size, 1, 1, 1, 1, 1, 1, 0, 0, 1>, float>;
+  static_assert(tiles::workspace_floats == tiles::acc_floats, "read in place: no input buffer");
+  simd_int8_detail::packed_layer k;
+  ks::act_quant in_q;
+
+  dense_exec(const float* p, const std::vector<ks::act_quant>& q)
+      : k(tiles::packed_bytes, tiles::sum_ints, tiles::channel_floats), in_q(q[std::size_t(Op.inputs[0])]) {
+    std::vector<float> w, b;
+    simd_reduced_graph::dense_weights_hwc<f32>(p, w, b);
+    tiles::pack(w.data(), b.data(), in_q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
+  }
+
+  void run(const frame& fr) const {
+    const u8* in = fr.at(Op.inputs[0]);
+    float* out = fr.f32->at(Op.output);
+    const ks::int8_weights w = k.view();
+    auto part = [&](int t, int n) {
+      const auto r = typenet::detail::split(tiles::blocks, t, n);
+      tiles::template run<typename f32::epilogue>(w, in, in_q.zero, out, ks::out_quant{}, nullptr, 0, fr.batch,
+                                                  int(r.begin), int(r.end));
+    };
+    fr.pool->run(part);
+    simd_reduced_graph::stored_value<format, Low, Op.output>::round_all(fr);
+  }
+};
+#endif
 
 /// A depthwise convolution on u8 values whose channels are stored unpadded (a multiple of 4) and without a
 /// residual: depthwise.hpp's kernel with u8_affine_io (fp32 weights and sums, as the fp32 program's, on the
@@ -178,11 +239,26 @@ struct exec_for {
       return false;
     }
   }();
+  static constexpr bool native_dense = [] {
+    if constexpr (simd_reduced_graph::is_f32_dense<f32_exec>::value && TYPENET_HAS_AMX_INT8) {
+      using in_v = simd_reduced_graph::stored_value<format, Low, op.inputs[0]>;
+      return op.residual < 0 && op.input_count == 1 && in_v::stored == in_v::channels && f32_exec::in_size % 64 == 0;
+    } else {
+      return false;
+    }
+  }();
+#if TYPENET_HAS_AMX_INT8
+  using dense = std::conditional_t<native_dense, dense_exec<Low, op, Arch>, void>;
+#else
+  using dense = void;
+#endif
   using type = std::conditional_t<
-      native_conv, conv_exec<Low, op, Arch>,
-      std::conditional_t<native_depthwise, depthwise_exec<Low, op, Arch>,
-                         std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
-                                            simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>;
+      native_dense, dense,
+      std::conditional_t<
+          native_conv, conv_exec<Low, op, Arch>,
+          std::conditional_t<native_depthwise, depthwise_exec<Low, op, Arch>,
+                             std::conditional_t<native_pool, simd_reduced_graph::pool_exec<format, Low, op, Arch>,
+                                                simd_reduced_graph::shadow_exec<format, Low, I, Arch>>>>>;
 };
 
 /// The quantisations the executors use: q (one per value, from the calibrated ranges) with each native max

@@ -119,6 +119,29 @@ struct is_f32_spatial : std::false_type {};
 template <class L, fused_op O, class A>
 struct is_f32_spatial<simd_graph::spatial_exec<L, O, A>> : std::true_type {};
 
+template <class T>
+struct is_f32_dense : std::false_type {};
+template <class L, fused_op O, class A>
+struct is_f32_dense<simd_graph::dense_exec<L, O, A>> : std::true_type {};
+
+/// A dense layer's weights (F32: its fp32 executor, simd_graph::dense_exec) as a 1x1 convolution over the
+/// stored NHWC input wants them: [out][in] with the inputs of a conv-shaped value ordered (h, w, c); and its
+/// bias (zeros where the layer has none).
+template <class F32>
+void dense_weights_hwc(const float* p, std::vector<float>& w, std::vector<float>& b) {
+  using B = typename F32::B;
+  const float* src = p + B::tensor_offset(0);
+  w.assign(std::size_t(F32::in_size) * F32::out_size, 0.0f);
+  b.assign(std::size_t(F32::out_size), 0.0f);
+  constexpr auto d = F32::in_dims;
+  if constexpr (d.c > 0)
+    simd_graph::permute_to_hwc(src, w.data(), F32::out_size, d.c, d.h, d.w);
+  else
+    std::copy(src, src + w.size(), w.begin());
+  if constexpr (B::layer::has_bias)
+    for (int o = 0; o < F32::out_size; ++o) b[std::size_t(o)] = p[B::tensor_offset(1) + o];
+}
+
 /// A max or average pool on stored values whose channels the Format stores unpadded: pool.hpp's kernel over
 /// Format::T storage. bf16: a max is exact, an average is summed in fp32 and rounded once. int8 (max pools
 /// only): the output shares the input's scale and zero point (simd_int8_graph::tie_max_pools), so the max of
