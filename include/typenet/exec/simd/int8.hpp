@@ -239,8 +239,9 @@ struct int8_format {
 using frame = simd_reduced::frame<u8>;
 using stage_io = simd_reduced::stage_io<int8_format>;
 
-/// conv2d [+ relu] [+ LRN] [+ pool] on conv_int8_kernel (its padding row holds the input's zero point);
-/// LRN and pooling in fp32 on the stage's fp32 conv output (simd_reduced).
+/// conv2d [+ relu] [+ LRN] [+ pool] on conv_amx_int8_kernel where ks::amx_int8_suits (compiled with AMX_INT8,
+/// one group), else on conv_int8_kernel (its padding row holds the input's zero point); LRN and pooling in
+/// fp32 on the stage's fp32 conv output (simd_reduced).
 template <class Stage, class InLayout, class Arch, bool Last>
 struct conv_stage
     : simd_reduced::conv_stage_base<conv_stage<Stage, InLayout, Arch, Last>, int8_format, Stage, InLayout, Arch, Last> {
@@ -250,40 +251,70 @@ struct conv_stage
   using typename base::conv_out_t;
   using typename base::epilogue;
   using typename base::geo;
-  using kernel = ks::conv_int8_kernel<geo, conv_out_t>;
-  static constexpr std::size_t zero_elems = 0;  // the stage's own padding row: its zero point
+  static constexpr bool amx = ks::amx_int8_suits<geo>;
+  struct none {
+    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0, pad_bytes = 0,
+                                 workspace_floats = 0;
+  };
+  using kernel = std::conditional_t<amx, none, ks::conv_int8_kernel<geo, conv_out_t>>;
+#if TYPENET_HAS_AMX_INT8
+  using tiles = std::conditional_t<amx, ks::conv_amx_int8_kernel<geo, conv_out_t>, none>;
+#else
+  using tiles = none;
+#endif
+  static constexpr std::size_t zero_elems = 0;  // the stage's own padding row (or the AMX copy): its zero point
+  static constexpr std::size_t workspace_floats = tiles::workspace_floats;
 
   packed_layer k;
   std::vector<u8> pad;
   stage_io io;
 
   conv_stage(const float* params, const stage_io& s)
-      : k(kernel::packed_bytes, kernel::sum_ints, kernel::channel_floats),
-        pad(kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),
+      : k(amx ? tiles::packed_bytes : kernel::packed_bytes, amx ? tiles::sum_ints : kernel::sum_ints,
+          amx ? tiles::channel_floats : kernel::channel_floats),
+        pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),
         io(s) {
-    kernel::pack(params + conv_b::weight_offset, params + conv_b::bias_offset, io.in.q.scale, k.weights(), k.row_sums(),
-                 k.mul.get(), k.bias.get());
+    const float* w = params + conv_b::weight_offset;
+    const float* b = params + conv_b::bias_offset;
+    if constexpr (amx)
+      tiles::pack(w, b, io.in.q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
+    else
+      kernel::pack(w, b, io.in.q.scale, k.weights(), k.row_sums(), k.mul.get(), k.bias.get());
   }
 
-  void conv_image(const u8* x, conv_out_t* y, const frame&, int) const {
-    kernel::template run<epilogue>(k.view(), x, io.in.q.zero, y, io.out.stores(), pad.data(), 1, 0, kernel::items(1));
+  void conv_image(const u8* x, conv_out_t* y, const frame& f, int t) const {
+    if constexpr (amx)
+      tiles::template run<epilogue>(k.view(), x, io.in.q.zero, y, io.out.stores(),
+                                    f.workspace + std::size_t(t) * workspace_floats, 0, tiles::units(1), 0,
+                                    tiles::blocks);
+    else
+      kernel::template run<epilogue>(k.view(), x, io.in.q.zero, y, io.out.stores(), pad.data(), 1, 0, kernel::items(1));
   }
   void conv_batch(const u8* in, conv_out_t* out, const frame& f) const {
-    const std::int64_t items = kernel::items(f.batch);
-    const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * f.pool->size()));
     const ks::int8_weights w = k.view();
     const out_quant oq = io.out.stores();
-    std::atomic<std::int64_t> next{0};
-    on_threads(*f.pool, [&](int, int) {
-      for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
-           b = next.fetch_add(chunk, std::memory_order_relaxed))
-        kernel::template run<epilogue>(w, in, io.in.q.zero, out, oq, pad.data(), f.batch, b,
-                                       std::min(items, b + chunk));
-    });
+    if constexpr (amx) {
+      ks::amx_parts<tiles>(*f.pool, f.batch, f.workspace,
+                           [&](float* ws, std::int64_t b, std::int64_t e, int ob0, int ob1) {
+                             tiles::template run<epilogue>(w, in, io.in.q.zero, out, oq, ws, b, e, ob0, ob1);
+                           });
+    } else {
+      const std::int64_t items = kernel::items(f.batch);
+      const std::int64_t chunk = std::max<std::int64_t>(1, items / (8 * f.pool->size()));
+      std::atomic<std::int64_t> next{0};
+      on_threads(*f.pool, [&](int, int) {
+        for (std::int64_t b = next.fetch_add(chunk, std::memory_order_relaxed); b < items;
+             b = next.fetch_add(chunk, std::memory_order_relaxed))
+          kernel::template run<epilogue>(w, in, io.in.q.zero, out, oq, pad.data(), f.batch, b,
+                                         std::min(items, b + chunk));
+      });
+    }
   }
 };
 
-/// dense [+ relu] [+ softmax] on dense_int8_kernel (simd_reduced::dense_stage_base).
+/// dense [+ relu] [+ softmax] on dense_int8_kernel, or on conv_amx_int8_kernel as a 1x1 convolution over the
+/// batch's rows where compiled with AMX_INT8 and the stored input is whole steps of 64 values (read in place)
+/// (simd_reduced::dense_stage_base).
 template <class Stage, class InLayout, class Arch, bool Last>
 struct dense_stage
     : simd_reduced::dense_stage_base<dense_stage<Stage, InLayout, Arch, Last>, int8_format, Stage, InLayout, Last> {
@@ -291,21 +322,53 @@ struct dense_stage
       simd_reduced::dense_stage_base<dense_stage<Stage, InLayout, Arch, Last>, int8_format, Stage, InLayout, Last>;
   using typename base::k_out_t;
   using kernel = ks::dense_int8_kernel<base::order::elems, base::out_size, k_out_t>;
-  static constexpr std::size_t panel_words(int max_batch) { return max_batch > 1 ? kernel::panel_quads(max_batch) : 0; }
+  using geo = ks::conv_geometry<base::order::elems, 1, 1, base::out_size, 1, 1, 1, 1, 1, 1, 0, 0, 1>;
+  static constexpr bool amx = base::order::elems % 64 == 0 && ks::amx_int8_suits<geo>;
+  struct no_tiles {
+    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0;
+  };
+#if TYPENET_HAS_AMX_INT8
+  using tiles = std::conditional_t<amx, ks::conv_amx_int8_kernel<geo, k_out_t>, no_tiles>;
+  static_assert(
+      [] {
+        if constexpr (amx)
+          return tiles::workspace_floats == tiles::acc_floats;
+        else
+          return true;
+      }(),
+      "read in place: no input buffer");
+#else
+  using tiles = no_tiles;
+#endif
+  static constexpr std::size_t panel_words(int max_batch) {
+    return max_batch > 1 && !amx ? kernel::panel_quads(max_batch) : 0;
+  }
 
   packed_layer k;
   stage_io io;
 
   dense_stage(const float* params, const stage_io& s)
-      : k(kernel::packed_bytes, kernel::channel_floats, kernel::channel_floats), io(s) {
+      : k(amx ? tiles::packed_bytes : kernel::packed_bytes, amx ? tiles::sum_ints : kernel::channel_floats,
+          amx ? tiles::channel_floats : kernel::channel_floats),
+        io(s) {
     const std::vector<float> w = base::stored_order_weights(params);
-    kernel::pack(w.data(), params + base::dense_b::bias_offset, io.in.q.scale, k.weights(), k.row_sums(), k.mul.get(),
-                 k.bias.get());
+    if constexpr (amx)
+      tiles::pack(w.data(), params + base::dense_b::bias_offset, io.in.q.scale, k.weights(), k.row_sums(), k.mul.get(),
+                  k.bias.get());
+    else
+      kernel::pack(w.data(), params + base::dense_b::bias_offset, io.in.q.scale, k.weights(), k.row_sums(), k.mul.get(),
+                   k.bias.get());
   }
 
   void run_part(const u8* in, const std::uint32_t* panel, k_out_t* out, int batch, int part, int parts) const {
-    kernel::template run<typename base::epilogue>(k.view(), io.in.q.zero, in, panel, out, io.out.stores(), batch, part,
-                                                  parts);
+    if constexpr (amx) {
+      const auto r = ::typenet::detail::split(tiles::blocks, part, parts);
+      tiles::template run<typename base::epilogue>(k.view(), in, io.in.q.zero, out, io.out.stores(), nullptr, 0, batch,
+                                                   int(r.begin), int(r.end));
+    } else {
+      kernel::template run<typename base::epilogue>(k.view(), io.in.q.zero, in, panel, out, io.out.stores(), batch,
+                                                    part, parts);
+    }
   }
 };
 
