@@ -84,6 +84,7 @@ BF16G = "include/typenet/exec/simd/bf16_graph.hpp"
 AMX = "include/typenet/kernels/simd/amx.hpp"
 INT8 = "include/typenet/kernels/simd/int8.hpp"
 INT8G = "include/typenet/exec/simd/int8_graph.hpp"
+INT8P = "include/typenet/exec/simd/int8.hpp"
 SGRAPH = "include/typenet/exec/simd/graph.hpp"
 REF_BACKWARD = {"targets": ["typenet_reference_tests", "typenet_reference_layer_harness"],
                 "tests": "^(reference\\.tests|parity\\.reference_layers_backward)$"}
@@ -588,8 +589,8 @@ MUTANTS = [
          file=INT8, old="return std::is_same_v<Epilogue, epilogue_relu6> ? std::min(",
          new="return false ? std::min(", **simd("int8_test", "int8_graph_test")),
     dict(name="int8-program-padding-zero", kernel="int8 program conv", bug="the padding row holds 0, not the zero point",
-         file="include/typenet/exec/simd/int8.hpp", old="pad(kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
-         new="pad(kernel::pad_bytes + 64, u8{0}),", **simd("int8_test")),
+         file="include/typenet/exec/simd/int8.hpp", old="pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
+         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", **simd("int8_test")),
     dict(name="int8-calibrate-ranges-shifted", kernel="int8 calibration", bug="a stage's range recorded for the one before",
          file="include/typenet/exec/simd/int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
          new="{ take(k, v, size); });", **simd("int8_test")),
@@ -607,8 +608,8 @@ MUTANTS = [
          new="return _mm512_maskz_cvtepi32_epi8(int8_detail::all, _mm512_and_si512(_mm512_maskz_cvtps_epi32(int8_detail::all, __m512(v)), _mm512_set1_epi32(127)));",
          **simd("int8_graph_test")),
     dict(name="int8-graph-padding-zero", kernel="int8 graph conv", bug="the padding row holds 0, not the zero point",
-         file=INT8G, old="pad(kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),",
-         new="pad(kernel::pad_bytes + 64, u8{0}),", **simd("int8_graph_test")),
+         file=INT8G, old="pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),",
+         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", **simd("int8_graph_test")),
     dict(name="int8-depthwise-zero-point-ignored", kernel="int8 depthwise on u8", bug="the input's zero point is not subtracted",
          file=INT8, old="return V(_mm512_sub_ps(__m512(elem_io<std::uint8_t>::load<V>(p)), zero));",
          new="return V(__m512(elem_io<std::uint8_t>::load<V>(p)));", **simd("int8_graph_test")),
@@ -716,6 +717,10 @@ MUTANTS = [
          old="nullptr, 0, fr.batch,\n                                                  int(r.begin), int(r.end));",
          new="nullptr, 0, fr.batch,\n                                                  int(r.begin), int(r.end) - (t + 1 == n ? 1 : 0));",
          **simd("int8_graph_test")),
+    dict(name="amx-int8-chain-dense-zero-point", kernel="int8 chain dense layers on AMX tiles",
+         bug="the dense layer's input zero point is taken as 0", file=INT8P,
+         old="tiles::template run<typename base::epilogue>(k.view(), in, io.in.q.zero, out,",
+         new="tiles::template run<typename base::epilogue>(k.view(), in, 0, out,", **simd("int8_test")),
     dict(name="simd-batched-winograd-not-packed", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
          bug="the Winograd packing left zero (never packed)", file=SGRAPH,
          old="if constexpr (batched) batched_wino::pack(w, to + batched_offset);", new="", **simd("graph_test")),

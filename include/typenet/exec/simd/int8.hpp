@@ -15,7 +15,9 @@
 //     program produces on the calibration images);
 //   * conv2d [+ relu] and dense [+ relu] on vpdpbusd (kernels/simd/int8.hpp: exact int32 sums, then bias and
 //     ReLU in fp32, then the result quantised for the next stage); LRN and pooling fused into a conv stage
-//     run in fp32 on the stage's fp32 conv output, and the stage's result is quantised once;
+//     run in fp32 on the stage's fp32 conv output, and the stage's result is quantised once. Compiled with
+//     AMX_INT8 (TYPENET_HAS_AMX_INT8, kernels/simd/amx.hpp), convolutions with one group and dense layers
+//     whose stored input is whole steps of 64 run on AMX tiles (tdpbusd) instead, with the same epilogue;
 //   * every other stage (standalone relu, softmax, LRN, pools, adaptive pooling, a grouped convolution whose
 //     groups are not a multiple of 4 channels): its fp32 executor between dequantising and quantising;
 //   * the last stage writes fp32: NCHW floats in, floats out, as for every policy.
@@ -23,7 +25,8 @@
 //
 // Where it runs: compiled with AVX512_VNNI (TYPENET_HAS_VNNI, e.g. -march=native on Zen 4 or Ice Lake and
 // later Xeons), or the program does not compile (diag::int8_not_compiled); the constructor checks the
-// running CPU and throws std::runtime_error if it lacks the instructions. Graph networks (blocks, batch
+// running CPU (and, compiled with AMX_INT8, AMX_INT8 and the OS's tile state) and throws std::runtime_error
+// if it lacks the instructions. Graph networks (blocks, batch
 // norm): exec/simd/int8_graph.hpp and the program at the end of this file.
 #pragma once
 #include <algorithm>

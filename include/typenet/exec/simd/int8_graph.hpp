@@ -8,14 +8,17 @@
 // of 4, the extra ones the value's zero point), each value with the scale and zero point of its calibrated
 // range (policy.ranges: one per value of the plan, exec::calibrate<Net>):
 //   * convolutions with one group, or grouped with a multiple of 4 channels per group: conv_int8_kernel
-//     (vpdpbusd, exact int32 sums), weights folded with their batch norm in fp32 and then quantised per
-//     output channel; the residual (u8, its own scale) is dequantised and added in fp32 before the
+//     (vpdpbusd, exact int32 sums), or conv_amx_int8_kernel (tdpbusd on AMX tiles) for one group where
+//     compiled with AMX_INT8, weights folded with their batch norm in fp32 and then quantised per output
+//     channel; the residual (u8, its own scale) is dequantised and added in fp32 before the
 //     activation, and the result is quantised once with the output's scale;
 //   * max pools on a multiple of 4 channels: pool.hpp's kernel over u8 storage, the output sharing the input's
 //     scale and zero point (tie_max_pools), which makes the max exact;
 //   * depthwise convolutions on a multiple of 4 channels without a residual: depthwise.hpp's kernel reading and
 //     writing u8 (fp32 weights, with the input's scale folded in, and fp32 sums on the stored integers minus
 //     the zero point; the result quantised once);
+//   * the classifier's dense layer on AMX tiles where compiled with AMX_INT8 and its stored input is whole
+//     steps of 64 (int8 weights per output channel, fp32 logits to the shadow value);
 //   * every other op (average pools, concat, dense, standalone batch norm, activations,
 //     joins, softmax, reference fallbacks): its fp32 executor of exec/simd/graph.hpp between dequantising
 //     its inputs and quantising its output (simd_reduced_graph::shadow_exec);

@@ -256,7 +256,8 @@ struct amx_conv_plan {
   static constexpr std::int64_t per_image = flat ? std::int64_t{OH} * Wp : std::int64_t{OH} * OW;
   /// Copy: one image padded, Hp rows of Wp pixels.
   static constexpr std::size_t image_elems = std::size_t{Hp} * Wp * Cs;
-  /// Copy: whole images per segment, where one fits the segment's bytes (else 0: a segment is part of one image).
+  /// Copy: whole images per segment where a padded image is at most a quarter of Segment bytes (else 0: a
+  /// segment is part of one image, `cap` units).
   static constexpr std::int64_t images_per_segment = copy && std::int64_t(image_elems * sizeof(T)) <= Segment / 4
                                                          ? Segment / std::int64_t(image_elems * sizeof(T))
                                                          : 0;
