@@ -21,7 +21,9 @@ needs; the reference mutants run reference.tests and parity.reference_layers the
 Before the mutants, the unmutated tests must pass (baseline); a mutant that does not compile is reported
 as "no build" (a bad table row, not a kill). Exit status: 0 when every mutant run was killed, 1 otherwise
 (a survivor, a build failure, a failing baseline). Mutants marked gpu need exec::cuda and a GPU; they are
-listed as "not run" unless --gpu is given (the build then enables CUDA).
+listed as "not run" unless --gpu is given (the build then enables CUDA). Mutants marked cpu (a /proc/cpuinfo
+flag: the AMX kernels) run only where the CPU has it, and those marked no_cpu (the direct int8 kernels'
+program paths, which AMX replaces) only where it lacks it; elsewhere they are "not run".
 """
 import argparse
 import os
@@ -590,7 +592,7 @@ MUTANTS = [
          new="return false ? std::min(", **simd("int8_test", "int8_graph_test")),
     dict(name="int8-program-padding-zero", kernel="int8 program conv", bug="the padding row holds 0, not the zero point",
          file="include/typenet/exec/simd/int8.hpp", old="pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(s.in.q.zero)),",
-         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", **simd("int8_test")),
+         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", no_cpu="amx_int8", **simd("int8_test")),
     dict(name="int8-calibrate-ranges-shifted", kernel="int8 calibration", bug="a stage's range recorded for the one before",
          file="include/typenet/exec/simd/int8.hpp", old="{ take(k + simd_native<Net>, v, size); });",
          new="{ take(k, v, size); });", **simd("int8_test")),
@@ -609,7 +611,7 @@ MUTANTS = [
          **simd("int8_graph_test")),
     dict(name="int8-graph-padding-zero", kernel="int8 graph conv", bug="the padding row holds 0, not the zero point",
          file=INT8G, old="pad(amx ? 0 : kernel::pad_bytes + 64, static_cast<u8>(q[std::size_t(Op.inputs[0])].zero)),",
-         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", **simd("int8_graph_test")),
+         new="pad(amx ? 0 : kernel::pad_bytes + 64, u8{0}),", no_cpu="amx_int8", **simd("int8_graph_test")),
     dict(name="int8-depthwise-zero-point-ignored", kernel="int8 depthwise on u8", bug="the input's zero point is not subtracted",
          file=INT8, old="return V(_mm512_sub_ps(__m512(elem_io<std::uint8_t>::load<V>(p)), zero));",
          new="return V(__m512(elem_io<std::uint8_t>::load<V>(p)));", **simd("int8_graph_test")),
@@ -665,62 +667,62 @@ MUTANTS = [
     # --- kernels/simd/amx.hpp: bf16 convolutions on AMX tiles (need a CPU with AMX; skipped elsewhere)
     dict(name="amx-last-channel-block", kernel="bf16 conv2d on AMX tiles", bug="the last block of 32 channels skipped",
          file=AMX, old="for (int c = 0; c < steps; ++c, at += 64, wp += 2048) {",
-         new="for (int c = 0; c + 1 < steps; ++c, at += 64, wp += 2048) {", **simd("bf16_test")),
+         new="for (int c = 0; c + 1 < steps; ++c, at += 64, wp += 2048) {", cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-second-pixel-tile", kernel="bf16 conv2d on AMX tiles", bug="pixels 16 - 31 read pixel 0's tile",
          file=AMX, old="_tile_loadd(5, at + 16 * stride, stride);", new="_tile_loadd(5, at, stride);",
-         **simd("bf16_test")),
+         cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-padding-row", kernel="bf16 conv2d on AMX tiles", bug="the bottom padding row keeps stale data",
          file=AMX, old="if (ih < 0 || ih >= H) {\n        std::memset(row, fill, sizeof(T) * Wp * Cs);",
-         new="if (ih < 0 || ih > H) {\n        std::memset(row, fill, sizeof(T) * Wp * Cs);", **simd("bf16_test")),
+         new="if (ih < 0 || ih > H) {\n        std::memset(row, fill, sizeof(T) * Wp * Cs);", cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-gather-padding-column", kernel="bf16 conv2d on AMX tiles (gathered windows)",
          bug="a window that reaches the right padding is copied whole", file=AMX,
          old="const bool inside = iw0 >= 0 && iw0 + KW <= W;", new="const bool inside = iw0 >= 0;",
-         **simd("bf16_test")),
+         cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-gather-window-tail", kernel="bf16 conv2d on AMX tiles (gathered windows)",
          bug="the zeros that round a window up to 32 values are not written", file=AMX,
          old="_mm512_storeu_si512(dst, _mm512_maskz_loadu_epi8(m, src));",
-         new="_mm512_mask_storeu_epi8(dst, m, _mm512_maskz_loadu_epi8(m, src));", **simd("bf16_test")),
+         new="_mm512_mask_storeu_epi8(dst, m, _mm512_maskz_loadu_epi8(m, src));", cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-last-row-copied", kernel="bf16 conv2d on AMX tiles", bug="the last input row a segment reads is not copied",
-         file=AMX, old="for (int r = r0; r <= r1; ++r) {", new="for (int r = r0; r < r1; ++r) {", **simd("bf16_test")),
+         file=AMX, old="for (int r = r0; r <= r1; ++r) {", new="for (int r = r0; r < r1; ++r) {", cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-dropped-pixels-kept", kernel="bf16 conv2d on AMX tiles",
          bug="the grid's pixels past a row's end are stored too", file=AMX,
          old="return ow < OW ? (n * OH + oh) * OW + ow : -1;", new="return (n * OH + oh) * OW + ow;",
-         **simd("bf16_test")),
+         cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-segment-crosses-images", kernel="bf16 conv2d on AMX tiles",
          bug="a padded segment runs on into the next image", file=AMX,
          old=": std::min({end, (n0 + 1) * per_image, u + cap});", new=": std::min({end, u + cap});",
-         **simd("bf16_test")),
+         cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-dense-last-block", kernel="bf16 graph classifier on AMX tiles",
          bug="the last thread skips its last block of 32 outputs", file=BF16G,
          old="nullptr, 0, fr.batch, int(r.begin), int(r.end));",
-         new="nullptr, 0, fr.batch, int(r.begin), int(r.end) - (t + 1 == n ? 1 : 0));", **simd("bf16_graph_test")),
+         new="nullptr, 0, fr.batch, int(r.begin), int(r.end) - (t + 1 == n ? 1 : 0));", cpu="amx_bf16", **simd("bf16_graph_test")),
     dict(name="amx-residual-ignored", kernel="bf16 conv2d on AMX tiles", bug="the residual is not added past 16 channels",
          file=AMX, old="if constexpr (Add) v1 = _mm512_add_ps(v1,", new="if constexpr (false) v1 = _mm512_add_ps(v1,",
-         **simd("bf16_graph_test")),
+         cpu="amx_bf16", **simd("bf16_graph_test")),
     dict(name="amx-images-share-a-slot", kernel="bf16 conv2d on AMX tiles",
          bug="every image of a segment is copied to the first slot", file=AMX,
          old="f(n, buf + std::size_t(n - n0) * image_elems, q0, q1);", new="f(n, buf, q0, q1);",
-         **simd("bf16_test")),
+         cpu="amx_bf16", **simd("bf16_test")),
     dict(name="amx-int8-padding-zero", kernel="int8 conv2d on AMX tiles",
          bug="padding holds 0 instead of the input's zero point", file=AMX,
          old="plan::drive(reinterpret_cast<const std::uint8_t*>(k.w), in, in_zero,",
-         new="plan::drive(reinterpret_cast<const std::uint8_t*>(k.w), in, 0,", **simd("int8_test")),
+         new="plan::drive(reinterpret_cast<const std::uint8_t*>(k.w), in, 0,", cpu="amx_int8", **simd("int8_test")),
     dict(name="amx-int8-weight-sum-row", kernel="int8 conv2d on AMX tiles",
          bug="the zero point's share counts the first kernel row only", file=AMX,
-         old="            sum += q;\n", new="            if (kh == 0) sum += q;\n", **simd("int8_test")),
+         old="            sum += q;\n", new="            if (kh == 0) sum += q;\n", cpu="amx_int8", **simd("int8_test")),
     dict(name="amx-int8-second-half", kernel="int8 conv2d on AMX tiles",
          bug="outputs 16 - 31 of a block take the first half's constants", file=AMX,
          old="comp[h] = _mm512_mullo_epi32(_mm512_loadu_si512(k.sums + c0 + 16 * h), z);",
-         new="comp[h] = _mm512_mullo_epi32(_mm512_loadu_si512(k.sums + c0), z);", **simd("int8_test")),
+         new="comp[h] = _mm512_mullo_epi32(_mm512_loadu_si512(k.sums + c0), z);", cpu="amx_int8", **simd("int8_test")),
     dict(name="amx-int8-dense-last-block", kernel="int8 graph classifier on AMX tiles",
          bug="the last thread skips its last block of 32 outputs", file=INT8G,
          old="nullptr, 0, fr.batch,\n                                                  int(r.begin), int(r.end));",
          new="nullptr, 0, fr.batch,\n                                                  int(r.begin), int(r.end) - (t + 1 == n ? 1 : 0));",
-         **simd("int8_graph_test")),
+         cpu="amx_int8", **simd("int8_graph_test")),
     dict(name="amx-int8-chain-dense-zero-point", kernel="int8 chain dense layers on AMX tiles",
          bug="the dense layer's input zero point is taken as 0", file=INT8P,
          old="tiles::template run<typename base::epilogue>(k.view(), in, io.in.q.zero, out,",
-         new="tiles::template run<typename base::epilogue>(k.view(), in, 0, out,", **simd("int8_test")),
+         new="tiles::template run<typename base::epilogue>(k.view(), in, 0, out,", cpu="amx_int8", **simd("int8_test")),
     dict(name="simd-batched-winograd-not-packed", kernel="simd graph 7 x 7 convolutions (Winograd from 8 images)",
          bug="the Winograd packing left zero (never packed)", file=SGRAPH,
          old="if constexpr (batched) batched_wino::pack(w, to + batched_offset);", new="", **simd("graph_test")),
@@ -846,10 +848,23 @@ def main():
     print(f"mutate.py: baseline built and passed in {time.time() - t0:.0f} s", flush=True)
 
     results = []
+    cpu_flags = set()
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                cpu_flags = set(line.split(":", 1)[1].split())
+                break
     for m in mutants:
         if m.get("gpu") and not run_gpu:
             results.append((m, "not run (GPU)", 0.0))
             print(f"{m['name']:34} not run (needs a GPU; --gpu)", flush=True)
+            continue
+        # "cpu": a /proc/cpuinfo flag the mutated path needs (the tests skip it elsewhere); "no_cpu": one that
+        # routes the programs around it (their tests then never run the mutated code).
+        if (m.get("cpu") and m["cpu"] not in cpu_flags) or (m.get("no_cpu") and m["no_cpu"] in cpu_flags):
+            why = f"needs {m['cpu']}" if m.get("cpu") else f"runs only without {m['no_cpu']}"
+            results.append((m, "not run (CPU)", 0.0))
+            print(f"{m['name']:34} not run ({why})", flush=True)
             continue
         path = os.path.join(src, m["file"])
         original = open(path).read()
