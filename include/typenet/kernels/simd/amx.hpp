@@ -128,6 +128,30 @@ inline constexpr bool amx_int8_suits = TYPENET_HAS_AMX_INT8 != 0 && Geo::g == 1 
 /// Bytes of input per segment of an AMX convolution.
 inline constexpr std::int64_t amx_segment_bytes = TYPENET_AMX_SEGMENT_BYTES;
 
+/// Runs an AMX convolution (Kernel: conv_amx_kernel or conv_amx_int8_kernel) over a batch on the pool's
+/// threads: part(workspace, begin, end, ob0, ob1) on each (declared in every build, so that the executors'
+/// AMX branches compile where the kernels are left out). Output pixels are split between the threads;
+/// where they are few (small maps at small batches), blocks of 32 output channels instead, so that each
+/// thread reads only its share of the weights. Gathered layers always by pixels: by blocks they were 0 - 5 %
+/// slower (ResNet-50 bf16, batch 1 / 2 threads). workspace: Kernel::workspace_floats per thread.
+template <class Kernel, class Pool, class Part>
+void amx_parts(Pool& pool, int batch, float* workspace, Part&& part) {
+  const std::int64_t units = Kernel::units(batch);
+  const int n = pool.size();
+  const bool by_pixels = !Kernel::flat || n == 1 || units >= 128 * n || Kernel::blocks < 2 * n;
+  auto each = [&](int t, int parts) {
+    float* ws = workspace + std::size_t(t) * Kernel::workspace_floats;
+    if (by_pixels) {
+      const auto r = typenet::detail::split(units, t, parts);
+      part(ws, r.begin, r.end, 0, Kernel::blocks);
+    } else {
+      const auto r = typenet::detail::split(Kernel::blocks, t, parts);
+      part(ws, std::int64_t{0}, units, int(r.begin), int(r.end));
+    }
+  };
+  pool.run(each);
+}
+
 #if TYPENET_HAS_AMX
 
 namespace amx_detail {
@@ -424,29 +448,6 @@ struct amx_conv_plan {
     }
   }
 };
-
-/// Runs an AMX convolution (Kernel: conv_amx_kernel or conv_amx_int8_kernel) over a batch on the pool's
-/// threads: part(workspace, begin, end, ob0, ob1) on each. Output pixels are split between the threads;
-/// where they are few (small maps at small batches), blocks of 32 output channels instead, so that each
-/// thread reads only its share of the weights. Gathered layers always by pixels: by blocks they were 0 - 5 %
-/// slower (ResNet-50 bf16, batch 1 / 2 threads). workspace: Kernel::workspace_floats per thread.
-template <class Kernel, class Pool, class Part>
-void amx_parts(Pool& pool, int batch, float* workspace, Part&& part) {
-  const std::int64_t units = Kernel::units(batch);
-  const int n = pool.size();
-  const bool by_pixels = !Kernel::flat || n == 1 || units >= 128 * n || Kernel::blocks < 2 * n;
-  auto each = [&](int t, int parts) {
-    float* ws = workspace + std::size_t(t) * Kernel::workspace_floats;
-    if (by_pixels) {
-      const auto r = typenet::detail::split(units, t, parts);
-      part(ws, r.begin, r.end, 0, Kernel::blocks);
-    } else {
-      const auto r = typenet::detail::split(Kernel::blocks, t, parts);
-      part(ws, std::int64_t{0}, units, int(r.begin), int(r.end));
-    }
-  };
-  pool.run(each);
-}
 
 /// The bf16 convolution on AMX tiles (see the top of this file); the interface of conv_bf16_kernel with a
 /// workspace of `workspace_floats` per thread instead of the zero row. Geo: conv_geometry (conv2d.hpp);
