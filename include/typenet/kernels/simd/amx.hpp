@@ -33,9 +33,10 @@
 // A segment's input stays in the 2 MB L2 while every block of 32 output channels passes over it, each block's
 // weights read once per segment: padded images up to `amx_segment_bytes` (1 MB), gathered rows or in-place
 // pixels (or part of one large image) up to a quarter of that. (With the whole 1 MB for those, the layers
-// whose outputs are wide, ResNet-50's 1x1 expansions, were 15 - 45 % slower: the outputs written during
-// one pass evict the input.) Work is split between threads by output pixels, or by blocks of 32 output channels where a
-// batch has few pixels (amx_parts); each thread loads its tile shapes (ldtilecfg) and releases them when done.
+// whose outputs are wide, ResNet-50's 1x1 expansions, were 15 - 45 % slower: likely the outputs written
+// during one pass evict the input.) Work is split between threads by output pixels, or by blocks of 32
+// output channels where a batch has few pixels (amx_parts); each thread loads its tile shapes (ldtilecfg)
+// and releases them when done.
 #pragma once
 #include <algorithm>
 #include <array>
