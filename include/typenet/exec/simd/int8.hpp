@@ -254,17 +254,10 @@ struct conv_stage
   using typename base::conv_out_t;
   using typename base::epilogue;
   using typename base::geo;
-  static constexpr bool amx = ks::amx_int8_suits<geo>;
-  struct none {
-    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0, pad_bytes = 0,
-                                 workspace_floats = 0;
-  };
-  using kernel = std::conditional_t<amx, none, ks::conv_int8_kernel<geo, conv_out_t>>;
-#if TYPENET_HAS_AMX_INT8
-  using tiles = std::conditional_t<amx, ks::conv_amx_int8_kernel<geo, conv_out_t>, none>;
-#else
-  using tiles = none;
-#endif
+  using kernels = ks::int8_conv_kernels<geo, conv_out_t>;
+  static constexpr bool amx = kernels::amx;
+  using kernel = typename kernels::direct;
+  using tiles = typename kernels::tiles;
   static constexpr std::size_t zero_elems = 0;  // the stage's own padding row (or the AMX copy): its zero point
   static constexpr std::size_t workspace_floats = tiles::workspace_floats;
 

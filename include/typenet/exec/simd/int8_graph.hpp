@@ -92,17 +92,10 @@ struct conv_exec : simd_reduced_graph::no_extras {
   using geo = ks::conv_geometry_of<B>;
   using epilogue = simd_graph::epilogue_t<Op.act>;
   static constexpr bool add = Op.residual >= 0;
-  static constexpr bool amx = ks::amx_int8_suits<geo>;
-  struct none {
-    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0, pad_bytes = 0,
-                                 workspace_floats = 0;
-  };
-  using kernel = std::conditional_t<amx, none, ks::conv_int8_kernel<geo, u8>>;
-#if TYPENET_HAS_AMX_INT8
-  using tiles = std::conditional_t<amx, ks::conv_amx_int8_kernel<geo, u8>, none>;
-#else
-  using tiles = none;
-#endif
+  using kernels = ks::int8_conv_kernels<geo, u8>;
+  static constexpr bool amx = kernels::amx;
+  using kernel = typename kernels::direct;
+  using tiles = typename kernels::tiles;
   static constexpr std::size_t workspace_floats = tiles::workspace_floats;
 
   simd_int8_detail::packed_layer k;

@@ -605,4 +605,23 @@ struct conv_amx_int8_kernel : amx_conv_plan<Geo, std::uint8_t, Segment> {
 
 #endif  // TYPENET_HAS_AMX
 
+#if TYPENET_HAS_VNNI
+/// The int8 convolution kernel of a layer (Geo, Out as conv_int8_kernel's): `tiles` (conv_amx_int8_kernel)
+/// where amx_int8_suits, else `direct` (conv_int8_kernel); the other an empty stand-in whose sizes are 0.
+template <class Geo, class Out>
+struct int8_conv_kernels {
+  static constexpr bool amx = amx_int8_suits<Geo>;
+  struct none {
+    static constexpr std::size_t packed_bytes = 0, sum_ints = 0, channel_floats = 0, pad_bytes = 0,
+                                 workspace_floats = 0;
+  };
+  using direct = std::conditional_t<amx, none, conv_int8_kernel<Geo, Out>>;
+#if TYPENET_HAS_AMX_INT8
+  using tiles = std::conditional_t<amx, conv_amx_int8_kernel<Geo, Out>, none>;
+#else
+  using tiles = none;
+#endif
+};
+#endif
+
 }  // namespace typenet::kernels::simd
