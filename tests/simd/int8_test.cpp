@@ -545,6 +545,14 @@ TEST_CASE("int8 program: a CPU without AVX512_VNNI is an error naming what is mi
   CHECK_NOTHROW(tn::exec::simd_int8_detail::check_cpu(true));
 }
 
+TEST_CASE("int8 program compiled with AMX: a CPU without AMX_INT8 or its tile state is an error naming it") {
+  CHECK_THROWS_WITH_AS(tn::exec::simd_int8_detail::check_amx(false, false), doctest::Contains("has no AMX_INT8"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(tn::exec::simd_int8_detail::check_amx(true, false),
+                       doctest::Contains("the OS refused its tile state"), std::runtime_error);
+  CHECK_NOTHROW(tn::exec::simd_int8_detail::check_amx(true, true));
+}
+
 TEST_CASE("int8 ranges saved and loaded with the weights in safetensors, checked like every tensor") {
   using net = chain::spatial_out;
   tn::params<net> p;
